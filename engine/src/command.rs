@@ -1,0 +1,476 @@
+//! The command table: one description per command (name, arity, flags, key positions, docs and
+//! handler). It drives the embedded API, the server's dispatch, `COMMAND INFO/DOCS/GETKEYS`
+//! and, later, ACL categories and cluster key checks: nothing else lists commands.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use crate::error::CommandError;
+use crate::exec::Ctx;
+use crate::reply::Reply;
+
+/// Command flags, named as `COMMAND INFO` prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(u32);
+
+impl Flags {
+    pub const NONE: Flags = Flags(0);
+    pub const WRITE: Flags = Flags(1);
+    pub const READONLY: Flags = Flags(1 << 1);
+    pub const DENYOOM: Flags = Flags(1 << 2);
+    pub const ADMIN: Flags = Flags(1 << 3);
+    pub const PUBSUB: Flags = Flags(1 << 4);
+    pub const NOSCRIPT: Flags = Flags(1 << 5);
+    pub const BLOCKING: Flags = Flags(1 << 6);
+    pub const LOADING: Flags = Flags(1 << 7);
+    pub const STALE: Flags = Flags(1 << 8);
+    pub const SKIP_MONITOR: Flags = Flags(1 << 9);
+    pub const SKIP_SLOWLOG: Flags = Flags(1 << 10);
+    pub const FAST: Flags = Flags(1 << 11);
+    pub const NO_AUTH: Flags = Flags(1 << 12);
+    pub const MAY_REPLICATE: Flags = Flags(1 << 13);
+    pub const NO_MULTI: Flags = Flags(1 << 14);
+    pub const MOVABLE_KEYS: Flags = Flags(1 << 15);
+    pub const ALLOW_BUSY: Flags = Flags(1 << 16);
+
+    const NAMES: [(Flags, &'static str); 17] = [
+        (Flags::WRITE, "write"),
+        (Flags::READONLY, "readonly"),
+        (Flags::DENYOOM, "denyoom"),
+        (Flags::ADMIN, "admin"),
+        (Flags::PUBSUB, "pubsub"),
+        (Flags::NOSCRIPT, "noscript"),
+        (Flags::BLOCKING, "blocking"),
+        (Flags::LOADING, "loading"),
+        (Flags::STALE, "stale"),
+        (Flags::SKIP_MONITOR, "skip_monitor"),
+        (Flags::SKIP_SLOWLOG, "skip_slowlog"),
+        (Flags::FAST, "fast"),
+        (Flags::NO_AUTH, "no_auth"),
+        (Flags::MAY_REPLICATE, "may_replicate"),
+        (Flags::NO_MULTI, "no_multi"),
+        (Flags::MOVABLE_KEYS, "movablekeys"),
+        (Flags::ALLOW_BUSY, "allow_busy"),
+    ];
+
+    /// Both sets of flags.
+    pub const fn and(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names of the flags that are set, in COMMAND INFO's order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES
+            .into_iter()
+            .filter(move |(flag, _)| self.contains(*flag))
+            .map(|(_, name)| name)
+    }
+}
+
+/// Documentation group, as COMMAND DOCS names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Generic,
+    String,
+    Server,
+    Connection,
+    Cluster,
+}
+
+impl Group {
+    /// COMMAND DOCS's name of the group.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Generic => "generic",
+            Group::String => "string",
+            Group::Server => "server",
+            Group::Connection => "connection",
+            Group::Cluster => "cluster",
+        }
+    }
+
+    /// The ACL category the group maps to.
+    pub fn acl_category(self) -> &'static str {
+        match self {
+            Group::Generic => "@keyspace",
+            Group::String => "@string",
+            Group::Server | Group::Cluster => "@admin",
+            Group::Connection => "@connection",
+        }
+    }
+}
+
+/// How a command runs.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Applied by the engine.
+    Engine(fn(&mut Ctx<'_>, &[Bytes]) -> Result<Reply, CommandError>),
+    /// Connection or process state: the server answers it (CLIENT, HELLO, INFO, ...).
+    Server,
+    /// A container whose subcommands carry the handlers (OBJECT, CLUSTER, ...).
+    Container,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handler::Engine(_) => "Engine",
+            Handler::Server => "Server",
+            Handler::Container => "Container",
+        })
+    }
+}
+
+/// Key positions in the argument vector (0 is the command name), as Redis's legacy
+/// first/last/step triple: last may be negative, counting from the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRange {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+impl KeyRange {
+    /// No keys.
+    pub const NONE: KeyRange = KeyRange {
+        first: 0,
+        last: 0,
+        step: 0,
+    };
+    /// One key at position 1.
+    pub const FIRST: KeyRange = KeyRange {
+        first: 1,
+        last: 1,
+        step: 1,
+    };
+    /// Every argument after the name.
+    pub const ALL: KeyRange = KeyRange {
+        first: 1,
+        last: -1,
+        step: 1,
+    };
+
+    /// A range from `first` to `last` every `step`.
+    pub const fn new(first: i32, last: i32, step: i32) -> KeyRange {
+        KeyRange { first, last, step }
+    }
+
+    /// Indexes of the keys in an argument vector of `argc` elements.
+    pub fn positions(self, argc: usize) -> Vec<usize> {
+        if self.first <= 0 || self.step <= 0 {
+            return Vec::new();
+        }
+        let argc = argc as i64;
+        let last = if self.last < 0 {
+            argc + i64::from(self.last)
+        } else {
+            i64::from(self.last)
+        };
+        let last = last.min(argc - 1);
+        (i64::from(self.first)..=last)
+            .step_by(self.step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+/// One command's description.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name (`get`, or `object|encoding` for a subcommand).
+    pub name: &'static str,
+    /// Redis arity: positive is exact, negative is a minimum (name included).
+    pub arity: i32,
+    pub flags: Flags,
+    pub keys: KeyRange,
+    pub group: Group,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// A command with no keys, flags or docs yet; refine with the `const fn` setters.
+    pub const fn new(name: &'static str, arity: i32, handler: Handler) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags: Flags::NONE,
+            keys: KeyRange::NONE,
+            group: Group::Generic,
+            since: "1.0.0",
+            summary: "",
+            handler,
+            subcommands: &[],
+        }
+    }
+
+    pub const fn flags(mut self, flags: Flags) -> CommandSpec {
+        self.flags = flags;
+        self
+    }
+
+    pub const fn keys(mut self, keys: KeyRange) -> CommandSpec {
+        self.keys = keys;
+        self
+    }
+
+    pub const fn doc(
+        mut self,
+        group: Group,
+        since: &'static str,
+        summary: &'static str,
+    ) -> CommandSpec {
+        self.group = group;
+        self.since = since;
+        self.summary = summary;
+        self
+    }
+
+    pub const fn subcommands(mut self, subcommands: &'static [CommandSpec]) -> CommandSpec {
+        self.subcommands = subcommands;
+        self
+    }
+
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_accepts(&self, argc: usize) -> bool {
+        let arity = self.arity.unsigned_abs() as usize;
+        if self.arity >= 0 {
+            argc == arity
+        } else {
+            argc >= arity
+        }
+    }
+
+    /// The name shown in errors and COMMAND output (`object|encoding` for subcommands).
+    pub fn display_name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The subcommand named `sub` (case-insensitive), if this is a container.
+    pub fn subcommand(&self, sub: &[u8]) -> Option<&'static CommandSpec> {
+        self.subcommands.iter().find(|spec| {
+            spec.name
+                .split_once('|')
+                .is_some_and(|(_, name)| name.as_bytes().eq_ignore_ascii_case(sub))
+        })
+    }
+
+    /// ACL categories, derived from flags and group.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let mut categories = Vec::new();
+        if self.flags.contains(Flags::WRITE) {
+            categories.push("@write");
+        }
+        if self.flags.contains(Flags::READONLY) {
+            categories.push("@read");
+        }
+        categories.push(self.group.acl_category());
+        if self.flags.contains(Flags::ADMIN) && !categories.contains(&"@admin") {
+            categories.push("@admin");
+        }
+        if self.flags.contains(Flags::ADMIN) {
+            categories.push("@dangerous");
+        }
+        categories.push(if self.flags.contains(Flags::FAST) {
+            "@fast"
+        } else {
+            "@slow"
+        });
+        categories
+    }
+}
+
+/// All commands, indexed by lower-case name.
+#[derive(Debug)]
+pub struct CommandTable {
+    by_name: HashMap<&'static str, &'static CommandSpec>,
+}
+
+/// Longest command name accepted for lookup; longer names cannot exist.
+const NAME_LEN_MAX: usize = 32;
+
+impl CommandTable {
+    /// The table of every command, built once.
+    pub fn global() -> &'static CommandTable {
+        static TABLE: OnceLock<CommandTable> = OnceLock::new();
+        TABLE.get_or_init(|| {
+            let mut by_name = HashMap::new();
+            for spec in crate::commands::all() {
+                assert!(
+                    spec.name.len() <= NAME_LEN_MAX,
+                    "command name too long: {}",
+                    spec.name
+                );
+                let previous = by_name.insert(spec.name, spec);
+                assert!(
+                    previous.is_none(),
+                    "command registered twice: {}",
+                    spec.name
+                );
+            }
+            CommandTable { by_name }
+        })
+    }
+
+    /// The command named `name`, case-insensitive.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        if name.len() > NAME_LEN_MAX {
+            return None;
+        }
+        let mut lower = [0u8; NAME_LEN_MAX];
+        for (dst, src) in lower.iter_mut().zip(name) {
+            *dst = src.to_ascii_lowercase();
+        }
+        let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
+        self.by_name.get(lower).copied()
+    }
+
+    /// Every top-level command.
+    pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.by_name.values().copied()
+    }
+
+    /// Number of top-level commands (COMMAND COUNT).
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether the table is empty (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Resolves a full argument vector to the command or subcommand that runs it, checking
+    /// arity, as Redis does before calling anything.
+    pub fn resolve(&self, args: &[Bytes]) -> Result<&'static CommandSpec, CommandError> {
+        let name = args
+            .first()
+            .ok_or_else(|| CommandError::err("empty command"))?;
+        let spec = self
+            .lookup(name)
+            .ok_or_else(|| CommandError::unknown_command(name, &args[1..]))?;
+        if spec.subcommands.is_empty() {
+            return check_arity(spec, args.len());
+        }
+        let Some(sub_name) = args.get(1) else {
+            return Err(CommandError::WrongArity(spec.name.to_owned()));
+        };
+        match spec.subcommand(sub_name) {
+            Some(sub) => check_arity(sub, args.len()),
+            None => Err(CommandError::UnknownSubcommand {
+                command: spec.name.to_owned(),
+                subcommand: String::from_utf8_lossy(sub_name).into_owned(),
+            }),
+        }
+    }
+}
+
+fn check_arity(
+    spec: &'static CommandSpec,
+    argc: usize,
+) -> Result<&'static CommandSpec, CommandError> {
+    if spec.arity_accepts(argc) {
+        Ok(spec)
+    } else {
+        Err(CommandError::WrongArity(spec.name.to_owned()))
+    }
+}
+
+/// A cursor over a command's arguments (after the name), in the style of mini-redis: take what
+/// you expect, then [`Args::finish`] rejects anything left over.
+#[derive(Debug)]
+pub struct Args<'a> {
+    rest: &'a [Bytes],
+}
+
+impl<'a> Args<'a> {
+    /// A cursor over `args` without the command name.
+    pub fn new(args: &'a [Bytes]) -> Args<'a> {
+        Args {
+            rest: args.get(1..).unwrap_or(&[]),
+        }
+    }
+
+    /// Number of arguments left.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
+    /// The next argument, or a syntax error if there is none.
+    pub fn next_bytes(&mut self) -> Result<&'a Bytes, CommandError> {
+        let (first, rest) = self.rest.split_first().ok_or(CommandError::Syntax)?;
+        self.rest = rest;
+        Ok(first)
+    }
+
+    /// The next argument if any.
+    pub fn next_opt(&mut self) -> Option<&'a Bytes> {
+        self.next_bytes().ok()
+    }
+
+    /// The next argument as an integer.
+    pub fn next_i64(&mut self) -> Result<i64, CommandError> {
+        parse_i64_arg(self.next_bytes()?)
+    }
+
+    /// The next argument as a double.
+    pub fn next_f64(&mut self) -> Result<f64, CommandError> {
+        crate::value::parse_f64(self.next_bytes()?).ok_or(CommandError::NotFloat)
+    }
+
+    /// Every remaining argument.
+    pub fn rest(&mut self) -> &'a [Bytes] {
+        std::mem::take(&mut self.rest)
+    }
+
+    /// Fails with a syntax error if arguments are left.
+    pub fn finish(&self) -> Result<(), CommandError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(CommandError::Syntax)
+        }
+    }
+}
+
+/// An argument as a signed 64-bit integer, with Redis's error.
+pub fn parse_i64_arg(arg: &[u8]) -> Result<i64, CommandError> {
+    crate::value::parse_i64(arg).ok_or(CommandError::NotInteger)
+}
+
+/// Whether `arg` equals the ASCII keyword `word`, ignoring case.
+pub fn is_keyword(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_positions_follow_first_last_step() {
+        assert_eq!(KeyRange::FIRST.positions(3), vec![1]);
+        assert_eq!(KeyRange::ALL.positions(4), vec![1, 2, 3]);
+        assert_eq!(KeyRange::new(1, -1, 2).positions(5), vec![1, 3]);
+        assert_eq!(KeyRange::NONE.positions(5), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn arity_and_flags() {
+        let spec =
+            CommandSpec::new("get", 2, Handler::Server).flags(Flags::READONLY.and(Flags::FAST));
+        assert!(spec.arity_accepts(2) && !spec.arity_accepts(3));
+        assert_eq!(spec.flags.names().collect::<Vec<_>>(), ["readonly", "fast"]);
+        let min = CommandSpec::new("del", -2, Handler::Server);
+        assert!(min.arity_accepts(2) && min.arity_accepts(9) && !min.arity_accepts(1));
+    }
+}

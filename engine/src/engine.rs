@@ -1,0 +1,335 @@
+//! [`Engine`]: the handle embedded users and the server hold. Cloning it is cheap (one `Arc`);
+//! a background thread reclaims expired keys until the last handle is dropped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::clock::{Clock, SystemClock};
+use crate::command::{CommandTable, Handler};
+use crate::error::{CommandError, OpenError};
+use crate::exec::Ctx;
+use crate::keyspace::{Keyspace, LockedSlot};
+use crate::propagate::{PropagationSink, Propagator};
+use crate::reply::Reply;
+use crate::slot::SLOT_COUNT;
+
+/// Most databases a server may be configured with (Redis has no hard limit; this bounds memory).
+pub const DATABASES_MAX: usize = 1024;
+
+/// How often the background thread runs an active expire cycle (Redis's `hz` 10).
+const EXPIRE_CYCLE_PERIOD: Duration = Duration::from_millis(100);
+/// Time one cycle may spend, 25% of the period as in Redis's slow cycle.
+const EXPIRE_CYCLE_BUDGET: Duration = Duration::from_millis(25);
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Number of databases (`databases`, default 16).
+    pub databases: usize,
+    /// Source of time.
+    pub clock: Arc<dyn Clock>,
+    /// Run the active expire cycle on a background thread (turn off to drive it by hand).
+    pub active_expiry: bool,
+    /// Largest string a command may build (`proto-max-bulk-len`, default 512 MiB).
+    pub proto_max_bulk_len: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            databases: 16,
+            clock: Arc::new(SystemClock),
+            active_expiry: true,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// A client's state as far as the engine cares: the selected database.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub(crate) db: usize,
+}
+
+impl Session {
+    /// A session on database 0.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// The selected database.
+    pub fn db(&self) -> usize {
+        self.db
+    }
+}
+
+/// Counters INFO reports.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    expired_keys: AtomicU64,
+    keyspace_hits: AtomicU64,
+    keyspace_misses: AtomicU64,
+    changes: AtomicU64,
+    expire_cycles: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn note_lookup(&self, found: bool) {
+        let counter = if found {
+            &self.keyspace_hits
+        } else {
+            &self.keyspace_misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A copy of the engine's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Keys removed because their deadline passed.
+    pub expired_keys: u64,
+    /// Reads that found their key.
+    pub keyspace_hits: u64,
+    /// Reads that did not.
+    pub keyspace_misses: u64,
+    /// Writes applied since start (or since the last [`Engine::reset_changes`]).
+    pub changes: u64,
+    /// Active expire cycles run.
+    pub expire_cycles: u64,
+}
+
+/// Shared state behind every [`Engine`] handle.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) dbs: Box<[Keyspace]>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) propagator: Propagator,
+    pub(crate) stats: Stats,
+    pub(crate) proto_max_bulk_len: AtomicU64,
+    /// Where the next active expire cycle resumes: database * SLOT_COUNT + slot.
+    expire_cursor: AtomicU64,
+}
+
+impl Inner {
+    /// Counts a write and propagates it if anyone listens.
+    pub(crate) fn note_write(&self, db: usize, args: impl FnOnce() -> Vec<Bytes>) {
+        self.stats.changes.fetch_add(1, Ordering::Relaxed);
+        if self.propagator.is_active() {
+            self.propagator.emit(db, &args());
+        }
+    }
+
+    /// Counts a reclaimed key and propagates its removal as DEL (replicas do not expire keys
+    /// themselves; they follow the primary's DEL).
+    pub(crate) fn note_expired(&self, db: usize, key: &[u8]) {
+        self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        self.note_write(db, || {
+            vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]
+        });
+    }
+
+    /// Reclaims expired keys slot by slot from where the last cycle stopped, until every slot
+    /// was visited once or `budget` is spent. Returns the number of keys reclaimed.
+    ///
+    /// Unlike Redis's random sampling this walks the slots that hold keys with deadlines, so
+    /// every expired key is reclaimed within a bounded number of cycles.
+    fn active_expire_cycle(&self, budget: Duration) -> u64 {
+        let started = Instant::now();
+        let total = (self.dbs.len() * SLOT_COUNT) as u64;
+        let mut cursor = self.expire_cursor.load(Ordering::Relaxed) % total;
+        let mut reclaimed = 0;
+        for _ in 0..total {
+            let db = (cursor / SLOT_COUNT as u64) as usize;
+            let slot = (cursor % SLOT_COUNT as u64) as u16;
+            cursor = (cursor + 1) % total;
+            let keyspace = &self.dbs[db];
+            if keyspace.volatile_count() == 0 {
+                // Skip the rest of an empty database in one step.
+                cursor = ((db as u64 + 1) * SLOT_COUNT as u64) % total;
+                continue;
+            }
+            reclaimed += self.expire_slot(keyspace, db, slot);
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        self.expire_cursor.store(cursor, Ordering::Relaxed);
+        self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
+        reclaimed
+    }
+
+    fn expire_slot(&self, keyspace: &Keyspace, db: usize, slot: u16) -> u64 {
+        let mut locked = LockedSlot::lock(keyspace, db, slot);
+        if locked.table().volatile_count() == 0 {
+            return 0;
+        }
+        let expired = locked.remove_expired(self.clock.now_ms());
+        for key in &expired {
+            self.note_expired(db, key);
+        }
+        expired.len() as u64
+    }
+}
+
+/// The engine handle: typed methods for common operations, [`Engine::execute`] for any command.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Opens an in-memory engine.
+    pub fn open(config: Config) -> Result<Engine, OpenError> {
+        if config.databases == 0 || config.databases > DATABASES_MAX {
+            return Err(OpenError::InvalidConfig(format!(
+                "databases must be between 1 and {DATABASES_MAX}, got {}",
+                config.databases
+            )));
+        }
+        let inner = Arc::new(Inner {
+            dbs: (0..config.databases).map(|_| Keyspace::default()).collect(),
+            clock: config.clock,
+            propagator: Propagator::default(),
+            stats: Stats::default(),
+            proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+            expire_cursor: AtomicU64::new(0),
+        });
+        if config.active_expiry {
+            spawn_expiry_thread(Arc::downgrade(&inner))
+                .map_err(|e| OpenError::Thread(format!("cannot start the expiry thread: {e}")))?;
+        }
+        Ok(Engine { inner })
+    }
+
+    /// Runs any command on database 0 with a throw-away session: `["SET", "k", "v"]`.
+    pub fn execute(&self, args: &[Bytes]) -> Reply {
+        self.execute_in(&mut Session::new(), args)
+    }
+
+    /// Runs any command in `session` (which remembers SELECT).
+    pub fn execute_in(&self, session: &mut Session, args: &[Bytes]) -> Reply {
+        let spec = match CommandTable::global().resolve(args) {
+            Ok(spec) => spec,
+            Err(error) => return error.into(),
+        };
+        match spec.handler {
+            Handler::Engine(handler) => {
+                let mut ctx = Ctx::new(&self.inner, session);
+                handler(&mut ctx, args).unwrap_or_else(Reply::from)
+            }
+            Handler::Server | Handler::Container => Reply::from(CommandError::err(format!(
+                "'{}' is answered by the server, not by the embedded engine",
+                spec.name
+            ))),
+        }
+    }
+
+    /// Runs `f` with a command context on `session`: for typed API methods and for the server's
+    /// own commands that need engine state.
+    pub fn with_ctx<T>(&self, session: &mut Session, f: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
+        let mut ctx = Ctx::new(&self.inner, session);
+        f(&mut ctx)
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.inner.dbs.len()
+    }
+
+    /// Number of keys in database `db` (DBSIZE).
+    pub fn key_count(&self, db: usize) -> u64 {
+        self.inner.dbs.get(db).map_or(0, Keyspace::key_count)
+    }
+
+    /// Number of keys with a deadline in database `db`.
+    pub fn volatile_count(&self, db: usize) -> u64 {
+        self.inner.dbs.get(db).map_or(0, Keyspace::volatile_count)
+    }
+
+    /// Number of keys in one slot of database `db` (CLUSTER COUNTKEYSINSLOT).
+    pub fn slot_key_count(&self, db: usize, slot: u16) -> usize {
+        self.inner
+            .dbs
+            .get(db)
+            .map_or(0, |ks| ks.slot_key_count(slot))
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Subscribes to the propagation stream.
+    pub fn subscribe(&self, sink: Arc<dyn PropagationSink>) {
+        self.inner.propagator.subscribe(sink);
+    }
+
+    /// Unsubscribes from the propagation stream.
+    pub fn unsubscribe(&self, sink: &Arc<dyn PropagationSink>) {
+        self.inner.propagator.unsubscribe(sink);
+    }
+
+    /// Offset the next propagated record will start at.
+    pub fn propagation_offset(&self) -> u64 {
+        self.inner.propagator.offset()
+    }
+
+    /// Runs one active expire cycle now; returns how many keys it reclaimed.
+    pub fn run_expire_cycle(&self) -> u64 {
+        self.inner.active_expire_cycle(EXPIRE_CYCLE_BUDGET)
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        let s = &self.inner.stats;
+        StatsSnapshot {
+            expired_keys: s.expired_keys.load(Ordering::Relaxed),
+            keyspace_hits: s.keyspace_hits.load(Ordering::Relaxed),
+            keyspace_misses: s.keyspace_misses.load(Ordering::Relaxed),
+            changes: s.changes.load(Ordering::Relaxed),
+            expire_cycles: s.expire_cycles.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Resets the hit/miss and expiry counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        let s = &self.inner.stats;
+        s.expired_keys.store(0, Ordering::Relaxed);
+        s.keyspace_hits.store(0, Ordering::Relaxed);
+        s.keyspace_misses.store(0, Ordering::Relaxed);
+    }
+
+    /// Resets the count of changes (after a save).
+    pub fn reset_changes(&self) {
+        self.inner.stats.changes.store(0, Ordering::Relaxed);
+    }
+
+    /// Largest string a command may build.
+    pub fn proto_max_bulk_len(&self) -> u64 {
+        self.inner.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    /// Sets the largest string a command may build (CONFIG SET proto-max-bulk-len).
+    pub fn set_proto_max_bulk_len(&self, bytes: u64) {
+        self.inner
+            .proto_max_bulk_len
+            .store(bytes, Ordering::Relaxed);
+    }
+}
+
+fn spawn_expiry_thread(engine: Weak<Inner>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("slotkv-expire".into())
+        .spawn(move || loop {
+            std::thread::sleep(EXPIRE_CYCLE_PERIOD);
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            engine.active_expire_cycle(EXPIRE_CYCLE_BUDGET);
+        })?;
+    Ok(())
+}

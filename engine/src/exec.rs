@@ -1,0 +1,177 @@
+//! Running one command: the context a handler sees ([`Ctx`]) and the slot locks it holds
+//! ([`Locks`]). Locks are taken in ascending (database, slot) order, so two multi-key commands
+//! can never deadlock; reads through [`Locks`] apply expiry on access; writes are propagated
+//! before the locks are released.
+
+use bytes::Bytes;
+
+use crate::engine::{Inner, Session};
+use crate::keyspace::{Entry, LockedSlot};
+use crate::slot::key_slot;
+
+/// What a handler sees: the engine, the client's session and the time the command started
+/// (one instant per command, as Redis uses, so a command never sees time move).
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub(crate) engine: &'a Inner,
+    pub(crate) session: &'a mut Session,
+    now_ms: u64,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(engine: &'a Inner, session: &'a mut Session) -> Ctx<'a> {
+        let now_ms = engine.clock.now_ms();
+        Ctx {
+            engine,
+            session,
+            now_ms,
+        }
+    }
+
+    /// Time of the command, Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The selected database.
+    pub fn db(&self) -> usize {
+        self.session.db
+    }
+
+    /// Locks the slot of `key` in the selected database.
+    pub fn lock_key(&self, key: &[u8]) -> Locks<'a> {
+        self.lock_keys_in(self.session.db, &[key])
+    }
+
+    /// Locks the slots of `keys` in the selected database, in ascending slot order.
+    pub fn lock_keys(&self, keys: &[&[u8]]) -> Locks<'a> {
+        self.lock_keys_in(self.session.db, keys)
+    }
+
+    /// Locks the slots of `keys` in database `db`.
+    pub fn lock_keys_in(&self, db: usize, keys: &[&[u8]]) -> Locks<'a> {
+        let mut targets: Vec<(usize, u16)> = keys.iter().map(|k| (db, key_slot(k))).collect();
+        self.lock_targets(db, &mut targets)
+    }
+
+    /// Locks (database, slot) pairs in ascending order; `default_db` is where keys are looked up
+    /// until [`Locks::use_db`] says otherwise.
+    pub fn lock_targets(&self, default_db: usize, targets: &mut Vec<(usize, u16)>) -> Locks<'a> {
+        targets.sort_unstable();
+        targets.dedup();
+        let engine: &'a Inner = self.engine;
+        let slots = targets
+            .iter()
+            .map(|&(db, slot)| LockedSlot::lock(&engine.dbs[db], db, slot))
+            .collect();
+        Locks {
+            engine,
+            slots,
+            db: default_db,
+            origin_db: self.session.db,
+            now_ms: self.now_ms,
+        }
+    }
+}
+
+/// Slots held by one command, with the key operations handlers use.
+#[derive(Debug)]
+pub struct Locks<'a> {
+    engine: &'a Inner,
+    slots: Vec<LockedSlot<'a>>,
+    /// Database that key operations address.
+    db: usize,
+    /// Database the command was issued in: where its record is propagated.
+    origin_db: usize,
+    now_ms: u64,
+}
+
+impl<'a> Locks<'a> {
+    /// Makes later key operations address database `db` (which must be locked for the key).
+    pub fn use_db(&mut self, db: usize) {
+        self.db = db;
+    }
+
+    fn slot_of(&mut self, key: &[u8]) -> &mut LockedSlot<'a> {
+        let target = (self.db, key_slot(key));
+        let index = if self.slots.len() == 1 {
+            0
+        } else {
+            self.slots
+                .binary_search_by(|s| (s.db(), s.slot()).cmp(&target))
+                .unwrap_or_else(|_| panic!("slot {target:?} used without its lock"))
+        };
+        let slot = &mut self.slots[index];
+        assert_eq!(
+            (slot.db(), slot.slot()),
+            target,
+            "slot used without its lock"
+        );
+        slot
+    }
+
+    /// Removes `key` if its deadline has passed, counting and propagating the expiry as a DEL.
+    fn expire_if_due(&mut self, key: &[u8]) {
+        let now_ms = self.now_ms;
+        let slot = self.slot_of(key);
+        if slot.raw_get(key).is_some_and(|e| e.is_expired(now_ms)) {
+            slot.remove(key);
+            let db = slot.db();
+            self.engine.note_expired(db, key);
+        }
+    }
+
+    /// The live entry of `key` for a read: counts a keyspace hit or miss.
+    pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_due(key);
+        let found = self.slot_of(key).raw_get(key).is_some();
+        self.engine.stats.note_lookup(found);
+        self.slot_of(key).raw_get(key)
+    }
+
+    /// The live entry of `key`, without touching hit/miss statistics.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_due(key);
+        self.slot_of(key).raw_get(key)
+    }
+
+    /// The live entry of `key`, mutable. Change its deadline with [`Locks::set_expiry`].
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_due(key);
+        self.slot_of(key).raw_get_mut(key)
+    }
+
+    /// Whether `key` exists (live).
+    pub fn contains(&mut self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts or replaces `key`; returns the previous live entry.
+    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.expire_if_due(key);
+        self.slot_of(key).insert(key, entry)
+    }
+
+    /// Removes `key`; returns its live entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.expire_if_due(key);
+        self.slot_of(key).remove(key)
+    }
+
+    /// Sets or clears the deadline of a live key; false if it does not exist.
+    pub fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
+        self.expire_if_due(key);
+        self.slot_of(key).set_expiry(key, expire_at_ms)
+    }
+
+    /// Time of the command, Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Records a write: counts it as a change and hands the command, built by `args` only if
+    /// someone listens, to the propagation stream while the locks are still held.
+    pub fn propagate(&self, args: impl FnOnce() -> Vec<Bytes>) {
+        self.engine.note_write(self.origin_db, args);
+    }
+}

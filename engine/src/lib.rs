@@ -1,0 +1,33 @@
+//! slotkv-engine: the keyspace of slotkv, usable directly from Rust or behind the RESP server.
+//!
+//! - [`slot`]: CRC16 hash slots, exactly as Redis Cluster computes them.
+//! - [`keyspace`]: one database as 16384 slot tables, each behind its own lock.
+//! - [`value`]: stored values and their compact encodings.
+//! - [`command`]: the single command table (arity, flags, key positions, docs, handler).
+//! - [`commands`]: the command families (strings, keys, server).
+//! - [`exec`]: the context a command runs in and the slot locks it holds.
+//! - [`glob`]: Redis glob patterns (KEYS, SCAN MATCH, CONFIG GET).
+//! - [`propagate`]: the ordered stream of writes that feeds AOF and replication.
+//! - [`clock`]: injected time, so expiry can be tested.
+//! - [`engine`]: [`Engine`], the typed and generic API tying it together.
+//!
+//! The engine does no I/O and runs no async runtime: the server and embedded users drive it
+//! from their own threads.
+
+pub mod clock;
+pub mod command;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod exec;
+pub mod glob;
+pub mod keyspace;
+pub mod propagate;
+pub mod reply;
+pub mod slot;
+pub mod value;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Config, Engine, Session, StatsSnapshot};
+pub use error::{CommandError, OpenError};
+pub use reply::Reply;

@@ -1,0 +1,215 @@
+//! The propagation stream: every write, in deterministic form, exactly once, in execution order,
+//! each at a byte offset of the RESP stream it encodes to (Redis's `master_repl_offset`). The AOF
+//! writer and the replication backlog subscribe to it; nothing else feeds them.
+//!
+//! Records are emitted while the writer still holds its slot locks, so two writes to one key are
+//! always streamed in the order they were applied. A `SELECT` record is inserted whenever the
+//! database changes, as Redis does in its replication stream.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+/// One propagated command.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Stream offset of the record's first byte.
+    pub offset: u64,
+    /// Database the command applies to.
+    pub db: usize,
+    /// The command and its arguments, deterministic (absolute deadlines, resolved values).
+    pub args: &'a [Bytes],
+}
+
+impl Record<'_> {
+    /// Stream offset just past this record.
+    pub fn end_offset(&self) -> u64 {
+        self.offset + resp_array_len(self.args)
+    }
+}
+
+/// A consumer of the stream. Called in stream order, with the writer's locks held: keep it
+/// short (append to a buffer or a bounded queue).
+pub trait PropagationSink: Send + Sync + std::fmt::Debug {
+    /// Receives one record.
+    fn on_record(&self, record: &Record<'_>);
+}
+
+/// Length in bytes of `args` encoded as a RESP array of bulk strings.
+pub fn resp_array_len(args: &[Bytes]) -> u64 {
+    let header = 3 + decimal_digits(args.len() as u64);
+    args.iter().fold(header, |total, arg| {
+        let len = arg.len() as u64;
+        total + 5 + decimal_digits(len) + len
+    })
+}
+
+/// Encodes `args` as a RESP array of bulk strings, appending to `out`.
+pub fn encode_resp_array(args: &[Bytes], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn decimal_digits(n: u64) -> u64 {
+    u64::from(n.checked_ilog10().unwrap_or(0)) + 1
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    next_offset: u64,
+    selected_db: Option<usize>,
+    sinks: Vec<Arc<dyn PropagationSink>>,
+}
+
+/// The ordered fan-out of writes to subscribers.
+#[derive(Debug, Default)]
+pub struct Propagator {
+    state: Mutex<StreamState>,
+    has_sinks: AtomicBool,
+}
+
+impl Propagator {
+    /// Whether anyone listens; when nobody does, writes skip building their records.
+    pub fn is_active(&self) -> bool {
+        self.has_sinks.load(Ordering::Acquire)
+    }
+
+    /// Adds a subscriber; it receives every record from now on.
+    pub fn subscribe(&self, sink: Arc<dyn PropagationSink>) {
+        let mut state = self.state.lock();
+        state.sinks.push(sink);
+        // The next record re-announces its database, so a new subscriber never guesses.
+        state.selected_db = None;
+        self.has_sinks.store(true, Ordering::Release);
+    }
+
+    /// Removes a subscriber (compared by identity).
+    pub fn unsubscribe(&self, sink: &Arc<dyn PropagationSink>) {
+        let mut state = self.state.lock();
+        state.sinks.retain(|s| !Arc::ptr_eq(s, sink));
+        self.has_sinks
+            .store(!state.sinks.is_empty(), Ordering::Release);
+    }
+
+    /// Offset the next record will start at.
+    pub fn offset(&self) -> u64 {
+        self.state.lock().next_offset
+    }
+
+    /// Emits one command applied to `db`, preceded by SELECT when the database changed.
+    pub fn emit(&self, db: usize, args: &[Bytes]) {
+        debug_assert!(!args.is_empty(), "empty propagation record");
+        let mut state = self.state.lock();
+        if state.sinks.is_empty() {
+            return;
+        }
+        if state.selected_db != Some(db) {
+            let select = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
+            Self::deliver(&mut state, db, &select);
+            state.selected_db = Some(db);
+        }
+        Self::deliver(&mut state, db, args);
+    }
+
+    fn deliver(state: &mut StreamState, db: usize, args: &[Bytes]) {
+        let record = Record {
+            offset: state.next_offset,
+            db,
+            args,
+        };
+        for sink in &state.sinks {
+            sink.on_record(&record);
+        }
+        let end = record.end_offset();
+        assert!(end > state.next_offset, "stream offset must grow");
+        state.next_offset = end;
+    }
+}
+
+/// A sink that keeps every record in memory: for tests and for embedded users who want to see
+/// the stream.
+#[derive(Debug, Default)]
+pub struct RecordingSink {
+    records: Mutex<Vec<(u64, usize, Vec<Bytes>)>>,
+}
+
+impl RecordingSink {
+    /// The records received so far as (offset, db, args).
+    pub fn records(&self) -> Vec<(u64, usize, Vec<Bytes>)> {
+        self.records.lock().clone()
+    }
+
+    /// The received commands as text, SELECTs included: `["SELECT 0", "SET k v"]`.
+    pub fn commands(&self) -> Vec<String> {
+        let records = self.records.lock();
+        records
+            .iter()
+            .map(|(_, _, args)| {
+                args.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+}
+
+impl PropagationSink for RecordingSink {
+    fn on_record(&self, record: &Record<'_>) {
+        self.records
+            .lock()
+            .push((record.offset, record.db, record.args.to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn length_matches_encoding() {
+        let cmd = args(&["SET", "key", "a-longer-value-than-ten"]);
+        let mut out = Vec::new();
+        encode_resp_array(&cmd, &mut out);
+        assert_eq!(out.len() as u64, resp_array_len(&cmd));
+    }
+
+    #[test]
+    fn offsets_grow_by_encoded_length_and_select_is_inserted() {
+        let propagator = Propagator::default();
+        propagator.emit(0, &args(&["SET", "lost", "1"]));
+        assert_eq!(
+            propagator.offset(),
+            0,
+            "nothing is counted without subscribers"
+        );
+        let sink = Arc::new(RecordingSink::default());
+        propagator.subscribe(sink.clone());
+        propagator.emit(0, &args(&["SET", "a", "1"]));
+        propagator.emit(0, &args(&["DEL", "a"]));
+        propagator.emit(3, &args(&["DEL", "b"]));
+        assert_eq!(
+            sink.commands(),
+            ["SELECT 0", "SET a 1", "DEL a", "SELECT 3", "DEL b"]
+        );
+        let records = sink.records();
+        for pair in records.windows(2) {
+            assert_eq!(pair[0].0 + resp_array_len(&pair[0].2), pair[1].0);
+        }
+        let last = records.last().map(|r| r.0 + resp_array_len(&r.2));
+        assert_eq!(Some(propagator.offset()), last);
+    }
+}

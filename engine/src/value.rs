@@ -1,0 +1,210 @@
+//! Stored values. Strings that are canonical decimal integers are kept as `i64` (Redis's `int`
+//! encoding): smaller than the text and INCR needs no parsing.
+
+use bytes::Bytes;
+
+/// Strings longer than this are reported as `raw` rather than `embstr`, as Redis does.
+const EMBSTR_LEN_MAX: usize = 44;
+
+/// A string value in its compact form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrValue {
+    /// A canonical decimal integer ("0", "-12", never "012" or "+1").
+    Int(i64),
+    /// Any other bytes.
+    Raw(Bytes),
+}
+
+impl StrValue {
+    /// The compact form of `data`: an integer when `data` is an integer's canonical text.
+    pub fn from_bytes(data: &[u8]) -> StrValue {
+        match parse_canonical_i64(data) {
+            Some(n) => StrValue::Int(n),
+            None => StrValue::Raw(Bytes::copy_from_slice(data)),
+        }
+    }
+
+    /// The compact form of owned bytes, without copying them when they stay raw.
+    pub fn from_vec(data: Vec<u8>) -> StrValue {
+        match parse_canonical_i64(&data) {
+            Some(n) => StrValue::Int(n),
+            None => StrValue::Raw(Bytes::from(data)),
+        }
+    }
+
+    /// The value's bytes (an integer is rendered in decimal).
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            StrValue::Int(n) => Bytes::from(n.to_string()),
+            StrValue::Raw(data) => data.clone(),
+        }
+    }
+
+    /// Length in bytes of the value's text.
+    pub fn len(&self) -> usize {
+        match self {
+            StrValue::Int(n) => decimal_len(*n),
+            StrValue::Raw(data) => data.len(),
+        }
+    }
+
+    /// Whether the value is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value as an integer, if its text is one (leading `+`, spaces or zeros are refused).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            StrValue::Int(n) => Some(*n),
+            StrValue::Raw(data) => parse_i64(data),
+        }
+    }
+
+    /// OBJECT ENCODING's name for this value.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StrValue::Int(_) => "int",
+            StrValue::Raw(data) if data.len() <= EMBSTR_LEN_MAX => "embstr",
+            StrValue::Raw(_) => "raw",
+        }
+    }
+}
+
+/// A value held under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Value {
+    /// A string (Redis type `string`).
+    Str(StrValue),
+}
+
+impl Value {
+    /// TYPE's name for this value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// OBJECT ENCODING's name for this value.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// The string inside, or `None` for other types.
+    pub fn as_str(&self) -> Option<&StrValue> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+}
+
+/// Number of characters of `n` in decimal.
+pub fn decimal_len(n: i64) -> usize {
+    let sign = usize::from(n < 0);
+    let mut magnitude = n.unsigned_abs();
+    let mut digits = 1;
+    while magnitude >= 10 {
+        magnitude /= 10;
+        digits += 1;
+    }
+    sign + digits
+}
+
+/// Parses a signed 64-bit decimal integer as Redis's `string2ll` does: optional `-`, digits only,
+/// no leading `+`, no spaces, no overflow.
+pub fn parse_i64(data: &[u8]) -> Option<i64> {
+    if data.is_empty() || data.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match data[0] {
+        b'-' => (true, &data[1..]),
+        _ => (false, data),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut magnitude: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(b - b'0'))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+            .or((magnitude == 1 << 63).then_some(i64::MIN))
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Like [`parse_i64`] but only for the canonical text of an integer (no leading zeros, no
+/// `-0`), so that storing the integer and printing it back gives the same bytes.
+pub fn parse_canonical_i64(data: &[u8]) -> Option<i64> {
+    let n = parse_i64(data)?;
+    (decimal_len(n) == data.len()).then_some(n)
+}
+
+/// Parses a double as Redis's `string2ld`/`string2d` accept it: decimal or exponent notation,
+/// `inf`/`-inf`/`+inf`; no spaces, no NaN.
+pub fn parse_f64(data: &[u8]) -> Option<f64> {
+    if data.is_empty()
+        || data[0].is_ascii_whitespace()
+        || data[data.len() - 1].is_ascii_whitespace()
+    {
+        return None;
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    let lower = text.to_ascii_lowercase();
+    let value = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if lower.contains("inf") || lower.contains("nan") => return None,
+        _ => text.parse::<f64>().ok()?,
+    };
+    (!value.is_nan()).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_like_string2ll() {
+        assert_eq!(parse_i64(b"123"), Some(123));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"+1"), None);
+        assert_eq!(parse_i64(b" 1"), None);
+        assert_eq!(parse_i64(b"-"), None);
+        assert_eq!(parse_i64(b""), None);
+        assert_eq!(parse_i64(b"007"), Some(7));
+    }
+
+    #[test]
+    fn only_canonical_integers_get_the_int_encoding() {
+        assert_eq!(StrValue::from_bytes(b"42").encoding(), "int");
+        assert_eq!(StrValue::from_bytes(b"042").encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(b"-0").encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(&[b'x'; 45]).encoding(), "raw");
+        assert_eq!(StrValue::from_bytes(b"-17").to_bytes(), &b"-17"[..]);
+        assert_eq!(StrValue::Int(i64::MIN).len(), 20);
+    }
+
+    #[test]
+    fn floats_parse_like_redis() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"5.0e3"), Some(5000.0));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"abc"), None);
+    }
+}

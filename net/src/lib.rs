@@ -1,0 +1,1 @@
+//! slotkv-net: the RESP server in front of the engine.

@@ -1,0 +1,1 @@
+//! slotkv-persistence: durability in Redis's own formats.
