@@ -9,11 +9,13 @@
 //! - [`glob`]: Redis glob patterns (KEYS, SCAN MATCH, CONFIG GET).
 //! - [`propagate`]: the ordered stream of writes that feeds AOF and replication.
 //! - [`clock`]: injected time, so expiry can be tested.
-//! - [`engine`]: [`Engine`], the typed and generic API tying it together.
+//! - [`engine`]: [`Engine`], the handle: generic `execute`, counters, expiry, propagation.
+//! - [`api`]: the typed embedded API (`set`, `get`, `expire`, ...).
 //!
 //! The engine does no I/O and runs no async runtime: the server and embedded users drive it
 //! from their own threads.
 
+pub mod api;
 pub mod clock;
 pub mod command;
 pub mod commands;

@@ -1,6 +1,7 @@
 //! The command families, one file each: parse the arguments, apply, reply. Each family lists its
 //! commands in a `COMMANDS` table that [`crate::command::CommandTable`] merges.
 
+pub mod connection;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -13,4 +14,5 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .iter()
         .chain(keys::COMMANDS)
         .chain(server::COMMANDS)
+        .chain(connection::COMMANDS)
 }

@@ -1,0 +1,1 @@
+//! Typed API for key commands (DEL, EXISTS, EXPIRE, TTL, ...).

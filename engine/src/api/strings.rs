@@ -1,0 +1,1 @@
+//! Typed API for string commands (GET, SET, INCRBY, ...).

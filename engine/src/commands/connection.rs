@@ -1,0 +1,249 @@
+//! Commands the server answers itself because they need the connection or the process (client
+//! names, the protocol version, INFO, CONFIG, shutdown). They are listed here, with
+//! [`Handler::Server`], so the one command table still describes every command for COMMAND,
+//! arity checks and ACL categories.
+
+use crate::command::{CommandSpec, Flags, Group, Handler, KeyRange};
+
+const ADMIN: Flags = Flags::ADMIN
+    .and(Flags::NOSCRIPT)
+    .and(Flags::LOADING)
+    .and(Flags::STALE);
+const CONNECTION: Flags = Flags::NOSCRIPT.and(Flags::LOADING).and(Flags::STALE);
+
+const fn server(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    group: Group,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec::new(name, arity, Handler::Server)
+        .flags(flags)
+        .keys(KeyRange::NONE)
+        .doc(group, since, summary)
+}
+
+static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    server(
+        "client|id",
+        2,
+        CONNECTION,
+        Group::Connection,
+        "5.0.0",
+        "Returns the unique client ID of the connection.",
+    ),
+    server(
+        "client|setname",
+        3,
+        CONNECTION,
+        Group::Connection,
+        "2.6.9",
+        "Sets the connection name.",
+    ),
+    server(
+        "client|getname",
+        2,
+        CONNECTION,
+        Group::Connection,
+        "2.6.9",
+        "Returns the name of the connection.",
+    ),
+    server(
+        "client|list",
+        -2,
+        ADMIN,
+        Group::Connection,
+        "2.4.0",
+        "Lists open connections.",
+    ),
+    server(
+        "client|info",
+        2,
+        CONNECTION,
+        Group::Connection,
+        "6.2.0",
+        "Returns information about the connection.",
+    ),
+    server(
+        "client|kill",
+        -3,
+        ADMIN,
+        Group::Connection,
+        "2.4.0",
+        "Terminates open connections.",
+    ),
+    server(
+        "client|help",
+        2,
+        Flags::LOADING.and(Flags::STALE),
+        Group::Connection,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    server(
+        "config|get",
+        -3,
+        ADMIN,
+        Group::Server,
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+    ),
+    server(
+        "config|set",
+        -4,
+        ADMIN,
+        Group::Server,
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+    ),
+    server(
+        "config|resetstat",
+        2,
+        ADMIN,
+        Group::Server,
+        "2.0.0",
+        "Resets the server's statistics.",
+    ),
+    server(
+        "config|help",
+        2,
+        Flags::LOADING.and(Flags::STALE),
+        Group::Server,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    server(
+        "command|count",
+        2,
+        CONNECTION,
+        Group::Server,
+        "2.8.13",
+        "Returns a count of commands.",
+    ),
+    server(
+        "command|info",
+        -2,
+        CONNECTION,
+        Group::Server,
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+    ),
+    server(
+        "command|docs",
+        -2,
+        CONNECTION,
+        Group::Server,
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+    ),
+    server(
+        "command|getkeys",
+        -3,
+        CONNECTION,
+        Group::Server,
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+    ),
+    server(
+        "command|list",
+        -2,
+        CONNECTION,
+        Group::Server,
+        "7.0.0",
+        "Returns a list of command names.",
+    ),
+    server(
+        "command|help",
+        2,
+        Flags::LOADING.and(Flags::STALE),
+        Group::Server,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    server(
+        "client",
+        -2,
+        Flags::NONE,
+        Group::Connection,
+        "2.4.0",
+        "A container for client connection commands.",
+    )
+    .subcommands(CLIENT_SUBCOMMANDS),
+    server(
+        "config",
+        -2,
+        Flags::NONE,
+        Group::Server,
+        "2.0.0",
+        "A container for server configuration commands.",
+    )
+    .subcommands(CONFIG_SUBCOMMANDS),
+    server(
+        "command",
+        -1,
+        CONNECTION,
+        Group::Server,
+        "2.8.13",
+        "Returns detailed information about all commands.",
+    )
+    .subcommands(COMMAND_SUBCOMMANDS),
+    server(
+        "info",
+        -1,
+        Flags::LOADING.and(Flags::STALE),
+        Group::Server,
+        "1.0.0",
+        "Returns information and statistics about the server.",
+    ),
+    server(
+        "hello",
+        -1,
+        CONNECTION.and(Flags::FAST).and(Flags::NO_AUTH),
+        Group::Connection,
+        "6.0.0",
+        "Handshakes with the Redis server.",
+    ),
+    server(
+        "auth",
+        -2,
+        CONNECTION.and(Flags::FAST).and(Flags::NO_AUTH),
+        Group::Connection,
+        "1.0.0",
+        "Authenticates the connection.",
+    ),
+    server(
+        "quit",
+        -1,
+        CONNECTION.and(Flags::FAST).and(Flags::NO_AUTH),
+        Group::Connection,
+        "1.0.0",
+        "Closes the connection.",
+    ),
+    server(
+        "shutdown",
+        -1,
+        ADMIN.and(Flags::NO_MULTI),
+        Group::Server,
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+    ),
+    server(
+        "debug",
+        -2,
+        ADMIN,
+        Group::Server,
+        "1.0.0",
+        "A container for debugging commands.",
+    ),
+];
