@@ -362,7 +362,8 @@ impl CommandTable {
             return check_arity(spec, args.len());
         }
         let Some(sub_name) = args.get(1) else {
-            return Err(CommandError::WrongArity(spec.name.to_owned()));
+            // A bare container: valid only if its own arity allows it (COMMAND alone lists all).
+            return check_arity(spec, args.len());
         };
         match spec.subcommand(sub_name) {
             Some(sub) => check_arity(sub, args.len()),

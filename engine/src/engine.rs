@@ -1,14 +1,14 @@
 //! [`Engine`]: the handle embedded users and the server hold. Cloning it is cheap (one `Arc`);
 //! a background thread reclaims expired keys until the last handle is dropped.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::clock::{Clock, SystemClock};
-use crate::command::{CommandTable, Handler};
+use crate::command::{CommandSpec, CommandTable, Handler};
 use crate::error::{CommandError, OpenError};
 use crate::exec::Ctx;
 use crate::keyspace::{Keyspace, LockedSlot};
@@ -19,10 +19,17 @@ use crate::slot::SLOT_COUNT;
 /// Most databases a server may be configured with (Redis has no hard limit; this bounds memory).
 pub const DATABASES_MAX: usize = 1024;
 
-/// How often the background thread runs an active expire cycle (Redis's `hz` 10).
-const EXPIRE_CYCLE_PERIOD: Duration = Duration::from_millis(100);
-/// Time one cycle may spend, 25% of the period as in Redis's slow cycle.
-const EXPIRE_CYCLE_BUDGET: Duration = Duration::from_millis(25);
+/// Active expire cycles per second by default (Redis's `hz`).
+const HZ_DEFAULT: u32 = 10;
+/// Bounds of `hz`, as Redis clamps it.
+const HZ_MIN: u32 = 1;
+const HZ_MAX: u32 = 500;
+/// Share of each period one expire cycle may spend, as in Redis's slow cycle (25%).
+const EXPIRE_CYCLE_SHARE: f64 = 0.25;
+/// Keys sampled to estimate INFO keyspace `avg_ttl`.
+const AVG_TTL_SAMPLE_KEYS: usize = 64;
+/// Slots visited at most for one `avg_ttl` estimate.
+const AVG_TTL_SAMPLE_SLOTS: usize = 512;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -112,9 +119,19 @@ pub(crate) struct Inner {
     pub(crate) proto_max_bulk_len: AtomicU64,
     /// Where the next active expire cycle resumes: database * SLOT_COUNT + slot.
     expire_cursor: AtomicU64,
+    /// Expire cycles per second (`hz`).
+    hz: AtomicU32,
 }
 
 impl Inner {
+    fn expire_cycle_period(&self) -> Duration {
+        Duration::from_secs(1) / self.hz.load(Ordering::Relaxed).max(HZ_MIN)
+    }
+
+    fn expire_cycle_budget(&self) -> Duration {
+        self.expire_cycle_period().mul_f64(EXPIRE_CYCLE_SHARE)
+    }
+
     /// Counts a write and propagates it if anyone listens.
     pub(crate) fn note_write(&self, db: usize, args: impl FnOnce() -> Vec<Bytes>) {
         self.stats.changes.fetch_add(1, Ordering::Relaxed);
@@ -197,6 +214,7 @@ impl Engine {
             stats: Stats::default(),
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             expire_cursor: AtomicU64::new(0),
+            hz: AtomicU32::new(HZ_DEFAULT),
         });
         if config.active_expiry {
             spawn_expiry_thread(Arc::downgrade(&inner))
@@ -212,10 +230,23 @@ impl Engine {
 
     /// Runs any command in `session` (which remembers SELECT).
     pub fn execute_in(&self, session: &mut Session, args: &[Bytes]) -> Reply {
-        let spec = match CommandTable::global().resolve(args) {
-            Ok(spec) => spec,
-            Err(error) => return error.into(),
-        };
+        match CommandTable::global().resolve(args) {
+            Ok(spec) => self.execute_spec(session, spec, args),
+            Err(error) => error.into(),
+        }
+    }
+
+    /// Runs a command already resolved (and arity-checked) by [`CommandTable::resolve`].
+    pub fn execute_spec(
+        &self,
+        session: &mut Session,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+    ) -> Reply {
+        debug_assert!(
+            spec.arity_accepts(args.len()),
+            "execute_spec needs a resolved command"
+        );
         match spec.handler {
             Handler::Engine(handler) => {
                 let mut ctx = Ctx::new(&self.inner, session);
@@ -280,7 +311,46 @@ impl Engine {
 
     /// Runs one active expire cycle now; returns how many keys it reclaimed.
     pub fn run_expire_cycle(&self) -> u64 {
-        self.inner.active_expire_cycle(EXPIRE_CYCLE_BUDGET)
+        self.inner
+            .active_expire_cycle(self.inner.expire_cycle_budget())
+    }
+
+    /// Sets how many expire cycles run per second (`hz`, clamped to 1..=500 as Redis does).
+    pub fn set_hz(&self, hz: u32) {
+        self.inner
+            .hz
+            .store(hz.clamp(HZ_MIN, HZ_MAX), Ordering::Relaxed);
+    }
+
+    /// Estimated mean remaining time to live, in ms, of the keys with a deadline in `db`
+    /// (INFO keyspace `avg_ttl`), from a sample of up to 64 keys; 0 when none has one.
+    pub fn average_ttl_ms(&self, db: usize) -> u64 {
+        let Some(keyspace) = self.inner.dbs.get(db) else {
+            return 0;
+        };
+        if keyspace.volatile_count() == 0 {
+            return 0;
+        }
+        let now_ms = self.inner.clock.now_ms();
+        let start = rand::random::<u16>() as usize % SLOT_COUNT;
+        let mut remaining = Vec::with_capacity(AVG_TTL_SAMPLE_KEYS);
+        for offset in 0..AVG_TTL_SAMPLE_SLOTS.min(SLOT_COUNT) {
+            let slot = ((start + offset) % SLOT_COUNT) as u16;
+            let table = keyspace.lock_slot(slot);
+            let deadlines = table.iter().filter_map(|(_, entry)| entry.expire_at_ms());
+            remaining.extend(
+                deadlines
+                    .map(|at| at.saturating_sub(now_ms))
+                    .take(AVG_TTL_SAMPLE_KEYS - remaining.len()),
+            );
+            if remaining.len() == AVG_TTL_SAMPLE_KEYS {
+                break;
+            }
+        }
+        if remaining.is_empty() {
+            return 0;
+        }
+        remaining.iter().sum::<u64>() / remaining.len() as u64
     }
 
     /// The engine's counters.
@@ -325,11 +395,14 @@ fn spawn_expiry_thread(engine: Weak<Inner>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("slotkv-expire".into())
         .spawn(move || loop {
-            std::thread::sleep(EXPIRE_CYCLE_PERIOD);
+            let Some(period) = engine.upgrade().map(|e| e.expire_cycle_period()) else {
+                return;
+            };
+            std::thread::sleep(period);
             let Some(engine) = engine.upgrade() else {
                 return;
             };
-            engine.active_expire_cycle(EXPIRE_CYCLE_BUDGET);
+            engine.active_expire_cycle(engine.expire_cycle_budget());
         })?;
     Ok(())
 }

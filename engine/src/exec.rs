@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use crate::engine::{Inner, Session};
-use crate::keyspace::{Entry, LockedSlot};
+use crate::keyspace::{Entry, LockedSlot, SlotTable};
 use crate::slot::key_slot;
 
 /// What a handler sees: the engine, the client's session and the time the command started
@@ -54,6 +54,18 @@ impl<'a> Ctx<'a> {
         self.lock_targets(db, &mut targets)
     }
 
+    /// Locks one whole slot of database `db`: for commands that walk the keyspace slot by slot.
+    pub fn lock_slot(&self, db: usize, slot: u16) -> Locks<'a> {
+        let engine: &'a Inner = self.engine;
+        Locks {
+            engine,
+            slots: vec![LockedSlot::lock(&engine.dbs[db], db, slot)],
+            db,
+            origin_db: self.session.db,
+            now_ms: self.now_ms,
+        }
+    }
+
     /// Locks (database, slot) pairs in ascending order; `default_db` is where keys are looked up
     /// until [`Locks::use_db`] says otherwise.
     pub fn lock_targets(&self, default_db: usize, targets: &mut Vec<(usize, u16)>) -> Locks<'a> {
@@ -93,7 +105,10 @@ impl<'a> Locks<'a> {
     }
 
     fn slot_of(&mut self, key: &[u8]) -> &mut LockedSlot<'a> {
-        let target = (self.db, key_slot(key));
+        self.slot_at((self.db, key_slot(key)))
+    }
+
+    fn slot_at(&mut self, target: (usize, u16)) -> &mut LockedSlot<'a> {
         let index = if self.slots.len() == 1 {
             0
         } else {
@@ -167,6 +182,19 @@ impl<'a> Locks<'a> {
     /// Time of the command, Unix ms.
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// The table of the locked `slot` of the addressed database, after reclaiming its expired
+    /// keys (counted and propagated as DEL, as on access), so every entry it holds is live: for
+    /// the commands that walk the keyspace (KEYS, SCAN, RANDOMKEY).
+    pub fn live_table(&mut self, slot: u16) -> &SlotTable {
+        let now_ms = self.now_ms;
+        let engine = self.engine;
+        let locked = self.slot_at((self.db, slot));
+        for key in locked.remove_expired(now_ms) {
+            engine.note_expired(locked.db(), &key);
+        }
+        locked.table()
     }
 
     /// Records a write: counts it as a change and hands the command, built by `args` only if

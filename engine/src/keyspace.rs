@@ -233,33 +233,46 @@ impl Keyspace {
         }
         self.lock_slot(slot).len()
     }
+}
 
-    /// Takes every key out of the database, slot by slot; returns the tables for the caller to
-    /// drop (possibly on another thread, for FLUSHALL ASYNC).
-    pub fn take_all(&self) -> Vec<HashMap<Box<[u8]>, Entry, KeyHasher>> {
-        let Some(slots) = self.slots.get() else {
-            return Vec::new();
-        };
-        slots
-            .iter()
-            .map(|slot| slot.lock().take_all(&self.counts))
+/// Every slot of one database, locked: for the commands that change a whole database at once
+/// (FLUSHDB, FLUSHALL, SWAPDB). They propagate their record while holding this, so no other
+/// write to the database can be applied, or streamed, between their effect and their record.
+#[derive(Debug)]
+pub struct WholeKeyspace<'a> {
+    tables: Vec<MutexGuard<'a, SlotTable>>,
+    counts: &'a Counts,
+}
+
+impl Keyspace {
+    /// Locks every slot in ascending order (allocating the tables on first use). Lock several
+    /// databases in ascending database order, as [`crate::exec::Ctx::lock_targets`] does.
+    pub fn lock_all(&self) -> WholeKeyspace<'_> {
+        WholeKeyspace {
+            tables: self.slots().iter().map(|slot| slot.lock()).collect(),
+            counts: &self.counts,
+        }
+    }
+}
+
+impl WholeKeyspace<'_> {
+    /// Takes every key out; returns the non-empty tables for the caller to drop (possibly on
+    /// another thread, for FLUSHALL ASYNC, after the locks are released).
+    pub fn take_all(&mut self) -> Vec<HashMap<Box<[u8]>, Entry, KeyHasher>> {
+        self.tables
+            .iter_mut()
+            .map(|table| table.take_all(self.counts))
             .filter(|m| !m.is_empty())
             .collect()
     }
 
-    /// Exchanges the contents of two databases, holding every slot of both while doing it, so
-    /// no command sees half of a swap.
-    pub fn swap_contents(a: &Keyspace, b: &Keyspace) {
-        if std::ptr::eq(a, b) {
-            return;
+    /// Exchanges the contents and counters of two locked databases.
+    pub fn swap(&mut self, other: &mut WholeKeyspace<'_>) {
+        for (a, b) in self.tables.iter_mut().zip(other.tables.iter_mut()) {
+            std::mem::swap(&mut **a, &mut **b);
         }
-        let mut guards_a: Vec<_> = a.slots().iter().map(|s| s.lock()).collect();
-        let mut guards_b: Vec<_> = b.slots().iter().map(|s| s.lock()).collect();
-        for (ga, gb) in guards_a.iter_mut().zip(guards_b.iter_mut()) {
-            std::mem::swap(&mut **ga, &mut **gb);
-        }
-        swap_atomic(&a.counts.keys, &b.counts.keys);
-        swap_atomic(&a.counts.volatile, &b.counts.volatile);
+        swap_atomic(&self.counts.keys, &other.counts.keys);
+        swap_atomic(&self.counts.volatile, &other.counts.volatile);
     }
 }
 
@@ -364,14 +377,19 @@ mod tests {
     }
 
     #[test]
-    fn swap_exchanges_contents_and_counts() {
+    fn whole_keyspace_takes_and_swaps_under_one_lock() {
         let a = Keyspace::default();
         let b = Keyspace::default();
-        LockedSlot::lock(&a, 0, 1).insert(b"x", Entry::new(string(b"1")));
-        Keyspace::swap_contents(&a, &b);
-        assert_eq!((a.key_count(), b.key_count()), (0, 1));
-        assert!(LockedSlot::lock(&b, 1, 1).raw_get(b"x").is_some());
-        assert_eq!(b.take_all().len(), 1);
-        assert_eq!(b.key_count(), 0);
+        LockedSlot::lock(&a, 0, 1).insert(b"x", Entry::with_expiry(string(b"1"), Some(9)));
+        LockedSlot::lock(&a, 0, 2).insert(b"y", Entry::new(string(b"2")));
+        {
+            let (mut whole_a, mut whole_b) = (a.lock_all(), b.lock_all());
+            whole_a.swap(&mut whole_b);
+        }
+        assert_eq!((a.key_count(), b.key_count()), (0, 2));
+        assert_eq!((a.volatile_count(), b.volatile_count()), (0, 1));
+        let taken = b.lock_all().take_all();
+        assert_eq!(taken.len(), 2);
+        assert_eq!((b.key_count(), b.volatile_count()), (0, 0));
     }
 }

@@ -114,17 +114,16 @@ pub fn decimal_len(n: i64) -> usize {
     sign + digits
 }
 
-/// Parses a signed 64-bit decimal integer as Redis's `string2ll` does: optional `-`, digits only,
-/// no leading `+`, no spaces, no overflow.
+/// Parses a signed 64-bit decimal integer as Redis's `string2ll` does: optional `-`, digits
+/// only, no leading `+`, no leading zeros, no `-0`, no spaces, no overflow. Only an integer's
+/// canonical text is accepted, so storing the integer and printing it back gives the same bytes.
 pub fn parse_i64(data: &[u8]) -> Option<i64> {
-    if data.is_empty() || data.len() > 20 {
-        return None;
-    }
-    let (negative, digits) = match data[0] {
-        b'-' => (true, &data[1..]),
+    let (negative, digits) = match data.split_first()? {
+        (b'-', rest) => (true, rest),
         _ => (false, data),
     };
-    if digits.is_empty() {
+    let leading_zero = digits.len() > 1 && digits[0] == b'0';
+    if digits.is_empty() || digits.len() > 19 || leading_zero || (negative && digits == b"0") {
         return None;
     }
     let mut magnitude: u64 = 0;
@@ -132,23 +131,18 @@ pub fn parse_i64(data: &[u8]) -> Option<i64> {
         if !b.is_ascii_digit() {
             return None;
         }
-        magnitude = magnitude
-            .checked_mul(10)?
-            .checked_add(u64::from(b - b'0'))?;
+        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
     }
     if negative {
         0i64.checked_sub_unsigned(magnitude)
-            .or((magnitude == 1 << 63).then_some(i64::MIN))
     } else {
         i64::try_from(magnitude).ok()
     }
 }
 
-/// Like [`parse_i64`] but only for the canonical text of an integer (no leading zeros, no
-/// `-0`), so that storing the integer and printing it back gives the same bytes.
+/// Alias of [`parse_i64`], whose rules already accept only canonical text.
 pub fn parse_canonical_i64(data: &[u8]) -> Option<i64> {
-    let n = parse_i64(data)?;
-    (decimal_len(n) == data.len()).then_some(n)
+    parse_i64(data)
 }
 
 /// Parses a double as Redis's `string2ld`/`string2d` accept it: decimal or exponent notation,
@@ -185,7 +179,9 @@ mod tests {
         assert_eq!(parse_i64(b" 1"), None);
         assert_eq!(parse_i64(b"-"), None);
         assert_eq!(parse_i64(b""), None);
-        assert_eq!(parse_i64(b"007"), Some(7));
+        assert_eq!(parse_i64(b"007"), None);
+        assert_eq!(parse_i64(b"-0"), None);
+        assert_eq!(parse_i64(b"0"), Some(0));
     }
 
     #[test]

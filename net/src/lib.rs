@@ -1,1 +1,28 @@
 //! slotkv-net: the RESP server in front of the engine.
+//!
+//! - [`resp`]: request parsing (multibulk and inline) and reply encoding (RESP2 and RESP3).
+//! - [`config`]: redis.conf and command-line settings, CONFIG GET/SET.
+//! - [`server`]: listeners, accept loop, shared state, shutdown.
+//! - [`connection`]: one client: read, parse, dispatch, pipelined replies.
+//! - [`server_commands`]: commands the server answers itself (CLIENT, HELLO, AUTH, ...).
+//! - [`introspect`]: COMMAND and its subcommands, from the engine's command table.
+//! - [`info`]: INFO in Redis's format.
+//! - [`clients`]: the connected-client table (CLIENT LIST/KILL, maxclients).
+//! - [`memory`]: allocator and process memory figures.
+//! - [`logging`]: tracing set-up and run-time log level.
+//!
+//! The engine does the data work; this crate owns sockets, the protocol and process state.
+
+pub mod clients;
+pub mod config;
+pub mod connection;
+pub mod info;
+pub mod introspect;
+pub mod logging;
+pub mod memory;
+pub mod resp;
+pub mod server;
+pub mod server_commands;
+
+/// The Redis version slotkv reports (INFO redis_version, HELLO), whose behaviour it follows.
+pub const REDIS_VERSION: &str = "7.0.15";

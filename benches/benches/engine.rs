@@ -1,0 +1,83 @@
+//! Engine GET/SET throughput at one and two threads, without any network: the ceiling the
+//! server can reach. Run with `cargo bench -p slotkv-benches --bench engine`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use slotkv_engine::{Config, Engine, Reply};
+
+const KEYS: usize = 100_000;
+
+fn key(i: usize) -> Bytes {
+    Bytes::from(format!("key:{i:08}"))
+}
+
+fn command(words: &[Bytes]) -> Vec<Bytes> {
+    words.to_vec()
+}
+
+fn filled_engine() -> Engine {
+    let engine = Engine::open(Config::default()).expect("open engine");
+    let value = Bytes::from(vec![b'v'; 32]);
+    for i in 0..KEYS {
+        let reply = engine.execute(&command(&[Bytes::from_static(b"SET"), key(i), value.clone()]));
+        assert_eq!(reply, Reply::Ok);
+    }
+    engine
+}
+
+/// Runs `ops_per_thread` operations on each of `threads` threads; returns the wall time.
+fn run_threads(engine: &Engine, threads: usize, ops_per_thread: u64, get: bool) -> Duration {
+    let engine = Arc::new(engine.clone());
+    let value = Bytes::from(vec![b'w'; 32]);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let engine = engine.clone();
+            let value = value.clone();
+            scope.spawn(move || {
+                let mut i = t * 7919;
+                for _ in 0..ops_per_thread {
+                    i = (i + 104_729) % KEYS;
+                    let args = if get {
+                        vec![Bytes::from_static(b"GET"), key(i)]
+                    } else {
+                        vec![Bytes::from_static(b"SET"), key(i), value.clone()]
+                    };
+                    std::hint::black_box(engine.execute(&args));
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
+fn bench_engine(c: &mut Criterion) {
+    let engine = filled_engine();
+    let mut group = c.benchmark_group("engine");
+    for threads in [1usize, 2] {
+        for (name, get) in [("get", true), ("set", false)] {
+            group.throughput(Throughput::Elements(threads as u64));
+            group.bench_function(format!("{name}/{threads}-thread"), |b| {
+                b.iter_custom(|iters| run_threads(&engine, threads, iters, get));
+            });
+        }
+    }
+    group.bench_function("set/fresh-engine-batch", |b| {
+        b.iter_batched(
+            || Engine::open(Config { active_expiry: false, ..Config::default() }).expect("open"),
+            |fresh| {
+                for i in 0..1000 {
+                    fresh.execute(&[Bytes::from_static(b"SET"), key(i), Bytes::from_static(b"v")]);
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_engine);
+criterion_main!(benches);

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Side-by-side load test: slotkv-server against Debian's redis-server on the same machine.
+
+Builds slotkv-server in release mode, starts both servers on free loopback ports (redis-server
+with persistence off, as slotkv has none yet), then runs redis-benchmark against each in
+alternation, several rounds, and prints per test the median requests/s of each, the ratio
+slotkv/redis and the median p99 latency of each. Both servers are stopped (by PID) at the end.
+
+    benches/compare.py [--rounds 3] [--requests 1000000] [--clients 50] [--pipelines 1,16]
+
+Installs redis-server and redis-tools with apt-get when they are missing.
+"""
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def ensure_redis():
+    if shutil.which("redis-server") and shutil.which("redis-benchmark"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "redis-server", "redis-tools"], check=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, proc):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+def start(name, command, port, workdir):
+    proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port, proc)
+    return {"name": name, "port": port, "proc": proc}
+
+
+def stop(server):
+    proc = server["proc"]
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def benchmark(port, args):
+    command = [
+        "redis-benchmark", "-p", str(port), "-t", "set,get", "-c", str(args.clients),
+        "-n", str(args.requests), "-r", str(args.requests), "-P", str(args.pipeline), "--csv",
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=True).stdout
+    rows = {}
+    for row in csv.DictReader(io.StringIO(out)):
+        rows[row["test"]] = (float(row["rps"]), float(row["p99_latency_ms"]))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--pipelines", default="1,16")
+    args = parser.parse_args()
+    ensure_redis()
+    subprocess.run(["cargo", "build", "--release", "--bin", "slotkv-server"], cwd=ROOT, check=True)
+    binary = os.path.join(ROOT, "target", "release", "slotkv-server")
+    workdir = tempfile.mkdtemp(prefix="slotkv-bench-")
+    slot_port, redis_port = free_port(), free_port()
+    servers = []
+    try:
+        servers.append(start("slotkv", [binary, "--port", str(slot_port), "--bind", "127.0.0.1",
+                                        "--loglevel", "warning"], slot_port, workdir))
+        servers.append(start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                                       "--save", "", "--appendonly", "no", "--loglevel", "warning",
+                                       "--dir", workdir], redis_port, workdir))
+        results = {}  # (pipeline, test, server) -> [(rps, p99)]
+        for round_index in range(args.rounds):
+            for pipeline in [int(p) for p in args.pipelines.split(",")]:
+                args.pipeline = pipeline
+                order = servers if round_index % 2 == 0 else list(reversed(servers))
+                for server in order:
+                    for test, figures in benchmark(server["port"], args).items():
+                        results.setdefault((pipeline, test, server["name"]), []).append(figures)
+                        print(f"round {round_index + 1} -P {pipeline} {server['name']:6} {test}: "
+                              f"{figures[0]:.0f} req/s p99 {figures[1]:.3f} ms", flush=True)
+        report(results, args)
+    finally:
+        for server in servers:
+            stop(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(results, args):
+    print()
+    print(f"redis-benchmark -c {args.clients} -n {args.requests} -r {args.requests}, {args.rounds} rounds, medians")
+    print(f"{'test':8} {'-P':>3} {'slotkv req/s':>13} {'redis req/s':>12} {'ratio':>6} {'slotkv p99':>11} {'redis p99':>10}")
+    for (pipeline, test, name) in sorted(k for k in results if k[2] == "slotkv"):
+        ours = results[(pipeline, test, "slotkv")]
+        theirs = results.get((pipeline, test, "redis"), [])
+        if not theirs:
+            continue
+        ours_rps = statistics.median(r for r, _ in ours)
+        theirs_rps = statistics.median(r for r, _ in theirs)
+        ours_p99 = statistics.median(p for _, p in ours)
+        theirs_p99 = statistics.median(p for _, p in theirs)
+        print(f"{test:8} {pipeline:>3} {ours_rps:>13.0f} {theirs_rps:>12.0f} {ours_rps / theirs_rps:>6.2f} "
+              f"{ours_p99:>9.3f}ms {theirs_p99:>8.3f}ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+//! The table of connected clients: what CLIENT LIST/INFO show, how CLIENT KILL reaches another
+//! connection, and the count `maxclients` is checked against.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// Longest client name accepted by CLIENT SETNAME / HELLO SETNAME (a bound on what we store).
+pub const CLIENT_NAME_LEN_MAX: usize = 4096;
+
+/// What the server knows about one connection, shared between its task and the registry.
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    created: Instant,
+    /// Milliseconds since `created` at the last command.
+    last_active_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    name: Mutex<Option<String>>,
+    last_command: Mutex<&'static str>,
+    /// Bytes waiting in the query buffer at the last look (qbuf).
+    pub query_buffer_bytes: AtomicUsize,
+    killed: AtomicBool,
+    kill_signal: Notify,
+}
+
+impl ClientInfo {
+    fn new(id: u64, peer: SocketAddr, local: SocketAddr) -> ClientInfo {
+        ClientInfo {
+            id,
+            peer,
+            local,
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            name: Mutex::new(None),
+            last_command: Mutex::new("NULL"),
+            query_buffer_bytes: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
+    /// Notes activity: `command` ran just now.
+    pub fn touch(&self, command: &'static str) {
+        let elapsed_ms = self.created.elapsed().as_millis() as u64;
+        self.last_active_ms.store(elapsed_ms, Ordering::Relaxed);
+        *self.last_command.lock() = command;
+    }
+
+    /// Seconds since the last command (or since connecting).
+    pub fn idle_secs(&self) -> u64 {
+        let now_ms = self.created.elapsed().as_millis() as u64;
+        now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Seconds since the connection was accepted.
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
+    /// The name set by CLIENT SETNAME, if any.
+    pub fn name(&self) -> Option<String> {
+        self.name.lock().clone()
+    }
+
+    /// Sets or clears the name (an empty name clears it, as in Redis).
+    pub fn set_name(&self, name: &str) {
+        *self.name.lock() = (!name.is_empty()).then(|| name.to_owned());
+    }
+
+    /// Asks the connection to close (CLIENT KILL); it closes at its next wake-up.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_signal.notify_one();
+    }
+
+    /// Whether CLIENT KILL was called on this connection.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Completes when the connection is killed.
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.kill_signal.notified().await;
+        }
+    }
+
+    /// The CLIENT LIST / CLIENT INFO line of this client (Redis 7.0's fields).
+    pub fn describe(&self) -> String {
+        let qbuf = self.query_buffer_bytes.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+             multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
+             omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.peer,
+            self.local,
+            self.name().unwrap_or_default(),
+            self.age_secs(),
+            self.idle_secs(),
+            self.db.load(Ordering::Relaxed),
+            *self.last_command.lock(),
+            self.resp.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+/// Removes the client from the registry when its connection ends, however it ends.
+#[derive(Debug)]
+pub struct Registration<'a> {
+    registry: &'a ClientRegistry,
+    pub info: Arc<ClientInfo>,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.registry.clients.lock().remove(&self.info.id);
+    }
+}
+
+impl ClientRegistry {
+    /// Registers a new connection unless `max_clients` are already connected.
+    pub fn register(
+        &self,
+        peer: SocketAddr,
+        local: SocketAddr,
+        max_clients: u64,
+    ) -> Option<Registration<'_>> {
+        let mut clients = self.clients.lock();
+        if clients.len() as u64 >= max_clients {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(ClientInfo::new(id, peer, local));
+        clients.insert(id, info.clone());
+        Some(Registration {
+            registry: self,
+            info,
+        })
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.clients.lock().is_empty()
+    }
+
+    /// A copy of the client list, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    /// The client with `id`.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// Largest query buffer among clients (client_recent_max_input_buffer).
+    pub fn max_query_buffer(&self) -> usize {
+        self.clients
+            .lock()
+            .values()
+            .map(|c| c.query_buffer_bytes.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,352 @@
+//! The directives slotkv understands, one table row each: canonical name, whether CONFIG SET may
+//! change it, how its value is parsed (with Redis's error messages) and printed for CONFIG GET.
+//! Files, the command line and CONFIG SET all go through this table, so they cannot disagree.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use slotkv_engine::engine::DATABASES_MAX;
+use slotkv_engine::glob::glob_match;
+use slotkv_engine::value::parse_canonical_i64;
+use slotkv_engine::CommandError;
+
+use super::{parse_memory, set_failed, LogLevel, Settings};
+
+/// Redis's answer to an unknown directive (or `include` with the wrong argument count).
+pub(super) const BAD_DIRECTIVE: &str = "Bad directive or wrong number of arguments";
+const WRONG_ARGUMENT_COUNT: &str = "wrong number of arguments";
+const NOT_INTEGER: &str = "argument couldn't be parsed into an integer";
+const NOT_MEMORY: &str = "argument must be a memory value";
+const NOT_YES_NO: &str = "argument must be 'yes' or 'no'";
+const NOT_LOG_LEVEL: &str =
+    "argument(s) must be one of the following: debug, verbose, notice, warning, nothing";
+pub(super) const NOT_UTF8: &str = "argument must be valid UTF-8 text";
+const TOO_MANY_BIND_ADDRESSES: &str = "Too many bind addresses specified.";
+const NO_DAEMONIZE: &str = "slotkv does not daemonize: keep 'daemonize no' and run it in the \
+     foreground under a supervisor (systemd, a container runtime)";
+
+/// Most addresses `bind` takes, as in Redis.
+const BIND_ADDRESSES_MAX: usize = 16;
+/// `hz` is clamped into this range rather than refused, as Redis does.
+const HZ_MIN: u32 = 1;
+const HZ_MAX: u32 = 500;
+/// Smallest bulk length and query buffer limit Redis accepts (1mb).
+const PROTOCOL_LIMIT_MIN: i64 = 1024 * 1024;
+/// Redis's upper bound for most integer directives (INT_MAX).
+const INT_MAX: i64 = i32::MAX as i64;
+/// The engine refuses more databases than this, so the configuration does too.
+const DATABASES_LIMIT: i64 = DATABASES_MAX as i64;
+
+/// Whether CONFIG SET may change a directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mutability {
+    Mutable,
+    /// Used once at start-up (listening sockets, databases, log and pid files).
+    Immutable,
+    /// Refused at run time, as Redis 7 refuses it unless `enable-protected-configs` is set
+    /// (which slotkv does not offer): changing `dir` could point persistence anywhere.
+    Protected,
+}
+
+/// How a directive takes its value.
+#[derive(Clone, Copy)]
+enum Setter {
+    /// Exactly one argument.
+    One(fn(&mut Settings, &[u8]) -> Result<(), String>),
+    /// One or more arguments (`bind`).
+    Many(fn(&mut Settings, &[&[u8]]) -> Result<(), String>),
+}
+
+/// One configuration directive.
+pub(super) struct Directive {
+    pub(super) name: &'static str,
+    mutability: Mutability,
+    setter: Setter,
+    render: fn(&Settings) -> String,
+}
+
+const fn one(
+    name: &'static str,
+    mutability: Mutability,
+    set: fn(&mut Settings, &[u8]) -> Result<(), String>,
+    render: fn(&Settings) -> String,
+) -> Directive {
+    Directive {
+        name,
+        mutability,
+        setter: Setter::One(set),
+        render,
+    }
+}
+
+static DIRECTIVES: &[Directive] = &[
+    one(
+        "port",
+        Mutability::Immutable,
+        |s, v| set_int(&mut s.port, v, 0, 65535),
+        |s| s.port.to_string(),
+    ),
+    Directive {
+        name: "bind",
+        // Immutable, so CONFIG SET never hands it a single space-separated value.
+        mutability: Mutability::Immutable,
+        setter: Setter::Many(set_bind),
+        render: |s| s.bind.join(" "),
+    },
+    one(
+        "databases",
+        Mutability::Immutable,
+        |s, v| set_int(&mut s.databases, v, 1, DATABASES_LIMIT),
+        |s| s.databases.to_string(),
+    ),
+    one(
+        "maxclients",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.maxclients, v, 1, i64::from(u32::MAX)),
+        |s| s.maxclients.to_string(),
+    ),
+    one(
+        "timeout",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.timeout_secs, v, 0, INT_MAX),
+        |s| s.timeout_secs.to_string(),
+    ),
+    one(
+        "tcp-keepalive",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.tcp_keepalive_secs, v, 0, INT_MAX),
+        |s| s.tcp_keepalive_secs.to_string(),
+    ),
+    one(
+        "tcp-backlog",
+        Mutability::Immutable,
+        |s, v| set_int(&mut s.tcp_backlog, v, 0, INT_MAX),
+        |s| s.tcp_backlog.to_string(),
+    ),
+    one("loglevel", Mutability::Mutable, set_loglevel, |s| {
+        s.loglevel.name().to_owned()
+    }),
+    one(
+        "logfile",
+        Mutability::Immutable,
+        |s, v| set_text(&mut s.logfile, v),
+        |s| s.logfile.clone(),
+    ),
+    one(
+        "pidfile",
+        Mutability::Immutable,
+        |s, v| set_text(&mut s.pidfile, v),
+        |s| s.pidfile.clone(),
+    ),
+    one("dir", Mutability::Protected, set_dir, render_dir),
+    one("daemonize", Mutability::Immutable, set_daemonize, |_| {
+        "no".to_owned()
+    }),
+    one(
+        "proto-max-bulk-len",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.proto_max_bulk_len, v, PROTOCOL_LIMIT_MIN),
+        |s| s.proto_max_bulk_len.to_string(),
+    ),
+    one(
+        "client-query-buffer-limit",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.client_query_buffer_limit, v, PROTOCOL_LIMIT_MIN),
+        |s| s.client_query_buffer_limit.to_string(),
+    ),
+    one("requirepass", Mutability::Mutable, set_requirepass, |s| {
+        s.requirepass.clone().unwrap_or_default()
+    }),
+    one("hz", Mutability::Mutable, set_hz, |s| s.hz.to_string()),
+];
+
+impl Directive {
+    /// Parses `values` into `settings`, or returns Redis's reason for refusing them.
+    pub(super) fn apply(&self, settings: &mut Settings, values: &[&[u8]]) -> Result<(), String> {
+        match (self.setter, values) {
+            (Setter::One(set), [value]) => set(settings, value),
+            (Setter::Many(set), values) if !values.is_empty() => set(settings, values),
+            _ => Err(WRONG_ARGUMENT_COUNT.to_owned()),
+        }
+    }
+
+    /// The value as CONFIG GET prints it.
+    pub(super) fn render(&self, settings: &Settings) -> String {
+        (self.render)(settings)
+    }
+}
+
+/// The directive named `name`, ignoring case.
+fn find(name: &[u8]) -> Option<&'static Directive> {
+    DIRECTIVES
+        .iter()
+        .find(|directive| name.eq_ignore_ascii_case(directive.name.as_bytes()))
+}
+
+/// Applies one configuration line (`name` and its arguments) to `settings`.
+pub(super) fn apply_line(
+    settings: &mut Settings,
+    name: &[u8],
+    values: &[&[u8]],
+) -> Result<(), String> {
+    let directive = find(name).ok_or_else(|| BAD_DIRECTIVE.to_owned())?;
+    directive.apply(settings, values)
+}
+
+/// The directives a CONFIG GET pattern selects. A plain name is answered under the name as
+/// typed (the first element), a glob's matches under their own names (`None`).
+pub(super) fn matching(pattern: &[u8]) -> Vec<(Option<&[u8]>, &'static Directive)> {
+    if !pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+        return find(pattern)
+            .map(|directive| (Some(pattern), directive))
+            .into_iter()
+            .collect();
+    }
+    DIRECTIVES
+        .iter()
+        .filter(|directive| glob_match(pattern, directive.name.as_bytes(), true))
+        .map(|directive| (None, directive))
+        .collect()
+}
+
+/// Checks CONFIG SET's names before any value is parsed, as Redis does: each must exist, be
+/// settable at run time and appear once. Returns the directive of each pair.
+pub(super) fn settable(
+    pairs: &[(&Bytes, &Bytes)],
+) -> Result<Vec<&'static Directive>, CommandError> {
+    let mut targets: Vec<&'static Directive> = Vec::with_capacity(pairs.len());
+    for (name, _) in pairs {
+        let directive = find(name).ok_or_else(|| {
+            CommandError::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{}'",
+                String::from_utf8_lossy(name)
+            ))
+        })?;
+        let refusal = match directive.mutability {
+            Mutability::Immutable => Some("can't set immutable config"),
+            Mutability::Protected => Some("can't set protected config"),
+            Mutability::Mutable => None,
+        };
+        if let Some(reason) = refusal {
+            return Err(set_failed(name, reason));
+        }
+        if targets.iter().any(|seen| std::ptr::eq(*seen, directive)) {
+            return Err(set_failed(name, "duplicate parameter"));
+        }
+        targets.push(directive);
+    }
+    Ok(targets)
+}
+
+/// Parses an integer as Redis's string2ll does (no sign `+`, no spaces, no leading zeros) and
+/// checks it against Redis's bounds for the directive.
+fn set_int<T: TryFrom<i64>>(field: &mut T, arg: &[u8], min: i64, max: i64) -> Result<(), String> {
+    let value = parse_canonical_i64(arg).ok_or(NOT_INTEGER)?;
+    *field = within(value, min, max)?;
+    Ok(())
+}
+
+fn within<T: TryFrom<i64>>(value: i64, min: i64, max: i64) -> Result<T, String> {
+    if !(min..=max).contains(&value) {
+        return Err(out_of_range(min, max));
+    }
+    T::try_from(value).map_err(|_| out_of_range(min, max))
+}
+
+fn out_of_range(min: i64, max: i64) -> String {
+    format!("argument must be between {min} and {max} inclusive")
+}
+
+/// A memory amount with Redis's units, at least `min` bytes and at most `i64::MAX`.
+fn set_memory(field: &mut u64, arg: &[u8], min: i64) -> Result<(), String> {
+    let bytes = std::str::from_utf8(arg)
+        .ok()
+        .and_then(parse_memory)
+        .ok_or(NOT_MEMORY)?;
+    let bytes = i64::try_from(bytes).map_err(|_| out_of_range(min, i64::MAX))?;
+    *field = within(bytes, min, i64::MAX)?;
+    Ok(())
+}
+
+/// Free text (file names, passwords): any bytes but valid UTF-8.
+fn text(arg: &[u8]) -> Result<String, String> {
+    String::from_utf8(arg.to_vec()).map_err(|_| NOT_UTF8.to_owned())
+}
+
+fn set_text(field: &mut String, arg: &[u8]) -> Result<(), String> {
+    *field = text(arg)?;
+    Ok(())
+}
+
+fn set_bind(settings: &mut Settings, addresses: &[&[u8]]) -> Result<(), String> {
+    if addresses.len() > BIND_ADDRESSES_MAX {
+        return Err(TOO_MANY_BIND_ADDRESSES.to_owned());
+    }
+    settings.bind = addresses
+        .iter()
+        .map(|address| text(address))
+        .collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+fn set_loglevel(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.loglevel = LogLevel::from_name(arg).ok_or(NOT_LOG_LEVEL)?;
+    Ok(())
+}
+
+/// An empty password means none, as in Redis.
+fn set_requirepass(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let password = text(arg)?;
+    settings.requirepass = (!password.is_empty()).then_some(password);
+    Ok(())
+}
+
+fn set_hz(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let mut hz: u32 = 0;
+    set_int(&mut hz, arg, 0, INT_MAX)?;
+    settings.hz = hz.clamp(HZ_MIN, HZ_MAX);
+    Ok(())
+}
+
+/// Only `no` is accepted: a daemon detaches from its supervisor, which then loses track of it.
+fn set_daemonize(_: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    if arg.eq_ignore_ascii_case(b"no") {
+        Ok(())
+    } else if arg.eq_ignore_ascii_case(b"yes") {
+        Err(NO_DAEMONIZE.to_owned())
+    } else {
+        Err(NOT_YES_NO.to_owned())
+    }
+}
+
+/// The directory must exist when the configuration is read, as Redis's chdir requires; it is
+/// kept absolute so later changes of the working directory do not move it.
+fn set_dir(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let path = PathBuf::from(text(arg)?);
+    let metadata = std::fs::metadata(&path).map_err(|error| os_reason(&error))?;
+    if !metadata.is_dir() {
+        return Err("Not a directory".to_owned());
+    }
+    settings.dir = std::fs::canonicalize(&path).map_err(|error| os_reason(&error))?;
+    Ok(())
+}
+
+/// The absolute directory, as Redis prints its working directory.
+fn render_dir(settings: &Settings) -> String {
+    let dir: &Path = &settings.dir;
+    std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_owned())
+        .display()
+        .to_string()
+}
+
+/// The system's text for an I/O error (strerror), without Rust's "(os error N)" suffix, as
+/// Redis prints it.
+pub(super) fn os_reason(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.rsplit_once(" (os error ") {
+        Some((reason, _)) => reason.to_owned(),
+        None => text,
+    }
+}

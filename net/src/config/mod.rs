@@ -1,0 +1,313 @@
+//! The server's settings as Redis 7 takes them: a redis.conf file (comments, quoting, `include`),
+//! `redis-server`-style command-line options folded in after it, and CONFIG GET / CONFIG SET at
+//! run time with Redis's names, value syntax (memory units, yes/no) and exact error messages, so
+//! existing configuration files, scripts and tools keep working.
+//!
+//! - [`directives`]: one row per directive: how to parse, print and whether it may change live.
+//! - [`source`]: reading files, includes and the command line into [`Settings`].
+//! - [`LiveConfig`]: the settings shared by the running server, read often and changed atomically.
+//!
+//! Only directives the server acts on are accepted: a directive that parsed but did nothing would
+//! mislead the operator who wrote it.
+
+mod directives;
+mod source;
+
+use std::fmt;
+use std::ops::Deref;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use slotkv_engine::{CommandError, Reply};
+
+pub use source::{parse_invocation, Invocation};
+
+/// Everything the server reads from its configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// TCP port (`port`); 0 disables TCP.
+    pub port: u16,
+    /// Addresses to listen on (`bind`); a leading `-` marks one that may be unavailable.
+    pub bind: Vec<String>,
+    /// Number of databases (`databases`).
+    pub databases: usize,
+    /// Most connected clients (`maxclients`).
+    pub maxclients: u64,
+    /// Idle seconds before a client is closed, 0 for never (`timeout`).
+    pub timeout_secs: u64,
+    /// TCP keepalive period in seconds, 0 to disable (`tcp-keepalive`).
+    pub tcp_keepalive_secs: u64,
+    /// Listen backlog (`tcp-backlog`).
+    pub tcp_backlog: u32,
+    /// Log verbosity (`loglevel`).
+    pub loglevel: LogLevel,
+    /// Log file, empty for stdout (`logfile`).
+    pub logfile: String,
+    /// File to write the process id to, empty for none (`pidfile`).
+    pub pidfile: String,
+    /// Working directory (`dir`): absolute once read from a file or the command line.
+    pub dir: PathBuf,
+    /// Longest bulk string a client may send (`proto-max-bulk-len`).
+    pub proto_max_bulk_len: u64,
+    /// Largest query buffer a client may accumulate (`client-query-buffer-limit`).
+    pub client_query_buffer_limit: u64,
+    /// Password of the default user (`requirepass`); `None` means no authentication.
+    pub requirepass: Option<String>,
+    /// Background task frequency per second (`hz`), kept within 1..=500 as Redis does.
+    pub hz: u32,
+}
+
+impl Default for Settings {
+    /// Redis 7's defaults, except `bind`, which takes the shipped redis.conf's loopback-only
+    /// value rather than every interface: a cache reachable from anywhere by default is a risk.
+    fn default() -> Self {
+        Settings {
+            port: 6379,
+            bind: vec!["127.0.0.1".to_owned(), "-::1".to_owned()],
+            databases: 16,
+            maxclients: 10_000,
+            timeout_secs: 0,
+            tcp_keepalive_secs: 300,
+            tcp_backlog: 511,
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            pidfile: String::new(),
+            dir: PathBuf::from("."),
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            requirepass: None,
+            hz: 10,
+        }
+    }
+}
+
+/// Log verbosity, from most to least detailed (`nothing` silences the log, as in Redis 7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+    Nothing,
+}
+
+impl LogLevel {
+    /// Every level, in the order Redis lists them in its error message.
+    const ALL: [LogLevel; 5] = [
+        LogLevel::Debug,
+        LogLevel::Verbose,
+        LogLevel::Notice,
+        LogLevel::Warning,
+        LogLevel::Nothing,
+    ];
+
+    /// The level's name in redis.conf and CONFIG GET.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Nothing => "nothing",
+        }
+    }
+
+    /// The level named `name`, ignoring case.
+    fn from_name(name: &[u8]) -> Option<LogLevel> {
+        Self::ALL
+            .into_iter()
+            .find(|level| name.eq_ignore_ascii_case(level.name().as_bytes()))
+    }
+}
+
+/// Parses a memory amount as Redis does: digits, then an optional case-insensitive unit,
+/// `b` (bytes), `k` = 1000, `kb` = 1024, `m` = 1000², `mb` = 1024², `g` = 1000³, `gb` = 1024³.
+/// Signs, spaces, fractions and amounts beyond `u64` are refused.
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let unit_start = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(unit_start);
+    if digits.is_empty() {
+        return None;
+    }
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+/// A configuration that cannot be used; `Display` prints Redis's fatal message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    place: Place,
+    reason: String,
+}
+
+/// Where a configuration error was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// A line of configuration text; `file` names an included file (the main file and stdin
+    /// are left unnamed, as in Redis's message).
+    Line {
+        file: Option<PathBuf>,
+        number: usize,
+        text: String,
+    },
+    /// A command-line option (`arg` as typed) and the directive it was read as.
+    CommandLine { arg: String, text: String },
+    /// A configuration file that could not be read.
+    Open { path: PathBuf },
+}
+
+impl ConfigError {
+    fn line(file: Option<PathBuf>, number: usize, text: &[u8], reason: String) -> ConfigError {
+        let text = String::from_utf8_lossy(text).into_owned();
+        ConfigError {
+            place: Place::Line { file, number, text },
+            reason,
+        }
+    }
+
+    fn command_line(arg: &str, text: String, reason: String) -> ConfigError {
+        ConfigError {
+            place: Place::CommandLine {
+                arg: arg.to_owned(),
+                text,
+            },
+            reason,
+        }
+    }
+
+    fn open(path: PathBuf, reason: String) -> ConfigError {
+        ConfigError {
+            place: Place::Open { path },
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = format!(
+            "\n*** FATAL CONFIG FILE ERROR (slotkv {}) ***\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        match &self.place {
+            Place::Open { path } => write!(
+                f,
+                "Fatal error, can't open config file '{}': {}",
+                path.display(),
+                self.reason
+            ),
+            Place::Line { file, number, text } => {
+                let file = file
+                    .as_ref()
+                    .map(|path| format!(" '{}'", path.display()))
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "{header}Reading the configuration file{file}, at line {number}\n>>> '{text}'\n{}",
+                    self.reason
+                )
+            }
+            Place::CommandLine { arg, text } => write!(
+                f,
+                "{header}Reading the command line, at argument '{arg}'\n>>> '{text}'\n{}",
+                self.reason
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The settings of the running server: read on every connection event, changed by CONFIG SET
+/// all at once (readers see either the old or the new settings, never a mix).
+#[derive(Debug)]
+pub struct LiveConfig {
+    settings: RwLock<Settings>,
+}
+
+impl LiveConfig {
+    pub fn new(settings: Settings) -> Self {
+        LiveConfig {
+            settings: RwLock::new(settings),
+        }
+    }
+
+    /// A copy of the current settings.
+    pub fn snapshot(&self) -> Settings {
+        self.settings.read().clone()
+    }
+
+    /// The current settings, borrowed: keep the guard short, CONFIG SET waits for it.
+    pub fn read(&self) -> impl Deref<Target = Settings> + '_ {
+        self.settings.read()
+    }
+
+    /// CONFIG GET with one or more glob patterns (arguments after `CONFIG GET`): a map of
+    /// directive to value, each directive once. A name without glob characters is answered
+    /// under the name as typed, a pattern's matches under their canonical names, as Redis does.
+    pub fn get(&self, patterns: &[Bytes]) -> Reply {
+        let settings = self.settings.read();
+        let mut answered: Vec<&'static str> = Vec::new();
+        let mut entries = Vec::new();
+        for pattern in patterns {
+            for (shown, directive) in directives::matching(pattern) {
+                if answered.contains(&directive.name) {
+                    continue;
+                }
+                answered.push(directive.name);
+                let name = shown.unwrap_or(directive.name.as_bytes());
+                entries.push((Reply::bulk(name), Reply::text(directive.render(&settings))));
+            }
+        }
+        Reply::Map(entries)
+    }
+
+    /// CONFIG SET with `name value` pairs (arguments after `CONFIG SET`): all applied or none.
+    /// Returns the canonical names of the directives set, in argument order, so the server can
+    /// apply their side effects (log level, engine limits).
+    pub fn set(&self, args: &[Bytes]) -> Result<Vec<&'static str>, CommandError> {
+        if args.is_empty() {
+            return Err(CommandError::WrongArity("config|set".to_owned()));
+        }
+        if args.len() % 2 != 0 {
+            return Err(CommandError::Syntax);
+        }
+        let pairs: Vec<(&Bytes, &Bytes)> = args
+            .chunks_exact(2)
+            .map(|pair| (&pair[0], &pair[1]))
+            .collect();
+        let targets = directives::settable(&pairs)?;
+        let mut settings = self.settings.write();
+        let mut draft = settings.clone();
+        for (directive, (_, value)) in targets.iter().zip(&pairs) {
+            directive
+                .apply(&mut draft, &[value.as_ref()])
+                .map_err(|reason| set_failed(directive.name.as_bytes(), &reason))?;
+        }
+        *settings = draft;
+        Ok(targets.iter().map(|directive| directive.name).collect())
+    }
+}
+
+/// CONFIG SET's error naming the argument at fault.
+fn set_failed(name: &[u8], reason: &str) -> CommandError {
+    CommandError::err(format!(
+        "CONFIG SET failed (possibly related to argument '{}') - {reason}",
+        String::from_utf8_lossy(name)
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,657 @@
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::source::{parse_invocation_with_stdin, split_args};
+use super::*;
+
+/// A directory under the system temp dir, unique to the test, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "slotkv-config-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| (*word).to_owned()).collect()
+}
+
+fn invoke_with_stdin(words: &[&str], stdin: &str) -> Result<Invocation, ConfigError> {
+    parse_invocation_with_stdin(&strings(words), &mut Cursor::new(stdin.as_bytes().to_vec()))
+}
+
+fn invoke(words: &[&str]) -> Result<Invocation, ConfigError> {
+    invoke_with_stdin(words, "")
+}
+
+fn settings_of(words: &[&str]) -> Settings {
+    match invoke(words) {
+        Ok(Invocation::Run { settings, .. }) => settings,
+        other => panic!("not a run: {other:?}"),
+    }
+}
+
+fn fatal(line: usize, text: &str, reason: &str) -> String {
+    format!(
+        "\n*** FATAL CONFIG FILE ERROR (slotkv {}) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Loads `text` as a configuration file and returns the settings or the error's text.
+fn load(text: &str) -> Result<Settings, String> {
+    let dir = TempDir::new();
+    let path = dir.write("redis.conf", text);
+    match invoke(&[path.to_str().unwrap()]) {
+        Ok(Invocation::Run { settings, .. }) => Ok(settings),
+        Ok(other) => panic!("not a run: {other:?}"),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// The reason a single directive line is refused.
+fn line_error(line: &str) -> String {
+    let error = load(line).expect_err("the line should be refused");
+    let prefix = format!(
+        "\n*** FATAL CONFIG FILE ERROR (slotkv {}) ***\nReading the configuration file, at line 1\n>>> '{line}'\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    error
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("unexpected error: {error}"))
+        .to_owned()
+}
+
+fn b(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+fn args(words: &[&str]) -> Vec<Bytes> {
+    words.iter().map(|word| b(word)).collect()
+}
+
+fn pairs(reply: Reply) -> Vec<(String, String)> {
+    let Reply::Map(entries) = reply else {
+        panic!("CONFIG GET answers a map")
+    };
+    entries
+        .into_iter()
+        .map(|(key, value)| match (key, value) {
+            (Reply::Bulk(key), Reply::Bulk(value)) => (
+                String::from_utf8(key.to_vec()).unwrap(),
+                String::from_utf8(value.to_vec()).unwrap(),
+            ),
+            other => panic!("bulk strings expected: {other:?}"),
+        })
+        .collect()
+}
+
+fn pair(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
+}
+
+fn set_error(live: &LiveConfig, words: &[&str]) -> String {
+    live.set(&args(words))
+        .expect_err("CONFIG SET should fail")
+        .to_string()
+}
+
+#[test]
+fn memory_units_follow_redis() {
+    assert_eq!(parse_memory("0"), Some(0));
+    assert_eq!(parse_memory("100"), Some(100));
+    assert_eq!(parse_memory("100b"), Some(100));
+    assert_eq!(parse_memory("1k"), Some(1000));
+    assert_eq!(parse_memory("1kb"), Some(1024));
+    assert_eq!(parse_memory("1KB"), Some(1024));
+    assert_eq!(parse_memory("2m"), Some(2_000_000));
+    assert_eq!(parse_memory("2Mb"), Some(2 * 1024 * 1024));
+    assert_eq!(parse_memory("3g"), Some(3_000_000_000));
+    assert_eq!(parse_memory("3gb"), Some(3 * 1024 * 1024 * 1024));
+    for refused in [
+        "",
+        "kb",
+        "-1",
+        "+1",
+        " 1",
+        "1.5mb",
+        "1tb",
+        "1 kb",
+        "99999999999999999999",
+    ] {
+        assert_eq!(parse_memory(refused), None, "{refused:?}");
+    }
+    assert_eq!(parse_memory("18446744073709551615"), Some(u64::MAX));
+    assert_eq!(parse_memory("18446744073709551615k"), None);
+}
+
+#[test]
+fn lines_split_like_redis() {
+    let words = |line: &str| {
+        split_args(line.as_bytes()).map(|words| {
+            words
+                .into_iter()
+                .map(|word| String::from_utf8(word).unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(words("  bind  a   b "), Some(strings(&["bind", "a", "b"])));
+    assert_eq!(
+        words(r#"requirepass "a b\n\x41\"" 'it\'s' """#),
+        Some(strings(&["requirepass", "a b\nA\"", "it's", ""]))
+    );
+    assert_eq!(words(r#"x ab"cd""#), Some(strings(&["x", "abcd"])));
+    assert_eq!(words("logfile \"unterminated"), None);
+    assert_eq!(words("logfile 'unterminated"), None);
+    assert_eq!(words("logfile \"a\"b"), None);
+    assert_eq!(words("   "), Some(Vec::new()));
+}
+
+#[test]
+fn defaults_are_redis_defaults() {
+    let settings = settings_of(&[]);
+    assert_eq!(settings, Settings::default());
+    assert_eq!(settings.port, 6379);
+    assert_eq!(settings.bind, strings(&["127.0.0.1", "-::1"]));
+    assert_eq!(settings.proto_max_bulk_len, 536_870_912);
+    assert_eq!(settings.client_query_buffer_limit, 1_073_741_824);
+    assert_eq!(settings.loglevel, LogLevel::Notice);
+}
+
+#[test]
+fn file_with_comments_quotes_and_repeats() {
+    let settings = load(
+        "# a comment\n\n   port 7000\r\nPORT 7001\nbind 0.0.0.0 ::1\r\n\
+         requirepass \"sec ret\"\nloglevel WARNING\nmaxclients 50\ntimeout 30\n\
+         tcp-keepalive 0\ntcp-backlog 128\nlogfile '/tmp/x.log'\npidfile /tmp/x.pid\n\
+         databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
+         daemonize no\n",
+    )
+    .unwrap();
+    assert_eq!(
+        settings,
+        Settings {
+            port: 7001,
+            bind: strings(&["0.0.0.0", "::1"]),
+            databases: 4,
+            maxclients: 50,
+            timeout_secs: 30,
+            tcp_keepalive_secs: 0,
+            tcp_backlog: 128,
+            loglevel: LogLevel::Warning,
+            logfile: "/tmp/x.log".into(),
+            pidfile: "/tmp/x.pid".into(),
+            dir: PathBuf::from("."),
+            proto_max_bulk_len: 2 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            requirepass: Some("sec ret".into()),
+            hz: 500,
+        }
+    );
+}
+
+#[test]
+fn file_errors_name_the_line() {
+    assert_eq!(
+        load("# header\nport abc\n").unwrap_err(),
+        fatal(2, "port abc", "argument couldn't be parsed into an integer")
+    );
+    assert_eq!(
+        load("\nfoo bar\n").unwrap_err(),
+        fatal(2, "foo bar", "Bad directive or wrong number of arguments")
+    );
+}
+
+#[test]
+fn every_value_error_has_redis_words() {
+    let cases = [
+        ("port 1 2", "wrong number of arguments"),
+        ("port", "wrong number of arguments"),
+        ("bind", "wrong number of arguments"),
+        (
+            "port 70000",
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        ("port -1", "argument must be between 0 and 65535 inclusive"),
+        ("port 05", "argument couldn't be parsed into an integer"),
+        ("port +5", "argument couldn't be parsed into an integer"),
+        ("timeout 10k", "argument couldn't be parsed into an integer"),
+        (
+            "timeout -1",
+            "argument must be between 0 and 2147483647 inclusive",
+        ),
+        (
+            "tcp-keepalive 2147483648",
+            "argument must be between 0 and 2147483647 inclusive",
+        ),
+        (
+            "tcp-backlog -1",
+            "argument must be between 0 and 2147483647 inclusive",
+        ),
+        (
+            "maxclients 0",
+            "argument must be between 1 and 4294967295 inclusive",
+        ),
+        (
+            "databases 0",
+            "argument must be between 1 and 1024 inclusive",
+        ),
+        (
+            "databases 1025",
+            "argument must be between 1 and 1024 inclusive",
+        ),
+        ("hz x", "argument couldn't be parsed into an integer"),
+        (
+            "hz -1",
+            "argument must be between 0 and 2147483647 inclusive",
+        ),
+        (
+            "proto-max-bulk-len 1.5mb",
+            "argument must be a memory value",
+        ),
+        ("proto-max-bulk-len -2g", "argument must be a memory value"),
+        (
+            "proto-max-bulk-len 1000k",
+            "argument must be between 1048576 and 9223372036854775807 inclusive",
+        ),
+        (
+            "client-query-buffer-limit 10000000000000000000",
+            "argument must be between 1048576 and 9223372036854775807 inclusive",
+        ),
+        (
+            "loglevel loud",
+            "argument(s) must be one of the following: debug, verbose, notice, warning, nothing",
+        ),
+        ("daemonize maybe", "argument must be 'yes' or 'no'"),
+        ("include a b", "Bad directive or wrong number of arguments"),
+        ("logfile \"open", "Unbalanced quotes in configuration line"),
+        ("requirepass \"\\xff\"", "argument must be valid UTF-8 text"),
+    ];
+    for (line, reason) in cases {
+        assert_eq!(line_error(line), reason, "{line}");
+    }
+    assert!(line_error("daemonize yes").starts_with("slotkv does not daemonize"));
+    let many = format!("bind {}", vec!["127.0.0.1"; 17].join(" "));
+    assert_eq!(line_error(&many), "Too many bind addresses specified.");
+}
+
+#[test]
+fn values_edge_cases() {
+    assert_eq!(load("hz 0").unwrap().hz, 1);
+    assert_eq!(
+        load("loglevel nothing").unwrap().loglevel,
+        LogLevel::Nothing
+    );
+    assert_eq!(load("requirepass \"\"").unwrap().requirepass, None);
+    assert_eq!(load("port 0").unwrap().port, 0);
+    assert_eq!(load("logfile \"\"").unwrap().logfile, "");
+    assert_eq!(
+        load("proto-max-bulk-len 9223372036854775807")
+            .unwrap()
+            .proto_max_bulk_len,
+        i64::MAX as u64
+    );
+}
+
+#[test]
+fn dir_must_exist_and_becomes_absolute() {
+    let dir = TempDir::new();
+    let settings = load(&format!("dir {}", dir.0.display())).unwrap();
+    assert_eq!(settings.dir, std::fs::canonicalize(&dir.0).unwrap());
+    let missing = dir.0.join("missing");
+    assert_eq!(
+        line_error(&format!("dir {}", missing.display())),
+        "No such file or directory"
+    );
+    let file = dir.write("plain", "");
+    assert_eq!(
+        line_error(&format!("dir {}", file.display())),
+        "Not a directory"
+    );
+}
+
+#[test]
+fn includes_apply_in_place_and_later_lines_win() {
+    let dir = TempDir::new();
+    dir.write("inner.conf", "port 7100\ntimeout 5\n");
+    let main = dir.write(
+        "main.conf",
+        &format!(
+            "port 7000\ninclude {}\ntimeout 9\n",
+            dir.0.join("inner.conf").display()
+        ),
+    );
+    let settings = settings_of(&[main.to_str().unwrap()]);
+    assert_eq!((settings.port, settings.timeout_secs), (7100, 9));
+}
+
+#[test]
+fn include_globs_match_file_names_in_order() {
+    let dir = TempDir::new();
+    std::fs::create_dir(dir.0.join("conf.d")).unwrap();
+    dir.write("conf.d/a.conf", "port 7001\n");
+    dir.write("conf.d/b.conf", "port 7002\ntimeout 3\n");
+    dir.write("conf.d/.hidden.conf", "timeout 4\n");
+    dir.write("conf.d/c.txt", "port 7003\n");
+    let main = dir.write(
+        "main.conf",
+        &format!(
+            "include {}\ninclude {}\n",
+            dir.0.join("conf.d/*.conf").display(),
+            dir.0.join("nothing/*.conf").display()
+        ),
+    );
+    let settings = settings_of(&[main.to_str().unwrap()]);
+    assert_eq!((settings.port, settings.timeout_secs), (7002, 3));
+}
+
+#[test]
+fn include_errors_name_the_included_file() {
+    let dir = TempDir::new();
+    let inner = dir.write("inner.conf", "\nport 1 2\n");
+    let main = dir.write("main.conf", &format!("include {}\n", inner.display()));
+    let error = invoke(&[main.to_str().unwrap()]).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        format!(
+            "\n*** FATAL CONFIG FILE ERROR (slotkv {}) ***\nReading the configuration file '{}', at line 2\n>>> 'port 1 2'\nwrong number of arguments",
+            env!("CARGO_PKG_VERSION"),
+            inner.display()
+        )
+    );
+    let missing = dir.0.join("missing.conf");
+    let main = dir.write("main2.conf", &format!("include {}\n", missing.display()));
+    assert_eq!(
+        invoke(&[main.to_str().unwrap()]).unwrap_err().to_string(),
+        format!(
+            "Fatal error, can't open config file '{}': No such file or directory",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn self_include_stops_at_the_depth_limit() {
+    let dir = TempDir::new();
+    let path = dir.0.join("loop.conf");
+    std::fs::write(&path, format!("include {}\n", path.display())).unwrap();
+    let error = invoke(&[path.to_str().unwrap()]).unwrap_err().to_string();
+    assert!(
+        error.ends_with("includes nested more than 16 deep (does a file include itself?)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_config_file_is_fatal() {
+    let dir = TempDir::new();
+    let missing = dir.0.join("none.conf");
+    assert_eq!(
+        invoke(&[missing.to_str().unwrap()])
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "Fatal error, can't open config file '{}': No such file or directory",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn command_line_options_override_the_file() {
+    let dir = TempDir::new();
+    let path = dir.write("redis.conf", "port 7000\ntimeout 10\n");
+    let invocation = invoke(&[
+        path.to_str().unwrap(),
+        "--port",
+        "7001",
+        "--bind",
+        "127.0.0.1",
+        "::1",
+        "--loglevel verbose",
+        "--requirepass",
+        "--not-an-option",
+    ])
+    .unwrap();
+    let Invocation::Run {
+        settings,
+        config_file,
+    } = invocation
+    else {
+        panic!("not a run")
+    };
+    assert_eq!(config_file, Some(path.clone()));
+    assert_eq!(settings.port, 7001);
+    assert_eq!(settings.timeout_secs, 10);
+    assert_eq!(settings.bind, strings(&["127.0.0.1", "::1"]));
+    assert_eq!(settings.loglevel, LogLevel::Verbose);
+    assert_eq!(settings.requirepass.as_deref(), Some("--not-an-option"));
+}
+
+#[test]
+fn command_line_errors_name_the_argument() {
+    let header = format!(
+        "\n*** FATAL CONFIG FILE ERROR (slotkv {}) ***\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        invoke(&["--port", "abc"]).unwrap_err().to_string(),
+        format!(
+            "{header}Reading the command line, at argument '--port'\n>>> 'port \"abc\"'\nargument couldn't be parsed into an integer"
+        )
+    );
+    assert_eq!(
+        invoke(&["--port", "0", "--timeout"]).unwrap_err().to_string(),
+        format!("{header}Reading the command line, at argument '--timeout'\n>>> 'timeout'\nwrong number of arguments")
+    );
+    assert_eq!(
+        invoke(&["--foo", "bar"]).unwrap_err().to_string(),
+        format!("{header}Reading the command line, at argument '--foo'\n>>> 'foo \"bar\"'\nBad directive or wrong number of arguments")
+    );
+    assert_eq!(
+        invoke(&["--loglevel", "warning", "extra"]).unwrap_err().to_string(),
+        format!("{header}Reading the command line, at argument '--loglevel'\n>>> 'loglevel \"warning\" \"extra\"'\nwrong number of arguments")
+    );
+    let dir = TempDir::new();
+    let path = dir.write("redis.conf", "");
+    assert_eq!(
+        invoke(&[path.to_str().unwrap(), "stray"]).unwrap_err().to_string(),
+        format!("{header}Reading the command line, at argument 'stray'\n>>> '\"stray\"'\nBad directive or wrong number of arguments")
+    );
+}
+
+#[test]
+fn version_help_and_stdin() {
+    assert_eq!(invoke(&["-v"]).unwrap(), Invocation::Version);
+    assert_eq!(invoke(&["--version", "x"]).unwrap(), Invocation::Version);
+    assert_eq!(invoke(&["-h"]).unwrap(), Invocation::Help);
+    assert_eq!(invoke(&["--help"]).unwrap(), Invocation::Help);
+    let from_stdin = invoke_with_stdin(&["-", "--timeout", "7"], "port 7200\ntimeout 1\n").unwrap();
+    let Invocation::Run {
+        settings,
+        config_file,
+    } = from_stdin
+    else {
+        panic!("not a run")
+    };
+    assert_eq!(
+        (settings.port, settings.timeout_secs, config_file),
+        (7200, 7, None)
+    );
+    let last = invoke_with_stdin(&["--timeout", "7", "-"], "hz 20\n").unwrap();
+    let Invocation::Run { settings, .. } = last else {
+        panic!("not a run")
+    };
+    assert_eq!((settings.hz, settings.timeout_secs), (20, 7));
+    assert_eq!(
+        invoke_with_stdin(&["-"], "port x\n")
+            .unwrap_err()
+            .to_string(),
+        fatal(1, "port x", "argument couldn't be parsed into an integer")
+    );
+}
+
+#[test]
+fn config_get_patterns_and_names() {
+    let live = LiveConfig::new(Settings::default());
+    assert_eq!(pairs(live.get(&args(&["port"]))), [pair("port", "6379")]);
+    assert_eq!(pairs(live.get(&args(&["TIMEOUT"]))), [pair("TIMEOUT", "0")]);
+    assert_eq!(
+        pairs(live.get(&args(&["p*", "port", "bind"]))),
+        [
+            pair("port", "6379"),
+            pair("pidfile", ""),
+            pair("proto-max-bulk-len", "536870912"),
+            pair("bind", "127.0.0.1 -::1"),
+        ]
+    );
+    assert_eq!(
+        pairs(live.get(&args(&[
+            "T[I]MEOUT",
+            "daemonize",
+            "loglevel",
+            "requirepass"
+        ]))),
+        [
+            pair("timeout", "0"),
+            pair("daemonize", "no"),
+            pair("loglevel", "notice"),
+            pair("requirepass", ""),
+        ]
+    );
+    assert_eq!(pairs(live.get(&args(&["nosuch", "x*"]))), []);
+    let all = pairs(live.get(&args(&["*"])));
+    assert_eq!(all.len(), 16);
+    let cwd = std::env::current_dir().unwrap();
+    assert!(all.contains(&pair("dir", &cwd.display().to_string())));
+    assert!(all.contains(&pair("client-query-buffer-limit", "1073741824")));
+}
+
+#[test]
+fn config_set_applies_all_or_nothing() {
+    let live = LiveConfig::new(Settings::default());
+    let changed = live
+        .set(&args(&[
+            "TIMEOUT",
+            "5",
+            "maxclients",
+            "100",
+            "hz",
+            "1000",
+            "loglevel",
+            "Debug",
+        ]))
+        .unwrap();
+    assert_eq!(changed, ["timeout", "maxclients", "hz", "loglevel"]);
+    let settings = live.snapshot();
+    assert_eq!(
+        (
+            settings.timeout_secs,
+            settings.maxclients,
+            settings.hz,
+            settings.loglevel
+        ),
+        (5, 100, 500, LogLevel::Debug)
+    );
+    assert_eq!(
+        set_error(&live, &["timeout", "6", "hz", "abc"]),
+        "ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer"
+    );
+    assert_eq!(
+        live.read().timeout_secs,
+        5,
+        "the valid pair was not applied"
+    );
+    live.set(&args(&["requirepass", "pw", "proto-max-bulk-len", "2mb"]))
+        .unwrap();
+    assert_eq!(live.read().requirepass.as_deref(), Some("pw"));
+    assert_eq!(live.read().proto_max_bulk_len, 2 * 1024 * 1024);
+    live.set(&args(&["requirepass", ""])).unwrap();
+    assert_eq!(live.read().requirepass, None);
+}
+
+#[test]
+fn config_set_errors_are_redis_words() {
+    let live = LiveConfig::new(Settings::default());
+    assert_eq!(
+        set_error(&live, &["FOO", "1"]),
+        "ERR Unknown option or number of arguments for CONFIG SET - 'FOO'"
+    );
+    assert_eq!(
+        set_error(&live, &["TIMEOUT", "abc"]),
+        "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer"
+    );
+    for immutable in [
+        "port",
+        "bind",
+        "databases",
+        "daemonize",
+        "tcp-backlog",
+        "logfile",
+        "pidfile",
+    ] {
+        assert_eq!(
+            set_error(&live, &[immutable, "1"]),
+            format!("ERR CONFIG SET failed (possibly related to argument '{immutable}') - can't set immutable config")
+        );
+    }
+    assert_eq!(
+        set_error(&live, &["dir", "/tmp"]),
+        "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+    );
+    assert_eq!(
+        set_error(&live, &["timeout", "abc", "databases", "3"]),
+        "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"
+    );
+    assert_eq!(
+        set_error(&live, &["timeout", "1", "TimeOut", "2"]),
+        "ERR CONFIG SET failed (possibly related to argument 'TimeOut') - duplicate parameter"
+    );
+    assert_eq!(
+        set_error(&live, &["timeout", "1", "hz"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        set_error(&live, &[]),
+        "ERR wrong number of arguments for 'config|set' command"
+    );
+    assert_eq!(
+        set_error(&live, &["maxclients", "0"]),
+        "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 inclusive"
+    );
+    assert_eq!(
+        set_error(&live, &["proto-max-bulk-len", "1.5mb"]),
+        "ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be a memory value"
+    );
+    assert_eq!(live.snapshot(), Settings::default());
+}
+
+#[test]
+fn log_level_names_round_trip() {
+    for level in LogLevel::ALL {
+        assert_eq!(LogLevel::from_name(level.name().as_bytes()), Some(level));
+    }
+    assert_eq!(LogLevel::from_name(b"NOTICE"), Some(LogLevel::Notice));
+    assert_eq!(LogLevel::from_name(b"loud"), None);
+}

@@ -1,0 +1,275 @@
+//! One client connection: read, parse every complete request in the buffer, run each, and send
+//! all replies in one write (pipelining). Limits: the query buffer is capped
+//! (`client-query-buffer-limit`), bulk lengths are capped by the parser (`proto-max-bulk-len`),
+//! the reply buffer is flushed whenever it passes a threshold, idle clients are closed after
+//! `timeout` seconds, and a protocol error closes the connection after its error reply.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use slotkv_engine::command::{CommandTable, Flags, Handler};
+use slotkv_engine::{Reply, Session};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::clients::ClientInfo;
+use crate::resp::{encode_reply, parse_request, ParseLimits, Protocol};
+use crate::server::Shared;
+
+/// Bytes reserved in the read buffer before each read.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// The reply buffer is written out as soon as it holds this much, so a long pipeline of large
+/// replies never accumulates unbounded memory before the first write.
+const REPLY_FLUSH_BYTES: usize = 256 * 1024;
+/// Buffers grown past this are released after use instead of kept for the next request.
+const BUFFER_KEEP_BYTES: usize = 1024 * 1024;
+
+/// What a command asks of the connection beyond its reply.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send the reply and carry on.
+    Reply(Reply),
+    /// Send the reply, then close (QUIT).
+    Close(Reply),
+    /// Wait, then reply +OK (DEBUG SLEEP).
+    Sleep(Duration),
+    /// Stop the server; this connection closes without a reply (SHUTDOWN).
+    Shutdown,
+}
+
+/// The per-connection state commands may change.
+#[derive(Debug)]
+pub struct ClientState {
+    pub session: Session,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    pub info: Arc<ClientInfo>,
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    let local = stream.local_addr().unwrap_or(peer);
+    let max_clients = shared.config.read().maxclients;
+    let Some(registration) = shared.clients.register(peer, local, max_clients) else {
+        shared
+            .stats
+            .connections_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    };
+    let authenticated = shared.config.read().requirepass.is_none();
+    let mut connection = Connection {
+        shared: shared.clone(),
+        stream,
+        read_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        reply_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        state: ClientState {
+            session: Session::new(),
+            protocol: Protocol::Resp2,
+            authenticated,
+            info: registration.info.clone(),
+        },
+    };
+    if let Err(error) = connection.run().await {
+        tracing::debug!("client {peer} closed: {error}");
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    read_buffer: BytesMut,
+    reply_buffer: BytesMut,
+    state: ClientState,
+}
+
+/// Whether to keep the connection after a batch.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Continue,
+    Close,
+}
+
+impl Connection {
+    async fn run(&mut self) -> std::io::Result<()> {
+        loop {
+            let next = self.process_buffered().await?;
+            self.flush().await?;
+            if next == Next::Close {
+                return Ok(());
+            }
+            if !self.read_more().await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads more bytes; false when the connection should close (EOF, killed, idle, limit).
+    async fn read_more(&mut self) -> std::io::Result<bool> {
+        let (timeout_secs, query_limit) = {
+            let settings = self.shared.config.read();
+            (settings.timeout_secs, settings.client_query_buffer_limit)
+        };
+        if self.read_buffer.len() as u64 >= query_limit {
+            tracing::warn!(
+                "closing client that reached max query buffer length: {}",
+                self.state.info.describe()
+            );
+            return Ok(false);
+        }
+        if self.read_buffer.capacity() > BUFFER_KEEP_BYTES && self.read_buffer.is_empty() {
+            self.read_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        }
+        self.read_buffer.reserve(READ_CHUNK_BYTES);
+        let info = self.state.info.clone();
+        let read = self.stream.read_buf(&mut self.read_buffer);
+        let idle_limit = async {
+            match timeout_secs {
+                0 => std::future::pending().await,
+                secs => tokio::time::sleep(Duration::from_secs(secs)).await,
+            }
+        };
+        let bytes_read = tokio::select! {
+            read = read => read?,
+            () = info.killed() => return Ok(false),
+            () = idle_limit => return Ok(false),
+        };
+        self.shared
+            .stats
+            .net_input_bytes
+            .fetch_add(bytes_read as u64, Ordering::Relaxed);
+        self.state
+            .info
+            .query_buffer_bytes
+            .store(self.read_buffer.len(), Ordering::Relaxed);
+        Ok(bytes_read > 0)
+    }
+
+    /// Runs every complete request in the read buffer, appending replies.
+    async fn process_buffered(&mut self) -> std::io::Result<Next> {
+        let limits = ParseLimits {
+            bulk_len_max: self.shared.engine.proto_max_bulk_len(),
+            ..ParseLimits::default()
+        };
+        let mut commands = 0u64;
+        let mut last_command = None;
+        let next = loop {
+            let args = match parse_request(&mut self.read_buffer, &limits) {
+                Ok(Some(args)) if args.is_empty() => continue,
+                Ok(Some(args)) => args,
+                Ok(None) => break Next::Continue,
+                Err(error) => {
+                    self.push_reply(&Reply::Error(format!("ERR {error}")));
+                    break Next::Close;
+                }
+            };
+            commands += 1;
+            let (outcome, name) = self.dispatch(&args);
+            last_command = name.or(last_command);
+            if self.apply(outcome).await? == Next::Close {
+                break Next::Close;
+            }
+            if self.reply_buffer.len() >= REPLY_FLUSH_BYTES {
+                self.flush().await?;
+            }
+        };
+        if commands > 0 {
+            self.shared
+                .stats
+                .commands_processed
+                .fetch_add(commands, Ordering::Relaxed);
+            self.state.info.touch(last_command.unwrap_or("NULL"));
+            self.state
+                .info
+                .db
+                .store(self.state.session.db(), Ordering::Relaxed);
+        }
+        Ok(next)
+    }
+
+    /// Resolves and runs one command; returns what to do and the command's name.
+    fn dispatch(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
+        let spec = match CommandTable::global().resolve(args) {
+            Ok(spec) => spec,
+            Err(error) => return (Outcome::Reply(error.into()), None),
+        };
+        if !self.state.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
+            return (
+                Outcome::Reply(Reply::Error("NOAUTH Authentication required.".into())),
+                Some(spec.name),
+            );
+        }
+        let outcome = match spec.handler {
+            Handler::Engine(_) => Outcome::Reply(self.shared.engine.execute_spec(
+                &mut self.state.session,
+                spec,
+                args,
+            )),
+            Handler::Server => {
+                crate::server_commands::run(&self.shared, &mut self.state, spec, args)
+            }
+            Handler::Container => Outcome::Reply(Reply::Error(format!(
+                "ERR '{}' needs a subcommand",
+                spec.name
+            ))),
+        };
+        (outcome, Some(spec.name))
+    }
+
+    async fn apply(&mut self, outcome: Outcome) -> std::io::Result<Next> {
+        match outcome {
+            Outcome::Reply(reply) => {
+                self.push_reply(&reply);
+                Ok(Next::Continue)
+            }
+            Outcome::Close(reply) => {
+                self.push_reply(&reply);
+                Ok(Next::Close)
+            }
+            Outcome::Sleep(duration) => {
+                self.flush().await?;
+                tokio::time::sleep(duration).await;
+                self.push_reply(&Reply::Ok);
+                Ok(Next::Continue)
+            }
+            Outcome::Shutdown => {
+                self.shared.request_shutdown();
+                Ok(Next::Close)
+            }
+        }
+    }
+
+    fn push_reply(&mut self, reply: &Reply) {
+        if reply.is_error() {
+            self.shared
+                .stats
+                .error_replies
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        encode_reply(reply, self.state.protocol, &mut self.reply_buffer);
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.reply_buffer.is_empty() {
+            return Ok(());
+        }
+        self.stream.write_all(&self.reply_buffer).await?;
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.reply_buffer.len() as u64, Ordering::Relaxed);
+        if self.reply_buffer.capacity() > BUFFER_KEEP_BYTES {
+            self.reply_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        } else {
+            self.reply_buffer.clear();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,307 @@
+//! The server: listeners, the accept loop, shared state and shutdown.
+//!
+//! One tokio task per connection on a multi-threaded runtime; the engine is called directly
+//! from those tasks (its slot locks are held for microseconds). Shutdown is a watch channel:
+//! SHUTDOWN, SIGTERM or SIGINT flip it, the accept loops stop and the process exits.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use slotkv_engine::{Config as EngineConfig, Engine};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+
+use crate::clients::ClientRegistry;
+use crate::config::{LiveConfig, Settings};
+
+/// Counters INFO stats reports that belong to the server rather than the engine.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub connections_received: AtomicU64,
+    pub connections_rejected: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+    /// Recent per-second command rates, newest last (instantaneous_ops_per_sec).
+    ops_samples: Mutex<OpsSampler>,
+}
+
+/// Samples of the command counter, to report a recent rate as Redis does (16 samples).
+#[derive(Debug, Default)]
+struct OpsSampler {
+    last_count: u64,
+    last_at: Option<Instant>,
+    rates: Vec<u64>,
+}
+
+const OPS_SAMPLES_MAX: usize = 16;
+
+impl ServerStats {
+    /// Takes one sample of the command counter.
+    pub fn sample_ops(&self) {
+        let count = self.commands_processed.load(Ordering::Relaxed);
+        let mut sampler = self.ops_samples.lock();
+        let now = Instant::now();
+        if let Some(last_at) = sampler.last_at {
+            let elapsed_ms = now.duration_since(last_at).as_millis().max(1) as u64;
+            let rate = count.saturating_sub(sampler.last_count) * 1000 / elapsed_ms;
+            if sampler.rates.len() == OPS_SAMPLES_MAX {
+                sampler.rates.remove(0);
+            }
+            sampler.rates.push(rate);
+        }
+        sampler.last_count = count;
+        sampler.last_at = Some(now);
+    }
+
+    /// Mean of the recent samples.
+    pub fn ops_per_sec(&self) -> u64 {
+        let sampler = self.ops_samples.lock();
+        let samples = sampler.rates.len().max(1) as u64;
+        sampler.rates.iter().sum::<u64>() / samples
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for counter in [
+            &self.connections_received,
+            &self.connections_rejected,
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.error_replies,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        *self.ops_samples.lock() = OpsSampler::default();
+    }
+}
+
+/// Everything connections share.
+#[derive(Debug)]
+pub struct Shared {
+    pub engine: Engine,
+    pub config: Arc<LiveConfig>,
+    pub clients: ClientRegistry,
+    pub stats: ServerStats,
+    pub started: Instant,
+    pub started_unix_secs: u64,
+    /// 40 hex characters, new at every start (INFO run_id).
+    pub run_id: String,
+    /// Replication id (INFO master_replid); the replication issue gives it meaning.
+    pub replid: String,
+    pub config_file: Option<std::path::PathBuf>,
+    /// The port actually listened on (differs from the setting when it is 0).
+    pub port: u16,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Asks the server to stop (SHUTDOWN, signals).
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// A receiver that sees `true` once shutdown is requested.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    Engine(slotkv_engine::OpenError),
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    NoListener,
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Engine(e) => write!(f, "{e}"),
+            StartError::Bind { address, source } => write!(
+                f,
+                "Could not create server TCP listening socket {address}: {source}"
+            ),
+            StartError::NoListener => f.write_str("Configured to not listen anywhere, exiting."),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn random_hex_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl Server {
+    /// Opens the engine and binds every configured address (must run inside a tokio runtime).
+    pub async fn bind(
+        settings: Settings,
+        config_file: Option<std::path::PathBuf>,
+    ) -> Result<Server, StartError> {
+        let engine = Engine::open(EngineConfig {
+            databases: settings.databases,
+            proto_max_bulk_len: settings.proto_max_bulk_len,
+            ..EngineConfig::default()
+        })
+        .map_err(StartError::Engine)?;
+        let listeners = bind_all(&settings).await?;
+        let port = listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(settings.port, |a| a.port());
+        let (shutdown, _) = watch::channel(false);
+        let started_unix_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let shared = Arc::new(Shared {
+            engine,
+            config: Arc::new(LiveConfig::new(settings)),
+            clients: ClientRegistry::default(),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            started_unix_secs,
+            run_id: random_hex_id(),
+            replid: random_hex_id(),
+            config_file,
+            port,
+            shutdown,
+        });
+        Ok(Server { shared, listeners })
+    }
+
+    /// The state connections share.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Addresses actually bound.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Accepts connections until shutdown is requested.
+    pub async fn run(self) {
+        let Server { shared, listeners } = self;
+        let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
+        let accepters: Vec<_> = listeners
+            .into_iter()
+            .map(|listener| tokio::spawn(accept_loop(shared.clone(), listener)))
+            .collect();
+        let mut shutdown = shared.shutdown_signal();
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        for task in accepters {
+            task.abort();
+        }
+        sampler.abort();
+        tracing::info!("slotkv is now ready to exit, bye bye...");
+    }
+}
+
+async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
+    if settings.port == 0 {
+        return Err(StartError::NoListener);
+    }
+    let mut listeners = Vec::new();
+    for entry in &settings.bind {
+        let (optional, host) = match entry.strip_prefix('-') {
+            Some(host) => (true, host),
+            None => (false, entry.as_str()),
+        };
+        let host = if host == "*" { "0.0.0.0" } else { host };
+        let address = if host.contains(':') {
+            format!("[{host}]:{}", settings.port)
+        } else {
+            format!("{host}:{}", settings.port)
+        };
+        match listen(&address, settings.tcp_backlog) {
+            Ok(listener) => listeners.push(listener),
+            Err(source) if optional => {
+                tracing::debug!("skipping optional bind {address}: {source}")
+            }
+            Err(source) => return Err(StartError::Bind { address, source }),
+        }
+    }
+    if listeners.is_empty() {
+        return Err(StartError::NoListener);
+    }
+    Ok(listeners)
+}
+
+fn listen(address: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let addr: SocketAddr = address
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if addr.is_ipv6() {
+        // Like Redis: an IPv6 socket listens to IPv6 only, IPv4 has its own bind entry.
+        socket2::SockRef::from(&socket).set_only_v6(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                shared
+                    .stats
+                    .connections_received
+                    .fetch_add(1, Ordering::Relaxed);
+                configure_socket(&stream, shared.config.read().tcp_keepalive_secs);
+                tokio::spawn(crate::connection::serve(shared.clone(), stream, peer));
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: wait a little instead of spinning.
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+fn configure_socket(stream: &TcpStream, keepalive_secs: u64) {
+    let _ = stream.set_nodelay(true);
+    if keepalive_secs > 0 {
+        let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive_secs));
+        let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
+    }
+}
+
+async fn sample_ops_forever(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        ticker.tick().await;
+        shared.stats.sample_ops();
+    }
+}

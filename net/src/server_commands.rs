@@ -1,0 +1,455 @@
+//! Commands the server answers itself (the engine's table lists them with `Handler::Server`):
+//! CLIENT, CONFIG, COMMAND, INFO, HELLO, AUTH, QUIT, SHUTDOWN and DEBUG.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use slotkv_engine::command::{is_keyword, parse_i64_arg, CommandSpec};
+use slotkv_engine::{CommandError, Reply};
+
+use crate::clients::{ClientInfo, CLIENT_NAME_LEN_MAX};
+use crate::connection::{ClientState, Outcome};
+use crate::resp::Protocol;
+use crate::server::Shared;
+
+/// Longest DEBUG SLEEP accepted, so a typo cannot park a connection for years.
+const DEBUG_SLEEP_SECS_MAX: f64 = 3600.0;
+
+/// Runs a server-answered command.
+pub fn run(
+    shared: &Shared,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Outcome {
+    let result = match spec.name {
+        "quit" => return Outcome::Close(Reply::Ok),
+        "shutdown" => return shutdown(args),
+        "debug" => return debug(args),
+        "info" => Ok(crate::info::reply(shared, client, &args[1..])),
+        "hello" => hello(shared, client, args),
+        "auth" => auth(shared, client, args),
+        "client|id" => Ok(Reply::Integer(client.info.id as i64)),
+        "client|setname" => set_client_name(client, &args[2]).map(|()| Reply::Ok),
+        "client|getname" => Ok(client.info.name().map_or(Reply::Nil, Reply::text)),
+        "client|list" => client_list(shared, args),
+        "client|info" => Ok(Reply::Verbatim(
+            "txt",
+            Bytes::from(client.info.describe() + "\n"),
+        )),
+        "client|kill" => client_kill(shared, client, args),
+        "client|help" => Ok(help(CLIENT_HELP)),
+        "config|get" => Ok(shared.config.get(&args[2..])),
+        "config|set" => config_set(shared, args),
+        "config|resetstat" => {
+            shared.stats.reset();
+            shared.engine.reset_stats();
+            Ok(Reply::Ok)
+        }
+        "config|help" => Ok(help(CONFIG_HELP)),
+        name if name == "command" || name.starts_with("command|") => {
+            crate::introspect::command_reply(args)
+        }
+        other => Err(CommandError::err(format!(
+            "'{other}' is not served by this server"
+        ))),
+    };
+    Outcome::Reply(result.unwrap_or_else(Reply::from))
+}
+
+fn help(lines: &[&str]) -> Reply {
+    Reply::Array(
+        lines
+            .iter()
+            .map(|line| Reply::Simple((*line).to_owned()))
+            .collect(),
+    )
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are: ID <client-id>, TYPE normal|master|replica|pubsub,",
+    "    USER <username>, ADDR <ip:port>, LADDR <ip:port>, SKIPME yes|no, MAXAGE <seconds>.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options: TYPE normal|master|replica|pubsub,",
+    "    ID id [id ...].",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "HELP",
+    "    Print this help.",
+];
+
+const CONFIG_HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn set_client_name(client: &ClientState, name: &[u8]) -> Result<(), CommandError> {
+    let valid =
+        name.len() <= CLIENT_NAME_LEN_MAX && name.iter().all(|&b| (b'!'..=b'~').contains(&b));
+    if !valid {
+        return Err(CommandError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    // Validated as printable ASCII above, so the conversion is lossless.
+    client.info.set_name(&String::from_utf8_lossy(name));
+    Ok(())
+}
+
+fn client_list(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let mut clients = shared.clients.all();
+    let mut rest = args[2..].iter();
+    while let Some(option) = rest.next() {
+        if is_keyword(option, "type") {
+            let kind = rest.next().ok_or(CommandError::Syntax)?;
+            if is_keyword(kind, "normal") {
+                continue;
+            }
+            if ["master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|k| is_keyword(kind, k))
+            {
+                clients.clear();
+                continue;
+            }
+            return Err(CommandError::err(format!(
+                "Unknown client type '{}'",
+                String::from_utf8_lossy(kind)
+            )));
+        } else if is_keyword(option, "id") {
+            let ids = rest
+                .by_ref()
+                .map(|id| parse_client_id(id))
+                .collect::<Result<Vec<_>, _>>()?;
+            if ids.is_empty() {
+                return Err(CommandError::Syntax);
+            }
+            clients.retain(|c| ids.contains(&c.id));
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let text: String = clients.iter().map(|c| c.describe() + "\n").collect();
+    Ok(Reply::Verbatim("txt", Bytes::from(text)))
+}
+
+fn parse_client_id(arg: &[u8]) -> Result<u64, CommandError> {
+    let id = parse_i64_arg(arg).map_err(|_| CommandError::err("Invalid client ID"))?;
+    u64::try_from(id).map_err(|_| CommandError::err("Invalid client ID"))
+}
+
+/// Filters of CLIENT KILL's new form.
+#[derive(Debug, Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    user: Option<String>,
+    max_age_secs: Option<u64>,
+    skip_me: bool,
+    normal_only: Option<bool>,
+}
+
+impl KillFilter {
+    fn matches(&self, client: &ClientInfo, me: u64) -> bool {
+        (!self.skip_me || client.id != me)
+            && self.id.is_none_or(|id| client.id == id)
+            && self
+                .addr
+                .as_ref()
+                .is_none_or(|a| client.peer.to_string() == *a)
+            && self
+                .laddr
+                .as_ref()
+                .is_none_or(|a| client.local.to_string() == *a)
+            && self.user.as_ref().is_none_or(|u| u == "default")
+            && self.max_age_secs.is_none_or(|age| client.age_secs() >= age)
+            && self.normal_only.unwrap_or(true)
+    }
+}
+
+fn client_kill(
+    shared: &Shared,
+    client: &ClientState,
+    args: &[Bytes],
+) -> Result<Reply, CommandError> {
+    if args.len() == 3 {
+        // Old form: CLIENT KILL ip:port.
+        let addr = String::from_utf8_lossy(&args[2]).into_owned();
+        let target = shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.peer.to_string() == addr);
+        return match target {
+            Some(target) => {
+                target.kill();
+                Ok(Reply::Ok)
+            }
+            None => Err(CommandError::err("No such client")),
+        };
+    }
+    let filter = parse_kill_filter(&args[2..])?;
+    let mut killed = 0;
+    for target in shared.clients.all() {
+        if filter.matches(&target, client.info.id) {
+            target.kill();
+            killed += 1;
+        }
+    }
+    Ok(Reply::Integer(killed))
+}
+
+fn parse_kill_filter(options: &[Bytes]) -> Result<KillFilter, CommandError> {
+    if options.len() % 2 != 0 {
+        return Err(CommandError::Syntax);
+    }
+    let mut filter = KillFilter {
+        skip_me: true,
+        ..KillFilter::default()
+    };
+    for pair in options.chunks_exact(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        let text = String::from_utf8_lossy(value).into_owned();
+        if is_keyword(option, "id") {
+            filter.id = Some(parse_client_id(value)?);
+        } else if is_keyword(option, "addr") {
+            filter.addr = Some(text);
+        } else if is_keyword(option, "laddr") {
+            filter.laddr = Some(text);
+        } else if is_keyword(option, "user") {
+            filter.user = Some(text);
+        } else if is_keyword(option, "maxage") {
+            filter.max_age_secs =
+                Some(u64::try_from(parse_i64_arg(value)?).map_err(|_| CommandError::NotInteger)?);
+        } else if is_keyword(option, "type") {
+            filter.normal_only = Some(match text.to_ascii_lowercase().as_str() {
+                "normal" => true,
+                "master" | "replica" | "slave" | "pubsub" => false,
+                _ => return Err(CommandError::err(format!("Unknown client type '{text}'"))),
+            });
+        } else if is_keyword(option, "skipme") {
+            filter.skip_me = match text.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err(CommandError::Syntax),
+            };
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(filter)
+}
+
+fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let changed = shared.config.set(&args[2..])?;
+    let settings = shared.config.snapshot();
+    for name in changed {
+        match name {
+            "loglevel" => crate::logging::set_level(settings.loglevel),
+            "proto-max-bulk-len" => shared
+                .engine
+                .set_proto_max_bulk_len(settings.proto_max_bulk_len),
+            "hz" => shared.engine.set_hz(settings.hz),
+            // The others are read where they are used (timeout, maxclients, query buffer ...).
+            _ => {}
+        }
+    }
+    Ok(Reply::Ok)
+}
+
+fn check_password(shared: &Shared, user: &[u8], password: &[u8]) -> Result<(), CommandError> {
+    let Some(expected) = shared.config.read().requirepass.clone() else {
+        return Err(CommandError::err(
+            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    };
+    if user == b"default" && constant_time_eq(password, expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(CommandError::Other(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ))
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a password matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, &byte) in a.iter().enumerate() {
+        diff |= usize::from(byte ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+fn auth(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let (user, password) = match args.len() {
+        2 => (&b"default"[..], &args[1]),
+        3 => (&args[1][..], &args[2]),
+        _ => return Err(CommandError::Syntax),
+    };
+    if args.len() == 2 && shared.config.read().requirepass.is_none() {
+        return Err(CommandError::err(
+            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    check_password(shared, user, password)?;
+    client.authenticated = true;
+    Ok(Reply::Ok)
+}
+
+fn hello(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let mut protocol = client.protocol;
+    let mut rest = args[1..].iter();
+    if let Some(version) = rest.next() {
+        protocol = match parse_i64_arg(version) {
+            Ok(2) => Protocol::Resp2,
+            Ok(3) => Protocol::Resp3,
+            Ok(_) => {
+                return Err(CommandError::Other(
+                    "NOPROTO unsupported protocol version".into(),
+                ))
+            }
+            Err(_) => {
+                return Err(CommandError::err(
+                    "Protocol version is not an integer or out of range",
+                ))
+            }
+        };
+    }
+    let mut new_name = None;
+    while let Some(option) = rest.next() {
+        if is_keyword(option, "auth") {
+            let (Some(user), Some(password)) = (rest.next(), rest.next()) else {
+                return Err(CommandError::err(format!(
+                    "Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(option)
+                )));
+            };
+            check_password(shared, user, password)?;
+            client.authenticated = true;
+        } else if is_keyword(option, "setname") {
+            new_name = Some(rest.next().ok_or(CommandError::Syntax)?.clone());
+        } else {
+            return Err(CommandError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(option)
+            )));
+        }
+    }
+    if !client.authenticated {
+        return Err(CommandError::Other(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+        ));
+    }
+    if let Some(name) = new_name {
+        set_client_name(client, &name)?;
+    }
+    client.protocol = protocol;
+    let version = if protocol == Protocol::Resp3 { 3 } else { 2 };
+    client.info.resp.store(version as u8, Ordering::Relaxed);
+    Ok(Reply::Map(vec![
+        (Reply::text("server"), Reply::text("redis")),
+        (Reply::text("version"), Reply::text(crate::REDIS_VERSION)),
+        (Reply::text("proto"), Reply::Integer(version)),
+        (Reply::text("id"), Reply::Integer(client.info.id as i64)),
+        (Reply::text("mode"), Reply::text("standalone")),
+        (Reply::text("role"), Reply::text("master")),
+        (Reply::text("modules"), Reply::Array(Vec::new())),
+    ]))
+}
+
+fn shutdown(args: &[Bytes]) -> Outcome {
+    for option in &args[1..] {
+        if ["nosave", "now", "force"]
+            .iter()
+            .any(|k| is_keyword(option, k))
+        {
+            continue;
+        }
+        if is_keyword(option, "save") {
+            // Nothing is persisted yet: refusing is honest, pretending to save is not.
+            return Outcome::Reply(Reply::Error(
+                "ERR SHUTDOWN SAVE is not available: this server has no persistence configured"
+                    .into(),
+            ));
+        }
+        if is_keyword(option, "abort") {
+            return Outcome::Reply(Reply::Error("ERR No shutdown in progress.".into()));
+        }
+        return Outcome::Reply(CommandError::Syntax.into());
+    }
+    tracing::warn!("User requested shutdown...");
+    Outcome::Shutdown
+}
+
+fn debug(args: &[Bytes]) -> Outcome {
+    let sub = &args[1];
+    if is_keyword(sub, "sleep") && args.len() == 3 {
+        let seconds = match slotkv_engine::value::parse_f64(&args[2]) {
+            Some(s) if (0.0..=DEBUG_SLEEP_SECS_MAX).contains(&s) => s,
+            _ => return Outcome::Reply(CommandError::NotFloat.into()),
+        };
+        return Outcome::Sleep(Duration::from_secs_f64(seconds));
+    }
+    if is_keyword(sub, "help") {
+        return Outcome::Reply(help(&[
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "SLEEP <seconds>",
+            "    Wait <seconds> before replying (only this connection waits). Decimals allowed.",
+            "HELP",
+            "    Print this help.",
+        ]));
+    }
+    Outcome::Reply(
+        CommandError::UnknownSubcommand {
+            command: "debug".into(),
+            subcommand: String::from_utf8_lossy(sub).into_owned(),
+        }
+        .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_comparison_is_equality() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn kill_filters_parse() {
+        let args: Vec<Bytes> = ["ID", "7", "SKIPME", "no"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
+        let filter = parse_kill_filter(&args).unwrap_or_default();
+        assert_eq!(filter.id, Some(7));
+        assert!(!filter.skip_me);
+        let odd: Vec<Bytes> = vec![Bytes::from("ID")];
+        assert!(parse_kill_filter(&odd).is_err());
+    }
+}

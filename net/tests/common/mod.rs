@@ -1,0 +1,160 @@
+//! Starts real `slotkv-server` processes on free loopback ports for end-to-end tests, and kills
+//! them (by PID, through the child handle) when the test drops them.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct TestServer {
+    pub port: u16,
+    child: Child,
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl TestServer {
+    /// Starts a server with extra command-line arguments (a config file path, if any, first).
+    pub fn start(extra: &[&str]) -> TestServer {
+        let (config_file, options) = match extra.split_first() {
+            Some((first, rest)) if !first.starts_with("--") => (Some(*first), rest),
+            _ => (None, extra),
+        };
+        for _ in 0..5 {
+            let port = free_port();
+            let port_text = port.to_string();
+            let mut args: Vec<&str> = config_file.into_iter().collect();
+            args.extend(["--port", &port_text, "--bind", "127.0.0.1", "--loglevel", "warning"]);
+            args.extend_from_slice(options);
+            let child = Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn slotkv-server");
+            let mut server = TestServer { port, child };
+            if server.wait_ready() {
+                return server;
+            }
+            // The port was taken between our probe and the server's bind: try another.
+        }
+        panic!("slotkv-server did not start");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// A client of the `redis` crate.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// A raw socket to speak RESP by hand.
+    pub fn raw(&self) -> RawClient {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        RawClient { reader: BufReader::new(stream.try_clone().expect("clone")), stream }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A hand-driven RESP connection.
+pub struct RawClient {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl RawClient {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one line including its CRLF.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read line");
+        line
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn exact(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.reader.read_exact(&mut buf).expect("read exact");
+        buf
+    }
+
+    /// Reads one whole reply as raw text (enough for simple, nested and bulk replies).
+    pub fn reply(&mut self) -> String {
+        let line = self.line();
+        let mut out = line.clone();
+        let (kind, rest) = line.split_at(1);
+        let count: i64 = rest.trim_end().parse().unwrap_or(-1);
+        match kind {
+            "$" | "=" | "!" if count >= 0 => {
+                out.push_str(&String::from_utf8_lossy(&self.exact(count as usize + 2)));
+            }
+            "*" | "~" | ">" if count > 0 => {
+                for _ in 0..count {
+                    out.push_str(&self.reply());
+                }
+            }
+            "%" if count > 0 => {
+                for _ in 0..count * 2 {
+                    out.push_str(&self.reply());
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Whether the server closed the connection (reads EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
