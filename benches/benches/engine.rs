@@ -22,7 +22,11 @@ fn filled_engine() -> Engine {
     let engine = Engine::open(Config::default()).expect("open engine");
     let value = Bytes::from(vec![b'v'; 32]);
     for i in 0..KEYS {
-        let reply = engine.execute(&command(&[Bytes::from_static(b"SET"), key(i), value.clone()]));
+        let reply = engine.execute(&command(&[
+            Bytes::from_static(b"SET"),
+            key(i),
+            value.clone(),
+        ]));
         assert_eq!(reply, Reply::Ok);
     }
     engine
@@ -67,7 +71,13 @@ fn bench_engine(c: &mut Criterion) {
     }
     group.bench_function("set/fresh-engine-batch", |b| {
         b.iter_batched(
-            || Engine::open(Config { active_expiry: false, ..Config::default() }).expect("open"),
+            || {
+                Engine::open(Config {
+                    active_expiry: false,
+                    ..Config::default()
+                })
+                .expect("open")
+            },
             |fresh| {
                 for i in 0..1000 {
                     fresh.execute(&[Bytes::from_static(b"SET"), key(i), Bytes::from_static(b"v")]);

@@ -9,7 +9,11 @@ use slotkv_net::resp::{encode_reply, encode_request, parse_request, ParseLimits,
 fn pipeline(commands: usize) -> BytesMut {
     let mut out = BytesMut::new();
     for i in 0..commands {
-        let args = [Bytes::from_static(b"SET"), Bytes::from(format!("key:{i:08}")), Bytes::from(vec![b'v'; 32])];
+        let args = [
+            Bytes::from_static(b"SET"),
+            Bytes::from(format!("key:{i:08}")),
+            Bytes::from(vec![b'v'; 32]),
+        ];
         encode_request(&args, &mut out);
     }
     out
@@ -39,7 +43,9 @@ fn bench_parse(c: &mut Criterion) {
             }
         });
     });
-    let replies: Vec<Reply> = (0..1000).map(|i| Reply::Bulk(Bytes::from(format!("value-{i:026}")))).collect();
+    let replies: Vec<Reply> = (0..1000)
+        .map(|i| Reply::Bulk(Bytes::from(format!("value-{i:026}"))))
+        .collect();
     group.bench_function("encode/bulk-1000", |b| {
         let mut out = BytesMut::with_capacity(64 * 1024);
         b.iter(|| {

@@ -292,7 +292,7 @@ impl CommandSpec {
 /// All commands, indexed by lower-case name.
 #[derive(Debug)]
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: HashMap<&'static str, &'static CommandSpec, ahash::RandomState>,
 }
 
 /// Longest command name accepted for lookup; longer names cannot exist.
@@ -303,7 +303,7 @@ impl CommandTable {
     pub fn global() -> &'static CommandTable {
         static TABLE: OnceLock<CommandTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let mut by_name = HashMap::new();
+            let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
             for spec in crate::commands::all() {
                 assert!(
                     spec.name.len() <= NAME_LEN_MAX,

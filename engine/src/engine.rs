@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::clock::{Clock, SystemClock};
 use crate::command::{CommandSpec, CommandTable, Handler};
+use crate::counter::StripedCounter;
 use crate::error::{CommandError, OpenError};
 use crate::exec::Ctx;
 use crate::keyspace::{Keyspace, LockedSlot};
@@ -73,14 +74,14 @@ impl Session {
     }
 }
 
-/// Counters INFO reports.
+/// Counters INFO reports, striped so that every thread bumps its own cache line.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    expired_keys: AtomicU64,
-    keyspace_hits: AtomicU64,
-    keyspace_misses: AtomicU64,
-    changes: AtomicU64,
-    expire_cycles: AtomicU64,
+    expired_keys: StripedCounter,
+    keyspace_hits: StripedCounter,
+    keyspace_misses: StripedCounter,
+    changes: StripedCounter,
+    expire_cycles: StripedCounter,
 }
 
 impl Stats {
@@ -90,7 +91,7 @@ impl Stats {
         } else {
             &self.keyspace_misses
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.add(1);
     }
 }
 
@@ -134,7 +135,7 @@ impl Inner {
 
     /// Counts a write and propagates it if anyone listens.
     pub(crate) fn note_write(&self, db: usize, args: impl FnOnce() -> Vec<Bytes>) {
-        self.stats.changes.fetch_add(1, Ordering::Relaxed);
+        self.stats.changes.add(1);
         if self.propagator.is_active() {
             self.propagator.emit(db, &args());
         }
@@ -143,7 +144,7 @@ impl Inner {
     /// Counts a reclaimed key and propagates its removal as DEL (replicas do not expire keys
     /// themselves; they follow the primary's DEL).
     pub(crate) fn note_expired(&self, db: usize, key: &[u8]) {
-        self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        self.stats.expired_keys.add(1);
         self.note_write(db, || {
             vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]
         });
@@ -175,7 +176,7 @@ impl Inner {
             }
         }
         self.expire_cursor.store(cursor, Ordering::Relaxed);
-        self.stats.expire_cycles.fetch_add(1, Ordering::Relaxed);
+        self.stats.expire_cycles.add(1);
         reclaimed
     }
 
@@ -357,25 +358,25 @@ impl Engine {
     pub fn stats(&self) -> StatsSnapshot {
         let s = &self.inner.stats;
         StatsSnapshot {
-            expired_keys: s.expired_keys.load(Ordering::Relaxed),
-            keyspace_hits: s.keyspace_hits.load(Ordering::Relaxed),
-            keyspace_misses: s.keyspace_misses.load(Ordering::Relaxed),
-            changes: s.changes.load(Ordering::Relaxed),
-            expire_cycles: s.expire_cycles.load(Ordering::Relaxed),
+            expired_keys: s.expired_keys.get(),
+            keyspace_hits: s.keyspace_hits.get(),
+            keyspace_misses: s.keyspace_misses.get(),
+            changes: s.changes.get(),
+            expire_cycles: s.expire_cycles.get(),
         }
     }
 
     /// Resets the hit/miss and expiry counters (CONFIG RESETSTAT).
     pub fn reset_stats(&self) {
         let s = &self.inner.stats;
-        s.expired_keys.store(0, Ordering::Relaxed);
-        s.keyspace_hits.store(0, Ordering::Relaxed);
-        s.keyspace_misses.store(0, Ordering::Relaxed);
+        s.expired_keys.reset();
+        s.keyspace_hits.reset();
+        s.keyspace_misses.reset();
     }
 
     /// Resets the count of changes (after a save).
     pub fn reset_changes(&self) {
-        self.inner.stats.changes.store(0, Ordering::Relaxed);
+        self.inner.stats.changes.reset();
     }
 
     /// Largest string a command may build.

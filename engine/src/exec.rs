@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use crate::engine::{Inner, Session};
-use crate::keyspace::{Entry, LockedSlot, SlotTable};
+use crate::keyspace::{Entry, LockedSlot, Lookup, Previous, SlotTable};
 use crate::slot::key_slot;
 
 /// What a handler sees: the engine, the client's session and the time the command started
@@ -40,7 +40,7 @@ impl<'a> Ctx<'a> {
 
     /// Locks the slot of `key` in the selected database.
     pub fn lock_key(&self, key: &[u8]) -> Locks<'a> {
-        self.lock_keys_in(self.session.db, &[key])
+        self.lock_slot(self.session.db, key_slot(key))
     }
 
     /// Locks the slots of `keys` in the selected database, in ascending slot order.
@@ -54,16 +54,12 @@ impl<'a> Ctx<'a> {
         self.lock_targets(db, &mut targets)
     }
 
-    /// Locks one whole slot of database `db`: for commands that walk the keyspace slot by slot.
+    /// Locks one whole slot of database `db`: for single-key commands and for commands that walk
+    /// the keyspace slot by slot.
     pub fn lock_slot(&self, db: usize, slot: u16) -> Locks<'a> {
         let engine: &'a Inner = self.engine;
-        Locks {
-            engine,
-            slots: vec![LockedSlot::lock(&engine.dbs[db], db, slot)],
-            db,
-            origin_db: self.session.db,
-            now_ms: self.now_ms,
-        }
+        let held = Held::One(LockedSlot::lock(&engine.dbs[db], db, slot));
+        self.locks(held, db)
     }
 
     /// Locks (database, slot) pairs in ascending order; `default_db` is where keys are looked up
@@ -72,25 +68,42 @@ impl<'a> Ctx<'a> {
         targets.sort_unstable();
         targets.dedup();
         let engine: &'a Inner = self.engine;
-        let slots = targets
-            .iter()
-            .map(|&(db, slot)| LockedSlot::lock(&engine.dbs[db], db, slot))
-            .collect();
+        let held = match targets.as_slice() {
+            [(db, slot)] => Held::One(LockedSlot::lock(&engine.dbs[*db], *db, *slot)),
+            _ => Held::Many(
+                targets
+                    .iter()
+                    .map(|&(db, slot)| LockedSlot::lock(&engine.dbs[db], db, slot))
+                    .collect(),
+            ),
+        };
+        self.locks(held, default_db)
+    }
+
+    fn locks(&self, held: Held<'a>, db: usize) -> Locks<'a> {
         Locks {
-            engine,
-            slots,
-            db: default_db,
+            engine: self.engine,
+            held,
+            db,
             origin_db: self.session.db,
             now_ms: self.now_ms,
         }
     }
 }
 
+/// The slots a command holds: one (most commands, no allocation) or several, sorted by
+/// (database, slot).
+#[derive(Debug)]
+enum Held<'a> {
+    One(LockedSlot<'a>),
+    Many(Vec<LockedSlot<'a>>),
+}
+
 /// Slots held by one command, with the key operations handlers use.
 #[derive(Debug)]
 pub struct Locks<'a> {
     engine: &'a Inner,
-    slots: Vec<LockedSlot<'a>>,
+    held: Held<'a>,
     /// Database that key operations address.
     db: usize,
     /// Database the command was issued in: where its record is propagated.
@@ -108,15 +121,18 @@ impl<'a> Locks<'a> {
         self.slot_at((self.db, key_slot(key)))
     }
 
+    /// The held slot `target`. Using a slot without its lock would corrupt another slot's
+    /// table, so it is a bug that stops the command.
     fn slot_at(&mut self, target: (usize, u16)) -> &mut LockedSlot<'a> {
-        let index = if self.slots.len() == 1 {
-            0
-        } else {
-            self.slots
-                .binary_search_by(|s| (s.db(), s.slot()).cmp(&target))
-                .unwrap_or_else(|_| panic!("slot {target:?} used without its lock"))
+        let slot = match &mut self.held {
+            Held::One(slot) => slot,
+            Held::Many(slots) => {
+                let index = slots.binary_search_by(|s| (s.db(), s.slot()).cmp(&target));
+                let index =
+                    index.unwrap_or_else(|_| panic!("slot {target:?} used without its lock"));
+                &mut slots[index]
+            }
         };
-        let slot = &mut self.slots[index];
         assert_eq!(
             (slot.db(), slot.slot()),
             target,
@@ -125,58 +141,70 @@ impl<'a> Locks<'a> {
         slot
     }
 
-    /// Removes `key` if its deadline has passed, counting and propagating the expiry as a DEL.
-    fn expire_if_due(&mut self, key: &[u8]) {
-        let now_ms = self.now_ms;
+    /// The live entry of `key`; an expired entry is removed, counted and propagated as DEL.
+    fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let (engine, now_ms) = (self.engine, self.now_ms);
         let slot = self.slot_of(key);
-        if slot.raw_get(key).is_some_and(|e| e.is_expired(now_ms)) {
-            slot.remove(key);
-            let db = slot.db();
-            self.engine.note_expired(db, key);
+        let db = slot.db();
+        match slot.lookup(key, now_ms) {
+            Lookup::Live(entry) => Some(entry),
+            Lookup::Expired => {
+                engine.note_expired(db, key);
+                None
+            }
+            Lookup::Missing => None,
         }
+    }
+
+    /// Turns what an insert or removal found into the previous live entry, accounting for an
+    /// expired one.
+    fn settle(&self, key: &[u8], previous: Previous) -> Option<Entry> {
+        if matches!(previous, Previous::Expired) {
+            self.engine.note_expired(self.db, key);
+        }
+        previous.live()
     }
 
     /// The live entry of `key` for a read: counts a keyspace hit or miss.
     pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_due(key);
-        let found = self.slot_of(key).raw_get(key).is_some();
-        self.engine.stats.note_lookup(found);
-        self.slot_of(key).raw_get(key)
+        let stats = &self.engine.stats;
+        let entry = self.live(key);
+        stats.note_lookup(entry.is_some());
+        entry.map(|e| &*e)
     }
 
     /// The live entry of `key`, without touching hit/miss statistics.
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_due(key);
-        self.slot_of(key).raw_get(key)
+        self.live(key).map(|e| &*e)
     }
 
     /// The live entry of `key`, mutable. Change its deadline with [`Locks::set_expiry`].
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_due(key);
-        self.slot_of(key).raw_get_mut(key)
+        self.live(key)
     }
 
     /// Whether `key` exists (live).
     pub fn contains(&mut self, key: &[u8]) -> bool {
-        self.get(key).is_some()
+        self.live(key).is_some()
     }
 
     /// Inserts or replaces `key`; returns the previous live entry.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        self.expire_if_due(key);
-        self.slot_of(key).insert(key, entry)
+        let now_ms = self.now_ms;
+        let previous = self.slot_of(key).insert(key, entry, now_ms);
+        self.settle(key, previous)
     }
 
     /// Removes `key`; returns its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        self.expire_if_due(key);
-        self.slot_of(key).remove(key)
+        let now_ms = self.now_ms;
+        let previous = self.slot_of(key).remove(key, now_ms);
+        self.settle(key, previous)
     }
 
     /// Sets or clears the deadline of a live key; false if it does not exist.
     pub fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
-        self.expire_if_due(key);
-        self.slot_of(key).set_expiry(key, expire_at_ms)
+        self.live(key).is_some() && self.slot_of(key).set_expiry(key, expire_at_ms)
     }
 
     /// Time of the command, Unix ms.
@@ -188,8 +216,7 @@ impl<'a> Locks<'a> {
     /// keys (counted and propagated as DEL, as on access), so every entry it holds is live: for
     /// the commands that walk the keyspace (KEYS, SCAN, RANDOMKEY).
     pub fn live_table(&mut self, slot: u16) -> &SlotTable {
-        let now_ms = self.now_ms;
-        let engine = self.engine;
+        let (engine, now_ms) = (self.engine, self.now_ms);
         let locked = self.slot_at((self.db, slot));
         for key in locked.remove_expired(now_ms) {
             engine.note_expired(locked.db(), &key);

@@ -3,30 +3,25 @@
 //! mode needs all three).
 //!
 //! Tables are allocated on first use so that unused databases cost nothing. Key and expiry
-//! counters are kept per slot (under the slot's lock) and per database (atomics), so DBSIZE and
-//! COUNTKEYSINSLOT never walk the tables.
+//! counts are kept per slot (under the slot's lock) and per database (striped counters, so
+//! writers on different threads do not fight over one cache line), so DBSIZE and
+//! COUNTKEYSINSLOT never walk the tables. A lookup hashes its key once and finds, expires or
+//! returns the entry in that one probe.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 
+use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::counter::StripedCounter;
 use crate::slot::SLOT_COUNT;
 use crate::value::Value;
 
-/// The hasher of every slot table: ahash with one process-wide random seed (no per-table state,
-/// and hash flooding needs the seed).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyHasher;
-
-impl std::hash::BuildHasher for KeyHasher {
-    type Hasher = ahash::AHasher;
-
-    fn build_hasher(&self) -> ahash::AHasher {
-        static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
-        SEED.get_or_init(ahash::RandomState::new).build_hasher()
-    }
+/// Hash of a key for the slot tables: ahash with one process-wide random seed (no per-table
+/// state, and flooding a table needs the seed).
+fn hash_key(key: &[u8]) -> u64 {
+    static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
+    SEED.get_or_init(ahash::RandomState::new).hash_one(key)
 }
 
 /// A key's value and metadata.
@@ -64,24 +59,67 @@ impl Entry {
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
     }
+
+    fn is_volatile(&self) -> bool {
+        self.expire_at_ms != 0
+    }
+}
+
+/// A key stored with its entry.
+#[derive(Debug)]
+struct Stored {
+    key: Box<[u8]>,
+    entry: Entry,
+}
+
+/// What a lookup that applies expiry found.
+#[derive(Debug)]
+pub enum Lookup<'t> {
+    /// A live entry.
+    Live(&'t mut Entry),
+    /// The key was there but its deadline had passed: it has just been removed.
+    Expired,
+    /// No such key.
+    Missing,
+}
+
+/// What an insert or removal found in place of the key before.
+#[derive(Debug)]
+pub enum Previous {
+    /// A live entry, now replaced or removed.
+    Live(Entry),
+    /// An expired entry, now gone.
+    Expired,
+    /// Nothing.
+    Absent,
+}
+
+impl Previous {
+    /// The previous live entry, if any.
+    pub fn live(self) -> Option<Entry> {
+        match self {
+            Previous::Live(entry) => Some(entry),
+            Previous::Expired | Previous::Absent => None,
+        }
+    }
 }
 
 /// The keys of one slot of one database.
 #[derive(Debug, Default)]
 pub struct SlotTable {
-    map: HashMap<Box<[u8]>, Entry, KeyHasher>,
+    table: HashTable<Stored>,
     volatile_count: usize,
 }
 
 impl SlotTable {
     /// Number of keys (including logically expired ones not yet reclaimed).
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
 
     /// Whether the slot holds no key.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.table.is_empty()
     }
 
     /// Number of keys with a deadline.
@@ -91,67 +129,92 @@ impl SlotTable {
 
     /// The entry of `key`, expired or not.
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
-        self.map.get(key)
+        self.table
+            .find(hash_key(key), |s| *s.key == *key)
+            .map(|s| &s.entry)
     }
 
     /// All entries, expired or not.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
-        self.map.iter().map(|(k, e)| (&**k, e))
+        self.table.iter().map(|s| (&*s.key, &s.entry))
     }
 
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.map.get_mut(key)
+        self.table
+            .find_mut(hash_key(key), |s| *s.key == *key)
+            .map(|s| &mut s.entry)
     }
 
-    /// Inserts or replaces; returns the previous entry. Keeps the counters true.
-    fn insert(&mut self, key: &[u8], entry: Entry, counts: &Counts) -> Option<Entry> {
-        let new_volatile = entry.expire_at_ms != 0;
-        let old = match self.map.get_mut(key) {
-            Some(slot_entry) => Some(std::mem::replace(slot_entry, entry)),
-            None => {
-                self.map.insert(Box::from(key), entry);
-                None
+    /// The live entry of `key`; an expired one is removed on the way.
+    fn lookup(&mut self, key: &[u8], now_ms: u64, counts: &Counts) -> Lookup<'_> {
+        match self.table.find_entry(hash_key(key), |s| *s.key == *key) {
+            Ok(found) if found.get().entry.is_expired(now_ms) => {
+                let (stored, _) = found.remove();
+                note_removed(&mut self.volatile_count, &stored.entry, counts);
+                Lookup::Expired
             }
-        };
-        let old_volatile = old.as_ref().is_some_and(|e| e.expire_at_ms != 0);
-        if old.is_none() {
-            counts.keys.fetch_add(1, Ordering::Relaxed);
+            Ok(found) => Lookup::Live(&mut found.into_mut().entry),
+            Err(_) => Lookup::Missing,
         }
-        self.adjust_volatile(old_volatile, new_volatile, counts);
-        old
     }
 
-    fn remove(&mut self, key: &[u8], counts: &Counts) -> Option<Entry> {
-        let old = self.map.remove(key)?;
-        counts.keys.fetch_sub(1, Ordering::Relaxed);
-        self.adjust_volatile(old.expire_at_ms != 0, false, counts);
-        Some(old)
+    /// Inserts or replaces; says what was there. Keeps the counters true.
+    fn insert(&mut self, key: &[u8], entry: Entry, now_ms: u64, counts: &Counts) -> Previous {
+        let new_volatile = entry.is_volatile();
+        let previous =
+            match self
+                .table
+                .entry(hash_key(key), |s| *s.key == *key, |s| hash_key(&s.key))
+            {
+                TableEntry::Occupied(mut occupied) => {
+                    let old = std::mem::replace(&mut occupied.get_mut().entry, entry);
+                    adjust_volatile(
+                        &mut self.volatile_count,
+                        old.is_volatile(),
+                        new_volatile,
+                        counts,
+                    );
+                    if old.is_expired(now_ms) {
+                        Previous::Expired
+                    } else {
+                        Previous::Live(old)
+                    }
+                }
+                TableEntry::Vacant(vacant) => {
+                    vacant.insert(Stored {
+                        key: Box::from(key),
+                        entry,
+                    });
+                    counts.keys.add(1);
+                    adjust_volatile(&mut self.volatile_count, false, new_volatile, counts);
+                    Previous::Absent
+                }
+            };
+        previous
+    }
+
+    fn remove(&mut self, key: &[u8], now_ms: u64, counts: &Counts) -> Previous {
+        let Ok(found) = self.table.find_entry(hash_key(key), |s| *s.key == *key) else {
+            return Previous::Absent;
+        };
+        let (stored, _) = found.remove();
+        note_removed(&mut self.volatile_count, &stored.entry, counts);
+        if stored.entry.is_expired(now_ms) {
+            Previous::Expired
+        } else {
+            Previous::Live(stored.entry)
+        }
     }
 
     fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>, counts: &Counts) -> bool {
-        let Some(entry) = self.map.get_mut(key) else {
+        let Some(stored) = self.table.find_mut(hash_key(key), |s| *s.key == *key) else {
             return false;
         };
-        let was_volatile = entry.expire_at_ms != 0;
-        entry.expire_at_ms = expire_at_ms.unwrap_or(0);
-        let is_volatile = entry.expire_at_ms != 0;
-        self.adjust_volatile(was_volatile, is_volatile, counts);
+        let was_volatile = stored.entry.is_volatile();
+        stored.entry.expire_at_ms = expire_at_ms.unwrap_or(0);
+        let is_volatile = stored.entry.is_volatile();
+        adjust_volatile(&mut self.volatile_count, was_volatile, is_volatile, counts);
         true
-    }
-
-    fn adjust_volatile(&mut self, was: bool, is: bool, counts: &Counts) {
-        match (was, is) {
-            (false, true) => {
-                self.volatile_count += 1;
-                counts.volatile.fetch_add(1, Ordering::Relaxed);
-            }
-            (true, false) => {
-                debug_assert!(self.volatile_count > 0, "volatile count underflow");
-                self.volatile_count -= 1;
-                counts.volatile.fetch_sub(1, Ordering::Relaxed);
-            }
-            _ => {}
-        }
     }
 
     /// Removes every key whose deadline has passed; returns the removed keys.
@@ -159,35 +222,50 @@ impl SlotTable {
         if self.volatile_count == 0 {
             return Vec::new();
         }
-        let expired: Vec<Box<[u8]>> = self
-            .map
-            .iter()
-            .filter(|(_, e)| e.is_expired(now_ms))
-            .map(|(k, _)| k.clone())
+        let expired: Vec<Stored> = self
+            .table
+            .extract_if(|s| s.entry.is_expired(now_ms))
             .collect();
-        for key in &expired {
-            self.remove(key, counts);
+        for stored in &expired {
+            note_removed(&mut self.volatile_count, &stored.entry, counts);
         }
-        expired
+        expired.into_iter().map(|s| s.key).collect()
     }
 
-    fn take_all(&mut self, counts: &Counts) -> HashMap<Box<[u8]>, Entry, KeyHasher> {
-        counts
-            .keys
-            .fetch_sub(self.map.len() as i64, Ordering::Relaxed);
-        counts
-            .volatile
-            .fetch_sub(self.volatile_count as i64, Ordering::Relaxed);
-        self.volatile_count = 0;
-        std::mem::take(&mut self.map)
+    fn take_all(&mut self, counts: &Counts) -> SlotTable {
+        counts.keys.add(-(self.table.len() as i64));
+        counts.volatile.add(-(self.volatile_count as i64));
+        std::mem::take(self)
+    }
+}
+
+/// Accounts for a removed entry.
+fn note_removed(volatile_count: &mut usize, entry: &Entry, counts: &Counts) {
+    counts.keys.add(-1);
+    adjust_volatile(volatile_count, entry.is_volatile(), false, counts);
+}
+
+/// Keeps a slot's and its database's count of keys with deadlines true across a change.
+fn adjust_volatile(volatile_count: &mut usize, was: bool, is: bool, counts: &Counts) {
+    match (was, is) {
+        (false, true) => {
+            *volatile_count += 1;
+            counts.volatile.add(1);
+        }
+        (true, false) => {
+            assert!(*volatile_count > 0, "volatile count underflow");
+            *volatile_count -= 1;
+            counts.volatile.add(-1);
+        }
+        _ => {}
     }
 }
 
 /// Per-database counters, kept exact under the slot locks.
 #[derive(Debug, Default)]
 struct Counts {
-    keys: AtomicI64,
-    volatile: AtomicI64,
+    keys: StripedCounter,
+    volatile: StripedCounter,
 }
 
 /// One database (`SELECT n`): 16384 slot tables.
@@ -218,12 +296,12 @@ impl Keyspace {
 
     /// Number of keys (DBSIZE), expired-but-unreclaimed included, as Redis counts them.
     pub fn key_count(&self) -> u64 {
-        u64::try_from(self.counts.keys.load(Ordering::Relaxed)).unwrap_or(0)
+        self.counts.keys.get()
     }
 
     /// Number of keys with a deadline (INFO keyspace `expires=`).
     pub fn volatile_count(&self) -> u64 {
-        u64::try_from(self.counts.volatile.load(Ordering::Relaxed)).unwrap_or(0)
+        self.counts.volatile.get()
     }
 
     /// Number of keys in one slot.
@@ -232,6 +310,15 @@ impl Keyspace {
             return 0;
         }
         self.lock_slot(slot).len()
+    }
+
+    /// Locks every slot in ascending order (allocating the tables on first use). Lock several
+    /// databases in ascending database order, as [`crate::exec::Ctx::lock_targets`] does.
+    pub fn lock_all(&self) -> WholeKeyspace<'_> {
+        WholeKeyspace {
+            tables: self.slots().iter().map(|slot| slot.lock()).collect(),
+            counts: &self.counts,
+        }
     }
 }
 
@@ -244,25 +331,15 @@ pub struct WholeKeyspace<'a> {
     counts: &'a Counts,
 }
 
-impl Keyspace {
-    /// Locks every slot in ascending order (allocating the tables on first use). Lock several
-    /// databases in ascending database order, as [`crate::exec::Ctx::lock_targets`] does.
-    pub fn lock_all(&self) -> WholeKeyspace<'_> {
-        WholeKeyspace {
-            tables: self.slots().iter().map(|slot| slot.lock()).collect(),
-            counts: &self.counts,
-        }
-    }
-}
-
 impl WholeKeyspace<'_> {
     /// Takes every key out; returns the non-empty tables for the caller to drop (possibly on
     /// another thread, for FLUSHALL ASYNC, after the locks are released).
-    pub fn take_all(&mut self) -> Vec<HashMap<Box<[u8]>, Entry, KeyHasher>> {
+    pub fn take_all(&mut self) -> Vec<SlotTable> {
+        let counts = self.counts;
         self.tables
             .iter_mut()
-            .map(|table| table.take_all(self.counts))
-            .filter(|m| !m.is_empty())
+            .filter(|table| !table.is_empty())
+            .map(|table| table.take_all(counts))
             .collect()
     }
 
@@ -271,15 +348,9 @@ impl WholeKeyspace<'_> {
         for (a, b) in self.tables.iter_mut().zip(other.tables.iter_mut()) {
             std::mem::swap(&mut **a, &mut **b);
         }
-        swap_atomic(&self.counts.keys, &other.counts.keys);
-        swap_atomic(&self.counts.volatile, &other.counts.volatile);
+        self.counts.keys.swap_with(&other.counts.keys);
+        self.counts.volatile.swap_with(&other.counts.volatile);
     }
-}
-
-fn swap_atomic(a: &AtomicI64, b: &AtomicI64) {
-    let va = a.load(Ordering::Relaxed);
-    let vb = b.swap(va, Ordering::Relaxed);
-    a.store(vb, Ordering::Relaxed);
 }
 
 /// A locked slot of a known database, with the counters it must keep true.
@@ -328,14 +399,19 @@ impl<'a> LockedSlot<'a> {
         self.table.get_mut(key)
     }
 
-    /// Inserts or replaces `key`; returns the previous entry.
-    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        self.table.insert(key, entry, self.counts)
+    /// The live entry of `key` at `now_ms`, removing it first if it has expired.
+    pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Lookup<'_> {
+        self.table.lookup(key, now_ms, self.counts)
     }
 
-    /// Removes `key`; returns its entry.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        self.table.remove(key, self.counts)
+    /// Inserts or replaces `key`; says what was there at `now_ms`.
+    pub fn insert(&mut self, key: &[u8], entry: Entry, now_ms: u64) -> Previous {
+        self.table.insert(key, entry, now_ms, self.counts)
+    }
+
+    /// Removes `key`; says what was there at `now_ms`.
+    pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Previous {
+        self.table.remove(key, now_ms, self.counts)
     }
 
     /// Sets or clears the deadline of an existing key; false if the key is absent.
@@ -362,26 +438,50 @@ mod tests {
     fn counters_follow_inserts_removes_and_expiry_changes() {
         let ks = Keyspace::default();
         let mut slot = LockedSlot::lock(&ks, 0, 7);
-        slot.insert(b"a", Entry::new(string(b"1")));
-        slot.insert(b"b", Entry::with_expiry(string(b"2"), Some(100)));
+        assert!(matches!(
+            slot.insert(b"a", Entry::new(string(b"1")), 0),
+            Previous::Absent
+        ));
+        slot.insert(b"b", Entry::with_expiry(string(b"2"), Some(100)), 0);
         assert_eq!((ks.key_count(), ks.volatile_count()), (2, 1));
-        slot.insert(b"b", Entry::new(string(b"3")));
+        assert!(matches!(
+            slot.insert(b"b", Entry::new(string(b"3")), 0),
+            Previous::Live(_)
+        ));
         assert_eq!((ks.key_count(), ks.volatile_count()), (2, 0));
         assert!(slot.set_expiry(b"a", Some(50)));
         assert_eq!(slot.remove_expired(60), vec![Box::from(&b"a"[..])]);
         assert_eq!((ks.key_count(), ks.volatile_count()), (1, 0));
-        slot.remove(b"b");
+        assert!(matches!(slot.remove(b"b", 0), Previous::Live(_)));
+        assert!(matches!(slot.remove(b"b", 0), Previous::Absent));
         assert_eq!(ks.key_count(), 0);
         drop(slot);
         assert_eq!(ks.slot_key_count(7), 0);
     }
 
     #[test]
+    fn lookups_remove_expired_entries_in_the_same_probe() {
+        let ks = Keyspace::default();
+        let mut slot = LockedSlot::lock(&ks, 0, 3);
+        slot.insert(b"k", Entry::with_expiry(string(b"v"), Some(10)), 0);
+        assert!(matches!(slot.lookup(b"k", 9), Lookup::Live(_)));
+        assert!(matches!(slot.lookup(b"k", 10), Lookup::Expired));
+        assert!(matches!(slot.lookup(b"k", 10), Lookup::Missing));
+        assert_eq!((ks.key_count(), ks.volatile_count()), (0, 0));
+        slot.insert(b"k", Entry::with_expiry(string(b"v"), Some(10)), 0);
+        assert!(matches!(
+            slot.insert(b"k", Entry::new(string(b"w")), 20),
+            Previous::Expired
+        ));
+        assert_eq!((ks.key_count(), ks.volatile_count()), (1, 0));
+    }
+
+    #[test]
     fn whole_keyspace_takes_and_swaps_under_one_lock() {
         let a = Keyspace::default();
         let b = Keyspace::default();
-        LockedSlot::lock(&a, 0, 1).insert(b"x", Entry::with_expiry(string(b"1"), Some(9)));
-        LockedSlot::lock(&a, 0, 2).insert(b"y", Entry::new(string(b"2")));
+        LockedSlot::lock(&a, 0, 1).insert(b"x", Entry::with_expiry(string(b"1"), Some(9)), 0);
+        LockedSlot::lock(&a, 0, 2).insert(b"y", Entry::new(string(b"2")), 0);
         {
             let (mut whole_a, mut whole_b) = (a.lock_all(), b.lock_all());
             whole_a.swap(&mut whole_b);

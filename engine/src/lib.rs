@@ -5,6 +5,7 @@
 //! - [`value`]: stored values and their compact encodings.
 //! - [`command`]: the single command table (arity, flags, key positions, docs, handler).
 //! - [`commands`]: the command families (strings, keys, server).
+//! - [`counter`]: striped counters for statistics bumped by every thread.
 //! - [`exec`]: the context a command runs in and the slot locks it holds.
 //! - [`glob`]: Redis glob patterns (KEYS, SCAN MATCH, CONFIG GET).
 //! - [`propagate`]: the ordered stream of writes that feeds AOF and replication.
@@ -19,6 +20,7 @@ pub mod api;
 pub mod clock;
 pub mod command;
 pub mod commands;
+pub mod counter;
 pub mod engine;
 pub mod error;
 pub mod exec;

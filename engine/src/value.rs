@@ -6,6 +6,9 @@ use bytes::Bytes;
 /// Strings longer than this are reported as `raw` rather than `embstr`, as Redis does.
 const EMBSTR_LEN_MAX: usize = 44;
 
+/// Strings up to this length are copied rather than shared when read (see [`StrValue::to_bytes`]).
+const COPY_ON_READ_LEN_MAX: usize = 256;
+
 /// A string value in its compact form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StrValue {
@@ -32,10 +35,15 @@ impl StrValue {
         }
     }
 
-    /// The value's bytes (an integer is rendered in decimal).
+    /// The value's bytes (an integer is rendered in decimal). Short strings are copied: a copy
+    /// touches only the bytes themselves, while sharing must update a reference count kept on
+    /// another cache line (and allocate it on the first share).
     pub fn to_bytes(&self) -> Bytes {
         match self {
             StrValue::Int(n) => Bytes::from(n.to_string()),
+            StrValue::Raw(data) if data.len() <= COPY_ON_READ_LEN_MAX => {
+                Bytes::copy_from_slice(data)
+            }
             StrValue::Raw(data) => data.clone(),
         }
     }
@@ -131,7 +139,9 @@ pub fn parse_i64(data: &[u8]) -> Option<i64> {
         if !b.is_ascii_digit() {
             return None;
         }
-        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(b - b'0'))?;
     }
     if negative {
         0i64.checked_sub_unsigned(magnitude)

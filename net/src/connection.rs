@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::clients::ClientInfo;
-use crate::resp::{encode_reply, parse_request, ParseLimits, Protocol};
+use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 use crate::server::Shared;
 
 /// Bytes reserved in the read buffer before each read.
@@ -68,6 +68,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
         shared: shared.clone(),
         stream,
         read_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        decoder: RequestDecoder::default(),
         reply_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
         state: ClientState {
             session: Session::new(),
@@ -86,6 +87,9 @@ struct Connection {
     shared: Arc<Shared>,
     stream: TcpStream,
     read_buffer: BytesMut,
+    /// Remembers how far a partial request was validated, so a large request arriving in many
+    /// reads is scanned once.
+    decoder: RequestDecoder,
     reply_buffer: BytesMut,
     state: ClientState,
 }
@@ -161,7 +165,7 @@ impl Connection {
         let mut commands = 0u64;
         let mut last_command = None;
         let next = loop {
-            let args = match parse_request(&mut self.read_buffer, &limits) {
+            let args = match self.decoder.decode(&mut self.read_buffer, &limits) {
                 Ok(Some(args)) if args.is_empty() => continue,
                 Ok(Some(args)) => args,
                 Ok(None) => break Next::Continue,

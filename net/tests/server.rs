@@ -11,16 +11,29 @@ use redis::{cmd, Value};
 fn strings_round_trip_through_a_real_client() {
     let server = TestServer::start(&[]);
     let mut con = server.client();
-    let _: () = cmd("SET").arg("greeting").arg("hello").query(&mut con).unwrap();
+    let _: () = cmd("SET")
+        .arg("greeting")
+        .arg("hello")
+        .query(&mut con)
+        .unwrap();
     let got: String = cmd("GET").arg("greeting").query(&mut con).unwrap();
     assert_eq!(got, "hello");
     let missing: Option<String> = cmd("GET").arg("nothing").query(&mut con).unwrap();
     assert_eq!(missing, None);
     let binary = vec![0u8, 255, 13, 10, 7];
-    let _: () = cmd("SET").arg(&b"bin\r\nkey"[..]).arg(&binary).query(&mut con).unwrap();
+    let _: () = cmd("SET")
+        .arg(&b"bin\r\nkey"[..])
+        .arg(&binary)
+        .query(&mut con)
+        .unwrap();
     let back: Vec<u8> = cmd("GET").arg(&b"bin\r\nkey"[..]).query(&mut con).unwrap();
     assert_eq!(back, binary);
-    let removed: i64 = cmd("DEL").arg("greeting").arg("bin\r\nkey").arg("none").query(&mut con).unwrap();
+    let removed: i64 = cmd("DEL")
+        .arg("greeting")
+        .arg("bin\r\nkey")
+        .arg("none")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(removed, 2);
 }
 
@@ -47,7 +60,9 @@ fn raw_pipelined_requests_get_all_replies() {
     let mut raw = server.raw();
     let mut batch = Vec::new();
     for i in 0..1000 {
-        batch.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$2\r\nk{}\r\n$1\r\nv\r\n", i % 10).as_bytes());
+        batch.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n$2\r\nk{}\r\n$1\r\nv\r\n", i % 10).as_bytes(),
+        );
     }
     batch.extend_from_slice(b"PING\r\n");
     raw.send(&batch);
@@ -78,7 +93,10 @@ fn hello_3_switches_to_resp3() {
     raw.send(b"GET missing\r\nCLIENT INFO\r\n");
     assert_eq!(raw.line(), "_\r\n");
     let info = raw.reply();
-    assert!(info.starts_with('=') && info.contains("txt:id=") && info.contains("resp=3"), "{info}");
+    assert!(
+        info.starts_with('=') && info.contains("txt:id=") && info.contains("resp=3"),
+        "{info}"
+    );
     raw.send(b"HELLO 4\r\nHELLO 2\r\n");
     assert_eq!(raw.line(), "-NOPROTO unsupported protocol version\r\n");
     assert!(raw.reply().starts_with("*14\r\n"));
@@ -87,7 +105,8 @@ fn hello_3_switches_to_resp3() {
 #[test]
 fn resp3_works_for_a_real_client() {
     let server = TestServer::start(&[]);
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", server.port)).unwrap();
+    let client =
+        redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", server.port)).unwrap();
     let mut con = client.get_connection().unwrap();
     let _: () = cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
     let value: String = cmd("GET").arg("k").query(&mut con).unwrap();
@@ -111,7 +130,10 @@ fn protocol_errors_reply_and_close() {
 
     let mut raw = server.raw();
     raw.send(b"GET \"unbalanced\r\n");
-    assert_eq!(raw.line(), "-ERR Protocol error: unbalanced quotes in request\r\n");
+    assert_eq!(
+        raw.line(),
+        "-ERR Protocol error: unbalanced quotes in request\r\n"
+    );
     assert!(raw.is_closed());
 }
 
@@ -152,9 +174,18 @@ fn unknown_commands_and_arity_errors_use_redis_wording() {
     let server = TestServer::start(&[]);
     let mut raw = server.raw();
     raw.send(b"NOSUCH a b\r\nGET\r\nGET a b\r\n");
-    assert_eq!(raw.line(), "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n");
-    assert_eq!(raw.line(), "-ERR wrong number of arguments for 'get' command\r\n");
-    assert_eq!(raw.line(), "-ERR wrong number of arguments for 'get' command\r\n");
+    assert_eq!(
+        raw.line(),
+        "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n"
+    );
+    assert_eq!(
+        raw.line(),
+        "-ERR wrong number of arguments for 'get' command\r\n"
+    );
+    assert_eq!(
+        raw.line(),
+        "-ERR wrong number of arguments for 'get' command\r\n"
+    );
 }
 
 #[test]
@@ -187,20 +218,50 @@ fn client_commands() {
     let mut con = server.client();
     let id: i64 = cmd("CLIENT").arg("ID").query(&mut con).unwrap();
     assert!(id > 0);
-    let _: () = cmd("CLIENT").arg("SETNAME").arg("worker-1").query(&mut con).unwrap();
+    let _: () = cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("worker-1")
+        .query(&mut con)
+        .unwrap();
     let name: String = cmd("CLIENT").arg("GETNAME").query(&mut con).unwrap();
     assert_eq!(name, "worker-1");
-    let bad = cmd("CLIENT").arg("SETNAME").arg("has space").query::<()>(&mut con).unwrap_err();
-    assert!(bad.to_string().contains("Client names cannot contain spaces"), "{bad}");
+    let bad = cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("has space")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        bad.to_string()
+            .contains("Client names cannot contain spaces"),
+        "{bad}"
+    );
     let list: String = cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
-    assert!(list.contains(&format!("id={id} ")) && list.contains("name=worker-1"), "{list}");
+    assert!(
+        list.contains(&format!("id={id} ")) && list.contains("name=worker-1"),
+        "{list}"
+    );
     let mut victim = server.raw();
     victim.send(b"CLIENT ID\r\n");
-    let victim_id: i64 = victim.line().trim_start_matches(':').trim().parse().unwrap();
-    let killed: i64 = cmd("CLIENT").arg("KILL").arg("ID").arg(victim_id).query(&mut con).unwrap();
+    let victim_id: i64 = victim
+        .line()
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    let killed: i64 = cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(victim_id)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(killed, 1);
     assert!(victim.is_closed());
-    let none: i64 = cmd("CLIENT").arg("KILL").arg("ID").arg(999_999).query(&mut con).unwrap();
+    let none: i64 = cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(999_999)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(none, 0);
 }
 
@@ -212,11 +273,26 @@ fn info_reports_sections_and_keyspace() {
     let _: () = cmd("SELECT").arg(3).query(&mut con).unwrap();
     let _: () = cmd("SET").arg("b").arg("1").query(&mut con).unwrap();
     let info: String = cmd("INFO").query(&mut con).unwrap();
-    for section in ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Replication", "# CPU", "# Keyspace"] {
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# CPU",
+        "# Keyspace",
+    ] {
         assert!(info.contains(section), "missing {section}");
     }
-    assert!(info.contains("db0:keys=1,expires=0,avg_ttl=0\r\n"), "{info}");
-    assert!(info.contains("db3:keys=1,expires=0,avg_ttl=0\r\n"), "{info}");
+    assert!(
+        info.contains("db0:keys=1,expires=0,avg_ttl=0\r\n"),
+        "{info}"
+    );
+    assert!(
+        info.contains("db3:keys=1,expires=0,avg_ttl=0\r\n"),
+        "{info}"
+    );
     assert!(info.contains(&format!("tcp_port:{}\r\n", server.port)));
     let used: u64 = field(&info, "used_memory").parse().unwrap();
     assert!(used > 0);
@@ -225,7 +301,9 @@ fn info_reports_sections_and_keyspace() {
 }
 
 fn field<'a>(info: &'a str, name: &str) -> &'a str {
-    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or("")
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or("")
 }
 
 #[test]
@@ -234,7 +312,10 @@ fn requirepass_guards_every_command_but_auth() {
     let mut raw = server.raw();
     raw.send(b"GET a\r\nAUTH wrong\r\nAUTH s3cret\r\nGET a\r\n");
     assert_eq!(raw.line(), "-NOAUTH Authentication required.\r\n");
-    assert_eq!(raw.line(), "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    assert_eq!(
+        raw.line(),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
     assert_eq!(raw.line(), "+OK\r\n");
     assert_eq!(raw.line(), "$-1\r\n");
     let mut hello = server.raw();
@@ -247,13 +328,34 @@ fn requirepass_guards_every_command_but_auth() {
 fn config_get_and_set_at_run_time() {
     let server = TestServer::start(&[]);
     let mut con = server.client();
-    let timeout: Vec<String> = cmd("CONFIG").arg("GET").arg("timeout").query(&mut con).unwrap();
+    let timeout: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("timeout")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(timeout, ["timeout", "0"]);
-    let _: () = cmd("CONFIG").arg("SET").arg("timeout").arg("30").query(&mut con).unwrap();
-    let timeout: Vec<String> = cmd("CONFIG").arg("GET").arg("timeout").query(&mut con).unwrap();
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("timeout")
+        .arg("30")
+        .query(&mut con)
+        .unwrap();
+    let timeout: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("timeout")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(timeout, ["timeout", "30"]);
-    let immutable = cmd("CONFIG").arg("SET").arg("databases").arg("4").query::<()>(&mut con).unwrap_err();
-    assert!(immutable.to_string().contains("can't set immutable config"), "{immutable}");
+    let immutable = cmd("CONFIG")
+        .arg("SET")
+        .arg("databases")
+        .arg("4")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        immutable.to_string().contains("can't set immutable config"),
+        "{immutable}"
+    );
     let _: () = cmd("CONFIG").arg("RESETSTAT").query(&mut con).unwrap();
 }
 
@@ -284,16 +386,24 @@ fn shutdown_stops_the_process() {
     let mut server = TestServer::start(&[]);
     let mut raw = server.raw();
     raw.send(b"SHUTDOWN NOSAVE\r\n");
-    let status = server.wait_exit(Duration::from_secs(10)).expect("server exits");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("server exits");
     assert!(status.success());
 }
 
 #[test]
 fn sigterm_stops_the_process_gracefully() {
     let mut server = TestServer::start(&[]);
-    let killed = std::process::Command::new("kill").arg("-TERM").arg(server.pid().to_string()).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(server.pid().to_string())
+        .status()
+        .unwrap();
     assert!(killed.success());
-    let status = server.wait_exit(Duration::from_secs(10)).expect("server exits");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("server exits");
     assert!(status.success());
 }
 
@@ -303,11 +413,17 @@ fn config_file_errors_name_the_directive_and_line() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.conf");
     std::fs::write(&path, "port 7000\nno-such-directive yes\n").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_slotkv-server")).arg(&path).output().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
+        .arg(&path)
+        .output()
+        .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("line 2") && stderr.contains("no-such-directive"), "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("no-such-directive"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -319,8 +435,15 @@ fn config_file_settings_apply() {
     let server = TestServer::start(&[path.to_str().unwrap()]);
     let mut con = server.client();
     let err = cmd("SELECT").arg(4).query::<()>(&mut con).unwrap_err();
-    assert!(err.to_string().contains("DB index is out of range"), "{err}");
-    let maxclients: Vec<String> = cmd("CONFIG").arg("GET").arg("maxclients").query(&mut con).unwrap();
+    assert!(
+        err.to_string().contains("DB index is out of range"),
+        "{err}"
+    );
+    let maxclients: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(maxclients, ["maxclients", "50"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

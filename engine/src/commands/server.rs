@@ -7,14 +7,12 @@
 //! involved (in ascending order, like every multi-slot lock) and propagate while holding them,
 //! so no other write can land between their effect and their record in the stream.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 
 use crate::command::{is_keyword, Args, CommandSpec, Flags, Group, Handler};
 use crate::error::CommandError;
 use crate::exec::Ctx;
-use crate::keyspace::{Entry, KeyHasher, Keyspace, WholeKeyspace};
+use crate::keyspace::{Keyspace, SlotTable, WholeKeyspace};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 
@@ -137,7 +135,7 @@ pub(crate) enum FreeMode {
 }
 
 /// The tables a flush took out of its databases.
-type TakenTables = Vec<HashMap<Box<[u8]>, Entry, KeyHasher>>;
+type TakenTables = Vec<SlotTable>;
 
 /// Empties the databases of `scope` and propagates the flush (`FLUSHDB` or `FLUSHALL`, with
 /// `ASYNC` when freeing in the background) before any other write can reach them.

@@ -18,7 +18,9 @@
 //! Errors carry Redis's wording; the caller replies `-ERR <text>` and closes the connection,
 //! because after a framing error nothing tells where the next request starts. Beyond Redis 7,
 //! a bulk payload or length line not ended by CRLF is refused (as Valkey does) instead of
-//! silently skipping two bytes, which would resynchronise on garbage.
+//! silently skipping two bytes, which would resynchronise on garbage. Redis's "too big mbulk
+//! count string" and "too big bulk count string" never arise here: a length line is refused at
+//! its first impossible byte, at most 21 bytes in, long before the 64 KiB Redis waits for.
 
 use std::fmt;
 use std::ops::Range;
@@ -34,6 +36,10 @@ const BULK_LEN_MAX_DEFAULT: u64 = 512 * 1024 * 1024;
 /// Redis 7 accepts any argument count up to `INT_MAX`; memory is bounded by the bytes that
 /// really arrive, since nothing is allocated per declared argument.
 const ARRAY_LEN_MAX_DEFAULT: u64 = i32::MAX as u64;
+
+/// Most arguments whose payload ranges are kept while a request is validated (see
+/// `decode_multibulk`); SET, GET, HSET and the like fit.
+const RECORDED_ARGS_MAX: usize = 8;
 
 /// Size limits a request must respect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +179,10 @@ impl RequestDecoder {
                 None => return Ok(None),
             },
         };
+        // A small request validated in one call keeps its payload ranges, sparing the second
+        // pass over its headers: the common case of a pipelined command.
+        let mut payloads = [(0, 0); RECORDED_ARGS_MAX];
+        let recording = args_checked == 0 && arg_count <= RECORDED_ARGS_MAX;
         while args_checked < arg_count {
             let Some(payload) = scan_bulk(buf, pos, limits)? else {
                 self.progress = Progress::Multibulk {
@@ -183,10 +193,20 @@ impl RequestDecoder {
                 };
                 return Ok(None);
             };
+            if let Some(slot) = payloads.get_mut(args_checked) {
+                *slot = (payload.start, payload.end);
+            }
             pos = payload.end + 2;
             args_checked += 1;
         }
         let frame = buf.split_to(pos).freeze();
+        if recording {
+            let args = payloads[..arg_count]
+                .iter()
+                .map(|&(start, end)| frame.slice(start..end))
+                .collect();
+            return Ok(Some(args));
+        }
         slice_bulks(&frame, arg_count, args_start, limits).map(Some)
     }
 

@@ -31,7 +31,14 @@ impl TestServer {
             let port = free_port();
             let port_text = port.to_string();
             let mut args: Vec<&str> = config_file.into_iter().collect();
-            args.extend(["--port", &port_text, "--bind", "127.0.0.1", "--loglevel", "warning"]);
+            args.extend([
+                "--port",
+                &port_text,
+                "--bind",
+                "127.0.0.1",
+                "--loglevel",
+                "warning",
+            ]);
             args.extend_from_slice(options);
             let child = Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
                 .args(&args)
@@ -73,8 +80,13 @@ impl TestServer {
     /// A raw socket to speak RESP by hand.
     pub fn raw(&self) -> RawClient {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        RawClient { reader: BufReader::new(stream.try_clone().expect("clone")), stream }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        RawClient {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            stream,
+        }
     }
 
     /// The process id.
