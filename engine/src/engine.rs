@@ -45,6 +45,18 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
 }
 
+impl Config {
+    /// Default settings driven by `clock`, with the background expiry thread off, so a test
+    /// decides when time moves and when an active expire cycle runs.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Config {
+        Config {
+            clock,
+            active_expiry: false,
+            ..Config::default()
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -160,17 +172,21 @@ impl Inner {
         let total = (self.dbs.len() * SLOT_COUNT) as u64;
         let mut cursor = self.expire_cursor.load(Ordering::Relaxed) % total;
         let mut reclaimed = 0;
-        for _ in 0..total {
+        // Every (database, slot) is visited at most once per cycle; a database without
+        // deadlines is passed over in one step.
+        let mut visited = 0;
+        while visited < total {
             let db = (cursor / SLOT_COUNT as u64) as usize;
             let slot = (cursor % SLOT_COUNT as u64) as u16;
-            cursor = (cursor + 1) % total;
             let keyspace = &self.dbs[db];
-            if keyspace.volatile_count() == 0 {
-                // Skip the rest of an empty database in one step.
-                cursor = ((db as u64 + 1) * SLOT_COUNT as u64) % total;
-                continue;
-            }
-            reclaimed += self.expire_slot(keyspace, db, slot);
+            let step = if keyspace.volatile_count() == 0 {
+                SLOT_COUNT as u64 - u64::from(slot)
+            } else {
+                reclaimed += self.expire_slot(keyspace, db, slot);
+                1
+            };
+            visited += step;
+            cursor = (cursor + step) % total;
             if started.elapsed() >= budget {
                 break;
             }

@@ -14,12 +14,7 @@ const START_MS: u64 = 1_700_000_000_000;
 
 fn open() -> (Engine, Arc<ManualClock>, Arc<RecordingSink>) {
     let clock = Arc::new(ManualClock::new(START_MS));
-    let engine = Engine::open(Config {
-        clock: clock.clone(),
-        active_expiry: false,
-        ..Config::default()
-    })
-    .expect("engine opens");
+    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
     let sink = Arc::new(RecordingSink::default());
     engine.subscribe(sink.clone());
     (engine, clock, sink)

@@ -455,11 +455,7 @@ proptest! {
     #[test]
     fn engine_agrees_with_the_model(ops in prop::collection::vec(op(), 1..60)) {
         let clock = Arc::new(ManualClock::new(START_MS));
-        let engine = Engine::open(Config {
-            clock: clock.clone(),
-            active_expiry: false,
-            ..Config::default()
-        })
+        let engine = Engine::open(Config::with_clock(clock.clone()))
         .expect("engine opens");
         let mut model = Model::new();
         for (step, op) in ops.iter().enumerate() {

@@ -25,12 +25,7 @@ struct Db {
 
 fn db() -> Db {
     let clock = Arc::new(ManualClock::new(NOW_MS));
-    let engine = Engine::open(Config {
-        clock: clock.clone(),
-        active_expiry: false,
-        ..Config::default()
-    })
-    .expect("engine opens");
+    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
     let sink = Arc::new(RecordingSink::default());
     engine.subscribe(sink.clone());
     Db {

@@ -54,10 +54,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
     let local = stream.local_addr().unwrap_or(peer);
     let max_clients = shared.config.read().maxclients;
     let Some(registration) = shared.clients.register(peer, local, max_clients) else {
-        shared
-            .stats
-            .connections_rejected
-            .fetch_add(1, Ordering::Relaxed);
+        shared.stats.connections_rejected.add(1);
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
@@ -70,6 +67,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
         read_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
         decoder: RequestDecoder::default(),
         reply_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        limits: CachedLimits::load(&shared),
         state: ClientState {
             session: Session::new(),
             protocol: Protocol::Resp2,
@@ -91,7 +89,46 @@ struct Connection {
     /// reads is scanned once.
     decoder: RequestDecoder,
     reply_buffer: BytesMut,
+    limits: CachedLimits,
     state: ClientState,
+}
+
+/// The settings a connection checks on every read, copied out of the live configuration and
+/// refreshed only when CONFIG SET changed something: the hot path takes no lock.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    parse: ParseLimits,
+    query_buffer_bytes_max: u64,
+    timeout_secs: u64,
+}
+
+#[derive(Debug)]
+struct CachedLimits {
+    generation: u64,
+    limits: Limits,
+}
+
+impl CachedLimits {
+    fn load(shared: &Shared) -> CachedLimits {
+        let generation = shared.config.generation();
+        let settings = shared.config.read();
+        let limits = Limits {
+            parse: ParseLimits {
+                bulk_len_max: settings.proto_max_bulk_len,
+                ..ParseLimits::default()
+            },
+            query_buffer_bytes_max: settings.client_query_buffer_limit,
+            timeout_secs: settings.timeout_secs,
+        };
+        CachedLimits { generation, limits }
+    }
+
+    fn current(&mut self, shared: &Shared) -> Limits {
+        if shared.config.generation() != self.generation {
+            *self = CachedLimits::load(shared);
+        }
+        self.limits
+    }
 }
 
 /// Whether to keep the connection after a batch.
@@ -117,17 +154,15 @@ impl Connection {
 
     /// Reads more bytes; false when the connection should close (EOF, killed, idle, limit).
     async fn read_more(&mut self) -> std::io::Result<bool> {
-        let (timeout_secs, query_limit) = {
-            let settings = self.shared.config.read();
-            (settings.timeout_secs, settings.client_query_buffer_limit)
-        };
-        if self.read_buffer.len() as u64 >= query_limit {
+        let limits = self.limits.current(&self.shared);
+        if self.read_buffer.len() as u64 >= limits.query_buffer_bytes_max {
             tracing::warn!(
                 "closing client that reached max query buffer length: {}",
                 self.state.info.describe()
             );
             return Ok(false);
         }
+        let timeout_secs = limits.timeout_secs;
         if self.read_buffer.capacity() > BUFFER_KEEP_BYTES && self.read_buffer.is_empty() {
             self.read_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
         }
@@ -145,10 +180,7 @@ impl Connection {
             () = info.killed() => return Ok(false),
             () = idle_limit => return Ok(false),
         };
-        self.shared
-            .stats
-            .net_input_bytes
-            .fetch_add(bytes_read as u64, Ordering::Relaxed);
+        self.shared.stats.net_input_bytes.add(bytes_read as i64);
         self.state
             .info
             .query_buffer_bytes
@@ -158,11 +190,8 @@ impl Connection {
 
     /// Runs every complete request in the read buffer, appending replies.
     async fn process_buffered(&mut self) -> std::io::Result<Next> {
-        let limits = ParseLimits {
-            bulk_len_max: self.shared.engine.proto_max_bulk_len(),
-            ..ParseLimits::default()
-        };
-        let mut commands = 0u64;
+        let limits = self.limits.current(&self.shared).parse;
+        let mut commands = 0i64;
         let mut last_command = None;
         let next = loop {
             let args = match self.decoder.decode(&mut self.read_buffer, &limits) {
@@ -185,10 +214,7 @@ impl Connection {
             }
         };
         if commands > 0 {
-            self.shared
-                .stats
-                .commands_processed
-                .fetch_add(commands, Ordering::Relaxed);
+            self.shared.stats.commands_processed.add(commands);
             self.state.info.touch(last_command.unwrap_or("NULL"));
             self.state
                 .info
@@ -252,10 +278,7 @@ impl Connection {
 
     fn push_reply(&mut self, reply: &Reply) {
         if reply.is_error() {
-            self.shared
-                .stats
-                .error_replies
-                .fetch_add(1, Ordering::Relaxed);
+            self.shared.stats.error_replies.add(1);
         }
         encode_reply(reply, self.state.protocol, &mut self.reply_buffer);
     }
@@ -268,7 +291,7 @@ impl Connection {
         self.shared
             .stats
             .net_output_bytes
-            .fetch_add(self.reply_buffer.len() as u64, Ordering::Relaxed);
+            .add(self.reply_buffer.len() as i64);
         if self.reply_buffer.capacity() > BUFFER_KEEP_BYTES {
             self.reply_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
         } else {

@@ -3,9 +3,9 @@
 //! it keep working.
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
+use slotkv_engine::counter::StripedCounter;
 use slotkv_engine::Reply;
 
 use crate::connection::ClientState;
@@ -211,7 +211,7 @@ fn persistence(shared: &Shared) -> Fields {
 fn stats(shared: &Shared) -> Fields {
     let server = &shared.stats;
     let engine = shared.engine.stats();
-    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed).to_string();
+    let load = |counter: &StripedCounter| counter.get().to_string();
     vec![
         (
             "total_connections_received",

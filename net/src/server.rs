@@ -5,11 +5,11 @@
 //! SHUTDOWN, SIGTERM or SIGINT flip it, the accept loops stop and the process exits.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
+use slotkv_engine::counter::StripedCounter;
 use slotkv_engine::{Config as EngineConfig, Engine};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
@@ -17,15 +17,16 @@ use tokio::sync::watch;
 use crate::clients::ClientRegistry;
 use crate::config::{LiveConfig, Settings};
 
-/// Counters INFO stats reports that belong to the server rather than the engine.
+/// Counters INFO stats reports that belong to the server rather than the engine, striped so
+/// connections on different threads do not share a cache line per request.
 #[derive(Debug, Default)]
 pub struct ServerStats {
-    pub connections_received: AtomicU64,
-    pub connections_rejected: AtomicU64,
-    pub commands_processed: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
-    pub error_replies: AtomicU64,
+    pub connections_received: StripedCounter,
+    pub connections_rejected: StripedCounter,
+    pub commands_processed: StripedCounter,
+    pub net_input_bytes: StripedCounter,
+    pub net_output_bytes: StripedCounter,
+    pub error_replies: StripedCounter,
     /// Recent per-second command rates, newest last (instantaneous_ops_per_sec).
     ops_samples: Mutex<OpsSampler>,
 }
@@ -43,7 +44,7 @@ const OPS_SAMPLES_MAX: usize = 16;
 impl ServerStats {
     /// Takes one sample of the command counter.
     pub fn sample_ops(&self) {
-        let count = self.commands_processed.load(Ordering::Relaxed);
+        let count = self.commands_processed.get();
         let mut sampler = self.ops_samples.lock();
         let now = Instant::now();
         if let Some(last_at) = sampler.last_at {
@@ -75,7 +76,7 @@ impl ServerStats {
             &self.net_output_bytes,
             &self.error_replies,
         ] {
-            counter.store(0, Ordering::Relaxed);
+            counter.reset();
         }
         *self.ops_samples.lock() = OpsSampler::default();
     }
@@ -274,10 +275,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                shared
-                    .stats
-                    .connections_received
-                    .fetch_add(1, Ordering::Relaxed);
+                shared.stats.connections_received.add(1);
                 configure_socket(&stream, shared.config.read().tcp_keepalive_secs);
                 tokio::spawn(crate::connection::serve(shared.clone(), stream, peer));
             }

@@ -447,3 +447,24 @@ fn config_file_settings_apply() {
     assert_eq!(maxclients, ["maxclients", "50"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn config_set_reaches_connections_already_open() {
+    let server = TestServer::start(&[]);
+    let mut idle = server.raw();
+    idle.send(b"PING\r\n");
+    assert_eq!(idle.line(), "+PONG\r\n");
+    let mut con = server.client();
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("timeout")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    // The idle connection picks the new timeout up at its next wake-up.
+    idle.send(b"PING\r\n");
+    assert_eq!(idle.line(), "+PONG\r\n");
+    let started = Instant::now();
+    assert!(idle.is_closed());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -832,11 +832,7 @@ pub(crate) mod tests {
     /// An engine on a manual clock, without the background expire thread.
     pub(crate) fn engine() -> (Engine, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(START_MS));
-        let config = Config {
-            clock: clock.clone(),
-            active_expiry: false,
-            ..Config::default()
-        };
+        let config = Config::with_clock(clock.clone());
         (Engine::open(config).expect("engine opens"), clock)
     }
 

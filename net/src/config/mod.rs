@@ -16,6 +16,7 @@ mod source;
 use std::fmt;
 use std::ops::Deref;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -230,18 +231,26 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The settings of the running server: read on every connection event, changed by CONFIG SET
-/// all at once (readers see either the old or the new settings, never a mix).
+/// The settings of the running server, changed by CONFIG SET all at once (readers see either
+/// the old or the new settings, never a mix). Connections keep a copy of what they need and
+/// refresh it when [`LiveConfig::generation`] moves, so the hot path takes no lock.
 #[derive(Debug)]
 pub struct LiveConfig {
     settings: RwLock<Settings>,
+    generation: AtomicU64,
 }
 
 impl LiveConfig {
     pub fn new(settings: Settings) -> Self {
         LiveConfig {
             settings: RwLock::new(settings),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// A number that changes whenever CONFIG SET changes a setting.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// A copy of the current settings.
@@ -297,6 +306,7 @@ impl LiveConfig {
                 .map_err(|reason| set_failed(directive.name.as_bytes(), &reason))?;
         }
         *settings = draft;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(targets.iter().map(|directive| directive.name).collect())
     }
 }
