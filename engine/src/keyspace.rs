@@ -25,7 +25,7 @@ fn hash_key(key: &[u8]) -> u64 {
 }
 
 /// A key's value and metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     /// The value.
     pub value: Value,

@@ -3,6 +3,7 @@
 //! - [`slot`]: CRC16 hash slots, exactly as Redis Cluster computes them.
 //! - [`keyspace`]: one database as 16384 slot tables, each behind its own lock.
 //! - [`value`]: stored values and their compact encodings.
+//! - [`types`]: the collection types (hash, list, set, sorted set).
 //! - [`command`]: the single command table (arity, flags, key positions, docs, handler).
 //! - [`commands`]: the command families (strings, keys, server).
 //! - [`counter`]: striped counters for statistics bumped by every thread.
@@ -29,6 +30,7 @@ pub mod keyspace;
 pub mod propagate;
 pub mod reply;
 pub mod slot;
+pub mod types;
 pub mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -3,6 +3,11 @@
 
 use bytes::Bytes;
 
+use crate::types::hash::HashValue;
+use crate::types::list::ListValue;
+use crate::types::set::SetValue;
+use crate::types::zset::SortedSetValue;
+
 /// Strings longer than this are reported as `raw` rather than `embstr`, as Redis does.
 const EMBSTR_LEN_MAX: usize = 44;
 
@@ -80,11 +85,19 @@ impl StrValue {
 }
 
 /// A value held under a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
     /// A string (Redis type `string`).
     Str(StrValue),
+    /// A hash (`hash`).
+    Hash(HashValue),
+    /// A list (`list`).
+    List(ListValue),
+    /// A set (`set`).
+    Set(SetValue),
+    /// A sorted set (`zset`).
+    SortedSet(SortedSetValue),
 }
 
 impl Value {
@@ -92,6 +105,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::SortedSet(_) => "zset",
         }
     }
 
@@ -99,6 +116,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::SortedSet(z) => z.encoding(),
         }
     }
 
@@ -106,6 +127,7 @@ impl Value {
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 }

@@ -243,6 +243,8 @@ impl Connection {
                 args,
             )),
             Handler::Server => {
+                // CLIENT LIST/INFO show the running command as this client's `cmd`.
+                self.state.info.touch(spec.name);
                 crate::server_commands::run(&self.shared, &mut self.state, spec, args)
             }
             Handler::Container => Outcome::Reply(Reply::Error(format!(

@@ -118,11 +118,11 @@ fn string_of(entry: &Entry) -> Result<&StrValue, CommandError> {
     entry.value.as_str().ok_or(CommandError::WrongType)
 }
 
-/// The string inside `value`, mutable, or WRONGTYPE. Strings are the only type so far: the
-/// match is exhaustive on purpose, so adding a type makes this place ask for its WRONGTYPE arm.
+/// The string inside `value`, mutable, or WRONGTYPE.
 fn string_of_mut(value: &mut Value) -> Result<&mut StrValue, CommandError> {
     match value {
         Value::Str(s) => Ok(s),
+        _ => Err(CommandError::WrongType),
     }
 }
 
