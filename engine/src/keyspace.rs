@@ -17,9 +17,9 @@ use crate::counter::StripedCounter;
 use crate::slot::SLOT_COUNT;
 use crate::value::Value;
 
-/// Hash of a key for the slot tables: ahash with one process-wide random seed (no per-table
-/// state, and flooding a table needs the seed).
-fn hash_key(key: &[u8]) -> u64 {
+/// Hash of a binary string for the slot tables and the collection types: ahash with one
+/// process-wide random seed (no per-table state, and flooding a table needs the seed).
+pub fn hash_key(key: &[u8]) -> u64 {
     static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
     SEED.get_or_init(ahash::RandomState::new).hash_one(key)
 }

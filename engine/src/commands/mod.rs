@@ -1,9 +1,14 @@
 //! The command families, one file each: parse the arguments, apply, reply. Each family lists its
 //! commands in a `COMMANDS` table that [`crate::command::CommandTable`] merges.
 
+pub mod bitmaps;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
+pub mod sorted_sets;
 pub mod strings;
 
 use crate::command::CommandSpec;
@@ -15,4 +20,9 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(keys::COMMANDS)
         .chain(server::COMMANDS)
         .chain(connection::COMMANDS)
+        .chain(hashes::COMMANDS)
+        .chain(lists::COMMANDS)
+        .chain(sets::COMMANDS)
+        .chain(sorted_sets::COMMANDS)
+        .chain(bitmaps::COMMANDS)
 }

@@ -3,5 +3,6 @@
 
 pub mod hash;
 pub mod list;
+pub mod scan;
 pub mod set;
 pub mod zset;
