@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 /// Number of stripes: more than the threads a server runs in practice.
-const STRIPES: usize = 16;
+pub(crate) const STRIPES: usize = 16;
 
 /// One stripe, alone on its cache line.
 #[derive(Debug, Default)]
@@ -20,7 +20,7 @@ pub struct StripedCounter {
 }
 
 /// The stripe of the calling thread, assigned round-robin at its first use.
-fn thread_stripe() -> usize {
+pub(crate) fn thread_stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };

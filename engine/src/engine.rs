@@ -12,10 +12,13 @@ use crate::command::{CommandSpec, CommandTable, Handler};
 use crate::counter::StripedCounter;
 use crate::error::{CommandError, OpenError};
 use crate::exec::Ctx;
-use crate::keyspace::{Keyspace, LockedSlot};
+use crate::gate::{ExclusiveGuard, Gate};
+use crate::keyspace::{Entry, Keyspace, LockedSlot};
 use crate::propagate::{PropagationSink, Propagator};
 use crate::reply::Reply;
+use crate::slot::key_slot;
 use crate::slot::SLOT_COUNT;
+use crate::watch::{WatchSet, WatchedKey};
 
 /// Most databases a server may be configured with (Redis has no hard limit; this bounds memory).
 pub const DATABASES_MAX: usize = 1024;
@@ -134,6 +137,8 @@ pub(crate) struct Inner {
     expire_cursor: AtomicU64,
     /// Expire cycles per second (`hz`).
     hz: AtomicU32,
+    /// Entered by every command, closed by EXEC.
+    pub(crate) gate: Gate,
 }
 
 impl Inner {
@@ -197,6 +202,7 @@ impl Inner {
     }
 
     fn expire_slot(&self, keyspace: &Keyspace, db: usize, slot: u16) -> u64 {
+        let _gate = self.gate.enter();
         let mut locked = LockedSlot::lock(keyspace, db, slot);
         if locked.table().volatile_count() == 0 {
             return 0;
@@ -232,6 +238,7 @@ impl Engine {
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             expire_cursor: AtomicU64::new(0),
             hz: AtomicU32::new(HZ_DEFAULT),
+            gate: Gate::default(),
         });
         if config.active_expiry {
             spawn_expiry_thread(Arc::downgrade(&inner))
@@ -269,10 +276,7 @@ impl Engine {
                 let mut ctx = Ctx::new(&self.inner, session);
                 handler(&mut ctx, args).unwrap_or_else(Reply::from)
             }
-            Handler::Server | Handler::Container => Reply::from(CommandError::err(format!(
-                "'{}' is answered by the server, not by the embedded engine",
-                spec.name
-            ))),
+            Handler::Server | Handler::Container => Reply::from(server_only(spec)),
         }
     }
 
@@ -281,6 +285,46 @@ impl Engine {
     pub fn with_ctx<T>(&self, session: &mut Session, f: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
         let mut ctx = Ctx::new(&self.inner, session);
         f(&mut ctx)
+    }
+
+    /// Stops every other command until the returned guard is dropped: EXEC runs its queued
+    /// commands through it, with nothing in between.
+    pub fn exclusive(&self) -> Exclusive<'_> {
+        Exclusive {
+            inner: &self.inner,
+            _guard: self.inner.gate.close(),
+        }
+    }
+
+    /// WATCH: registers `key` of `db` in `set`, remembering its deadline.
+    pub fn watch(&self, set: &mut WatchSet, db: usize, key: &[u8]) {
+        if db >= self.inner.dbs.len() || set.contains(db, key) {
+            return;
+        }
+        let now_ms = self.inner.clock.now_ms();
+        let mut slot = LockedSlot::lock(&self.inner.dbs[db], db, key_slot(key));
+        let expire_at_ms = slot
+            .raw_get(key)
+            .filter(|e| !e.is_expired(now_ms))
+            .and_then(Entry::expire_at_ms);
+        slot.add_watcher(key, &set.flag);
+        set.keys.push(WatchedKey {
+            db,
+            key: Box::from(key),
+            expire_at_ms,
+        });
+    }
+
+    /// UNWATCH (and the end of EXEC or DISCARD): forgets every watched key of `set`.
+    pub fn unwatch(&self, set: &mut WatchSet) {
+        for watched in set.reset() {
+            let mut slot = LockedSlot::lock(
+                &self.inner.dbs[watched.db],
+                watched.db,
+                key_slot(&watched.key),
+            );
+            slot.remove_watcher(&watched.key, &set.flag);
+        }
     }
 
     /// Number of databases.
@@ -406,6 +450,50 @@ impl Engine {
             .proto_max_bulk_len
             .store(bytes, Ordering::Relaxed);
     }
+}
+
+/// The engine with every other command held off (see [`Engine::exclusive`]).
+#[derive(Debug)]
+pub struct Exclusive<'e> {
+    inner: &'e Inner,
+    _guard: ExclusiveGuard<'e>,
+}
+
+impl Exclusive<'_> {
+    /// Runs a resolved command (as [`Engine::execute_spec`]) without entering the gate, which
+    /// this guard holds.
+    pub fn execute_spec(
+        &self,
+        session: &mut Session,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+    ) -> Reply {
+        match spec.handler {
+            Handler::Engine(handler) => {
+                let mut ctx = Ctx::inside_exclusive(self.inner, session);
+                handler(&mut ctx, args).unwrap_or_else(Reply::from)
+            }
+            Handler::Server | Handler::Container => Reply::from(server_only(spec)),
+        }
+    }
+
+    /// Whether EXEC must refuse to run for `set`: a watched key was written, or its deadline
+    /// (as seen at WATCH time) has passed.
+    pub fn watch_broken(&self, set: &WatchSet) -> bool {
+        let now_ms = self.inner.clock.now_ms();
+        set.is_dirty()
+            || set
+                .keys
+                .iter()
+                .any(|w| w.expire_at_ms.is_some_and(|at| at <= now_ms))
+    }
+}
+
+fn server_only(spec: &CommandSpec) -> CommandError {
+    CommandError::err(format!(
+        "'{}' is answered by the server, not by the embedded engine",
+        spec.name
+    ))
 }
 
 fn spawn_expiry_thread(engine: Weak<Inner>) -> std::io::Result<()> {

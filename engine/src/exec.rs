@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use crate::engine::{Inner, Session};
+use crate::gate::GateGuard;
 use crate::keyspace::{Entry, LockedSlot, Lookup, Previous, SlotTable};
 use crate::slot::key_slot;
 
@@ -16,15 +17,31 @@ pub struct Ctx<'a> {
     pub(crate) engine: &'a Inner,
     pub(crate) session: &'a mut Session,
     now_ms: u64,
+    /// This thread's share of the transaction gate: held while the command runs, so an EXEC
+    /// (which takes the whole gate) never sees a command half done, nor interleaves with one.
+    _gate: Option<GateGuard<'a>>,
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(engine: &'a Inner, session: &'a mut Session) -> Ctx<'a> {
+        let gate = engine.gate.enter();
         let now_ms = engine.clock.now_ms();
         Ctx {
             engine,
             session,
             now_ms,
+            _gate: Some(gate),
+        }
+    }
+
+    /// A context for a command inside EXEC, whose caller holds the whole gate.
+    pub(crate) fn inside_exclusive(engine: &'a Inner, session: &'a mut Session) -> Ctx<'a> {
+        let now_ms = engine.clock.now_ms();
+        Ctx {
+            engine,
+            session,
+            now_ms,
+            _gate: None,
         }
     }
 
@@ -87,9 +104,13 @@ impl<'a> Ctx<'a> {
             db,
             origin_db: self.session.db,
             now_ms: self.now_ms,
+            touched: Vec::new(),
         }
     }
 }
+
+/// A slot of a database: (database, slot).
+type SlotId = (usize, u16);
 
 /// The slots a command holds: one (most commands, no allocation) or several, sorted by
 /// (database, slot).
@@ -109,6 +130,9 @@ pub struct Locks<'a> {
     /// Database the command was issued in: where its record is propagated.
     origin_db: usize,
     now_ms: u64,
+    /// Watched keys this command may have written (only kept for slots that have watchers):
+    /// their watchers are signalled when the command propagates, that is, when it did write.
+    touched: Vec<(SlotId, Box<[u8]>)>,
 }
 
 impl<'a> Locks<'a> {
@@ -119,6 +143,32 @@ impl<'a> Locks<'a> {
 
     fn slot_of(&mut self, key: &[u8]) -> &mut LockedSlot<'a> {
         self.slot_at((self.db, key_slot(key)))
+    }
+
+    /// The held slot `target`, read-only.
+    fn slot_ref(&self, target: (usize, u16)) -> &LockedSlot<'a> {
+        let slot = match &self.held {
+            Held::One(slot) => slot,
+            Held::Many(slots) => {
+                let index = slots.binary_search_by(|s| (s.db(), s.slot()).cmp(&target));
+                &slots[index.unwrap_or_else(|_| panic!("slot {target:?} used without its lock"))]
+            }
+        };
+        assert_eq!(
+            (slot.db(), slot.slot()),
+            target,
+            "slot used without its lock"
+        );
+        slot
+    }
+
+    /// Remembers that `key` may be written, if anyone watches a key of its slot.
+    fn note_touched(&mut self, key: &[u8]) {
+        let slot = self.slot_of(key);
+        if slot.has_watchers() {
+            let target = (slot.db(), slot.slot());
+            self.touched.push((target, Box::from(key)));
+        }
     }
 
     /// The held slot `target`. Using a slot without its lock would corrupt another slot's
@@ -180,6 +230,7 @@ impl<'a> Locks<'a> {
 
     /// The live entry of `key`, mutable. Change its deadline with [`Locks::set_expiry`].
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.note_touched(key);
         self.live(key)
     }
 
@@ -190,6 +241,7 @@ impl<'a> Locks<'a> {
 
     /// Inserts or replaces `key`; returns the previous live entry.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.note_touched(key);
         let now_ms = self.now_ms;
         let previous = self.slot_of(key).insert(key, entry, now_ms);
         self.settle(key, previous)
@@ -197,6 +249,7 @@ impl<'a> Locks<'a> {
 
     /// Removes `key`; returns its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.note_touched(key);
         let now_ms = self.now_ms;
         let previous = self.slot_of(key).remove(key, now_ms);
         self.settle(key, previous)
@@ -204,6 +257,7 @@ impl<'a> Locks<'a> {
 
     /// Sets or clears the deadline of a live key; false if it does not exist.
     pub fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
+        self.note_touched(key);
         self.live(key).is_some() && self.slot_of(key).set_expiry(key, expire_at_ms)
     }
 
@@ -227,6 +281,9 @@ impl<'a> Locks<'a> {
     /// Records a write: counts it as a change and hands the command, built by `args` only if
     /// someone listens, to the propagation stream while the locks are still held.
     pub fn propagate(&self, args: impl FnOnce() -> Vec<Bytes>) {
+        for (target, key) in &self.touched {
+            self.slot_ref(*target).signal_watchers(key);
+        }
         self.engine.note_write(self.origin_db, args);
     }
 }

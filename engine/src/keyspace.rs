@@ -8,7 +8,7 @@
 //! COUNTKEYSINSLOT never walk the tables. A lookup hashes its key once and finds, expires or
 //! returns the entry in that one probe.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use parking_lot::{Mutex, MutexGuard};
@@ -16,6 +16,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::counter::StripedCounter;
 use crate::slot::SLOT_COUNT;
 use crate::value::Value;
+use crate::watch::{SlotWatchers, WatchFlag};
 
 /// Hash of a binary string for the slot tables and the collection types: ahash with one
 /// process-wide random seed (no per-table state, and flooding a table needs the seed).
@@ -109,6 +110,9 @@ impl Previous {
 pub struct SlotTable {
     table: HashTable<Stored>,
     volatile_count: usize,
+    /// Clients watching keys of this slot (WATCH). They belong to the slot of the database,
+    /// not to its contents: a flush or swap keeps them in place.
+    watchers: SlotWatchers,
 }
 
 impl SlotTable {
@@ -151,6 +155,7 @@ impl SlotTable {
             Ok(found) if found.get().entry.is_expired(now_ms) => {
                 let (stored, _) = found.remove();
                 note_removed(&mut self.volatile_count, &stored.entry, counts);
+                self.watchers.signal(key);
                 Lookup::Expired
             }
             Ok(found) => Lookup::Live(&mut found.into_mut().entry),
@@ -228,6 +233,7 @@ impl SlotTable {
             .collect();
         for stored in &expired {
             note_removed(&mut self.volatile_count, &stored.entry, counts);
+            self.watchers.signal(&stored.key);
         }
         expired.into_iter().map(|s| s.key).collect()
     }
@@ -235,7 +241,23 @@ impl SlotTable {
     fn take_all(&mut self, counts: &Counts) -> SlotTable {
         counts.keys.add(-(self.table.len() as i64));
         counts.volatile.add(-(self.volatile_count as i64));
-        std::mem::take(self)
+        self.watchers.signal_all();
+        let watchers = std::mem::take(&mut self.watchers);
+        std::mem::replace(
+            self,
+            SlotTable {
+                watchers,
+                ..SlotTable::default()
+            },
+        )
+    }
+
+    /// Exchanges contents with `other`, each keeping its watchers (who are signalled).
+    fn swap_contents(&mut self, other: &mut SlotTable) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.volatile_count, &mut other.volatile_count);
+        self.watchers.signal_all();
+        other.watchers.signal_all();
     }
 }
 
@@ -346,7 +368,7 @@ impl WholeKeyspace<'_> {
     /// Exchanges the contents and counters of two locked databases.
     pub fn swap(&mut self, other: &mut WholeKeyspace<'_>) {
         for (a, b) in self.tables.iter_mut().zip(other.tables.iter_mut()) {
-            std::mem::swap(&mut **a, &mut **b);
+            a.swap_contents(b);
         }
         self.counts.keys.swap_with(&other.counts.keys);
         self.counts.volatile.swap_with(&other.counts.volatile);
@@ -417,6 +439,26 @@ impl<'a> LockedSlot<'a> {
     /// Sets or clears the deadline of an existing key; false if the key is absent.
     pub fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
         self.table.set_expiry(key, expire_at_ms, self.counts)
+    }
+
+    /// Whether a client watches a key of this slot.
+    pub fn has_watchers(&self) -> bool {
+        !self.table.watchers.is_empty()
+    }
+
+    /// Marks the watchers of `key` (after a write to it).
+    pub fn signal_watchers(&self, key: &[u8]) {
+        self.table.watchers.signal(key);
+    }
+
+    /// Registers `flag` as watching `key`.
+    pub fn add_watcher(&mut self, key: &[u8], flag: &Arc<WatchFlag>) {
+        self.table.watchers.add(key, flag);
+    }
+
+    /// Removes the registration of `flag` on `key`.
+    pub fn remove_watcher(&mut self, key: &[u8], flag: &Arc<WatchFlag>) {
+        self.table.watchers.remove(key, flag);
     }
 
     /// Removes every expired key of this slot; returns them.

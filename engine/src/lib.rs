@@ -10,6 +10,8 @@
 //! - [`exec`]: the context a command runs in and the slot locks it holds.
 //! - [`glob`]: Redis glob patterns (KEYS, SCAN MATCH, CONFIG GET).
 //! - [`propagate`]: the ordered stream of writes that feeds AOF and replication.
+//! - [`gate`]: the striped lock that makes EXEC atomic without slowing single commands.
+//! - [`watch`]: WATCH flags registered per slot, for MULTI/EXEC.
 //! - [`clock`]: injected time, so expiry can be tested.
 //! - [`engine`]: [`Engine`], the handle: generic `execute`, counters, expiry, propagation.
 //! - [`api`]: the typed embedded API (`set`, `get`, `expire`, ...).
@@ -25,6 +27,7 @@ pub mod counter;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod gate;
 pub mod glob;
 pub mod keyspace;
 pub mod propagate;
@@ -32,6 +35,7 @@ pub mod reply;
 pub mod slot;
 pub mod types;
 pub mod value;
+pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Config, Engine, Session, StatsSnapshot};

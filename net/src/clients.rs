@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,6 +28,8 @@ pub struct ClientInfo {
     last_command: Mutex<&'static str>,
     /// Bytes waiting in the query buffer at the last look (qbuf).
     pub query_buffer_bytes: AtomicUsize,
+    /// Commands queued in an open MULTI, -1 outside one (`multi=`).
+    pub multi_queued: AtomicI64,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -45,6 +47,7 @@ impl ClientInfo {
             name: Mutex::new(None),
             last_command: Mutex::new("NULL"),
             query_buffer_bytes: AtomicUsize::new(0),
+            multi_queued: AtomicI64::new(-1),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         }
@@ -101,7 +104,7 @@ impl ClientInfo {
         let qbuf = self.query_buffer_bytes.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
-             multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
+             multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
              omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.peer,
@@ -110,6 +113,7 @@ impl ClientInfo {
             self.age_secs(),
             self.idle_secs(),
             self.db.load(Ordering::Relaxed),
+            self.multi_queued.load(Ordering::Relaxed),
             *self.last_command.lock(),
             self.resp.load(Ordering::Relaxed),
         )

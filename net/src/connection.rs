@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use slotkv_engine::command::{CommandTable, Flags, Handler};
+use slotkv_engine::command::{CommandSpec, CommandTable, Flags, Handler};
+use slotkv_engine::engine::Exclusive;
 use slotkv_engine::{Reply, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,6 +19,7 @@ use tokio::net::TcpStream;
 use crate::clients::ClientInfo;
 use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 use crate::server::Shared;
+use crate::transaction::{self, TransactionState};
 
 /// Bytes reserved in the read buffer before each read.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -47,6 +49,7 @@ pub struct ClientState {
     pub protocol: Protocol,
     pub authenticated: bool,
     pub info: Arc<ClientInfo>,
+    pub transaction: TransactionState,
 }
 
 /// Serves one accepted connection until it closes.
@@ -73,11 +76,15 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             protocol: Protocol::Resp2,
             authenticated,
             info: registration.info.clone(),
+            transaction: TransactionState::default(),
         },
     };
     if let Err(error) = connection.run().await {
         tracing::debug!("client {peer} closed: {error}");
     }
+    shared
+        .engine
+        .unwatch(&mut connection.state.transaction.watched);
 }
 
 #[derive(Debug)]
@@ -136,6 +143,32 @@ impl CachedLimits {
 enum Next {
     Continue,
     Close,
+}
+
+/// Runs a resolved, authorised command; `exclusive` is EXEC's hold on the engine when the
+/// command runs inside a transaction.
+pub fn run_command(
+    shared: &Shared,
+    state: &mut ClientState,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    exclusive: Option<&Exclusive<'_>>,
+) -> Outcome {
+    match spec.handler {
+        Handler::Engine(_) => Outcome::Reply(match exclusive {
+            Some(exclusive) => exclusive.execute_spec(&mut state.session, spec, args),
+            None => shared.engine.execute_spec(&mut state.session, spec, args),
+        }),
+        Handler::Server => {
+            // CLIENT LIST/INFO show the running command as this client's `cmd`.
+            state.info.touch(spec.name);
+            crate::server_commands::run(shared, state, spec, args)
+        }
+        Handler::Container => Outcome::Reply(Reply::Error(format!(
+            "ERR '{}' needs a subcommand",
+            spec.name
+        ))),
+    }
 }
 
 impl Connection {
@@ -228,29 +261,19 @@ impl Connection {
     fn dispatch(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
         let spec = match CommandTable::global().resolve(args) {
             Ok(spec) => spec,
-            Err(error) => return (Outcome::Reply(error.into()), None),
+            Err(error) => {
+                self.state.transaction.flag_error();
+                return (Outcome::Reply(error.into()), None);
+            }
         };
         if !self.state.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
-            return (
-                Outcome::Reply(Reply::Error("NOAUTH Authentication required.".into())),
-                Some(spec.name),
-            );
+            self.state.transaction.flag_error();
+            let noauth = Reply::Error("NOAUTH Authentication required.".into());
+            return (Outcome::Reply(noauth), Some(spec.name));
         }
-        let outcome = match spec.handler {
-            Handler::Engine(_) => Outcome::Reply(self.shared.engine.execute_spec(
-                &mut self.state.session,
-                spec,
-                args,
-            )),
-            Handler::Server => {
-                // CLIENT LIST/INFO show the running command as this client's `cmd`.
-                self.state.info.touch(spec.name);
-                crate::server_commands::run(&self.shared, &mut self.state, spec, args)
-            }
-            Handler::Container => Outcome::Reply(Reply::Error(format!(
-                "ERR '{}' needs a subcommand",
-                spec.name
-            ))),
+        let outcome = match transaction::intercept(&mut self.state, spec, args) {
+            Some(queued) => queued,
+            None => run_command(&self.shared, &mut self.state, spec, args, None),
         };
         (outcome, Some(spec.name))
     }

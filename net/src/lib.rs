@@ -5,6 +5,7 @@
 //! - [`server`]: listeners, accept loop, shared state, shutdown.
 //! - [`connection`]: one client: read, parse, dispatch, pipelined replies.
 //! - [`server_commands`]: commands the server answers itself (CLIENT, HELLO, AUTH, ...).
+//! - [`transaction`]: MULTI, EXEC, DISCARD, WATCH and UNWATCH.
 //! - [`introspect`]: COMMAND and its subcommands, from the engine's command table.
 //! - [`info`]: INFO in Redis's format.
 //! - [`clients`]: the connected-client table (CLIENT LIST/KILL, maxclients).
@@ -23,6 +24,7 @@ pub mod memory;
 pub mod resp;
 pub mod server;
 pub mod server_commands;
+pub mod transaction;
 
 /// The Redis version slotkv reports (INFO redis_version, HELLO), whose behaviour it follows.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -12,6 +12,7 @@ use crate::clients::{ClientInfo, CLIENT_NAME_LEN_MAX};
 use crate::connection::{ClientState, Outcome};
 use crate::resp::Protocol;
 use crate::server::Shared;
+use crate::transaction;
 
 /// Longest DEBUG SLEEP accepted, so a typo cannot park a connection for years.
 const DEBUG_SLEEP_SECS_MAX: f64 = 3600.0;
@@ -25,6 +26,11 @@ pub fn run(
 ) -> Outcome {
     let result = match spec.name {
         "quit" => return Outcome::Close(Reply::Ok),
+        "multi" => transaction::multi(client),
+        "exec" => transaction::exec(shared, client),
+        "discard" => transaction::discard(shared, client),
+        "watch" => transaction::watch(shared, client, &args[1..]),
+        "unwatch" => Ok(transaction::unwatch(shared, client)),
         "shutdown" => return shutdown(args),
         "debug" => return debug(args),
         "info" => Ok(crate::info::reply(shared, client, &args[1..])),

@@ -170,7 +170,51 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// Flags of MULTI, DISCARD, WATCH and UNWATCH in Redis 7.
+const TRANSACTION: Flags = CONNECTION.and(Flags::FAST).and(Flags::ALLOW_BUSY);
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[
+    server(
+        "multi",
+        1,
+        TRANSACTION,
+        Group::Transactions,
+        "1.2.0",
+        "Starts a transaction.",
+    ),
+    server(
+        "exec",
+        1,
+        CONNECTION.and(Flags::SKIP_SLOWLOG),
+        Group::Transactions,
+        "1.2.0",
+        "Executes all commands in a transaction.",
+    ),
+    server(
+        "discard",
+        1,
+        TRANSACTION,
+        Group::Transactions,
+        "2.0.0",
+        "Discards a transaction.",
+    ),
+    server(
+        "watch",
+        -2,
+        TRANSACTION,
+        Group::Transactions,
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction.",
+    )
+    .keys(KeyRange::ALL),
+    server(
+        "unwatch",
+        1,
+        TRANSACTION,
+        Group::Transactions,
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+    ),
     server(
         "client",
         -2,

@@ -1,0 +1,138 @@
+//! WATCH: optimistic locking for MULTI/EXEC. A client's [`WatchSet`] holds one flag; each
+//! watched key registers that flag with the key's slot table, under the slot's own lock, so
+//! signalling a write costs nothing when a slot has no watchers and needs no global lock when
+//! it has. A write to a watched key (or its expiry, a flush, a swap of its database) sets the
+//! flag; EXEC then refuses to run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+/// Set when a watched key changes.
+#[derive(Debug, Default)]
+pub struct WatchFlag {
+    dirty: AtomicBool,
+}
+
+impl WatchFlag {
+    fn mark(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+}
+
+/// The watchers of the keys of one slot: (key, flag) pairs. Dead flags (clients gone) are
+/// dropped whenever the list is touched.
+#[derive(Debug, Default)]
+pub struct SlotWatchers {
+    entries: Vec<(Box<[u8]>, Weak<WatchFlag>)>,
+}
+
+impl SlotWatchers {
+    /// Whether nobody watches a key of this slot.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Registers `flag` as watching `key` (once).
+    pub fn add(&mut self, key: &[u8], flag: &Arc<WatchFlag>) {
+        self.entries.retain(|(_, f)| f.strong_count() > 0);
+        let already = self
+            .entries
+            .iter()
+            .any(|(k, f)| **k == *key && std::ptr::eq(f.as_ptr(), Arc::as_ptr(flag)));
+        if !already {
+            self.entries.push((Box::from(key), Arc::downgrade(flag)));
+        }
+    }
+
+    /// Removes the registration of `flag` on `key`.
+    pub fn remove(&mut self, key: &[u8], flag: &Arc<WatchFlag>) {
+        self.entries.retain(|(k, f)| {
+            f.strong_count() > 0 && !(**k == *key && std::ptr::eq(f.as_ptr(), Arc::as_ptr(flag)))
+        });
+    }
+
+    /// Marks every watcher of `key`.
+    pub fn signal(&self, key: &[u8]) {
+        for (watched, flag) in &self.entries {
+            if **watched == *key {
+                if let Some(flag) = flag.upgrade() {
+                    flag.mark();
+                }
+            }
+        }
+    }
+
+    /// Marks every watcher of every key of the slot (flush, swap).
+    pub fn signal_all(&self) {
+        for flag in self.entries.iter().filter_map(|(_, f)| f.upgrade()) {
+            flag.mark();
+        }
+    }
+}
+
+/// One watched key, as the client saw it at WATCH time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedKey {
+    pub db: usize,
+    pub key: Box<[u8]>,
+    /// The key's deadline when watched: if it passes before EXEC, the key has (logically)
+    /// changed, as Redis 6.0.9+ treats it.
+    pub expire_at_ms: Option<u64>,
+}
+
+/// A client's watched keys and its flag.
+#[derive(Debug, Default)]
+pub struct WatchSet {
+    pub(crate) flag: Arc<WatchFlag>,
+    pub(crate) keys: Vec<WatchedKey>,
+}
+
+impl WatchSet {
+    /// Whether a watched key was written since it was watched.
+    pub fn is_dirty(&self) -> bool {
+        self.flag.dirty.load(Ordering::Acquire)
+    }
+
+    /// Whether no key is watched.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether `key` of `db` is already watched.
+    pub(crate) fn contains(&self, db: usize, key: &[u8]) -> bool {
+        self.keys.iter().any(|w| w.db == db && *w.key == *key)
+    }
+
+    /// Forgets the keys and clears the flag (after EXEC, DISCARD, UNWATCH).
+    pub(crate) fn reset(&mut self) -> Vec<WatchedKey> {
+        self.flag.dirty.store(false, Ordering::Release);
+        std::mem::take(&mut self.keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_reach_only_live_watchers_of_the_key() {
+        let mut slot = SlotWatchers::default();
+        let set = WatchSet::default();
+        slot.add(b"a", &set.flag);
+        slot.add(b"a", &set.flag);
+        assert_eq!(slot.entries.len(), 1, "a key is registered once per client");
+        slot.signal(b"b");
+        assert!(!set.is_dirty());
+        slot.signal(b"a");
+        assert!(set.is_dirty());
+        slot.remove(b"a", &set.flag);
+        assert!(slot.is_empty());
+        {
+            let gone = WatchSet::default();
+            slot.add(b"x", &gone.flag);
+        }
+        slot.signal_all();
+        slot.add(b"y", &set.flag);
+        assert_eq!(slot.entries.len(), 1, "dead watchers are dropped");
+    }
+}
