@@ -290,9 +290,11 @@ impl Engine {
     /// Stops every other command until the returned guard is dropped: EXEC runs its queued
     /// commands through it, with nothing in between.
     pub fn exclusive(&self) -> Exclusive<'_> {
+        let guard = self.inner.gate.close();
+        self.inner.propagator.begin_transaction();
         Exclusive {
             inner: &self.inner,
-            _guard: self.inner.gate.close(),
+            _guard: guard,
         }
     }
 
@@ -452,11 +454,20 @@ impl Engine {
     }
 }
 
-/// The engine with every other command held off (see [`Engine::exclusive`]).
+/// The engine with every other command held off (see [`Engine::exclusive`]); its writes are
+/// propagated as one MULTI ... EXEC block. Commands run through it must not enter the engine
+/// by another path (that would wait for the gate this holds).
 #[derive(Debug)]
 pub struct Exclusive<'e> {
     inner: &'e Inner,
     _guard: ExclusiveGuard<'e>,
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        // Closes the MULTI block while the gate is still held (fields drop after this).
+        self.inner.propagator.end_transaction();
+    }
 }
 
 impl Exclusive<'_> {

@@ -60,11 +60,24 @@ fn decimal_digits(n: u64) -> u64 {
     u64::from(n.checked_ilog10().unwrap_or(0)) + 1
 }
 
+/// Where the stream stands with respect to an EXEC being run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    /// No EXEC is running.
+    #[default]
+    Closed,
+    /// An EXEC is running but has written nothing yet: MULTI goes out before its first write.
+    Open,
+    /// MULTI went out: EXEC must follow when the transaction ends.
+    Started,
+}
+
 #[derive(Debug, Default)]
 struct StreamState {
     next_offset: u64,
     selected_db: Option<usize>,
     sinks: Vec<Arc<dyn PropagationSink>>,
+    transaction: Transaction,
 }
 
 /// The ordered fan-out of writes to subscribers.
@@ -102,7 +115,8 @@ impl Propagator {
         self.state.lock().next_offset
     }
 
-    /// Emits one command applied to `db`, preceded by SELECT when the database changed.
+    /// Emits one command applied to `db`, preceded by SELECT when the database changed (and by
+    /// MULTI if it is the first write of a transaction).
     pub fn emit(&self, db: usize, args: &[Bytes]) {
         debug_assert!(!args.is_empty(), "empty propagation record");
         let mut state = self.state.lock();
@@ -114,7 +128,34 @@ impl Propagator {
             Self::deliver(&mut state, db, &select);
             state.selected_db = Some(db);
         }
+        if state.transaction == Transaction::Open {
+            Self::deliver(&mut state, db, &[Bytes::from_static(b"MULTI")]);
+            state.transaction = Transaction::Started;
+        }
         Self::deliver(&mut state, db, args);
+    }
+
+    /// Starts a transaction: the writes until [`Propagator::end_transaction`] go out between
+    /// MULTI and EXEC (nothing at all if there is none), as Redis propagates EXEC. The caller
+    /// keeps every other writer out meanwhile (the engine's gate).
+    pub fn begin_transaction(&self) {
+        let mut state = self.state.lock();
+        assert_eq!(
+            state.transaction,
+            Transaction::Closed,
+            "transactions do not nest"
+        );
+        state.transaction = Transaction::Open;
+    }
+
+    /// Ends the transaction begun by [`Propagator::begin_transaction`].
+    pub fn end_transaction(&self) {
+        let mut state = self.state.lock();
+        if state.transaction == Transaction::Started && !state.sinks.is_empty() {
+            let db = state.selected_db.unwrap_or(0);
+            Self::deliver(&mut state, db, &[Bytes::from_static(b"EXEC")]);
+        }
+        state.transaction = Transaction::Closed;
     }
 
     fn deliver(state: &mut StreamState, db: usize, args: &[Bytes]) {
@@ -177,6 +218,24 @@ mod tests {
             .iter()
             .map(|w| Bytes::copy_from_slice(w.as_bytes()))
             .collect()
+    }
+
+    #[test]
+    fn transactions_are_wrapped_only_when_they_write() {
+        let propagator = Propagator::default();
+        let sink = Arc::new(RecordingSink::default());
+        propagator.subscribe(sink.clone());
+        propagator.begin_transaction();
+        propagator.end_transaction();
+        assert!(sink.commands().is_empty());
+        propagator.begin_transaction();
+        propagator.emit(2, &args(&["SET", "a", "1"]));
+        propagator.emit(2, &args(&["DEL", "b"]));
+        propagator.end_transaction();
+        assert_eq!(
+            sink.commands(),
+            ["SELECT 2", "MULTI", "SET a 1", "DEL b", "EXEC"]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use slotkv_engine::command::CommandTable;
+use slotkv_engine::propagate::RecordingSink;
 use slotkv_engine::watch::WatchSet;
 use slotkv_engine::{Config, Engine, ManualClock, Reply, Session};
 
@@ -93,5 +94,43 @@ fn exclusive_runs_commands_and_reports_broken_watches() {
     assert!(
         engine.exclusive().watch_broken(&set),
         "a deadline seen at WATCH time has passed"
+    );
+}
+
+#[test]
+fn an_exclusive_block_is_propagated_as_multi_exec() {
+    let (engine, _clock) = open();
+    let sink = Arc::new(RecordingSink::default());
+    engine.subscribe(sink.clone());
+    let spec = |words: &[&str]| CommandTable::global().resolve(&args(words)).expect("known");
+    let mut session = Session::new();
+    {
+        let exclusive = engine.exclusive();
+        exclusive.execute_spec(&mut session, spec(&["GET", "a"]), &args(&["GET", "a"]));
+    }
+    assert!(
+        sink.commands().is_empty(),
+        "a read-only transaction propagates nothing"
+    );
+    {
+        let exclusive = engine.exclusive();
+        exclusive.execute_spec(
+            &mut session,
+            spec(&["SET", "a", "1"]),
+            &args(&["SET", "a", "1"]),
+        );
+        exclusive.execute_spec(&mut session, spec(&["INCR", "a"]), &args(&["INCR", "a"]));
+    }
+    engine.execute(&args(&["DEL", "a"]));
+    assert_eq!(
+        sink.commands(),
+        [
+            "SELECT 0",
+            "MULTI",
+            "SET a 1",
+            "INCRBY a 1",
+            "EXEC",
+            "DEL a"
+        ]
     );
 }
