@@ -35,6 +35,8 @@ pub enum Reply {
     Bool(bool),
     /// Verbatim text with its three-letter format (RESP3 `=`); a bulk string in RESP2.
     Verbatim(&'static str, Bytes),
+    /// Out-of-band data such as a pub/sub message (RESP3 `>`); an array in RESP2.
+    Push(Vec<Reply>),
 }
 
 impl Reply {

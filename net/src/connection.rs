@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::clients::ClientInfo;
+use crate::pubsub::{self, SubscriberState};
 use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 use crate::server::Shared;
 use crate::transaction::{self, TransactionState};
@@ -34,6 +35,8 @@ const BUFFER_KEEP_BYTES: usize = 1024 * 1024;
 pub enum Outcome {
     /// Send the reply and carry on.
     Reply(Reply),
+    /// Send several replies and carry on ((un)subscribe confirms each name).
+    Many(Vec<Reply>),
     /// Send the reply, then close (QUIT).
     Close(Reply),
     /// Wait, then reply +OK (DEBUG SLEEP).
@@ -50,6 +53,8 @@ pub struct ClientState {
     pub authenticated: bool,
     pub info: Arc<ClientInfo>,
     pub transaction: TransactionState,
+    /// Subscriptions and mailbox, made at the first SUBSCRIBE.
+    pub pubsub: Option<SubscriberState>,
 }
 
 /// Serves one accepted connection until it closes.
@@ -77,6 +82,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             authenticated,
             info: registration.info.clone(),
             transaction: TransactionState::default(),
+            pubsub: None,
         },
     };
     if let Err(error) = connection.run().await {
@@ -85,6 +91,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
     shared
         .engine
         .unwatch(&mut connection.state.transaction.watched);
+    if let Some(pubsub) = connection.state.pubsub.as_mut() {
+        pubsub.leave(&shared.pubsub);
+    }
 }
 
 #[derive(Debug)]
@@ -195,7 +204,13 @@ impl Connection {
             );
             return Ok(false);
         }
-        let timeout_secs = limits.timeout_secs;
+        // Subscribers are exempt from the idle timeout, as in Redis: they wait by design.
+        let subscribed = self
+            .state
+            .pubsub
+            .as_ref()
+            .is_some_and(SubscriberState::is_subscribed);
+        let timeout_secs = if subscribed { 0 } else { limits.timeout_secs };
         if self.read_buffer.capacity() > BUFFER_KEEP_BYTES && self.read_buffer.is_empty() {
             self.read_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
         }
@@ -208,8 +223,18 @@ impl Connection {
                 secs => tokio::time::sleep(Duration::from_secs(secs)).await,
             }
         };
+        let message = async {
+            match self.state.pubsub.as_mut() {
+                Some(pubsub) => pubsub.next_message().await,
+                None => std::future::pending().await,
+            }
+        };
         let bytes_read = tokio::select! {
             read = read => read?,
+            Some(message) = message => {
+                self.deliver_messages(message);
+                return Ok(true);
+            }
             () = info.killed() => return Ok(false),
             () = idle_limit => return Ok(false),
         };
@@ -219,6 +244,23 @@ impl Connection {
             .query_buffer_bytes
             .store(self.read_buffer.len(), Ordering::Relaxed);
         Ok(bytes_read > 0)
+    }
+
+    /// Appends a published message and every other one already waiting (up to a batch).
+    fn deliver_messages(&mut self, first: Reply) {
+        const BATCH_MAX: usize = 1024;
+        self.push_reply(&first);
+        for _ in 1..BATCH_MAX {
+            let Some(message) = self
+                .state
+                .pubsub
+                .as_mut()
+                .and_then(SubscriberState::try_next_message)
+            else {
+                break;
+            };
+            self.push_reply(&message);
+        }
     }
 
     /// Runs every complete request in the read buffer, appending replies.
@@ -271,8 +313,20 @@ impl Connection {
             let noauth = Reply::Error("NOAUTH Authentication required.".into());
             return (Outcome::Reply(noauth), Some(spec.name));
         }
+        if !pubsub::allowed_while_subscribed(&self.state, spec.name) {
+            self.state.transaction.flag_error();
+            let refused = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            );
+            return (Outcome::Reply(Reply::Error(refused)), Some(spec.name));
+        }
         let outcome = match transaction::intercept(&mut self.state, spec, args) {
             Some(queued) => queued,
+            None if spec.name == "ping" => match pubsub::subscribed_ping(&self.state, args) {
+                Some(pong) => Outcome::Reply(pong),
+                None => run_command(&self.shared, &mut self.state, spec, args, None),
+            },
             None => run_command(&self.shared, &mut self.state, spec, args, None),
         };
         (outcome, Some(spec.name))
@@ -287,6 +341,12 @@ impl Connection {
             Outcome::Close(reply) => {
                 self.push_reply(&reply);
                 Ok(Next::Close)
+            }
+            Outcome::Many(replies) => {
+                for reply in &replies {
+                    self.push_reply(reply);
+                }
+                Ok(Next::Continue)
             }
             Outcome::Sleep(duration) => {
                 self.flush().await?;
@@ -312,7 +372,15 @@ impl Connection {
         if self.reply_buffer.is_empty() {
             return Ok(());
         }
-        self.stream.write_all(&self.reply_buffer).await?;
+        // A client that stopped reading must not pin this task: CLIENT KILL and the pub/sub
+        // output limit end a blocked write too.
+        let info = self.state.info.clone();
+        tokio::select! {
+            written = self.stream.write_all(&self.reply_buffer) => written?,
+            () = info.killed() => {
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
+            }
+        }
         self.shared
             .stats
             .net_output_bytes

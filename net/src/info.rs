@@ -229,8 +229,8 @@ fn stats(shared: &Shared) -> Fields {
         ("evicted_keys", "0".to_owned()),
         ("keyspace_hits", engine.keyspace_hits.to_string()),
         ("keyspace_misses", engine.keyspace_misses.to_string()),
-        ("pubsub_channels", "0".to_owned()),
-        ("pubsub_patterns", "0".to_owned()),
+        ("pubsub_channels", shared.pubsub.channel_count().to_string()),
+        ("pubsub_patterns", shared.pubsub.pattern_count().to_string()),
         ("total_error_replies", load(&server.error_replies)),
     ]
 }

@@ -5,6 +5,7 @@
 //! - [`server`]: listeners, accept loop, shared state, shutdown.
 //! - [`connection`]: one client: read, parse, dispatch, pipelined replies.
 //! - [`server_commands`]: commands the server answers itself (CLIENT, HELLO, AUTH, ...).
+//! - [`pubsub`]: channels, patterns and shard channels; PUBLISH and PUBSUB.
 //! - [`transaction`]: MULTI, EXEC, DISCARD, WATCH and UNWATCH.
 //! - [`introspect`]: COMMAND and its subcommands, from the engine's command table.
 //! - [`info`]: INFO in Redis's format.
@@ -22,6 +23,7 @@ pub mod introspect;
 pub mod logging;
 pub mod memory;
 pub mod resp;
+pub mod pubsub;
 pub mod server;
 pub mod server_commands;
 pub mod transaction;

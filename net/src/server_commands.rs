@@ -10,6 +10,7 @@ use slotkv_engine::{CommandError, Reply};
 
 use crate::clients::{ClientInfo, CLIENT_NAME_LEN_MAX};
 use crate::connection::{ClientState, Outcome};
+use crate::pubsub::{self, Kind, SubscriberState};
 use crate::resp::Protocol;
 use crate::server::Shared;
 use crate::transaction;
@@ -26,6 +27,20 @@ pub fn run(
 ) -> Outcome {
     let result = match spec.name {
         "quit" => return Outcome::Close(Reply::Ok),
+        "subscribe" => return subscribe(shared, client, Kind::Channel, &args[1..]),
+        "psubscribe" => return subscribe(shared, client, Kind::Pattern, &args[1..]),
+        "ssubscribe" => return subscribe(shared, client, Kind::Shard, &args[1..]),
+        "unsubscribe" => return unsubscribe(shared, client, Kind::Channel, &args[1..]),
+        "punsubscribe" => return unsubscribe(shared, client, Kind::Pattern, &args[1..]),
+        "sunsubscribe" => return unsubscribe(shared, client, Kind::Shard, &args[1..]),
+        "publish" => Ok(Reply::Integer(
+            shared.pubsub.publish(&args[1], &args[2]) as i64
+        )),
+        "spublish" => Ok(Reply::Integer(
+            shared.pubsub.publish_shard(&args[1], &args[2]) as i64,
+        )),
+        "pubsub|help" => Ok(help(PUBSUB_HELP)),
+        name if name.starts_with("pubsub|") => pubsub::pubsub_command(&shared.pubsub, args),
         "multi" => transaction::multi(client),
         "exec" => transaction::exec(shared, client),
         "discard" => transaction::discard(shared, client),
@@ -63,6 +78,39 @@ pub fn run(
     };
     Outcome::Reply(result.unwrap_or_else(Reply::from))
 }
+
+fn subscribe(shared: &Shared, client: &mut ClientState, kind: Kind, names: &[Bytes]) -> Outcome {
+    let info = client.info.clone();
+    let state = client
+        .pubsub
+        .get_or_insert_with(|| SubscriberState::new(info));
+    Outcome::Many(pubsub::subscribe(&shared.pubsub, state, kind, names))
+}
+
+fn unsubscribe(shared: &Shared, client: &mut ClientState, kind: Kind, names: &[Bytes]) -> Outcome {
+    let info = client.info.clone();
+    let state = client
+        .pubsub
+        .get_or_insert_with(|| SubscriberState::new(info));
+    Outcome::Many(pubsub::unsubscribe(&shared.pubsub, state, kind, names))
+}
+
+const PUBSUB_HELP: &[&str] = &[
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Print this help.",
+];
 
 fn help(lines: &[&str]) -> Reply {
     Reply::Array(

@@ -167,6 +167,7 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
         .map(
             |(spec, args)| match run_command(shared, state, spec, &args, Some(&exclusive)) {
                 Outcome::Reply(reply) | Outcome::Close(reply) => reply,
+                Outcome::Many(replies) => Reply::Array(replies),
                 Outcome::Sleep(duration) => {
                     // Inside a transaction nothing else may run meanwhile: sleep where we are, as
                     // Redis blocks its whole event loop.

@@ -170,10 +170,147 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// Flags of the subscribe family. Redis lets them into MULTI, where their several replies would
+/// break EXEC's reply count; slotkv refuses them there.
+const SUBSCRIBE: Flags = Flags::PUBSUB.and(CONNECTION).and(Flags::NO_MULTI);
+/// Flags of PUBLISH and SPUBLISH.
+const PUBLISH: Flags = Flags::PUBSUB
+    .and(Flags::LOADING)
+    .and(Flags::STALE)
+    .and(Flags::FAST)
+    .and(Flags::MAY_REPLICATE);
+
+static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
+    server(
+        "pubsub|channels",
+        -2,
+        Flags::PUBSUB.and(Flags::LOADING).and(Flags::STALE),
+        Group::PubSub,
+        "2.8.0",
+        "Returns the active channels.",
+    ),
+    server(
+        "pubsub|numsub",
+        -2,
+        Flags::PUBSUB.and(Flags::LOADING).and(Flags::STALE),
+        Group::PubSub,
+        "2.8.0",
+        "Returns a count of subscribers to channels.",
+    ),
+    server(
+        "pubsub|numpat",
+        2,
+        Flags::PUBSUB.and(Flags::LOADING).and(Flags::STALE),
+        Group::PubSub,
+        "2.8.0",
+        "Returns a count of unique pattern subscriptions.",
+    ),
+    server(
+        "pubsub|shardchannels",
+        -2,
+        Flags::PUBSUB.and(Flags::LOADING).and(Flags::STALE),
+        Group::PubSub,
+        "7.0.0",
+        "Returns the active shard channels.",
+    ),
+    server(
+        "pubsub|shardnumsub",
+        -2,
+        Flags::PUBSUB.and(Flags::LOADING).and(Flags::STALE),
+        Group::PubSub,
+        "7.0.0",
+        "Returns the count of subscribers of shard channels.",
+    ),
+    server(
+        "pubsub|help",
+        2,
+        Flags::LOADING.and(Flags::STALE),
+        Group::PubSub,
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
 /// Flags of MULTI, DISCARD, WATCH and UNWATCH in Redis 7.
 const TRANSACTION: Flags = CONNECTION.and(Flags::FAST).and(Flags::ALLOW_BUSY);
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
+    server(
+        "subscribe",
+        -2,
+        SUBSCRIBE,
+        Group::PubSub,
+        "2.0.0",
+        "Listens for messages published to channels.",
+    ),
+    server(
+        "unsubscribe",
+        -1,
+        SUBSCRIBE,
+        Group::PubSub,
+        "2.0.0",
+        "Stops listening to messages posted to channels.",
+    ),
+    server(
+        "psubscribe",
+        -2,
+        SUBSCRIBE,
+        Group::PubSub,
+        "2.0.0",
+        "Listens for messages published to channels that match one or more patterns.",
+    ),
+    server(
+        "punsubscribe",
+        -1,
+        SUBSCRIBE,
+        Group::PubSub,
+        "2.0.0",
+        "Stops listening to messages published to channels that match one or more patterns.",
+    ),
+    server(
+        "ssubscribe",
+        -2,
+        SUBSCRIBE,
+        Group::PubSub,
+        "7.0.0",
+        "Listens for messages published to shard channels.",
+    )
+    .keys(KeyRange::ALL),
+    server(
+        "sunsubscribe",
+        -1,
+        SUBSCRIBE,
+        Group::PubSub,
+        "7.0.0",
+        "Stops listening to messages posted to shard channels.",
+    )
+    .keys(KeyRange::ALL),
+    server(
+        "publish",
+        3,
+        PUBLISH,
+        Group::PubSub,
+        "2.0.0",
+        "Posts a message to a channel.",
+    ),
+    server(
+        "spublish",
+        3,
+        PUBLISH,
+        Group::PubSub,
+        "7.0.0",
+        "Post a message to a shard channel.",
+    )
+    .keys(KeyRange::FIRST),
+    server(
+        "pubsub",
+        -2,
+        Flags::NONE,
+        Group::PubSub,
+        "2.8.0",
+        "A container for Pub/Sub commands.",
+    )
+    .subcommands(PUBSUB_SUBCOMMANDS),
     server(
         "multi",
         1,

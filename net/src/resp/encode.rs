@@ -40,6 +40,7 @@ pub fn encode_reply(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
         Reply::Bool(value) => out.put_slice(if *value { b":1\r\n" } else { b":0\r\n" }),
         Reply::Verbatim(format, text) if resp3 => put_verbatim(out, format, text),
         Reply::Verbatim(_, text) => put_bulk(out, text),
+        Reply::Push(items) => put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
     }
 }
 
@@ -301,6 +302,20 @@ mod tests {
             Reply::Verbatim("txt", Bytes::from_static(b"Some string")),
             b"$11\r\nSome string\r\n",
             b"=15\r\ntxt:Some string\r\n",
+        );
+    }
+
+    #[test]
+    fn pushes_are_arrays_in_resp2() {
+        let push = Reply::Push(vec![
+            Reply::bulk(b"message"),
+            Reply::bulk(b"ch"),
+            Reply::bulk(b"hi"),
+        ]);
+        assert_encodes(
+            push,
+            b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+            b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
         );
     }
 
