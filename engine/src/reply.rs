@@ -27,6 +27,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A map (RESP3 `%`); a flat array of alternating keys and values in RESP2.
     Map(Vec<(Reply, Reply)>),
+    /// Pairs that are not a map, as Redis replies to HRANDFIELD WITHVALUES or ZRANGE
+    /// WITHSCORES: an array of two-element arrays in RESP3, a flat array in RESP2.
+    Pairs(Vec<(Reply, Reply)>),
     /// A set (RESP3 `~`); an array in RESP2.
     Set(Vec<Reply>),
     /// A double (RESP3 `,`); a bulk string in RESP2.

@@ -8,12 +8,20 @@
 
 use hashbrown::hash_table::{AbsentEntry, Entry, OccupiedEntry};
 use hashbrown::HashTable;
+use rand::Rng;
 
 use crate::command::{is_keyword, parse_i64_arg, Args};
 use crate::error::CommandError;
 
 /// Bits of the cursor that hold the bucket index; the bits above hold log2 of the bucket count.
 const INDEX_BITS: u32 = 56;
+
+/// Random buckets [`ScanTable::random_entry`] tries before it walks to the next entry. A table
+/// is at least about 40% full unless removals thinned it, so 32 misses are rare (0.6^32 < 1e-7).
+const RANDOM_DRAWS_MAX: usize = 32;
+
+/// Tables this small are never shrunk: the memory is not worth a relocation.
+const SPARSE_BUCKETS_MIN: usize = 64;
 
 /// Options shared by the collection SCAN commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +153,38 @@ impl<T> ScanTable<T> {
         }
     }
 
+    /// A random entry, every entry equally likely: random buckets are drawn until one is
+    /// occupied. A table thinned by removals may miss [`RANDOM_DRAWS_MAX`] times; the walk then
+    /// goes on from the last bucket drawn to the next entry, which favours entries that follow
+    /// long empty runs a little but bounds the draws.
+    pub fn random_entry<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<&T> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let buckets = self.table.num_buckets();
+        let mut index = 0;
+        for _ in 0..RANDOM_DRAWS_MAX {
+            index = rng.gen_range(0..buckets);
+            if let Some(entry) = self.table.get_bucket(index) {
+                return Some(entry);
+            }
+        }
+        (index..buckets)
+            .chain(0..index)
+            .find_map(|i| self.table.get_bucket(i))
+    }
+
+    /// Gives memory back once removals have left the table less than 1/8 full, as Redis
+    /// shrinks its dicts: it also keeps [`ScanTable::random_entry`]'s draws likely to hit. The
+    /// entries move, so scans in progress start over.
+    pub fn shrink_if_sparse(&mut self, hasher: impl Fn(&T) -> u64) {
+        let buckets = self.table.num_buckets();
+        if buckets > SPARSE_BUCKETS_MIN && self.table.len() < buckets / 8 {
+            self.layout_epoch = self.layout_epoch.wrapping_add(1);
+            self.table.shrink_to_fit(hasher);
+        }
+    }
+
     /// Visits the entries of up to `count` occupied buckets from `cursor` on; returns the
     /// cursor of the next call, 0 when the table has been walked to its end.
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&T)) -> u64 {
@@ -235,6 +275,19 @@ mod tests {
         for kept in 0..50u64 {
             assert!(seen.contains(&kept), "{kept} missed");
         }
+    }
+
+    #[test]
+    fn random_entries_reach_every_entry_even_in_a_thinned_table() {
+        let mut rng = rand::thread_rng();
+        assert_eq!(ScanTable::<u64>::default().random_entry(&mut rng), None);
+        let mut table = table_of(0..1000);
+        table.retain(|v| *v % 100 == 0);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..2000 {
+            seen.insert(*table.random_entry(&mut rng).expect("not empty"));
+        }
+        assert_eq!(seen, (0..1000).step_by(100).collect());
     }
 
     #[test]

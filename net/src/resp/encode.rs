@@ -35,6 +35,7 @@ pub fn encode_reply(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
         Reply::Array(items) => put_aggregate(out, b'*', items, proto),
         Reply::Set(items) => put_aggregate(out, if resp3 { b'~' } else { b'*' }, items, proto),
         Reply::Map(pairs) => put_map(out, pairs, proto),
+        Reply::Pairs(pairs) => put_pairs(out, pairs, proto),
         Reply::Double(value) => put_double(out, *value, proto),
         Reply::Bool(value) if resp3 => out.put_slice(if *value { b"#t\r\n" } else { b"#f\r\n" }),
         Reply::Bool(value) => out.put_slice(if *value { b":1\r\n" } else { b":0\r\n" }),
@@ -89,6 +90,21 @@ fn put_map(out: &mut BytesMut, pairs: &[(Reply, Reply)], proto: Protocol) {
     for (key, value) in pairs {
         encode_reply(key, proto, out);
         encode_reply(value, proto, out);
+    }
+}
+
+/// Pairs that are not a map: `[[a, b], [c, d]]` in RESP3, `[a, b, c, d]` in RESP2.
+fn put_pairs(out: &mut BytesMut, pairs: &[(Reply, Reply)], proto: Protocol) {
+    match proto {
+        Protocol::Resp3 => put_length_line(out, b'*', pairs.len()),
+        Protocol::Resp2 => put_length_line(out, b'*', pairs.len().saturating_mul(2)),
+    }
+    for (first, second) in pairs {
+        if proto == Protocol::Resp3 {
+            out.put_slice(b"*2\r\n");
+        }
+        encode_reply(first, proto, out);
+        encode_reply(second, proto, out);
     }
 }
 
@@ -261,6 +277,20 @@ mod tests {
             b"%2\r\n$5\r\nproto\r\n:3\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n",
         );
         assert_encodes(Reply::Map(vec![]), b"*0\r\n", b"%0\r\n");
+    }
+
+    #[test]
+    fn pairs_nest_in_resp3_only() {
+        let pairs = Reply::Pairs(vec![
+            (Reply::bulk(b"f"), Reply::bulk(b"v")),
+            (Reply::bulk(b"g"), Reply::bulk(b"w")),
+        ]);
+        assert_encodes(
+            pairs,
+            b"*4\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\ng\r\n$1\r\nw\r\n",
+            b"*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\ng\r\n$1\r\nw\r\n",
+        );
+        assert_encodes(Reply::Pairs(vec![]), b"*0\r\n", b"*0\r\n");
     }
 
     #[test]
