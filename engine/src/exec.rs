@@ -223,6 +223,19 @@ impl<'a> Locks<'a> {
         entry.map(|e| &*e)
     }
 
+    /// The live entries of `keys` for a read (a hit or a miss counted per key), all borrowed at
+    /// once: for commands that combine several values (SINTER, SUNION, ...). A key may repeat.
+    pub fn read_many(&mut self, keys: &[&[u8]]) -> Vec<Option<&Entry>> {
+        for key in keys {
+            self.read(key);
+        }
+        // Every entry still present is live now: expired ones were removed by the reads.
+        let this = &*self;
+        keys.iter()
+            .map(|key| this.slot_ref((this.db, key_slot(key))).raw_get(key))
+            .collect()
+    }
+
     /// The live entry of `key`, without touching hit/miss statistics.
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
         self.live(key).map(|e| &*e)

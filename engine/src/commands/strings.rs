@@ -138,7 +138,7 @@ fn record(name: &'static [u8], args: &[&[u8]]) -> Vec<Bytes> {
 }
 
 /// The engine's `proto-max-bulk-len`: the longest string a command may build.
-fn string_len_max(ctx: &Ctx<'_>) -> u64 {
+pub(crate) fn string_len_max(ctx: &Ctx<'_>) -> u64 {
     ctx.engine.proto_max_bulk_len.load(Ordering::Relaxed)
 }
 
@@ -151,7 +151,7 @@ fn checked_string_len(len: usize, extra: usize, len_max: u64) -> Result<usize, C
 
 /// Takes the bytes of `value` out as a growable buffer with room for `len_needed` bytes. The
 /// bytes are not copied when nothing else shares them.
-fn take_buffer(value: &mut StrValue, len_needed: usize) -> Vec<u8> {
+pub(crate) fn take_buffer(value: &mut StrValue, len_needed: usize) -> Vec<u8> {
     let mut buffer = match std::mem::replace(value, StrValue::Int(0)) {
         StrValue::Int(n) => n.to_string().into_bytes(),
         StrValue::Raw(data) => Vec::from(data),
