@@ -7,6 +7,10 @@ alternation, several rounds, and prints per test the median requests/s of each, 
 slotkv/redis and the median p99 latency of each. Both servers are stopped (by PID) at the end.
 
     benches/compare.py [--rounds 3] [--requests 1000000] [--clients 50] [--pipelines 1,16]
+                       [--tests set,get]
+
+`--tests` takes redis-benchmark's test names: for the data types, for example
+`--tests lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100`.
 
 Installs redis-server and redis-tools with apt-get when they are missing.
 """
@@ -73,7 +77,7 @@ def stop(server):
 
 def benchmark(port, args):
     command = [
-        "redis-benchmark", "-p", str(port), "-t", "set,get", "-c", str(args.clients),
+        "redis-benchmark", "-p", str(port), "-t", args.tests, "-c", str(args.clients),
         "-n", str(args.requests), "-r", str(args.requests), "-P", str(args.pipeline), "--csv",
     ]
     out = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=True).stdout
@@ -89,6 +93,7 @@ def main():
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--pipelines", default="1,16")
+    parser.add_argument("--tests", default="set,get")
     args = parser.parse_args()
     ensure_redis()
     subprocess.run(["cargo", "build", "--release", "--bin", "slotkv-server"], cwd=ROOT, check=True)

@@ -3,19 +3,38 @@
 //! signalling a write costs nothing when a slot has no watchers and needs no global lock when
 //! it has. A write to a watched key (or its expiry, a flush, a swap of its database) sets the
 //! flag; EXEC then refuses to run.
+//!
+//! Blocked clients (BLPOP and friends) use the same registration with a wake-up callback: a
+//! write to one of their keys wakes them to try again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
+/// Called when a watched key changes, with the slot's lock held: it must only signal (for
+/// example wake a task), never enter the engine.
+pub type WakeUp = Box<dyn Fn() + Send + Sync>;
+
 /// Set when a watched key changes.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct WatchFlag {
     dirty: AtomicBool,
+    wake_up: Option<WakeUp>,
+}
+
+impl std::fmt::Debug for WatchFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchFlag")
+            .field("dirty", &self.dirty)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WatchFlag {
     fn mark(&self) {
         self.dirty.store(true, Ordering::Release);
+        if let Some(wake_up) = &self.wake_up {
+            wake_up();
+        }
     }
 }
 
@@ -88,6 +107,23 @@ pub struct WatchSet {
 }
 
 impl WatchSet {
+    /// A set whose every signal also calls `wake_up` (for blocked clients).
+    pub fn with_wake_up(wake_up: WakeUp) -> WatchSet {
+        let flag = WatchFlag {
+            dirty: AtomicBool::new(false),
+            wake_up: Some(wake_up),
+        };
+        WatchSet {
+            flag: Arc::new(flag),
+            keys: Vec::new(),
+        }
+    }
+
+    /// Clears the flag, keeping the keys watched (a blocked client that tried and must wait on).
+    pub fn clear(&self) {
+        self.flag.dirty.store(false, Ordering::Release);
+    }
+
     /// Whether a watched key was written since it was watched.
     pub fn is_dirty(&self) -> bool {
         self.flag.dirty.load(Ordering::Acquire)
@@ -113,6 +149,23 @@ impl WatchSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wake_up_runs_on_every_signal() {
+        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = woken.clone();
+        let set = WatchSet::with_wake_up(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        let mut slot = SlotWatchers::default();
+        slot.add(b"k", &set.flag);
+        slot.signal(b"k");
+        slot.signal_all();
+        assert_eq!(woken.load(Ordering::SeqCst), 2);
+        assert!(set.is_dirty());
+        set.clear();
+        assert!(!set.is_dirty());
+    }
 
     #[test]
     fn signals_reach_only_live_watchers_of_the_key() {

@@ -32,6 +32,21 @@ pub struct ClientInfo {
     pub multi_queued: AtomicI64,
     killed: AtomicBool,
     kill_signal: Notify,
+    /// Whether the client waits in a blocking command (INFO blocked_clients, CLIENT UNBLOCK).
+    blocked: AtomicBool,
+    /// Wakes a blocked client: a write to one of its keys, or CLIENT UNBLOCK.
+    pub wake_signal: Notify,
+    /// Set by CLIENT UNBLOCK: how the blocked command should end.
+    unblock_request: Mutex<Option<Unblock>>,
+}
+
+/// How CLIENT UNBLOCK ends a blocked command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unblock {
+    /// As if its timeout had passed.
+    Timeout,
+    /// With an UNBLOCKED error.
+    Error,
 }
 
 impl ClientInfo {
@@ -50,6 +65,9 @@ impl ClientInfo {
             multi_queued: AtomicI64::new(-1),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            blocked: AtomicBool::new(false),
+            wake_signal: Notify::new(),
+            unblock_request: Mutex::new(None),
         }
     }
 
@@ -87,6 +105,37 @@ impl ClientInfo {
         self.kill_signal.notify_one();
     }
 
+    /// Marks the client as blocked or not.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Release);
+        if !blocked {
+            *self.unblock_request.lock() = None;
+        }
+    }
+
+    /// Whether the client waits in a blocking command.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Acquire)
+    }
+
+    /// CLIENT UNBLOCK: false if the client was not blocked.
+    pub fn unblock(&self, how: Unblock) -> bool {
+        let mut request = self.unblock_request.lock();
+        // A client already being unblocked counts as unblocked, as in Redis where the first
+        // CLIENT UNBLOCK takes effect at once.
+        if !self.is_blocked() || request.is_some() {
+            return false;
+        }
+        *request = Some(how);
+        self.wake_signal.notify_one();
+        true
+    }
+
+    /// The pending CLIENT UNBLOCK, if any.
+    pub fn unblock_requested(&self) -> Option<Unblock> {
+        *self.unblock_request.lock()
+    }
+
     /// Whether CLIENT KILL was called on this connection.
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Acquire)
@@ -103,7 +152,7 @@ impl ClientInfo {
     pub fn describe(&self) -> String {
         let qbuf = self.query_buffer_bytes.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
              multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
              omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
@@ -112,6 +161,7 @@ impl ClientInfo {
             self.name().unwrap_or_default(),
             self.age_secs(),
             self.idle_secs(),
+            if self.is_blocked() { "b" } else { "N" },
             self.db.load(Ordering::Relaxed),
             self.multi_queued.load(Ordering::Relaxed),
             *self.last_command.lock(),
@@ -179,6 +229,15 @@ impl ClientRegistry {
     /// The client with `id`.
     pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
         self.clients.lock().get(&id).cloned()
+    }
+
+    /// Number of clients waiting in a blocking command (INFO blocked_clients).
+    pub fn blocked_count(&self) -> usize {
+        self.clients
+            .lock()
+            .values()
+            .filter(|c| c.is_blocked())
+            .count()
     }
 
     /// Largest query buffer among clients (client_recent_max_input_buffer).

@@ -12,11 +12,14 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use slotkv_engine::command::{CommandSpec, CommandTable, Flags, Handler};
 use slotkv_engine::engine::Exclusive;
+use slotkv_engine::watch::WatchSet;
 use slotkv_engine::{Reply, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::blocking::{self, BlockRequest, Tried};
 use crate::clients::ClientInfo;
+use crate::clients::Unblock;
 use crate::pubsub::{self, SubscriberState};
 use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 use crate::server::Shared;
@@ -37,6 +40,8 @@ pub enum Outcome {
     Reply(Reply),
     /// Send several replies and carry on ((un)subscribe confirms each name).
     Many(Vec<Reply>),
+    /// Wait for data, then reply (BLPOP and the other blocking commands).
+    Block(BlockRequest),
     /// Send the reply, then close (QUIT).
     Close(Reply),
     /// Wait, then reply +OK (DEBUG SLEEP).
@@ -246,6 +251,110 @@ impl Connection {
         Ok(bytes_read > 0)
     }
 
+    /// Runs one round of a blocking command's non-blocking attempts.
+    fn try_request(&mut self, request: &BlockRequest) -> Tried {
+        let shared = self.shared.clone();
+        request.try_once(|args| match CommandTable::global().resolve(args) {
+            Ok(spec) => match run_command(&shared, &mut self.state, spec, args, None) {
+                Outcome::Reply(reply) => reply,
+                other => Reply::Error(format!(
+                    "ERR unexpected outcome of {}: {other:?}",
+                    spec.name
+                )),
+            },
+            Err(error) => error.into(),
+        })
+    }
+
+    /// Serves a blocking command: at once if there is data, else after waiting for it (see
+    /// [`crate::blocking`]). `None` means the connection must close (killed, or gone).
+    async fn block(&mut self, request: BlockRequest) -> std::io::Result<Option<Reply>> {
+        if let Tried::Done(reply) = self.try_request(&request) {
+            return Ok(Some(reply));
+        }
+        let shared = self.shared.clone();
+        let info = self.state.info.clone();
+        let db = self.state.session.db();
+        let waker = info.clone();
+        let mut watch = WatchSet::with_wake_up(Box::new(move || waker.wake_signal.notify_one()));
+        for key in &request.keys {
+            shared.engine.watch(&mut watch, db, key);
+        }
+        shared.blocked.enqueue(db, &request.keys, &info);
+        info.set_blocked(true);
+        let outcome = self.wait_for_data(&request, &watch, db).await;
+        shared.blocked.leave(db, &request.keys, info.id);
+        shared.engine.unwatch(&mut watch);
+        info.set_blocked(false);
+        outcome
+    }
+
+    async fn wait_for_data(
+        &mut self,
+        request: &BlockRequest,
+        watch: &WatchSet,
+        db: usize,
+    ) -> std::io::Result<Option<Reply>> {
+        // Replies of earlier pipelined commands go out before the wait.
+        self.flush().await?;
+        let info = self.state.info.clone();
+        let deadline = blocking::deadline(request.timeout);
+        loop {
+            let timeout = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = info.wake_signal.notified() => {}
+                () = timeout => return Ok(Some(request.timeout_reply.clone())),
+                () = info.killed() => return Ok(None),
+                readable = self.stream.readable() => {
+                    readable?;
+                    if !self.keep_reading_while_blocked()? {
+                        return Ok(None);
+                    }
+                }
+            }
+            if let Some(how) = info.unblock_requested() {
+                return Ok(Some(match how {
+                    Unblock::Timeout => request.timeout_reply.clone(),
+                    Unblock::Error => {
+                        Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+                    }
+                }));
+            }
+            if !self
+                .shared
+                .blocked
+                .is_first_for_any(db, &request.keys, info.id)
+            {
+                continue;
+            }
+            watch.clear();
+            if let Tried::Done(reply) = self.try_request(request) {
+                return Ok(Some(reply));
+            }
+        }
+    }
+
+    /// Reads what a blocked client sends meanwhile (kept for after the wait); false when the
+    /// client closed or filled its query buffer.
+    fn keep_reading_while_blocked(&mut self) -> std::io::Result<bool> {
+        let limits = self.limits.current(&self.shared);
+        if self.read_buffer.len() as u64 >= limits.query_buffer_bytes_max {
+            return Ok(false);
+        }
+        self.read_buffer.reserve(READ_CHUNK_BYTES);
+        match self.stream.try_read_buf(&mut self.read_buffer) {
+            Ok(0) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(true),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Appends a published message and every other one already waiting (up to a batch).
     fn deliver_messages(&mut self, first: Reply) {
         const BATCH_MAX: usize = 1024;
@@ -348,6 +457,13 @@ impl Connection {
                 }
                 Ok(Next::Continue)
             }
+            Outcome::Block(request) => match self.block(request).await? {
+                Some(reply) => {
+                    self.push_reply(&reply);
+                    Ok(Next::Continue)
+                }
+                None => Ok(Next::Close),
+            },
             Outcome::Sleep(duration) => {
                 self.flush().await?;
                 tokio::time::sleep(duration).await;

@@ -142,7 +142,10 @@ fn clients(shared: &Shared) -> Fields {
             shared.clients.max_query_buffer().to_string(),
         ),
         ("client_recent_max_output_buffer", "0".to_owned()),
-        ("blocked_clients", "0".to_owned()),
+        (
+            "blocked_clients",
+            shared.clients.blocked_count().to_string(),
+        ),
         ("tracking_clients", "0".to_owned()),
         ("clients_in_timeout_table", "0".to_owned()),
     ]

@@ -6,6 +6,7 @@
 //! - [`connection`]: one client: read, parse, dispatch, pipelined replies.
 //! - [`server_commands`]: commands the server answers itself (CLIENT, HELLO, AUTH, ...).
 //! - [`pubsub`]: channels, patterns and shard channels; PUBLISH and PUBSUB.
+//! - [`blocking`]: BLPOP and the other blocking pops, served first come first served.
 //! - [`transaction`]: MULTI, EXEC, DISCARD, WATCH and UNWATCH.
 //! - [`introspect`]: COMMAND and its subcommands, from the engine's command table.
 //! - [`info`]: INFO in Redis's format.
@@ -15,6 +16,7 @@
 //!
 //! The engine does the data work; this crate owns sockets, the protocol and process state.
 
+pub mod blocking;
 pub mod clients;
 pub mod config;
 pub mod connection;
@@ -22,8 +24,8 @@ pub mod info;
 pub mod introspect;
 pub mod logging;
 pub mod memory;
-pub mod resp;
 pub mod pubsub;
+pub mod resp;
 pub mod server;
 pub mod server_commands;
 pub mod transaction;

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use slotkv_engine::command::{is_keyword, parse_i64_arg, CommandSpec};
 use slotkv_engine::{CommandError, Reply};
 
+use crate::blocking::{self, BlockRequest};
 use crate::clients::{ClientInfo, CLIENT_NAME_LEN_MAX};
 use crate::connection::{ClientState, Outcome};
 use crate::pubsub::{self, Kind, SubscriberState};
@@ -41,6 +42,13 @@ pub fn run(
         )),
         "pubsub|help" => Ok(help(PUBSUB_HELP)),
         name if name.starts_with("pubsub|") => pubsub::pubsub_command(&shared.pubsub, args),
+        name if blocking::is_blocking(name) => {
+            return match BlockRequest::parse(name, args) {
+                Ok(request) => Outcome::Block(request),
+                Err(error) => Outcome::Reply(error.into()),
+            }
+        }
+        "client|unblock" => client_unblock(shared, args),
         "multi" => transaction::multi(client),
         "exec" => transaction::exec(shared, client),
         "discard" => transaction::discard(shared, client),
@@ -203,6 +211,19 @@ fn client_list(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
     }
     let text: String = clients.iter().map(|c| c.describe() + "\n").collect();
     Ok(Reply::Verbatim("txt", Bytes::from(text)))
+}
+
+fn client_unblock(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
+    if args.len() > 4 {
+        return Err(CommandError::Syntax);
+    }
+    let id = parse_client_id(&args[2])?;
+    let how = crate::blocking::parse_unblock_mode(args.get(3))?;
+    let unblocked = shared
+        .clients
+        .get(id)
+        .is_some_and(|client| client.unblock(how));
+    Ok(Reply::Integer(unblocked.into()))
 }
 
 fn parse_client_id(arg: &[u8]) -> Result<u64, CommandError> {

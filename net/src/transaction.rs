@@ -7,10 +7,11 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use slotkv_engine::command::{CommandSpec, Flags};
+use slotkv_engine::command::{CommandSpec, CommandTable, Flags};
 use slotkv_engine::watch::WatchSet;
 use slotkv_engine::{CommandError, Reply};
 
+use crate::blocking::Tried;
 use crate::connection::{run_command, ClientState, Outcome};
 use crate::server::Shared;
 
@@ -168,6 +169,25 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
             |(spec, args)| match run_command(shared, state, spec, &args, Some(&exclusive)) {
                 Outcome::Reply(reply) | Outcome::Close(reply) => reply,
                 Outcome::Many(replies) => Reply::Array(replies),
+                // Inside a transaction a blocking command does not wait: one try, as Redis does.
+                Outcome::Block(request) => {
+                    let tried =
+                        request.try_once(|attempt| match CommandTable::global().resolve(attempt) {
+                            Ok(spec) => {
+                                match run_command(shared, state, spec, attempt, Some(&exclusive)) {
+                                    Outcome::Reply(reply) => reply,
+                                    _ => Reply::Error(
+                                        "ERR unexpected reply inside a blocking command".into(),
+                                    ),
+                                }
+                            }
+                            Err(error) => error.into(),
+                        });
+                    match tried {
+                        Tried::Done(reply) => reply,
+                        Tried::Empty => request.timeout_reply,
+                    }
+                }
                 Outcome::Sleep(duration) => {
                     // Inside a transaction nothing else may run meanwhile: sleep where we are, as
                     // Redis blocks its whole event loop.

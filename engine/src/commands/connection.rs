@@ -75,6 +75,14 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         "Terminates open connections.",
     ),
     server(
+        "client|unblock",
+        -3,
+        ADMIN,
+        Group::Connection,
+        "5.0.0",
+        "Unblocks a client blocked by a blocking command from a different connection.",
+    ),
+    server(
         "client|help",
         2,
         Flags::LOADING.and(Flags::STALE),

@@ -2,8 +2,10 @@
 //! commands in a `COMMANDS` table that [`crate::command::CommandTable`] merges.
 
 pub mod bitmaps;
+pub mod blocking;
 pub mod connection;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod server;
@@ -25,4 +27,6 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(sets::COMMANDS)
         .chain(sorted_sets::COMMANDS)
         .chain(bitmaps::COMMANDS)
+        .chain(hyperloglog::COMMANDS)
+        .chain(blocking::COMMANDS)
 }
