@@ -191,6 +191,8 @@ fn unknown_commands_and_arity_errors_use_redis_wording() {
 #[test]
 fn maxclients_rejects_the_extra_client() {
     let server = TestServer::start(&["--maxclients", "2"]);
+    // The start-up probe's connection must be gone from the server's count first.
+    std::thread::sleep(Duration::from_millis(200));
     let mut first = server.raw();
     let mut second = server.raw();
     first.send(b"PING\r\n");

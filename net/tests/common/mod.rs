@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub struct TestServer {
     pub port: u16,
     child: Child,
+    /// `--requirepass`, if given, to identify the server before the test authenticates.
+    password: Option<String>,
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -46,7 +48,15 @@ impl TestServer {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn slotkv-server");
-            let mut server = TestServer { port, child };
+            let password = options
+                .windows(2)
+                .find(|pair| pair[0] == "--requirepass")
+                .map(|pair| pair[1].to_owned());
+            let mut server = TestServer {
+                port,
+                child,
+                password,
+            };
             if server.wait_ready() {
                 return server;
             }
@@ -61,12 +71,35 @@ impl TestServer {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            // Another test's server may hold the port (both probed the same free port): only a
+            // server reporting our child's process id counts.
+            if self.answering_pid() == Some(self.child.id()) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// The process id reported by whatever answers on the port.
+    fn answering_pid(&self) -> Option<u32> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        if let Some(password) = &self.password {
+            stream
+                .write_all(format!("AUTH {password}\r\n").as_bytes())
+                .ok()?;
+        }
+        stream.write_all(b"INFO server\r\n").ok()?;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).ok()? > 0 {
+            if let Some(pid) = line.trim_end().strip_prefix("process_id:") {
+                return pid.parse().ok();
+            }
+            line.clear();
+        }
+        None
     }
 
     /// A client of the `redis` crate.
