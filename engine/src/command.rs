@@ -205,6 +205,84 @@ impl KeyRange {
     }
 }
 
+/// Keys a command names through its other arguments (Redis's `movablekeys`), beyond the legacy
+/// [`KeyRange`]. Both shapes that Redis 7 describes for the commands slotkv has are covered:
+/// a `numkeys` count followed by the keys, and SORT's options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovableKeys {
+    /// A key count at `numkeys_index` (an absolute argument index), then that many keys from
+    /// `first_key_offset` arguments after it, one every `step`: Redis's "keynum" key
+    /// specification. A legacy range beside it names the destination of a `*STORE` command.
+    KeyNum {
+        numkeys_index: u8,
+        first_key_offset: u8,
+        step: u8,
+    },
+    /// SORT and SORT_RO: BY and GET patterns reach keys only through the sorted values, so they
+    /// are never reported as keys; with `store`, the argument of the last STORE option is the
+    /// destination.
+    Sort { store: bool },
+}
+
+impl MovableKeys {
+    /// `numkeys` at `numkeys_index`, the keys right after it: every such command in Redis.
+    pub const fn numkeys_at(numkeys_index: u8) -> MovableKeys {
+        MovableKeys::KeyNum {
+            numkeys_index,
+            first_key_offset: 1,
+            step: 1,
+        }
+    }
+}
+
+/// Indexes of the keys announced by the count at `numkeys_index`; empty when the count is not
+/// a positive integer or the arguments end before the last key, as Redis then reports no keys
+/// and leaves the error to the command itself.
+fn keynum_positions(
+    args: &[Bytes],
+    numkeys_index: u8,
+    first_key_offset: u8,
+    step: u8,
+) -> Vec<usize> {
+    let count = args
+        .get(usize::from(numkeys_index))
+        .and_then(|arg| crate::value::parse_i64(arg))
+        .and_then(|count| usize::try_from(count).ok())
+        .unwrap_or(0);
+    let first = usize::from(numkeys_index) + usize::from(first_key_offset);
+    let step = usize::from(step);
+    let last = count
+        .checked_sub(1)
+        .and_then(|more| more.checked_mul(step))
+        .and_then(|span| span.checked_add(first));
+    match last {
+        Some(last) if step > 0 && last < args.len() => (first..=last).step_by(step).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// SORT's destination: the argument after the last STORE, option arguments skipped the way
+/// SORT parses them (LIMIT takes two, BY, GET and STORE one each), so a pattern or a
+/// destination spelled like a keyword is not mistaken for one.
+fn sort_store_position(args: &[Bytes]) -> Option<usize> {
+    let mut destination = None;
+    let mut index = 2;
+    while let Some(option) = args.get(index) {
+        let option_args = if is_keyword(option, "limit") {
+            2
+        } else if is_keyword(option, "by") || is_keyword(option, "get") {
+            1
+        } else if is_keyword(option, "store") && index + 1 < args.len() {
+            destination = Some(index + 1);
+            1
+        } else {
+            0
+        };
+        index += 1 + option_args;
+    }
+    destination
+}
+
 /// One command's description.
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -214,6 +292,8 @@ pub struct CommandSpec {
     pub arity: i32,
     pub flags: Flags,
     pub keys: KeyRange,
+    /// Keys found by reading the arguments; `None` when the legacy range names them all.
+    pub movable_keys: Option<MovableKeys>,
     pub group: Group,
     pub since: &'static str,
     pub summary: &'static str,
@@ -229,6 +309,7 @@ impl CommandSpec {
             arity,
             flags: Flags::NONE,
             keys: KeyRange::NONE,
+            movable_keys: None,
             group: Group::Generic,
             since: "1.0.0",
             summary: "",
@@ -244,6 +325,12 @@ impl CommandSpec {
 
     pub const fn keys(mut self, keys: KeyRange) -> CommandSpec {
         self.keys = keys;
+        self
+    }
+
+    /// Keys found through the arguments; the table entry also sets [`Flags::MOVABLE_KEYS`].
+    pub const fn movable_keys(mut self, movable_keys: MovableKeys) -> CommandSpec {
+        self.movable_keys = Some(movable_keys);
         self
     }
 
@@ -271,6 +358,40 @@ impl CommandSpec {
             argc == arity
         } else {
             argc >= arity
+        }
+    }
+
+    /// Whether the command can take key arguments at all.
+    pub fn has_key_arguments(&self) -> bool {
+        self.keys.first > 0 || self.movable_keys.is_some()
+    }
+
+    /// Indexes of the keys in `args`, a full command line (name at 0), in Redis's order:
+    /// counted keys before a `*STORE` destination, SORT's key before its STORE destination.
+    /// Empty when a bad `numkeys` means the command cannot name its keys: it will fail with its
+    /// own error when run.
+    pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
+        let fixed = self.keys.positions(args.len());
+        match self.movable_keys {
+            None => fixed,
+            Some(MovableKeys::KeyNum {
+                numkeys_index,
+                first_key_offset,
+                step,
+            }) => {
+                let mut keys = keynum_positions(args, numkeys_index, first_key_offset, step);
+                if !keys.is_empty() {
+                    keys.extend(fixed);
+                }
+                keys
+            }
+            Some(MovableKeys::Sort { store }) => {
+                let mut keys = fixed;
+                if store {
+                    keys.extend(sort_store_position(args));
+                }
+                keys
+            }
         }
     }
 
@@ -487,6 +608,122 @@ mod tests {
         assert_eq!(KeyRange::ALL.positions(4), vec![1, 2, 3]);
         assert_eq!(KeyRange::new(1, -1, 2).positions(5), vec![1, 3]);
         assert_eq!(KeyRange::NONE.positions(5), Vec::<usize>::new());
+    }
+
+    fn words(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|word| Bytes::copy_from_slice(word.as_bytes()))
+            .collect()
+    }
+
+    static ZUNIONSTORE: CommandSpec = CommandSpec::new("zunionstore", -4, Handler::Server)
+        .keys(KeyRange::FIRST)
+        .movable_keys(MovableKeys::numkeys_at(2));
+    static LMPOP: CommandSpec =
+        CommandSpec::new("lmpop", -4, Handler::Server).movable_keys(MovableKeys::numkeys_at(1));
+    static SORT: CommandSpec = CommandSpec::new("sort", -2, Handler::Server)
+        .keys(KeyRange::FIRST)
+        .movable_keys(MovableKeys::Sort { store: true });
+
+    #[test]
+    fn counted_keys_come_before_the_destination() {
+        let args = words("zunionstore dst 2 a b WEIGHTS 1 2");
+        assert_eq!(ZUNIONSTORE.key_positions(&args), [3, 4, 1]);
+        assert_eq!(LMPOP.key_positions(&words("lmpop 2 a b LEFT")), [2, 3]);
+        assert_eq!(LMPOP.key_positions(&words("lmpop 1 a LEFT COUNT 2")), [2]);
+    }
+
+    #[test]
+    fn a_bad_numkeys_names_no_keys_at_all() {
+        for line in [
+            "zunionstore dst 0 a",
+            "zunionstore dst -1 a",
+            "zunionstore dst x a",
+            "zunionstore dst 3 a b",
+            "zunionstore dst 9223372036854775807 a",
+            "zunionstore dst",
+        ] {
+            assert_eq!(
+                ZUNIONSTORE.key_positions(&words(line)),
+                Vec::<usize>::new(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn keynum_with_a_step_skips_values() {
+        let pairs = MovableKeys::KeyNum {
+            numkeys_index: 1,
+            first_key_offset: 1,
+            step: 2,
+        };
+        let spec = CommandSpec::new("pairs", -2, Handler::Server).movable_keys(pairs);
+        assert_eq!(spec.key_positions(&words("pairs 2 a 1 b 2")), [2, 4]);
+        assert_eq!(spec.key_positions(&words("pairs 2 a 1 b")), [2, 4]);
+        assert_eq!(
+            spec.key_positions(&words("pairs 2 a 1")),
+            Vec::<usize>::new()
+        );
+    }
+
+    #[test]
+    fn sort_reports_its_key_and_last_store_destination_only() {
+        assert_eq!(SORT.key_positions(&words("sort k BY w_* GET # ALPHA")), [1]);
+        assert_eq!(
+            SORT.key_positions(&words("sort k STORE d1 LIMIT 0 1 STORE d2")),
+            [1, 8]
+        );
+        // Option arguments spelled like STORE are patterns or offsets, not the keyword.
+        assert_eq!(SORT.key_positions(&words("sort k GET store BY store")), [1]);
+        assert_eq!(SORT.key_positions(&words("sort k LIMIT store 1 DESC")), [1]);
+        assert_eq!(SORT.key_positions(&words("sort k STORE")), [1]);
+        let sort_ro = CommandSpec::new("sort_ro", -2, Handler::Server)
+            .keys(KeyRange::FIRST)
+            .movable_keys(MovableKeys::Sort { store: false });
+        assert_eq!(sort_ro.key_positions(&words("sort_ro k STORE d")), [1]);
+    }
+
+    #[test]
+    fn legacy_commands_keep_their_range() {
+        let del = CommandSpec::new("del", -2, Handler::Server).keys(KeyRange::ALL);
+        assert_eq!(del.key_positions(&words("del a b")), [1, 2]);
+        assert!(del.has_key_arguments() && LMPOP.has_key_arguments());
+        assert!(!CommandSpec::new("ping", -1, Handler::Server).has_key_arguments());
+    }
+
+    #[test]
+    fn movable_flag_and_key_description_agree_across_the_table() {
+        for spec in CommandTable::global()
+            .iter()
+            .flat_map(|spec| std::iter::once(spec).chain(spec.subcommands))
+        {
+            assert_eq!(
+                spec.flags.contains(Flags::MOVABLE_KEYS),
+                spec.movable_keys.is_some(),
+                "{}",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn table_finds_numkeys_keys() {
+        let table = CommandTable::global();
+        let cases = [
+            ("sintercard 2 a b LIMIT 1", vec![2, 3]),
+            ("zinter 2 a b WITHSCORES", vec![2, 3]),
+            ("zinterstore d 1 a", vec![3, 1]),
+            ("zdiffstore d 2 a b", vec![3, 4, 1]),
+            ("zmpop 1 a MIN", vec![2]),
+            ("blmpop 0 2 a b LEFT", vec![3, 4]),
+            ("bzmpop 0 1 a MAX COUNT 2", vec![3]),
+        ];
+        for (line, expected) in cases {
+            let args = words(line);
+            let spec = table.lookup(&args[0]).expect("registered");
+            assert_eq!(spec.key_positions(&args), expected, "{line}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`exec`]: the context a command runs in and the slot locks it holds.
 //! - [`glob`]: Redis glob patterns (KEYS, SCAN MATCH, CONFIG GET).
 //! - [`propagate`]: the ordered stream of writes that feeds AOF and replication.
+//! - [`float`]: doubles in replies and INCRBYFLOAT results, written as Redis writes them.
 //! - [`gate`]: the striped lock that makes EXEC atomic without slowing single commands.
 //! - [`watch`]: WATCH flags registered per slot, for MULTI/EXEC.
 //! - [`clock`]: injected time, so expiry can be tested.
@@ -27,6 +28,7 @@ pub mod counter;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod float;
 pub mod gate;
 pub mod glob;
 pub mod keyspace;

@@ -4,6 +4,8 @@
 use bytes::Bytes;
 
 use crate::error::CommandError;
+/// Doubles in replies are written by [`crate::float::format_double`].
+pub use crate::float::format_double;
 
 /// A command's reply. RESP3-only shapes (maps, sets, doubles, booleans) degrade to their RESP2
 /// equivalents when encoded for a RESP2 client, as Redis does.
@@ -79,35 +81,5 @@ impl From<i64> for Reply {
 impl From<Bytes> for Reply {
     fn from(value: Bytes) -> Self {
         Reply::Bulk(value)
-    }
-}
-
-/// Formats a double as Redis 7 does in replies: the shortest text that reads back to the same
-/// value, `inf`/`-inf` for infinities, `nan` for NaN, never an exponent.
-pub fn format_double(value: f64) -> String {
-    if value.is_nan() {
-        "nan".to_owned()
-    } else if value.is_infinite() {
-        if value > 0.0 { "inf" } else { "-inf" }.to_owned()
-    } else if value == 0.0 {
-        // Redis prints negative zero as "-0"; keep the sign.
-        if value.is_sign_negative() { "-0" } else { "0" }.to_owned()
-    } else {
-        format!("{value}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doubles_print_like_redis() {
-        assert_eq!(format_double(10.5), "10.5");
-        assert_eq!(format_double(3.0), "3");
-        assert_eq!(format_double(f64::INFINITY), "inf");
-        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
-        assert_eq!(format_double(5.0e3), "5000");
-        assert_eq!(format_double(0.1 + 0.2), "0.30000000000000004");
     }
 }

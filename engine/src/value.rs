@@ -14,25 +14,54 @@ const EMBSTR_LEN_MAX: usize = 44;
 /// Strings up to this length are copied rather than shared when read (see [`StrValue::to_bytes`]).
 const COPY_ON_READ_LEN_MAX: usize = 256;
 
-/// A string value in its compact form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A string value in its compact form. Redis's encodings are kept apart because OBJECT
+/// ENCODING shows them: a short string as written is `embstr`; one changed in place (APPEND,
+/// SETRANGE, SETBIT, ...) or longer than 44 bytes is `raw`.
+#[derive(Debug, Clone)]
 pub enum StrValue {
     /// A canonical decimal integer ("0", "-12", never "012" or "+1").
     Int(i64),
+    /// A string of at most 44 bytes, stored as written.
+    Embedded(Bytes),
     /// Any other bytes.
     Raw(Bytes),
 }
+
+impl PartialEq for StrValue {
+    /// Equal contents, whatever the encoding of text.
+    fn eq(&self, other: &StrValue) -> bool {
+        match (self, other) {
+            (StrValue::Int(a), StrValue::Int(b)) => a == b,
+            (StrValue::Int(_), _) | (_, StrValue::Int(_)) => false,
+            _ => self.text() == other.text(),
+        }
+    }
+}
+
+impl Eq for StrValue {}
 
 impl StrValue {
     /// The compact form of `data`: an integer when `data` is an integer's canonical text.
     pub fn from_bytes(data: &[u8]) -> StrValue {
         match parse_canonical_i64(data) {
             Some(n) => StrValue::Int(n),
+            None if data.len() <= EMBSTR_LEN_MAX => {
+                StrValue::Embedded(Bytes::copy_from_slice(data))
+            }
             None => StrValue::Raw(Bytes::copy_from_slice(data)),
         }
     }
 
-    /// The compact form of owned bytes, without copying them when they stay raw.
+    /// The bytes of a text (non-integer) value.
+    pub fn text(&self) -> Option<&Bytes> {
+        match self {
+            StrValue::Int(_) => None,
+            StrValue::Embedded(data) | StrValue::Raw(data) => Some(data),
+        }
+    }
+
+    /// The compact form of bytes built or changed in place (APPEND, SETRANGE, SETBIT, ...):
+    /// `raw` unless they are an integer's text; they are not copied.
     pub fn from_vec(data: Vec<u8>) -> StrValue {
         match parse_canonical_i64(&data) {
             Some(n) => StrValue::Int(n),
@@ -46,10 +75,12 @@ impl StrValue {
     pub fn to_bytes(&self) -> Bytes {
         match self {
             StrValue::Int(n) => Bytes::from(n.to_string()),
-            StrValue::Raw(data) if data.len() <= COPY_ON_READ_LEN_MAX => {
+            StrValue::Embedded(data) | StrValue::Raw(data)
+                if data.len() <= COPY_ON_READ_LEN_MAX =>
+            {
                 Bytes::copy_from_slice(data)
             }
-            StrValue::Raw(data) => data.clone(),
+            StrValue::Embedded(data) | StrValue::Raw(data) => data.clone(),
         }
     }
 
@@ -57,7 +88,7 @@ impl StrValue {
     pub fn len(&self) -> usize {
         match self {
             StrValue::Int(n) => decimal_len(*n),
-            StrValue::Raw(data) => data.len(),
+            StrValue::Embedded(data) | StrValue::Raw(data) => data.len(),
         }
     }
 
@@ -70,7 +101,7 @@ impl StrValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             StrValue::Int(n) => Some(*n),
-            StrValue::Raw(data) => parse_i64(data),
+            StrValue::Embedded(data) | StrValue::Raw(data) => parse_i64(data),
         }
     }
 
@@ -78,7 +109,7 @@ impl StrValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             StrValue::Int(_) => "int",
-            StrValue::Raw(data) if data.len() <= EMBSTR_LEN_MAX => "embstr",
+            StrValue::Embedded(_) => "embstr",
             StrValue::Raw(_) => "raw",
         }
     }

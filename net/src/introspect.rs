@@ -3,7 +3,7 @@
 //! COMMAND INFO, redis-cli reads its hints from COMMAND DOCS, so the shapes must match exactly.
 
 use bytes::Bytes;
-use slotkv_engine::command::{is_keyword, CommandSpec, CommandTable, Flags, KeyRange};
+use slotkv_engine::command::{is_keyword, CommandSpec, CommandTable, Flags, KeyRange, MovableKeys};
 use slotkv_engine::glob::glob_match;
 use slotkv_engine::{CommandError, Reply};
 
@@ -122,41 +122,124 @@ fn simple_set(names: impl IntoIterator<Item = &'static str>) -> Reply {
     )
 }
 
-/// The key specification equivalent to the legacy first/last/step range: begin at `first`,
-/// then a range whose `lastkey` is relative to it (negative counts from the end).
+/// Redis 7's key specifications: the legacy first/last/step range, then what the command finds
+/// through its arguments (a `numkeys` list, SORT's patterns and destination).
 fn key_specs(spec: &CommandSpec) -> Reply {
-    let KeyRange { first, last, step } = spec.keys;
-    if first <= 0 {
-        return Reply::Set(Vec::new());
+    let mut specs = Vec::new();
+    if spec.keys.first > 0 {
+        specs.push(range_key_spec(spec.keys, fixed_key_flags(spec)));
     }
+    match spec.movable_keys {
+        None => {}
+        Some(MovableKeys::KeyNum {
+            numkeys_index,
+            first_key_offset,
+            step,
+        }) => specs.push(key_spec(
+            None,
+            counted_key_flags(spec),
+            index_search(i64::from(numkeys_index)),
+            typed_spec(
+                "keynum",
+                vec![
+                    ("keynumidx", Reply::Integer(0)),
+                    ("firstkey", Reply::Integer(i64::from(first_key_offset))),
+                    ("keystep", Reply::Integer(i64::from(step))),
+                ],
+            ),
+        )),
+        Some(MovableKeys::Sort { store }) => {
+            specs.push(unknown_key_spec(SORT_PATTERNS_NOTE, &["RO", "access"]));
+            if store {
+                specs.push(unknown_key_spec(SORT_STORE_NOTE, &["OW", "update"]));
+            }
+        }
+    }
+    Reply::Set(specs)
+}
+
+/// The `notes` of SORT's two "unknown" key specifications, saying why clients must ask.
+const SORT_PATTERNS_NOTE: &str =
+    "BY and GET patterns name keys built from the sorted values, so the arguments cannot locate them";
+const SORT_STORE_NOTE: &str =
+    "The STORE destination may follow any other option, so only parsing the options finds it";
+
+/// A legacy range as a key specification: begin at `first`, then a range whose `lastkey` is
+/// relative to it (negative counts from the end).
+fn range_key_spec(keys: KeyRange, flags: Vec<&'static str>) -> Reply {
+    let KeyRange { first, last, step } = keys;
     let last_relative = if last < 0 { last } else { last - first };
-    Reply::Set(vec![map(vec![
-        ("flags", simple_set(key_flags(spec.flags))),
-        (
-            "begin_search",
-            map(vec![
-                ("type", Reply::text("index")),
-                (
-                    "spec",
-                    map(vec![("index", Reply::Integer(i64::from(first)))]),
-                ),
-            ]),
+    key_spec(
+        None,
+        flags,
+        index_search(i64::from(first)),
+        typed_spec(
+            "range",
+            vec![
+                ("lastkey", Reply::Integer(i64::from(last_relative))),
+                ("keystep", Reply::Integer(i64::from(step))),
+                ("limit", Reply::Integer(0)),
+            ],
         ),
-        (
-            "find_keys",
-            map(vec![
-                ("type", Reply::text("range")),
-                (
-                    "spec",
-                    map(vec![
-                        ("lastkey", Reply::Integer(i64::from(last_relative))),
-                        ("keystep", Reply::Integer(i64::from(step))),
-                        ("limit", Reply::Integer(0)),
-                    ]),
-                ),
-            ]),
-        ),
-    ])])
+    )
+}
+
+/// A key specification Redis marks "unknown": clients fall back to COMMAND GETKEYS.
+fn unknown_key_spec(note: &'static str, flags: &[&'static str]) -> Reply {
+    key_spec(
+        Some(note),
+        flags.to_vec(),
+        typed_spec("unknown", Vec::new()),
+        typed_spec("unknown", Vec::new()),
+    )
+}
+
+/// One key specification map, in Redis's field order.
+fn key_spec(
+    notes: Option<&'static str>,
+    flags: Vec<&'static str>,
+    begin_search: Reply,
+    find_keys: Reply,
+) -> Reply {
+    let mut entries = Vec::with_capacity(4);
+    if let Some(notes) = notes {
+        entries.push(("notes", Reply::text(notes)));
+    }
+    entries.push(("flags", simple_set(flags)));
+    entries.push(("begin_search", begin_search));
+    entries.push(("find_keys", find_keys));
+    map(entries)
+}
+
+/// A `begin_search` at a fixed argument index.
+fn index_search(index: i64) -> Reply {
+    typed_spec("index", vec![("index", Reply::Integer(index))])
+}
+
+/// A `{type, spec}` map, the shape of both `begin_search` and `find_keys`.
+fn typed_spec(kind: &'static str, spec: Vec<(&'static str, Reply)>) -> Reply {
+    map(vec![("type", Reply::text(kind)), ("spec", map(spec))])
+}
+
+/// Flags of the keys at the legacy range. Beside a `numkeys` list on a write, that key is the
+/// destination the listed keys are combined into, overwritten; SORT only reads its key.
+fn fixed_key_flags(spec: &CommandSpec) -> Vec<&'static str> {
+    match spec.movable_keys {
+        Some(MovableKeys::KeyNum { .. }) if spec.flags.contains(Flags::WRITE) => {
+            vec!["OW", "update"]
+        }
+        Some(MovableKeys::Sort { .. }) => vec!["RO", "access"],
+        _ => key_flags(spec.flags),
+    }
+}
+
+/// Flags of the keys a `numkeys` list names: only read when a destination takes the result.
+fn counted_key_flags(spec: &CommandSpec) -> Vec<&'static str> {
+    if spec.keys.first > 0 {
+        vec!["RO", "access"]
+    } else {
+        key_flags(spec.flags)
+    }
 }
 
 /// Key access flags from the command's flags. The table does not say how a write uses its
@@ -240,7 +323,7 @@ fn key_arguments<'a>(
     spec: &CommandSpec,
     target: &'a [Bytes],
 ) -> Result<Vec<&'a Bytes>, CommandError> {
-    if spec.keys.first <= 0 {
+    if !spec.has_key_arguments() {
         return Err(CommandError::err("The command has no key arguments"));
     }
     if !spec.arity_accepts(target.len()) {
@@ -249,8 +332,7 @@ fn key_arguments<'a>(
         ));
     }
     let keys: Vec<&Bytes> = spec
-        .keys
-        .positions(target.len())
+        .key_positions(target)
         .into_iter()
         .filter_map(|position| target.get(position))
         .collect();
@@ -519,6 +601,204 @@ mod tests {
             .collect();
         let keys = key_arguments(&MSET, &target).unwrap();
         assert_eq!(keys, [&Bytes::from_static(b"a"), &Bytes::from_static(b"b")]);
+    }
+
+    #[test]
+    fn getkeys_reads_numkeys() {
+        // Redis lists a *STORE destination after the keys it combines.
+        assert_eq!(
+            run(&[
+                "command",
+                "getkeys",
+                "ZUNIONSTORE",
+                "dst",
+                "2",
+                "a",
+                "b",
+                "WEIGHTS",
+                "1",
+                "2"
+            ])
+            .unwrap(),
+            bulks(&["a", "b", "dst"])
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "LMPOP", "2", "a", "b", "LEFT"]).unwrap(),
+            bulks(&["a", "b"])
+        );
+        assert_eq!(
+            run(&[
+                "command",
+                "getkeys",
+                "SINTERCARD",
+                "2",
+                "a",
+                "b",
+                "LIMIT",
+                "1"
+            ])
+            .unwrap(),
+            bulks(&["a", "b"])
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "BLMPOP", "0", "2", "a", "b", "LEFT"]).unwrap(),
+            bulks(&["a", "b"])
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "zdiff", "1", "a", "WITHSCORES"]).unwrap(),
+            bulks(&["a"])
+        );
+    }
+
+    #[test]
+    fn getkeys_with_a_bad_numkeys_is_invalid() {
+        for target in [
+            &["zunionstore", "dst", "0", "a"][..],
+            &["zunionstore", "dst", "3", "a", "b"],
+            &["lmpop", "-1", "a", "LEFT"],
+            &["sintercard", "two", "a", "b"],
+            &["bzmpop", "0", "9223372036854775807", "a", "MIN"],
+        ] {
+            let mut words = vec!["command", "getkeys"];
+            words.extend_from_slice(target);
+            assert_eq!(
+                error(run(&words)),
+                "ERR Invalid arguments specified for command",
+                "{target:?}"
+            );
+        }
+        assert_eq!(
+            error(run(&["command", "getkeys", "lmpop", "1", "a"])),
+            "ERR Invalid number of arguments specified for command"
+        );
+    }
+
+    fn keynum_spec(flags: &[&str], numkeys_index: i64) -> Reply {
+        map(vec![
+            ("flags", simples(flags)),
+            ("begin_search", index_search(numkeys_index)),
+            (
+                "find_keys",
+                typed_spec(
+                    "keynum",
+                    vec![
+                        ("keynumidx", Reply::Integer(0)),
+                        ("firstkey", Reply::Integer(1)),
+                        ("keystep", Reply::Integer(1)),
+                    ],
+                ),
+            ),
+        ])
+    }
+
+    fn first_key_spec(flags: &[&str]) -> Reply {
+        map(vec![
+            ("flags", simples(flags)),
+            ("begin_search", index_search(1)),
+            (
+                "find_keys",
+                typed_spec(
+                    "range",
+                    vec![
+                        ("lastkey", Reply::Integer(0)),
+                        ("keystep", Reply::Integer(1)),
+                        ("limit", Reply::Integer(0)),
+                    ],
+                ),
+            ),
+        ])
+    }
+
+    fn only_entry(reply: Reply) -> Vec<Reply> {
+        entries(entries(reply).remove(0))
+    }
+
+    #[test]
+    fn info_zunionstore_has_a_destination_and_a_keynum_spec() {
+        let entry = only_entry(run(&["command", "info", "zunionstore"]).unwrap());
+        assert_eq!(entry[2], simples(&["write", "denyoom", "movablekeys"]));
+        assert_eq!(
+            entry[3..6],
+            [Reply::Integer(1), Reply::Integer(1), Reply::Integer(1)]
+        );
+        assert_eq!(
+            entry[8],
+            Reply::Set(vec![
+                first_key_spec(&["OW", "update"]),
+                keynum_spec(&["RO", "access"], 2),
+            ])
+        );
+    }
+
+    #[test]
+    fn info_of_numkeys_commands_without_destination() {
+        let lmpop = only_entry(run(&["command", "info", "lmpop"]).unwrap());
+        assert_eq!(lmpop[2], simples(&["write", "movablekeys"]));
+        assert_eq!(
+            lmpop[3..6],
+            [Reply::Integer(0), Reply::Integer(0), Reply::Integer(0)]
+        );
+        assert_eq!(
+            lmpop[8],
+            Reply::Set(vec![keynum_spec(&["RW", "access", "update"], 1)])
+        );
+        let sintercard = only_entry(run(&["command", "info", "sintercard"]).unwrap());
+        assert_eq!(
+            sintercard[8],
+            Reply::Set(vec![keynum_spec(&["RO", "access"], 1)])
+        );
+        let bzmpop = only_entry(run(&["command", "info", "bzmpop"]).unwrap());
+        assert_eq!(
+            bzmpop[8],
+            Reply::Set(vec![keynum_spec(&["RW", "access", "update"], 2)])
+        );
+    }
+
+    #[test]
+    fn sort_specs_are_its_key_then_unknown_patterns_and_destination() {
+        let unknown = |note: &'static str, flags: &[&str]| {
+            map(vec![
+                ("notes", Reply::text(note)),
+                ("flags", simples(flags)),
+                ("begin_search", typed_spec("unknown", vec![])),
+                ("find_keys", typed_spec("unknown", vec![])),
+            ])
+        };
+        let sort = only_entry(run(&["command", "info", "sort"]).unwrap());
+        assert_eq!(sort[2], simples(&["write", "denyoom", "movablekeys"]));
+        assert_eq!(
+            sort[3..6],
+            [Reply::Integer(1), Reply::Integer(1), Reply::Integer(1)]
+        );
+        assert_eq!(
+            sort[8],
+            Reply::Set(vec![
+                first_key_spec(&["RO", "access"]),
+                unknown(SORT_PATTERNS_NOTE, &["RO", "access"]),
+                unknown(SORT_STORE_NOTE, &["OW", "update"]),
+            ])
+        );
+        let sort_ro = only_entry(run(&["command", "info", "sort_ro"]).unwrap());
+        assert_eq!(
+            sort_ro[8],
+            Reply::Set(vec![
+                first_key_spec(&["RO", "access"]),
+                unknown(SORT_PATTERNS_NOTE, &["RO", "access"]),
+            ])
+        );
+    }
+
+    #[test]
+    fn getkeys_of_sort_skips_patterns_and_finds_the_destination() {
+        assert_eq!(
+            run(&["command", "getkeys", "SORT", "k", "BY", "w_*", "GET", "#", "STORE", "d"])
+                .unwrap(),
+            bulks(&["k", "d"])
+        );
+        assert_eq!(
+            run(&["command", "getkeys", "sort_ro", "k", "GET", "o_*"]).unwrap(),
+            bulks(&["k"])
+        );
     }
 
     #[test]

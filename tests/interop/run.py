@@ -109,6 +109,72 @@ def check_redis_py(port, protocol):
     r.close()
 
 
+def pairs(rows):
+    """ZRANGE WITHSCORES rows as tuples: redis-py gives tuples over RESP2 and lists over RESP3."""
+    return [tuple(row) for row in rows]
+
+
+def check_redis_py_types(port, protocol):
+    r = redis.Redis(host="127.0.0.1", port=port, protocol=protocol, decode_responses=True)
+    keys = [f"types:{name}" for name in ("h", "q", "s", "z", "hll", "tx:h", "tx:l", "tx:s")]
+    r.delete(*keys)
+    assert r.hset("types:h", mapping={"name": "ada", "lang": "rust"}) == 2
+    assert r.hgetall("types:h") == {"name": "ada", "lang": "rust"}
+    assert r.hgetall("types:missing") == {}
+    assert r.lpush("types:q", "a", "b", "c") == 3
+    assert r.lrange("types:q", 0, -1) == ["c", "b", "a"]
+    # A non-empty list answers at once, whatever the timeout.
+    started = time.time()
+    assert tuple(r.blpop(["types:none", "types:q"], timeout=5)) == ("types:q", "c")
+    assert time.time() - started < 2
+    assert r.blpop(["types:none"], timeout=0.1) is None
+    assert r.sadd("types:s", "x", "y", "x") == 2
+    assert r.smembers("types:s") == {"x", "y"}
+    assert r.zadd("types:z", {"a": 1.5, "b": 2, "c": float("inf")}) == 3
+    assert pairs(r.zrange("types:z", 0, -1, withscores=True)) == [("a", 1.5), ("b", 2.0), ("c", float("inf"))]
+    assert pairs(r.zrange("types:z", 1, 3, byscore=True, withscores=True)) == [("a", 1.5), ("b", 2.0)]
+    assert r.zscore("types:z", "a") == 1.5
+    assert r.pfadd("types:hll", *[f"item:{i}" for i in range(1000)]) == 1
+    assert abs(r.pfcount("types:hll") - 1000) <= 20, r.pfcount("types:hll")
+    check_transaction(r)
+    check_pubsub(r)
+    r.close()
+
+
+def check_transaction(r):
+    pipe = r.pipeline(transaction=True)
+    pipe.hset("types:tx:h", "f", "v").rpush("types:tx:l", "a", "b").sadd("types:tx:s", "m")
+    pipe.hget("types:tx:h", "f").llen("types:tx:l").type("types:tx:s")
+    assert pipe.execute() == [1, 2, 1, "v", 2, "set"]
+    # A command failing inside EXEC does not undo the others (no rollback in Redis).
+    pipe = r.pipeline(transaction=True)
+    pipe.incr("types:tx:h").rpush("types:tx:l", "c")
+    results = pipe.execute(raise_on_error=False)
+    assert isinstance(results[0], redis.ResponseError) and "WRONGTYPE" in str(results[0]), results
+    assert results[1] == 3
+
+
+def check_pubsub(r):
+    pubsub = r.pubsub()
+    pubsub.subscribe("types:news")
+    confirmation = pubsub.get_message(timeout=5)
+    assert confirmation["type"] == "subscribe" and confirmation["channel"] == "types:news", confirmation
+    assert r.publish("types:news", "hello") == 1
+    message = pubsub.get_message(timeout=5)
+    assert message is not None, "no message within the timeout"
+    assert (message["type"], message["channel"], message["data"]) == ("message", "types:news", "hello"), message
+    assert pubsub.get_message(timeout=0.1) is None
+    pubsub.close()
+
+
+def check_redis_cli_encodings(port):
+    cli(port, "DEL", "enc:h", "enc:big")
+    assert cli(port, "HSET", "enc:h", "f", "v") == "1"
+    assert cli(port, "OBJECT", "ENCODING", "enc:h") == "listpack"
+    assert cli(port, "HSET", "enc:big", "f", "v" * 65) == "1"
+    assert cli(port, "OBJECT", "ENCODING", "enc:big") == "hashtable"
+
+
 def check_redis_benchmark(port):
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-t", "set,get,incr,mset", "-n", "20000", "-q", "-P", "8"],
@@ -126,6 +192,9 @@ def main():
         ("redis-cli", lambda: check_redis_cli(server.port)),
         ("redis-py RESP2", lambda: check_redis_py(server.port, 2)),
         ("redis-py RESP3", lambda: check_redis_py(server.port, 3)),
+        ("redis-py data types RESP2", lambda: check_redis_py_types(server.port, 2)),
+        ("redis-py data types RESP3", lambda: check_redis_py_types(server.port, 3)),
+        ("redis-cli OBJECT ENCODING", lambda: check_redis_cli_encodings(server.port)),
         ("redis-benchmark", lambda: check_redis_benchmark(server.port)),
     ]
     try:

@@ -127,11 +127,14 @@ impl Engine {
     }
 
     /// INCRBYFLOAT: adds `delta` to the number at `key` on database 0 (absent counts as 0);
-    /// returns the new value, which is stored as its shortest decimal text.
+    /// returns the new value, stored as Redis's INCRBYFLOAT text (at most 17 decimals).
     pub fn incr_by_float(&self, key: &[u8], delta: f64) -> Result<f64, CommandError> {
-        self.with_ctx(&mut Session::new(), |ctx| {
-            strings::incr_by_float(ctx, key, Ok(delta))
-        })
+        let delta_text = delta.to_string();
+        let text = self.with_ctx(&mut Session::new(), |ctx| {
+            strings::incr_by_float(ctx, key, Ok(delta), delta_text.as_bytes())
+        })?;
+        // The text is a finite decimal written by this engine, so it always reads back.
+        Ok(text.parse().unwrap_or(f64::NAN))
     }
 
     /// APPEND: appends `value` to the string at `key` on database 0 (creating it); returns the

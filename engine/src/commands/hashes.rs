@@ -22,7 +22,7 @@ use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::glob::glob_match;
 use crate::keyspace::Entry;
-use crate::reply::{format_double, Reply};
+use crate::reply::Reply;
 use crate::types::hash::{FieldValue, HashValue};
 use crate::types::scan::{parse_cursor, parse_scan_args};
 use crate::value::{parse_f64, parse_i64, Value};
@@ -299,24 +299,26 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
     let mut parser = Args::new(args);
     let key = parser.next_bytes()?;
     let field = parser.next_bytes()?;
-    let increment = parse_float(parser.next_bytes()?).ok_or(CommandError::NotFloat)?;
+    let increment_text = parser.next_bytes()?;
+    let increment = parse_float(increment_text).ok_or(CommandError::NotFloat)?;
     parser.finish()?;
     if !increment.is_finite() {
         return Err(CommandError::err("value is NaN or Infinity"));
     }
     let mut locks = ctx.lock_key(key);
     let text = change_or_create(&mut locks, key, |hash| {
-        let current = match hash.get(field) {
-            Some(text) => {
-                parse_float(text).ok_or_else(|| CommandError::err("hash value is not a float"))?
-            }
-            None => 0.0,
+        let (current, current_text) = match hash.get(field) {
+            Some(text) => (
+                parse_float(text).ok_or_else(|| CommandError::err("hash value is not a float"))?,
+                text.to_vec(),
+            ),
+            None => (0.0, b"0".to_vec()),
         };
         let result = current + increment;
         if !result.is_finite() {
             return Err(CommandError::NanOrInfinity);
         }
-        let text = format_double(result);
+        let text = crate::float::add_human(&current_text, increment_text, result);
         hash.insert(field, text.as_bytes());
         Ok(text)
     })?;

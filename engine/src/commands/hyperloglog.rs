@@ -433,7 +433,7 @@ impl<'a> Sketch<'a> {
     /// strings that are not sketches.
     fn of(value: &'a Value) -> Result<Sketch<'a>, CommandError> {
         match value {
-            Value::Str(StrValue::Raw(bytes)) => Sketch::parse(bytes),
+            Value::Str(StrValue::Raw(bytes) | StrValue::Embedded(bytes)) => Sketch::parse(bytes),
             Value::Str(StrValue::Int(_)) => Err(not_a_sketch()),
             _ => Err(CommandError::WrongType),
         }

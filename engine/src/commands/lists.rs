@@ -23,7 +23,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::command::{
-    is_keyword, parse_i64_arg, Args, CommandSpec, Flags, Group, Handler, KeyRange,
+    is_keyword, parse_i64_arg, Args, CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys,
 };
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
@@ -94,7 +94,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command("rpoplpush", 3, rpoplpush, WRITE_OOM, TWO_KEYS, "1.2.0",
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
     command("lmpop", -4, lmpop, WRITE_MOVABLE, KeyRange::NONE, "7.0.0",
-        "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+        "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
+        .movable_keys(MovableKeys::numkeys_at(1)),
 ];
 
 // ---------------------------------------------------------------------------------------------

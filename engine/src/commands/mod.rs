@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lists;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod sorted_sets;
 pub mod strings;
 
@@ -29,4 +30,5 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(bitmaps::COMMANDS)
         .chain(hyperloglog::COMMANDS)
         .chain(blocking::COMMANDS)
+        .chain(sort::COMMANDS)
 }

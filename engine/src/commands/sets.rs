@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use crate::command::{is_keyword, Args, CommandSpec, Flags, Group, Handler, KeyRange};
+use crate::command::{is_keyword, Args, CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys};
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::glob::glob_match;
@@ -72,7 +72,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command("sinter", -2, sinter, Flags::READONLY, KeyRange::ALL, "1.0.0",
         "Returns the intersect of multiple sets."),
     command("sintercard", -3, sintercard, READ_MOVABLE, KeyRange::NONE, "7.0.0",
-        "Returns the number of members of the intersect of multiple sets."),
+        "Returns the number of members of the intersect of multiple sets.")
+        .movable_keys(MovableKeys::numkeys_at(1)),
     command("sinterstore", -3, sinterstore, WRITE_OOM, KeyRange::ALL, "1.0.0",
         "Stores the intersect of multiple sets in a key."),
     command("sunion", -2, sunion, Flags::READONLY, KeyRange::ALL, "1.0.0",

@@ -21,7 +21,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::command::{
-    is_keyword, parse_i64_arg, Args, CommandSpec, Flags, Group, Handler, KeyRange,
+    is_keyword, parse_i64_arg, Args, CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys,
 };
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
@@ -107,7 +107,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command("zpopmax", -2, zpopmax, WRITE_FAST, KeyRange::FIRST, "5.0.0",
         "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
     command("zmpop", -4, zmpop, WRITE_MOVABLE, KeyRange::NONE, "7.0.0",
-        "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
+        "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
+        .movable_keys(MovableKeys::numkeys_at(1)),
     command("zremrangebyscore", 4, zremrangebyscore, WRITE, KeyRange::FIRST, "1.2.0",
         "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
     command("zremrangebyrank", 4, zremrangebyrank, WRITE, KeyRange::FIRST, "2.0.0",
@@ -115,19 +116,26 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command("zremrangebylex", 4, zremrangebylex, WRITE, KeyRange::FIRST, "2.8.9",
         "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
     command("zunion", -3, zunion, READ_MOVABLE, KeyRange::NONE, "6.2.0",
-        "Returns the union of multiple sorted sets."),
+        "Returns the union of multiple sorted sets.")
+        .movable_keys(MovableKeys::numkeys_at(1)),
     command("zinter", -3, zinter, READ_MOVABLE, KeyRange::NONE, "6.2.0",
-        "Returns the intersect of multiple sorted sets."),
+        "Returns the intersect of multiple sorted sets.")
+        .movable_keys(MovableKeys::numkeys_at(1)),
     command("zdiff", -3, zdiff, READ_MOVABLE, KeyRange::NONE, "6.2.0",
-        "Returns the difference between multiple sorted sets."),
+        "Returns the difference between multiple sorted sets.")
+        .movable_keys(MovableKeys::numkeys_at(1)),
     command("zintercard", -3, zintercard, READ_MOVABLE, KeyRange::NONE, "7.0.0",
-        "Returns the number of members of the intersect of multiple sorted sets."),
+        "Returns the number of members of the intersect of multiple sorted sets.")
+        .movable_keys(MovableKeys::numkeys_at(1)),
     command("zunionstore", -4, zunionstore, WRITE_OOM_MOVABLE, KeyRange::FIRST, "2.0.0",
-        "Stores the union of multiple sorted sets in a key."),
+        "Stores the union of multiple sorted sets in a key.")
+        .movable_keys(MovableKeys::numkeys_at(2)),
     command("zinterstore", -4, zinterstore, WRITE_OOM_MOVABLE, KeyRange::FIRST, "2.0.0",
-        "Stores the intersect of multiple sorted sets in a key."),
+        "Stores the intersect of multiple sorted sets in a key.")
+        .movable_keys(MovableKeys::numkeys_at(2)),
     command("zdiffstore", -4, zdiffstore, WRITE_OOM_MOVABLE, KeyRange::FIRST, "6.2.0",
-        "Stores the difference of multiple sorted sets in a key."),
+        "Stores the difference of multiple sorted sets in a key.")
+        .movable_keys(MovableKeys::numkeys_at(2)),
     command("zrandmember", -2, zrandmember, READ, KeyRange::FIRST, "6.2.0",
         "Returns one or more random members from a sorted set."),
     command("zscan", -3, zscan, READ, KeyRange::FIRST, "2.8.0",

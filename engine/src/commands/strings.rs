@@ -23,7 +23,7 @@ use crate::command::{
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::keyspace::Entry;
-use crate::reply::{format_double, Reply};
+use crate::reply::Reply;
 use crate::value::{parse_canonical_i64, parse_f64, StrValue, Value};
 
 const READ_FAST: Flags = Flags::READONLY.and(Flags::FAST);
@@ -154,7 +154,7 @@ fn checked_string_len(len: usize, extra: usize, len_max: u64) -> Result<usize, C
 pub(crate) fn take_buffer(value: &mut StrValue, len_needed: usize) -> Vec<u8> {
     let mut buffer = match std::mem::replace(value, StrValue::Int(0)) {
         StrValue::Int(n) => n.to_string().into_bytes(),
-        StrValue::Raw(data) => Vec::from(data),
+        StrValue::Embedded(data) | StrValue::Raw(data) => Vec::from(data),
     };
     if buffer.capacity() < len_needed {
         let slack = len_needed.min(GROWTH_SLACK_MAX);
@@ -168,7 +168,9 @@ pub(crate) fn take_buffer(value: &mut StrValue, len_needed: usize) -> Vec<u8> {
 fn stored_integer(value: &StrValue) -> Result<i64, CommandError> {
     match value {
         StrValue::Int(n) => Ok(*n),
-        StrValue::Raw(data) => parse_canonical_i64(data).ok_or(CommandError::NotInteger),
+        StrValue::Embedded(data) | StrValue::Raw(data) => {
+            parse_canonical_i64(data).ok_or(CommandError::NotInteger)
+        }
     }
 }
 
@@ -178,10 +180,10 @@ fn stored_float(value: &StrValue) -> Result<f64, CommandError> {
         // Exact up to 2^53 in magnitude; beyond, the sum may differ from Redis's in its last
         // digits (Redis adds in long double, exact for every i64).
         StrValue::Int(n) => Ok(*n as f64),
-        StrValue::Raw(data) if data.len() <= FLOAT_TEXT_LEN_MAX => {
+        StrValue::Embedded(data) | StrValue::Raw(data) if data.len() <= FLOAT_TEXT_LEN_MAX => {
             parse_f64(data).ok_or(CommandError::NotFloat)
         }
-        StrValue::Raw(_) => Err(CommandError::NotFloat),
+        StrValue::Embedded(_) | StrValue::Raw(_) => Err(CommandError::NotFloat),
     }
 }
 
@@ -504,31 +506,40 @@ pub(crate) fn incr_by(ctx: &Ctx<'_>, key: &[u8], delta: i64) -> Result<i64, Comm
 }
 
 /// INCRBYFLOAT: adds `increment` to the number at `key` (absent counts as 0), keeping its
-/// deadline; the result is stored as its shortest round-trip text (see [`format_double`]).
+/// deadline; the result text is the exact decimal sum rounded to 17 decimals, as Redis's long
+/// double arithmetic prints it (see [`crate::float::add_human`]).
 ///
 /// `increment` arrives unchecked because Redis reports a wrong type or a bad stored value
-/// before a bad increment argument.
+/// before a bad increment argument; `increment_text` is how the client wrote it.
 pub(crate) fn incr_by_float(
     ctx: &Ctx<'_>,
     key: &[u8],
     increment: Result<f64, CommandError>,
-) -> Result<f64, CommandError> {
+    increment_text: &[u8],
+) -> Result<String, CommandError> {
     let mut locks = ctx.lock_key(key);
-    let (current, expire_at_ms) = match locks.get(key) {
-        Some(entry) => (stored_float(string_of(entry)?)?, entry.expire_at_ms()),
-        None => (0.0, None),
+    let (current, current_text, expire_at_ms) = match locks.get(key) {
+        Some(entry) => {
+            let stored = string_of(entry)?;
+            (
+                stored_float(stored)?,
+                stored.to_bytes(),
+                entry.expire_at_ms(),
+            )
+        }
+        None => (0.0, Bytes::from_static(b"0"), None),
     };
     let result = current + increment?;
     if !result.is_finite() {
         return Err(CommandError::NanOrInfinity);
     }
-    let text = format_double(result);
+    let text = crate::float::add_human(&current_text, increment_text, result);
     locks.insert(
         key,
         string_entry(StrValue::from_bytes(text.as_bytes()), expire_at_ms),
     );
     locks.propagate(|| record(b"SET", &[key, text.as_bytes(), b"KEEPTTL"]));
-    Ok(result)
+    Ok(text)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -853,10 +864,10 @@ fn key_and_integer(args: &[Bytes]) -> Result<(&Bytes, i64), CommandError> {
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
-    let (key, increment) = key_and_value(args)?;
-    let increment = parse_f64(increment).ok_or(CommandError::NotFloat);
-    let result = incr_by_float(ctx, key, increment)?;
-    Ok(Reply::text(format_double(result)))
+    let (key, increment_text) = key_and_value(args)?;
+    let increment = parse_f64(increment_text).ok_or(CommandError::NotFloat);
+    let text = incr_by_float(ctx, key, increment, increment_text)?;
+    Ok(Reply::text(text))
 }
 
 // ---------------------------------------------------------------------------------------------
