@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,6 +33,10 @@ pub struct ClientInfo {
     pub multi_queued: AtomicI64,
     killed: AtomicBool,
     kill_signal: Notify,
+    /// A second descriptor of the connection's socket: CLIENT KILL shuts the socket down, so a
+    /// task waiting to read or write wakes with an error at once, without the connection
+    /// having to listen for a kill signal on every request.
+    socket: Option<OwnedFd>,
     /// Whether the client waits in a blocking command (INFO blocked_clients, CLIENT UNBLOCK).
     blocked: AtomicBool,
     /// Wakes a blocked client: a write to one of its keys, or CLIENT UNBLOCK.
@@ -50,9 +55,10 @@ pub enum Unblock {
 }
 
 impl ClientInfo {
-    fn new(id: u64, peer: SocketAddr, local: SocketAddr) -> ClientInfo {
+    fn new(id: u64, peer: SocketAddr, local: SocketAddr, socket: Option<OwnedFd>) -> ClientInfo {
         ClientInfo {
             id,
+            socket,
             peer,
             local,
             created: Instant::now(),
@@ -103,6 +109,15 @@ impl ClientInfo {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_signal.notify_one();
+        if let Some(socket) = &self.socket {
+            // Already closed by the peer is fine: the connection ends either way.
+            let _ = socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Closes the connection once its pending replies are written (CLIENT KILL of oneself).
+    pub fn close_after_reply(&self) {
+        self.killed.store(true, Ordering::Release);
     }
 
     /// Marks the client as blocked or not.
@@ -196,6 +211,7 @@ impl ClientRegistry {
         &self,
         peer: SocketAddr,
         local: SocketAddr,
+        socket: Option<OwnedFd>,
         max_clients: u64,
     ) -> Option<Registration<'_>> {
         let mut clients = self.clients.lock();
@@ -203,7 +219,7 @@ impl ClientRegistry {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let info = Arc::new(ClientInfo::new(id, peer, local));
+        let info = Arc::new(ClientInfo::new(id, peer, local, socket));
         clients.insert(id, info.clone());
         Some(Registration {
             registry: self,

@@ -3,8 +3,12 @@
 //! (`client-query-buffer-limit`), bulk lengths are capped by the parser (`proto-max-bulk-len`),
 //! the reply buffer is flushed whenever it passes a threshold, idle clients are closed after
 //! `timeout` seconds, and a protocol error closes the connection after its error reply.
+//!
+//! A blocking command (BLPOP, ...) waits here, on its wake-ups, its timeout, CLIENT KILL and
+//! the socket; published messages for a subscriber are written here between requests.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::blocking::{self, BlockRequest, Tried};
-use crate::clients::ClientInfo;
-use crate::clients::Unblock;
+use crate::clients::{ClientInfo, Unblock};
 use crate::pubsub::{self, SubscriberState};
 use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 use crate::server::Shared;
@@ -66,7 +69,8 @@ pub struct ClientState {
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     let local = stream.local_addr().unwrap_or(peer);
     let max_clients = shared.config.read().maxclients;
-    let Some(registration) = shared.clients.register(peer, local, max_clients) else {
+    let socket = stream.as_fd().try_clone_to_owned().ok();
+    let Some(registration) = shared.clients.register(peer, local, socket, max_clients) else {
         shared.stats.connections_rejected.add(1);
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
@@ -152,6 +156,14 @@ impl CachedLimits {
     }
 }
 
+/// What ended a wait for input.
+#[derive(Debug)]
+enum Wake {
+    Read(usize),
+    Message(Reply),
+    Idle,
+}
+
 /// Whether to keep the connection after a batch.
 #[derive(Debug, PartialEq, Eq)]
 enum Next {
@@ -220,7 +232,32 @@ impl Connection {
             self.read_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
         }
         self.read_buffer.reserve(READ_CHUNK_BYTES);
-        let info = self.state.info.clone();
+        if self.state.info.is_killed() {
+            return Ok(false);
+        }
+        let bytes_read = if timeout_secs == 0 && self.state.pubsub.is_none() {
+            // The common case: nothing to wait for but the socket.
+            self.stream.read_buf(&mut self.read_buffer).await?
+        } else {
+            match self.read_or_message(timeout_secs).await? {
+                Wake::Read(bytes_read) => bytes_read,
+                Wake::Message(message) => {
+                    self.deliver_messages(message);
+                    return Ok(true);
+                }
+                Wake::Idle => return Ok(false),
+            }
+        };
+        self.shared.stats.net_input_bytes.add(bytes_read as i64);
+        self.state
+            .info
+            .query_buffer_bytes
+            .store(self.read_buffer.len(), Ordering::Relaxed);
+        Ok(bytes_read > 0)
+    }
+
+    /// Waits for bytes, a published message or the idle timeout (0 = none).
+    async fn read_or_message(&mut self, timeout_secs: u64) -> std::io::Result<Wake> {
         let read = self.stream.read_buf(&mut self.read_buffer);
         let idle_limit = async {
             match timeout_secs {
@@ -234,21 +271,11 @@ impl Connection {
                 None => std::future::pending().await,
             }
         };
-        let bytes_read = tokio::select! {
-            read = read => read?,
-            Some(message) = message => {
-                self.deliver_messages(message);
-                return Ok(true);
-            }
-            () = info.killed() => return Ok(false),
-            () = idle_limit => return Ok(false),
-        };
-        self.shared.stats.net_input_bytes.add(bytes_read as i64);
-        self.state
-            .info
-            .query_buffer_bytes
-            .store(self.read_buffer.len(), Ordering::Relaxed);
-        Ok(bytes_read > 0)
+        Ok(tokio::select! {
+            read = read => Wake::Read(read?),
+            Some(message) = message => Wake::Message(message),
+            () = idle_limit => Wake::Idle,
+        })
     }
 
     /// Runs one round of a blocking command's non-blocking attempts.
@@ -488,15 +515,9 @@ impl Connection {
         if self.reply_buffer.is_empty() {
             return Ok(());
         }
-        // A client that stopped reading must not pin this task: CLIENT KILL and the pub/sub
-        // output limit end a blocked write too.
-        let info = self.state.info.clone();
-        tokio::select! {
-            written = self.stream.write_all(&self.reply_buffer) => written?,
-            () = info.killed() => {
-                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
-            }
-        }
+        // A client that stopped reading cannot pin this task: CLIENT KILL and the pub/sub
+        // output limit shut its socket down, which fails the write.
+        self.stream.write_all(&self.reply_buffer).await?;
         self.shared
             .stats
             .net_output_bytes

@@ -276,7 +276,7 @@ fn client_kill(
             .find(|c| c.peer.to_string() == addr);
         return match target {
             Some(target) => {
-                target.kill();
+                kill(&target, client);
                 Ok(Reply::Ok)
             }
             None => Err(CommandError::err("No such client")),
@@ -286,11 +286,20 @@ fn client_kill(
     let mut killed = 0;
     for target in shared.clients.all() {
         if filter.matches(&target, client.info.id) {
-            target.kill();
+            kill(&target, client);
             killed += 1;
         }
     }
     Ok(Reply::Integer(killed))
+}
+
+/// Kills `target`; a client killing itself still gets its reply first, as in Redis.
+fn kill(target: &ClientInfo, client: &ClientState) {
+    if target.id == client.info.id {
+        target.close_after_reply();
+    } else {
+        target.kill();
+    }
 }
 
 fn parse_kill_filter(options: &[Bytes]) -> Result<KillFilter, CommandError> {

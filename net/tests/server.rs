@@ -470,3 +470,14 @@ fn config_set_reaches_connections_already_open() {
     assert!(idle.is_closed());
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_client_killing_itself_gets_its_reply_then_is_closed() {
+    let server = TestServer::start(&[]);
+    let mut raw = server.raw();
+    raw.send(b"CLIENT ID\r\n");
+    let id: i64 = raw.line().trim_start_matches(':').trim().parse().unwrap();
+    raw.send(format!("CLIENT KILL ID {id} SKIPME no\r\n").as_bytes());
+    assert_eq!(raw.line(), ":1\r\n");
+    assert!(raw.is_closed());
+}
