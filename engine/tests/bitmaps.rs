@@ -2,58 +2,20 @@
 //! offset rules, exact error lines, what each write propagates, and a model test of SETBIT,
 //! GETBIT, BITCOUNT and BITPOS against a plain vector of bits.
 
-use std::cell::Cell;
-use std::sync::Arc;
+mod common;
 
 use bytes::Bytes;
+use common::*;
 use proptest::prelude::*;
 use slotkv_engine::command::{CommandTable, Group, KeyRange};
-use slotkv_engine::propagate::RecordingSink;
-use slotkv_engine::{Config, Engine, ManualClock, Reply};
+use slotkv_engine::Reply;
 
-const NOW_MS: u64 = 1_700_000_000_000;
-const SYNTAX: &str = "ERR syntax error";
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 const BAD_BIT: &str = "ERR bit is not an integer or out of range";
 const BAD_TYPE: &str =
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
-const WRONG_TYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-struct Db {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    sink: Arc<RecordingSink>,
-    seen: Cell<usize>,
-}
-
-fn db() -> Db {
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
-    let sink = Arc::new(RecordingSink::default());
-    engine.subscribe(sink.clone());
-    Db {
-        engine,
-        clock,
-        sink,
-        seen: Cell::new(0),
-    }
-}
 
 impl Db {
-    fn run(&self, line: &str) -> Reply {
-        let args: Vec<Bytes> = line
-            .split_whitespace()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        self.engine.execute(&args)
-    }
-
-    fn run_args(&self, args: &[&[u8]]) -> Reply {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        self.engine.execute(&args)
-    }
-
     fn set(&self, key: &str, value: &[u8]) {
         assert_eq!(self.run_args(&[b"SET", key.as_bytes(), value]), Reply::Ok);
     }
@@ -61,34 +23,10 @@ impl Db {
     fn get(&self, key: &str) -> Reply {
         self.run(&format!("GET {key}"))
     }
-
-    /// Commands propagated since the last call, SELECTs left out.
-    fn take_propagated(&self) -> Vec<String> {
-        let all = self.sink.commands();
-        let fresh = all[self.seen.get()..]
-            .iter()
-            .filter(|c| !c.starts_with("SELECT "))
-            .cloned()
-            .collect();
-        self.seen.set(all.len());
-        fresh
-    }
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn ints(values: &[i64]) -> Reply {
-    Reply::Array(values.iter().map(|&n| Reply::Integer(n)).collect())
 }
 
 fn bulk(data: &[u8]) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(data))
-}
-
-fn err(line: &str) -> Reply {
-    Reply::Error(line.to_owned())
 }
 
 #[test]
@@ -212,8 +150,8 @@ fn setbit_errors_come_in_redis_order() {
     }
     assert_eq!(db.run("SETBIT list x 2"), err(BAD_OFFSET));
     assert_eq!(db.run("SETBIT list 0 2"), err(BAD_BIT));
-    assert_eq!(db.run("SETBIT list 0 1"), err(WRONG_TYPE));
-    assert_eq!(db.run("GETBIT list 0"), err(WRONG_TYPE));
+    assert_eq!(db.run("SETBIT list 0 1"), err(WRONGTYPE));
+    assert_eq!(db.run("GETBIT list 0"), err(WRONGTYPE));
     assert_eq!(
         db.run("SETBIT k 0"),
         err("ERR wrong number of arguments for 'setbit' command")
@@ -258,8 +196,8 @@ fn bitcount_errors() {
     assert_eq!(db.run("BITCOUNT k 0 1 BITS"), err(SYNTAX));
     assert_eq!(db.run("BITCOUNT k a 1"), err(NOT_INTEGER));
     assert_eq!(db.run("BITCOUNT k 0 b"), err(NOT_INTEGER));
-    assert_eq!(db.run("BITCOUNT list"), err(WRONG_TYPE));
-    assert_eq!(db.run("BITCOUNT list 0 1"), err(WRONG_TYPE));
+    assert_eq!(db.run("BITCOUNT list"), err(WRONGTYPE));
+    assert_eq!(db.run("BITCOUNT list 0 1"), err(WRONGTYPE));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +273,7 @@ fn bitpos_errors_come_in_redis_order() {
     assert_eq!(db.run("BITPOS k 1 0 x FOO"), err(SYNTAX));
     assert_eq!(db.run("BITPOS k 1 0 x BIT"), err(NOT_INTEGER));
     assert_eq!(db.run("BITPOS k 1 0 1 BIT x"), err(SYNTAX));
-    assert_eq!(db.run("BITPOS list 1"), err(WRONG_TYPE));
+    assert_eq!(db.run("BITPOS list 1"), err(WRONGTYPE));
     assert_eq!(
         db.run("BITPOS list 2"),
         err("ERR The bit argument must be 1 or 0.")
@@ -416,7 +354,7 @@ fn bitop_errors() {
         err("ERR BITOP NOT must be called with a single source key.")
     );
     assert_eq!(db.run("BITOP NAND dest a"), err(SYNTAX));
-    assert_eq!(db.run("BITOP OR dest s list"), err(WRONG_TYPE));
+    assert_eq!(db.run("BITOP OR dest s list"), err(WRONGTYPE));
     assert_eq!(db.run("EXISTS dest"), int(0));
     // The destination's type does not matter.
     assert_eq!(db.run("BITOP OR list s"), int(1));
@@ -591,8 +529,8 @@ fn bitfield_errors_come_in_redis_order() {
         db.run("BITFIELD list GET u8 0 SET u8 0 1 GET u99 0"),
         err(BAD_TYPE)
     );
-    assert_eq!(db.run("BITFIELD list GET u8 0"), err(WRONG_TYPE));
-    assert_eq!(db.run("BITFIELD list SET u8 0 1"), err(WRONG_TYPE));
+    assert_eq!(db.run("BITFIELD list GET u8 0"), err(WRONGTYPE));
+    assert_eq!(db.run("BITFIELD list SET u8 0 1"), err(WRONGTYPE));
     assert_eq!(db.run("EXISTS k"), int(0));
 }
 

@@ -3,66 +3,33 @@
 //! reclaimed key is counted and propagated as DEL, and the NX / XX / GT / LT options follow
 //! Redis 7's tables.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use bytes::Bytes;
-use slotkv_engine::propagate::RecordingSink;
-use slotkv_engine::{Config, Engine, ManualClock, Reply, Session};
-
-const START_MS: u64 = 1_700_000_000_000;
-
-fn open() -> (Engine, Arc<ManualClock>, Arc<RecordingSink>) {
-    let clock = Arc::new(ManualClock::new(START_MS));
-    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
-    let sink = Arc::new(RecordingSink::default());
-    engine.subscribe(sink.clone());
-    (engine, clock, sink)
-}
-
-fn args(words: &[&str]) -> Vec<Bytes> {
-    words
-        .iter()
-        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-        .collect()
-}
-
-fn run(engine: &Engine, words: &[&str]) -> Reply {
-    engine.execute(&args(words))
-}
-
-fn run_in(engine: &Engine, session: &mut Session, words: &[&str]) -> Reply {
-    engine.execute_in(session, &args(words))
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn bulk(text: &str) -> Reply {
-    Reply::bulk(text.as_bytes())
-}
+use common::*;
+use slotkv_engine::{Reply, Session};
 
 #[test]
 fn a_key_expires_when_it_is_next_touched() {
-    let (engine, clock, sink) = open();
-    assert_eq!(run(&engine, &["SET", "k", "v"]), Reply::Ok);
-    assert_eq!(run(&engine, &["PEXPIRE", "k", "100"]), int(1));
-    clock.advance(99);
-    assert_eq!(run(&engine, &["GET", "k"]), bulk("v"));
-    assert_eq!(run(&engine, &["PTTL", "k"]), int(1));
-    clock.advance(1);
-    assert_eq!(run(&engine, &["DBSIZE"]), int(1), "counted until reclaimed");
-    assert_eq!(engine.stats().expired_keys, 0);
-    assert_eq!(run(&engine, &["GET", "k"]), Reply::Nil);
-    assert_eq!(run(&engine, &["DBSIZE"]), int(0));
-    assert_eq!(engine.stats().expired_keys, 1);
+    let db = db();
+    assert_eq!(db.run_words(&["SET", "k", "v"]), Reply::Ok);
+    assert_eq!(db.run_words(&["PEXPIRE", "k", "100"]), int(1));
+    db.advance(99);
+    assert_eq!(db.run_words(&["GET", "k"]), bulk("v"));
+    assert_eq!(db.run_words(&["PTTL", "k"]), int(1));
+    db.advance(1);
+    assert_eq!(db.run_words(&["DBSIZE"]), int(1), "counted until reclaimed");
+    assert_eq!(db.engine.stats().expired_keys, 0);
+    assert_eq!(db.run_words(&["GET", "k"]), Reply::Nil);
+    assert_eq!(db.run_words(&["DBSIZE"]), int(0));
+    assert_eq!(db.engine.stats().expired_keys, 1);
     assert_eq!(
-        sink.commands(),
+        db.sink.commands(),
         [
             "SELECT 0".to_owned(),
             "SET k v".to_owned(),
-            format!("PEXPIREAT k {}", START_MS + 100),
+            format!("PEXPIREAT k {}", NOW_MS + 100),
             "DEL k".to_owned(),
         ]
     );
@@ -70,77 +37,77 @@ fn a_key_expires_when_it_is_next_touched() {
 
 #[test]
 fn an_expired_key_is_invisible_to_every_command() {
-    let (engine, clock, _) = open();
-    assert_eq!(run(&engine, &["SET", "gone", "v"]), Reply::Ok);
-    assert_eq!(run(&engine, &["PEXPIRE", "gone", "10"]), int(1));
-    clock.advance(10);
-    assert_eq!(run(&engine, &["EXISTS", "gone"]), int(0));
-    assert_eq!(run(&engine, &["TTL", "gone"]), int(-2));
+    let db = db();
+    assert_eq!(db.run_words(&["SET", "gone", "v"]), Reply::Ok);
+    assert_eq!(db.run_words(&["PEXPIRE", "gone", "10"]), int(1));
+    db.advance(10);
+    assert_eq!(db.run_words(&["EXISTS", "gone"]), int(0));
+    assert_eq!(db.run_words(&["TTL", "gone"]), int(-2));
     assert_eq!(
-        run(&engine, &["TYPE", "gone"]),
+        db.run_words(&["TYPE", "gone"]),
         Reply::Simple("none".into())
     );
-    assert_eq!(run(&engine, &["SET", "other", "v"]), Reply::Ok);
-    assert_eq!(run(&engine, &["PEXPIRE", "other", "10"]), int(1));
-    clock.advance(10);
-    assert_eq!(run(&engine, &["KEYS", "*"]), Reply::Array(vec![]));
-    assert_eq!(run(&engine, &["RANDOMKEY"]), Reply::Nil);
+    assert_eq!(db.run_words(&["SET", "other", "v"]), Reply::Ok);
+    assert_eq!(db.run_words(&["PEXPIRE", "other", "10"]), int(1));
+    db.advance(10);
+    assert_eq!(db.run_words(&["KEYS", "*"]), Reply::Array(vec![]));
+    assert_eq!(db.run_words(&["RANDOMKEY"]), Reply::Nil);
     assert_eq!(
-        run(&engine, &["SCAN", "0"]),
+        db.run_words(&["SCAN", "0"]),
         Reply::Array(vec![bulk("0"), Reply::Array(vec![])])
     );
     assert_eq!(
-        run(&engine, &["RENAME", "gone", "x"]),
+        db.run_words(&["RENAME", "gone", "x"]),
         Reply::Error("ERR no such key".into())
     );
-    assert_eq!(run(&engine, &["EXPIRE", "gone", "10"]), int(0));
-    assert_eq!(run(&engine, &["PERSIST", "gone"]), int(0));
-    assert_eq!(engine.key_count(0), 0);
+    assert_eq!(db.run_words(&["EXPIRE", "gone", "10"]), int(0));
+    assert_eq!(db.run_words(&["PERSIST", "gone"]), int(0));
+    assert_eq!(db.engine.key_count(0), 0);
 }
 
 #[test]
 fn the_active_cycle_reclaims_untouched_keys_in_every_slot_and_database() {
-    let (engine, clock, sink) = open();
+    let db = db();
     let mut db3 = Session::new();
-    assert_eq!(run_in(&engine, &mut db3, &["SELECT", "3"]), Reply::Ok);
+    assert_eq!(db.run_in(&mut db3, &["SELECT", "3"]), Reply::Ok);
     let mut expected_dels = BTreeSet::new();
     for i in 0..60 {
         let key = format!("temp:{i}");
-        assert_eq!(run(&engine, &["SET", &key, "v"]), Reply::Ok);
-        assert_eq!(run(&engine, &["PEXPIRE", &key, "50"]), int(1));
+        assert_eq!(db.run_words(&["SET", &key, "v"]), Reply::Ok);
+        assert_eq!(db.run_words(&["PEXPIRE", &key, "50"]), int(1));
         expected_dels.insert((0, format!("DEL {key}")));
         let key3 = format!("db3:{i}");
-        assert_eq!(run_in(&engine, &mut db3, &["SET", &key3, "v"]), Reply::Ok);
-        assert_eq!(run_in(&engine, &mut db3, &["PEXPIRE", &key3, "50"]), int(1));
+        assert_eq!(db.run_in(&mut db3, &["SET", &key3, "v"]), Reply::Ok);
+        assert_eq!(db.run_in(&mut db3, &["PEXPIRE", &key3, "50"]), int(1));
         expected_dels.insert((3, format!("DEL {key3}")));
     }
     for i in 0..10 {
         let key = format!("kept:{i}");
-        assert_eq!(run(&engine, &["SET", &key, "v"]), Reply::Ok);
-        assert_eq!(run(&engine, &["PEXPIRE", &key, "100000"]), int(1));
+        assert_eq!(db.run_words(&["SET", &key, "v"]), Reply::Ok);
+        assert_eq!(db.run_words(&["PEXPIRE", &key, "100000"]), int(1));
         assert_eq!(
-            run(&engine, &["SET", &format!("plain:{i}"), "v"]),
+            db.run_words(&["SET", &format!("plain:{i}"), "v"]),
             Reply::Ok
         );
     }
-    let records_before = sink.records().len();
-    assert_eq!(engine.run_expire_cycle(), 0, "nothing is due yet");
-    clock.advance(50);
+    let records_before = db.sink.records().len();
+    assert_eq!(db.engine.run_expire_cycle(), 0, "nothing is due yet");
+    db.advance(50);
     let mut reclaimed = 0;
     for _ in 0..1000 {
-        reclaimed += engine.run_expire_cycle();
+        reclaimed += db.engine.run_expire_cycle();
         if reclaimed >= 120 {
             break;
         }
     }
     assert_eq!(reclaimed, 120);
-    assert_eq!((engine.key_count(0), engine.key_count(3)), (20, 0));
+    assert_eq!((db.engine.key_count(0), db.engine.key_count(3)), (20, 0));
     assert_eq!(
-        (engine.volatile_count(0), engine.volatile_count(3)),
+        (db.engine.volatile_count(0), db.engine.volatile_count(3)),
         (10, 0)
     );
-    assert_eq!(engine.stats().expired_keys, 120);
-    let dels: BTreeSet<(usize, String)> = sink.records()[records_before..]
+    assert_eq!(db.engine.stats().expired_keys, 120);
+    let dels: BTreeSet<(usize, String)> = db.sink.records()[records_before..]
         .iter()
         .filter(|(_, _, args)| args[0] != "SELECT")
         .map(|(_, db, args)| {
@@ -149,51 +116,51 @@ fn the_active_cycle_reclaims_untouched_keys_in_every_slot_and_database() {
         })
         .collect();
     assert_eq!(dels, expected_dels);
-    assert_eq!(run(&engine, &["GET", "kept:3"]), bulk("v"));
+    assert_eq!(db.run_words(&["GET", "kept:3"]), bulk("v"));
 }
 
 #[test]
 fn persist_keeps_a_key_past_its_old_deadline() {
-    let (engine, clock, sink) = open();
-    assert_eq!(run(&engine, &["SET", "k", "v"]), Reply::Ok);
-    assert_eq!(run(&engine, &["EXPIRE", "k", "10"]), int(1));
-    assert_eq!(run(&engine, &["PERSIST", "k"]), int(1));
-    assert_eq!(run(&engine, &["TTL", "k"]), int(-1));
-    clock.advance(20_000);
-    assert_eq!(engine.run_expire_cycle(), 0);
-    assert_eq!(run(&engine, &["GET", "k"]), bulk("v"));
+    let db = db();
+    assert_eq!(db.run_words(&["SET", "k", "v"]), Reply::Ok);
+    assert_eq!(db.run_words(&["EXPIRE", "k", "10"]), int(1));
+    assert_eq!(db.run_words(&["PERSIST", "k"]), int(1));
+    assert_eq!(db.run_words(&["TTL", "k"]), int(-1));
+    db.advance(20_000);
+    assert_eq!(db.engine.run_expire_cycle(), 0);
+    assert_eq!(db.run_words(&["GET", "k"]), bulk("v"));
     assert_eq!(
-        sink.commands().last().map(String::as_str),
+        db.sink.commands().last().map(String::as_str),
         Some("PERSIST k")
     );
-    assert_eq!(engine.volatile_count(0), 0);
+    assert_eq!(db.engine.volatile_count(0), 0);
 }
 
 #[test]
 fn set_clears_a_deadline_unless_told_to_keep_it() {
-    let (engine, clock, _) = open();
-    assert_eq!(run(&engine, &["SET", "k", "v"]), Reply::Ok);
-    assert_eq!(run(&engine, &["EXPIRE", "k", "10"]), int(1));
-    assert_eq!(run(&engine, &["SET", "k", "v2"]), Reply::Ok);
-    assert_eq!(run(&engine, &["TTL", "k"]), int(-1));
-    assert_eq!(engine.volatile_count(0), 0);
-    clock.advance(20_000);
-    assert_eq!(run(&engine, &["GET", "k"]), bulk("v2"));
-    assert_eq!(run(&engine, &["EXPIRE", "k", "10"]), int(1));
-    assert_eq!(run(&engine, &["SET", "k", "v3", "KEEPTTL"]), Reply::Ok);
-    assert_eq!(run(&engine, &["TTL", "k"]), int(10));
-    clock.advance(10_000);
-    assert_eq!(run(&engine, &["GET", "k"]), Reply::Nil);
+    let db = db();
+    assert_eq!(db.run_words(&["SET", "k", "v"]), Reply::Ok);
+    assert_eq!(db.run_words(&["EXPIRE", "k", "10"]), int(1));
+    assert_eq!(db.run_words(&["SET", "k", "v2"]), Reply::Ok);
+    assert_eq!(db.run_words(&["TTL", "k"]), int(-1));
+    assert_eq!(db.engine.volatile_count(0), 0);
+    db.advance(20_000);
+    assert_eq!(db.run_words(&["GET", "k"]), bulk("v2"));
+    assert_eq!(db.run_words(&["EXPIRE", "k", "10"]), int(1));
+    assert_eq!(db.run_words(&["SET", "k", "v3", "KEEPTTL"]), Reply::Ok);
+    assert_eq!(db.run_words(&["TTL", "k"]), int(10));
+    db.advance(10_000);
+    assert_eq!(db.run_words(&["GET", "k"]), Reply::Nil);
 }
 
 #[test]
 fn a_deadline_in_the_past_deletes_at_once() {
-    let (engine, _, sink) = open();
-    assert_eq!(run(&engine, &["SET", "k", "v"]), Reply::Ok);
-    assert_eq!(run(&engine, &["EXPIRE", "k", "-1"]), int(1));
-    assert_eq!(run(&engine, &["EXISTS", "k"]), int(0));
-    assert_eq!(engine.stats().expired_keys, 0, "deleted, not expired");
-    assert_eq!(sink.commands().last().map(String::as_str), Some("DEL k"));
+    let db = db();
+    assert_eq!(db.run_words(&["SET", "k", "v"]), Reply::Ok);
+    assert_eq!(db.run_words(&["EXPIRE", "k", "-1"]), int(1));
+    assert_eq!(db.run_words(&["EXISTS", "k"]), int(0));
+    assert_eq!(db.engine.stats().expired_keys, 0, "deleted, not expired");
+    assert_eq!(db.sink.commands().last().map(String::as_str), Some("DEL k"));
 }
 
 /// One row of the EXPIRE options table: the key's deadline before (seconds from now, `None`
@@ -245,23 +212,23 @@ fn expire_options_follow_redis_tables() {
         row(Some(100), &["XX", "GT"], 150, 1, 150),
         row(Some(100), &["lt", "xx"], 50, 1, 50),
     ];
-    let (engine, _, _) = open();
+    let db = db();
     for (index, row) in rows.iter().enumerate() {
         let key = format!("k{index}");
-        assert_eq!(run(&engine, &["SET", &key, "v"]), Reply::Ok);
+        assert_eq!(db.run_words(&["SET", &key, "v"]), Reply::Ok);
         if let Some(before) = row.before_s {
-            assert_eq!(run(&engine, &["EXPIRE", &key, &before.to_string()]), int(1));
+            assert_eq!(db.run_words(&["EXPIRE", &key, &before.to_string()]), int(1));
         }
         let new_s = row.new_s.to_string();
         let mut words = vec!["EXPIRE", key.as_str(), new_s.as_str()];
         words.extend_from_slice(row.options);
         assert_eq!(
-            run(&engine, &words),
+            db.run_words(&words),
             int(row.reply),
             "row {index}: {words:?}"
         );
         assert_eq!(
-            run(&engine, &["TTL", &key]),
+            db.run_words(&["TTL", &key]),
             int(row.ttl_after),
             "row {index}: {words:?}"
         );
@@ -270,17 +237,17 @@ fn expire_options_follow_redis_tables() {
 
 #[test]
 fn incompatible_expire_options_are_refused() {
-    let (engine, _, _) = open();
-    assert_eq!(run(&engine, &["SET", "k", "v"]), Reply::Ok);
+    let db = db();
+    assert_eq!(db.run_words(&["SET", "k", "v"]), Reply::Ok);
     let nx_error = "ERR NX and XX, GT or LT options at the same time are not compatible";
     for options in [["NX", "XX"], ["NX", "GT"], ["LT", "NX"]] {
         let mut words = vec!["PEXPIRE", "k", "100"];
         words.extend_from_slice(&options);
-        assert_eq!(run(&engine, &words), Reply::Error(nx_error.into()));
+        assert_eq!(db.run_words(&words), Reply::Error(nx_error.into()));
     }
     assert_eq!(
-        run(&engine, &["EXPIREAT", "k", "100", "GT", "LT"]),
+        db.run_words(&["EXPIREAT", "k", "100", "GT", "LT"]),
         Reply::Error("ERR GT and LT options at the same time are not compatible".into())
     );
-    assert_eq!(run(&engine, &["TTL", "k"]), int(-1));
+    assert_eq!(db.run_words(&["TTL", "k"]), int(-1));
 }

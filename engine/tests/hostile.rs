@@ -2,12 +2,12 @@
 //! argument vectors drawn from the words that steer parsers (options, numbers at the edges,
 //! ranges, binary junk) against keys of every type.
 
-use std::sync::Arc;
+mod common;
 
-use bytes::Bytes;
+use common::*;
 use proptest::prelude::*;
 use slotkv_engine::command::CommandTable;
-use slotkv_engine::{Config, Engine, ManualClock, Session};
+use slotkv_engine::Session;
 
 /// Words that parsers branch on.
 const WORDS: &[&str] = &[
@@ -114,25 +114,19 @@ const WORDS: &[&str] = &[
     "\u{0}\u{ff}",
 ];
 
-fn engine_with_every_type() -> Engine {
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let engine = Engine::open(Config::with_clock(clock)).expect("opens");
-    for words in [
-        &["SET", "s", "text"][..],
-        &["HSET", "h", "f", "1"],
-        &["RPUSH", "l", "a", "b", "c"],
-        &["SADD", "st", "1", "2", "x"],
-        &["ZADD", "z", "1", "a", "2", "b"],
-        &["SETBIT", "bits", "7", "1"],
-        &["PFADD", "hll", "a", "b"],
-    ] {
-        let args: Vec<Bytes> = words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        assert!(!engine.execute(&args).is_error());
-    }
-    engine
+/// An engine holding a key of every type.
+fn db_with_every_type() -> Db {
+    let db = db();
+    db.given(&[
+        "SET s text",
+        "HSET h f 1",
+        "RPUSH l a b c",
+        "SADD st 1 2 x",
+        "ZADD z 1 a 2 b",
+        "SETBIT bits 7 1",
+        "PFADD hll a b",
+    ]);
+    db
 }
 
 fn command_names() -> Vec<&'static str> {
@@ -152,10 +146,10 @@ proptest! {
         name in prop::sample::select(command_names()),
         words in prop::collection::vec(prop::sample::select(WORDS), 0..9),
     ) {
-        let engine = engine_with_every_type();
-        let mut args = vec![Bytes::from_static(name.as_bytes())];
-        args.extend(words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())));
+        let db = db_with_every_type();
+        let mut command = vec![name];
+        command.extend(words);
         // Any reply is fine (most are errors); a panic fails the test.
-        let _ = engine.execute_in(&mut Session::new(), &args);
+        let _ = db.run_in(&mut Session::new(), &command);
     }
 }

@@ -2,18 +2,15 @@
 //! published from real Redis, the estimator's error, sparse to dense promotion, the cached
 //! count, corruption and type errors, and what each command propagates.
 
-use std::cell::Cell;
-use std::sync::Arc;
+mod common;
 
 use bytes::Bytes;
+use common::*;
 use slotkv_engine::command::{CommandTable, Flags, Group, KeyRange};
-use slotkv_engine::propagate::RecordingSink;
-use slotkv_engine::{Config, Engine, ManualClock, Reply};
+use slotkv_engine::Reply;
 
-const NOW_MS: u64 = 1_700_000_000_000;
 const NOT_A_SKETCH: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPTED: &str = "INVALIDOBJ Corrupted HLL object detected";
-const WRONG_TYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const DENSE_LEN: i64 = 12304;
 
 /// A sparse sketch header with a stale cache, followed by `opcodes`.
@@ -23,40 +20,7 @@ fn stale_sparse(opcodes: &[u8]) -> Vec<u8> {
     bytes
 }
 
-struct Db {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    sink: Arc<RecordingSink>,
-    seen: Cell<usize>,
-}
-
-fn db() -> Db {
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
-    let sink = Arc::new(RecordingSink::default());
-    engine.subscribe(sink.clone());
-    Db {
-        engine,
-        clock,
-        sink,
-        seen: Cell::new(0),
-    }
-}
-
 impl Db {
-    fn run(&self, line: &str) -> Reply {
-        let args: Vec<Bytes> = line
-            .split_whitespace()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        self.engine.execute(&args)
-    }
-
-    fn run_args(&self, args: &[&[u8]]) -> Reply {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        self.engine.execute(&args)
-    }
-
     /// PFADD of `elements` (rendered with `to_string`) in one command.
     fn add_all<T: ToString>(&self, key: &str, elements: impl IntoIterator<Item = T>) -> Reply {
         let mut args: Vec<Bytes> = vec![Bytes::from_static(b"PFADD"), Bytes::from(key.to_owned())];
@@ -83,29 +47,9 @@ impl Db {
     }
 
     /// The sketch's encoding byte: 1 sparse, 0 dense.
-    fn encoding(&self, key: &str) -> u8 {
+    fn sketch_encoding(&self, key: &str) -> u8 {
         self.get(key)[4]
     }
-
-    /// Commands propagated since the last call, SELECTs left out.
-    fn take_propagated(&self) -> Vec<String> {
-        let all = self.sink.commands();
-        let fresh = all[self.seen.get()..]
-            .iter()
-            .filter(|c| !c.starts_with("SELECT "))
-            .cloned()
-            .collect();
-        self.seen.set(all.len());
-        fresh
-    }
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn err(line: &str) -> Reply {
-    Reply::Error(line.to_owned())
 }
 
 #[test]
@@ -273,7 +217,7 @@ fn pfcount_of_several_keys_counts_the_union_without_caching() {
     assert_eq!(db.get("h1")[15], 0x80, "union counts leave caches alone");
     assert!(db.take_propagated().is_empty());
     db.run("RPUSH list x");
-    assert_eq!(db.run("PFCOUNT h1 list"), err(WRONG_TYPE));
+    assert_eq!(db.run("PFCOUNT h1 list"), err(WRONGTYPE));
 }
 
 #[test]
@@ -325,10 +269,10 @@ fn sparse_sketches_turn_dense_past_the_byte_limit() {
         n += 100;
         let strlen = db.count("STRLEN hll");
         if n < 1000 {
-            assert_eq!(db.encoding("hll"), 1, "{n} elements");
+            assert_eq!(db.sketch_encoding("hll"), 1, "{n} elements");
             assert!(strlen <= 3000);
         } else if n > 10_000 {
-            assert_eq!(db.encoding("hll"), 0, "{n} elements");
+            assert_eq!(db.sketch_encoding("hll"), 0, "{n} elements");
             assert_eq!(strlen, DENSE_LEN);
         }
     }
@@ -353,8 +297,8 @@ fn sparse_and_dense_forms_count_the_same() {
         db.set("dense", &dense);
         db.add_all("sparse", elements.iter());
         db.add_all("dense", elements.iter());
-        assert_eq!(db.encoding("sparse"), 1);
-        assert_eq!(db.encoding("dense"), 0);
+        assert_eq!(db.sketch_encoding("sparse"), 1);
+        assert_eq!(db.sketch_encoding("dense"), 0);
         assert_eq!(db.count("PFCOUNT sparse"), db.count("PFCOUNT dense"), "{n}");
     }
 }
@@ -372,7 +316,7 @@ fn pfmerge_stores_the_union() {
     assert_eq!(db.run("PFMERGE hll h1 h2 h3"), Reply::Ok);
     assert_eq!(db.count("PFCOUNT hll"), 5);
     assert_eq!(
-        db.encoding("hll"),
+        db.sketch_encoding("hll"),
         1,
         "sparse inputs merge into a sparse sketch"
     );
@@ -402,11 +346,11 @@ fn pfmerge_creates_an_empty_destination() {
 fn pfmerge_turns_dense_when_an_input_is_dense() {
     let db = db();
     db.add_all("big", 0..5000);
-    assert_eq!(db.encoding("big"), 0);
+    assert_eq!(db.sketch_encoding("big"), 0);
     db.run("PFADD small x y");
     let union = db.count("PFCOUNT small big");
     assert_eq!(db.run("PFMERGE small big"), Reply::Ok);
-    assert_eq!(db.encoding("small"), 0);
+    assert_eq!(db.sketch_encoding("small"), 0);
     assert_eq!(db.count("PFCOUNT small"), union);
 }
 
@@ -435,9 +379,9 @@ fn non_sketch_values_are_refused() {
         assert_eq!(db.run(&format!("PFMERGE dest {key}")), err(NOT_A_SKETCH));
         assert_eq!(db.run(&format!("PFMERGE {key} missing")), err(NOT_A_SKETCH));
     }
-    assert_eq!(db.run("PFADD list 1"), err(WRONG_TYPE));
-    assert_eq!(db.run("PFCOUNT list"), err(WRONG_TYPE));
-    assert_eq!(db.run("PFMERGE list"), err(WRONG_TYPE));
+    assert_eq!(db.run("PFADD list 1"), err(WRONGTYPE));
+    assert_eq!(db.run("PFCOUNT list"), err(WRONGTYPE));
+    assert_eq!(db.run("PFMERGE list"), err(WRONGTYPE));
     assert_eq!(db.run("EXISTS dest"), int(0));
     assert!(db.take_propagated().iter().all(|c| !c.starts_with("PF")));
 }

@@ -5,14 +5,14 @@
 //! commands collide, and the values include integers at the edge of overflow and texts that only
 //! look like integers.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use bytes::Bytes;
+use common::*;
 use proptest::prelude::*;
-use slotkv_engine::{Config, Engine, ManualClock, Reply};
+use slotkv_engine::Reply;
 
-const START_MS: u64 = 1_700_000_000_000;
 const KEYS: [&str; 4] = ["a", "b", "{a}c", "d"];
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 
@@ -145,10 +145,6 @@ struct Model {
     keys: BTreeMap<String, (Vec<u8>, Option<u64>)>,
 }
 
-fn error(line: &str) -> Reply {
-    Reply::Error(line.to_owned())
-}
-
 fn value_reply(value: Option<&(Vec<u8>, Option<u64>)>) -> Reply {
     value.map_or(Reply::Nil, |(data, _)| Reply::bulk(data))
 }
@@ -171,7 +167,7 @@ fn redis_integer(text: &[u8]) -> Option<i64> {
 impl Model {
     fn new() -> Model {
         Model {
-            now_ms: START_MS,
+            now_ms: NOW_MS,
             keys: BTreeMap::new(),
         }
     }
@@ -230,7 +226,7 @@ impl Model {
                     .map_or(0, |(data, _)| data.len() as i64),
             ),
             Op::Rename(from, to) => match self.keys.remove(&key(from)) {
-                None => error("ERR no such key"),
+                None => err("ERR no such key"),
                 Some(entry) => {
                     self.keys.insert(key(to), entry);
                     Reply::Ok
@@ -269,7 +265,7 @@ impl Model {
             SetExpiry::PxAtOffset(ms) => Some((now_ms + ms, now_ms + ms)),
         };
         if deadline_ms.is_some_and(|(given, _)| given <= 0) {
-            return error("ERR invalid expire time in 'set' command");
+            return err("ERR invalid expire time in 'set' command");
         }
         let old = self.keys.get(key).cloned();
         let answer = |set: bool| match (get, set) {
@@ -339,11 +335,11 @@ impl Model {
             None => (0, None),
             Some((data, deadline)) => match redis_integer(data) {
                 Some(n) => (n, *deadline),
-                None => return error(NOT_AN_INTEGER),
+                None => return err(NOT_AN_INTEGER),
             },
         };
         let Some(result) = current.checked_add(delta) else {
-            return error("ERR increment or decrement would overflow");
+            return err("ERR increment or decrement would overflow");
         };
         self.keys
             .insert(key.to_owned(), (result.to_string().into_bytes(), deadline));
@@ -454,23 +450,21 @@ proptest! {
 
     #[test]
     fn engine_agrees_with_the_model(ops in prop::collection::vec(op(), 1..60)) {
-        let clock = Arc::new(ManualClock::new(START_MS));
-        let engine = Engine::open(Config::with_clock(clock.clone()))
-        .expect("engine opens");
+        let db = db();
         let mut model = Model::new();
         for (step, op) in ops.iter().enumerate() {
             let words = op.words(model.now_ms);
             match op {
-                Op::Advance(ms) => clock.advance(*ms),
+                Op::Advance(ms) => db.advance(*ms),
                 Op::ActiveCycle => {
-                    engine.run_expire_cycle();
+                    db.engine.run_expire_cycle();
                 }
                 _ => {}
             }
             let expected = model.apply(op);
             if let (Some(words), Some(expected)) = (words, expected) {
-                let args: Vec<Bytes> = words.iter().map(|w| Bytes::from(w.clone())).collect();
-                let actual = normalized(op, engine.execute(&args));
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                let actual = normalized(op, db.run_words(&words));
                 let expected = normalized(op, expected);
                 prop_assert_eq!(actual, expected, "step {}: {:?}", step, words);
             }

@@ -3,80 +3,21 @@
 //! Redis 7.2's thresholds, key deletion when a set empties, WRONGTYPE, and the deterministic
 //! form of every propagated write. A proptest runs random commands against a `BTreeSet` model.
 
-use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+mod common;
 
-use bytes::Bytes;
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::*;
 use proptest::prelude::*;
 use slotkv_engine::command::{CommandTable, Group, Handler, KeyRange};
-use slotkv_engine::propagate::RecordingSink;
-use slotkv_engine::{Config, Engine, ManualClock, Reply};
-
-/// The manual clock's start: an arbitrary instant in 2023, in Unix ms.
-const NOW_MS: u64 = 1_700_000_000_000;
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const SYNTAX: &str = "ERR syntax error";
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-
-struct Db {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    sink: Arc<RecordingSink>,
-    /// Records already returned by `take_propagated`.
-    seen: Cell<usize>,
-}
-
-fn db() -> Db {
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
-    let sink = Arc::new(RecordingSink::default());
-    engine.subscribe(sink.clone());
-    Db {
-        engine,
-        clock,
-        sink,
-        seen: Cell::new(0),
-    }
-}
+use slotkv_engine::Reply;
 
 impl Db {
-    /// Runs a command written as space-separated words.
-    fn run(&self, line: &str) -> Reply {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        self.run_words(&words)
-    }
-
-    fn run_words(&self, words: &[&str]) -> Reply {
-        let args: Vec<Bytes> = words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        self.engine.execute(&args)
-    }
-
-    /// Commands propagated since the last call, SELECTs left out.
-    fn take_propagated(&self) -> Vec<String> {
-        let all = self.sink.commands();
-        let fresh = all[self.seen.get()..]
-            .iter()
-            .filter(|c| !c.starts_with("SELECT "))
-            .cloned()
-            .collect();
-        self.seen.set(all.len());
-        fresh
-    }
-
     /// SADD of many members in one command.
     fn sadd_all(&self, key: &str, members: &[String]) -> Reply {
         let mut words = vec!["SADD", key];
         words.extend(members.iter().map(String::as_str));
         self.run_words(&words)
-    }
-
-    fn encoding(&self, key: &str) -> Reply {
-        self.run(&format!("OBJECT ENCODING {key}"))
     }
 
     /// The members of the set at `key`, sorted (SMEMBERS must answer a RESP3 set).
@@ -86,18 +27,6 @@ impl Db {
             other => panic!("SMEMBERS answered {other:?}"),
         }
     }
-}
-
-fn bulk(text: &str) -> Reply {
-    Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn err(line: &str) -> Reply {
-    Reply::Error(line.to_owned())
 }
 
 fn text_of(reply: &Reply) -> String {

@@ -4,109 +4,18 @@
 //! destinations deleted, TTLs dropped) with the deterministic records it propagates, and the
 //! locking of keys spread over many slots while other clients write them.
 
-use std::cell::Cell;
-use std::sync::Arc;
+mod common;
 
 use bytes::Bytes;
+use common::*;
 use slotkv_engine::command::{CommandTable, Group, Handler, KeyRange};
-use slotkv_engine::propagate::RecordingSink;
-use slotkv_engine::{Config, Engine, ManualClock, Reply, Session};
+use slotkv_engine::{Engine, Reply, Session};
 
-/// The manual clock's start: an arbitrary instant in 2023, in Unix ms.
-const NOW_MS: u64 = 1_700_000_000_000;
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
 const NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
-
-struct Db {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    sink: Arc<RecordingSink>,
-    /// Records already returned by `take_propagated`.
-    seen: Cell<usize>,
-}
-
-fn db() -> Db {
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
-    let sink = Arc::new(RecordingSink::default());
-    engine.subscribe(sink.clone());
-    Db {
-        engine,
-        clock,
-        sink,
-        seen: Cell::new(0),
-    }
-}
-
-impl Db {
-    /// Runs a command written as space-separated words.
-    fn run(&self, line: &str) -> Reply {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        self.run_words(&words)
-    }
-
-    fn run_words(&self, words: &[&str]) -> Reply {
-        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
-        self.run_args(&args)
-    }
-
-    fn run_args(&self, args: &[&[u8]]) -> Reply {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        self.engine.execute(&args)
-    }
-
-    /// Runs several commands, asserting none fails (the set-up of a test).
-    fn given(&self, lines: &[&str]) {
-        for line in lines {
-            let reply = self.run(line);
-            assert!(!reply.is_error(), "{line}: {reply:?}");
-        }
-    }
-
-    /// Commands propagated since the last call, SELECTs left out.
-    fn take_propagated(&self) -> Vec<String> {
-        let all = self.sink.commands();
-        let fresh = all[self.seen.get()..]
-            .iter()
-            .filter(|c| !c.starts_with("SELECT "))
-            .cloned()
-            .collect();
-        self.seen.set(all.len());
-        fresh
-    }
-
-    fn elements(&self, key: &str) -> Reply {
-        self.run(&format!("LRANGE {key} 0 -1"))
-    }
-}
-
-fn bulk(text: &str) -> Reply {
-    Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn err(line: &str) -> Reply {
-    Reply::Error(line.to_owned())
-}
-
-/// An array of bulk strings.
-fn bulks(items: &[&str]) -> Reply {
-    Reply::Array(items.iter().map(|s| bulk(s)).collect())
-}
 
 /// An array of bulk strings and nils (`None`).
 fn values(items: &[Option<&str>]) -> Reply {
     Reply::Array(items.iter().map(|s| s.map_or(Reply::Nil, bulk)).collect())
-}
-
-fn empty() -> Reply {
-    Reply::Array(Vec::new())
 }
 
 // ---------------------------------------------------------------------------------------------

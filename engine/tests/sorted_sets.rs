@@ -3,82 +3,19 @@
 //! Redis's order, the listpack -> skiplist conversion, key deletion when the last member goes,
 //! WRONGTYPE, and the form in which every write is propagated.
 
-use std::cell::Cell;
+mod common;
+
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use bytes::Bytes;
+use common::*;
 use slotkv_engine::command::{CommandTable, Group, Handler, KeyRange};
-use slotkv_engine::propagate::RecordingSink;
-use slotkv_engine::{Config, Engine, ManualClock, Reply};
+use slotkv_engine::Reply;
 
-/// The manual clock's start: an arbitrary instant in 2023, in Unix ms.
-const NOW_MS: u64 = 1_700_000_000_000;
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const NOT_FLOAT: &str = "ERR value is not a valid float";
-const SYNTAX: &str = "ERR syntax error";
 const BAD_SCORE_RANGE: &str = "ERR min or max is not a float";
 const BAD_LEX_RANGE: &str = "ERR min or max not valid string range item";
 
-struct Db {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    sink: Arc<RecordingSink>,
-    /// Records already returned by `take_propagated`.
-    seen: Cell<usize>,
-}
-
-fn db() -> Db {
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
-    let sink = Arc::new(RecordingSink::default());
-    engine.subscribe(sink.clone());
-    Db {
-        engine,
-        clock,
-        sink,
-        seen: Cell::new(0),
-    }
-}
-
 impl Db {
-    /// Runs a command written as space-separated words.
-    fn run(&self, line: &str) -> Reply {
-        let args: Vec<Bytes> = line
-            .split_whitespace()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        self.engine.execute(&args)
-    }
-
-    /// Runs a command given as raw arguments.
-    fn run_args(&self, args: &[&[u8]]) -> Reply {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        self.engine.execute(&args)
-    }
-
-    /// Commands propagated since the last call, SELECTs left out.
-    fn take_propagated(&self) -> Vec<String> {
-        let all = self.sink.commands();
-        let fresh = all[self.seen.get()..]
-            .iter()
-            .filter(|c| !c.starts_with("SELECT "))
-            .cloned()
-            .collect();
-        self.seen.set(all.len());
-        fresh
-    }
-
-    fn encoding(&self, key: &str) -> Reply {
-        self.run(&format!("OBJECT ENCODING {key}"))
-    }
-
-    fn exists(&self, key: &str) -> bool {
-        self.run(&format!("EXISTS {key}")) == int(1)
-    }
-
     /// Adds members `m0000`, `m0001`, ... scored 0, 1, ... to `key`.
     fn fill(&self, key: &str, count: usize) {
         let mut line = format!("ZADD {key}");
@@ -93,24 +30,8 @@ fn member(i: usize) -> String {
     format!("m{i:04}")
 }
 
-fn bulk(text: &str) -> Reply {
-    Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
 fn double(value: f64) -> Reply {
     Reply::Double(value)
-}
-
-fn err(line: &str) -> Reply {
-    Reply::Error(line.to_owned())
-}
-
-fn array(items: Vec<Reply>) -> Reply {
-    Reply::Array(items)
 }
 
 /// A plain list of members.

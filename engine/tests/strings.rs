@@ -2,68 +2,16 @@
 //! API), with a manual clock: exact replies and error lines, expiry semantics, the integer
 //! encoding, and the deterministic form of every propagated write.
 
-use std::cell::Cell;
-use std::sync::Arc;
+mod common;
 
 use bytes::Bytes;
+use common::*;
 use slotkv_engine::api::strings::{Expiry, SetCondition, SetOptions, SetOutcome};
 use slotkv_engine::command::{CommandTable, Flags, Group, Handler, KeyRange};
-use slotkv_engine::propagate::RecordingSink;
 use slotkv_engine::value::StrValue;
-use slotkv_engine::{CommandError, Config, Engine, ManualClock, Reply, Session};
-
-/// The manual clock's start: an arbitrary instant in 2023, in Unix ms.
-const NOW_MS: u64 = 1_700_000_000_000;
-
-struct Db {
-    engine: Engine,
-    clock: Arc<ManualClock>,
-    sink: Arc<RecordingSink>,
-    /// Records already returned by `take_propagated`.
-    seen: Cell<usize>,
-}
-
-fn db() -> Db {
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let engine = Engine::open(Config::with_clock(clock.clone())).expect("engine opens");
-    let sink = Arc::new(RecordingSink::default());
-    engine.subscribe(sink.clone());
-    Db {
-        engine,
-        clock,
-        sink,
-        seen: Cell::new(0),
-    }
-}
+use slotkv_engine::{CommandError, Reply, Session};
 
 impl Db {
-    /// Runs a command written as space-separated words.
-    fn run(&self, line: &str) -> Reply {
-        let args: Vec<Bytes> = line
-            .split_whitespace()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        self.engine.execute(&args)
-    }
-
-    /// Runs a command given as raw arguments.
-    fn run_args(&self, args: &[&[u8]]) -> Reply {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        self.engine.execute(&args)
-    }
-
-    /// Commands propagated since the last call, SELECTs left out.
-    fn take_propagated(&self) -> Vec<String> {
-        let all = self.sink.commands();
-        let fresh = all[self.seen.get()..]
-            .iter()
-            .filter(|c| !c.starts_with("SELECT "))
-            .cloned()
-            .collect();
-        self.seen.set(all.len());
-        fresh
-    }
-
     /// The stored deadline of `key` in Unix ms, without expiring it.
     fn deadline(&self, key: &str) -> Option<u64> {
         self.engine.with_ctx(&mut Session::new(), |ctx| {
@@ -82,30 +30,11 @@ impl Db {
         })
     }
 
-    fn exists(&self, key: &str) -> bool {
+    fn holds_string(&self, key: &str) -> bool {
         self.stored(key).is_some()
     }
 }
 
-fn bulk(text: &str) -> Reply {
-    Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
-}
-
-fn int(n: i64) -> Reply {
-    Reply::Integer(n)
-}
-
-fn err(line: &str) -> Reply {
-    Reply::Error(line.to_owned())
-}
-
-fn array(items: Vec<Reply>) -> Reply {
-    Reply::Array(items)
-}
-
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const NOT_FLOAT: &str = "ERR value is not a valid float";
-const SYNTAX: &str = "ERR syntax error";
 const TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
 // ---------------------------------------------------------------------------------------------
@@ -287,7 +216,7 @@ fn set_keys_expire_when_the_clock_passes_their_deadline() {
 fn set_nx_and_xx_depend_on_existence() {
     let db = db();
     assert_eq!(db.run("SET k v XX"), Reply::Nil);
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert_eq!(db.run("SET k v NX"), Reply::Ok);
     assert_eq!(db.run("SET k other NX"), Reply::Nil);
     assert_eq!(db.run("GET k"), bulk("v"));
@@ -315,7 +244,7 @@ fn set_get_returns_the_previous_value() {
     assert_eq!(db.run("SET k v3 NX GET"), bulk("v2"));
     assert_eq!(db.run("GET k"), bulk("v2"));
     assert_eq!(db.run("SET missing v XX GET"), Reply::Nil);
-    assert!(!db.exists("missing"));
+    assert!(!db.holds_string("missing"));
     assert_eq!(db.run("SET k v4 GET EX 5"), bulk("v2"));
     assert_eq!(
         db.take_propagated(),
@@ -361,7 +290,7 @@ fn set_option_errors_match_redis() {
     }
     assert_eq!(db.run("SET k v EX abc"), err(NOT_INTEGER));
     assert_eq!(db.run("SET k v EX 10.5"), err(NOT_INTEGER));
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert!(db.take_propagated().is_empty());
 }
 
@@ -378,10 +307,10 @@ fn set_with_a_past_deadline_deletes_the_key() {
     db.run("SET k v");
     db.take_propagated();
     assert_eq!(db.run("SET k new EXAT 1"), Reply::Ok);
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert_eq!(db.take_propagated(), ["DEL k"]);
     assert_eq!(db.run(&format!("SET k new PXAT {NOW_MS}")), Reply::Ok);
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert!(db.take_propagated().is_empty(), "nothing to delete");
     db.run("SET k v");
     db.take_propagated();
@@ -437,7 +366,7 @@ fn setex_and_psetex_refuse_bad_times() {
     );
     assert_eq!(db.run("SETEX k ten v"), err(NOT_INTEGER));
     assert_eq!(db.run("PSETEX k 1.5 v"), err(NOT_INTEGER));
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert!(db.take_propagated().is_empty());
 }
 
@@ -498,7 +427,7 @@ fn msetnx_writes_only_when_no_key_exists() {
     let db = db();
     assert_eq!(db.run("MSETNX a 1 b 2"), int(1));
     assert_eq!(db.run("MSETNX c 3 b 9"), int(0));
-    assert!(!db.exists("c"));
+    assert!(!db.holds_string("c"));
     assert_eq!(db.run("GET b"), bulk("2"));
     assert_eq!(db.take_propagated(), ["MSET a 1 b 2"]);
     assert_eq!(
@@ -528,7 +457,7 @@ fn getdel_returns_and_deletes() {
     db.run("SET k v EX 100");
     db.take_propagated();
     assert_eq!(db.run("GETDEL k"), bulk("v"));
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert_eq!(db.engine.volatile_count(0), 0);
     assert_eq!(db.take_propagated(), ["DEL k"]);
 }
@@ -585,7 +514,7 @@ fn getex_with_a_past_deadline_deletes_after_replying() {
     db.run("SET k v");
     db.take_propagated();
     assert_eq!(db.run("GETEX k EXAT 1"), bulk("v"));
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert_eq!(db.take_propagated(), ["DEL k"]);
 }
 
@@ -633,7 +562,7 @@ fn append_creates_and_extends() {
     assert_eq!(db.run("APPEND k _World"), int(11));
     assert_eq!(db.run("GET k"), bulk("Hello_World"));
     assert_eq!(db.run_args(&[b"APPEND", b"empty", b""]), int(0));
-    assert!(db.exists("empty"));
+    assert!(db.holds_string("empty"));
     assert_eq!(
         db.take_propagated(),
         ["APPEND k Hello", "APPEND k _World", "APPEND empty "]
@@ -760,7 +689,7 @@ fn setrange_overwrites_and_pads_with_zeros() {
 fn setrange_with_an_empty_value_changes_nothing() {
     let db = db();
     assert_eq!(db.run_args(&[b"SETRANGE", b"k", b"5", b""]), int(0));
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     db.run("SET k hello");
     db.take_propagated();
     assert_eq!(db.run_args(&[b"SETRANGE", b"k", b"100", b""]), int(5));
@@ -789,7 +718,7 @@ fn setrange_limits_match_redis() {
     assert_eq!(db.run("SETRANGE k 9223372036854775807 x"), err(TOO_LONG));
     db.engine.set_proto_max_bulk_len(100);
     assert_eq!(db.run("SETRANGE k 100 x"), err(TOO_LONG));
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
     assert_eq!(db.run("SETRANGE k 99 x"), int(100));
     assert_eq!(db.run("SETRANGE k 99 xy"), err(TOO_LONG));
     assert_eq!(db.run("STRLEN k"), int(100));
@@ -1150,7 +1079,7 @@ fn typed_set_refuses_what_the_command_refuses() {
         db.engine.set(b"k", b"v", conflicting),
         Err(CommandError::Syntax)
     );
-    assert!(!db.exists("k"));
+    assert!(!db.holds_string("k"));
 }
 
 #[test]
