@@ -43,7 +43,7 @@ impl Eq for StrValue {}
 impl StrValue {
     /// The compact form of `data`: an integer when `data` is an integer's canonical text.
     pub fn from_bytes(data: &[u8]) -> StrValue {
-        match parse_canonical_i64(data) {
+        match parse_i64(data) {
             Some(n) => StrValue::Int(n),
             None if data.len() <= EMBSTR_LEN_MAX => {
                 StrValue::Embedded(Bytes::copy_from_slice(data))
@@ -63,7 +63,7 @@ impl StrValue {
     /// The compact form of bytes built or changed in place (APPEND, SETRANGE, SETBIT, ...):
     /// `raw` unless they are an integer's text; they are not copied.
     pub fn from_vec(data: Vec<u8>) -> StrValue {
-        match parse_canonical_i64(&data) {
+        match parse_i64(&data) {
             Some(n) => StrValue::Int(n),
             None => StrValue::Raw(Bytes::from(data)),
         }
@@ -201,11 +201,6 @@ pub fn parse_i64(data: &[u8]) -> Option<i64> {
     } else {
         i64::try_from(magnitude).ok()
     }
-}
-
-/// Alias of [`parse_i64`], whose rules already accept only canonical text.
-pub fn parse_canonical_i64(data: &[u8]) -> Option<i64> {
-    parse_i64(data)
 }
 
 /// Parses a double as Redis's `string2ld`/`string2d` accept it: decimal or exponent notation,

@@ -24,7 +24,7 @@ use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::keyspace::Entry;
 use crate::reply::Reply;
-use crate::value::{parse_canonical_i64, parse_f64, StrValue, Value};
+use crate::value::{parse_f64, parse_i64, StrValue, Value};
 
 const READ_FAST: Flags = Flags::READONLY.and(Flags::FAST);
 const WRITE_OOM: Flags = Flags::WRITE.and(Flags::DENYOOM);
@@ -169,7 +169,7 @@ fn stored_integer(value: &StrValue) -> Result<i64, CommandError> {
     match value {
         StrValue::Int(n) => Ok(*n),
         StrValue::Embedded(data) | StrValue::Raw(data) => {
-            parse_canonical_i64(data).ok_or(CommandError::NotInteger)
+            parse_i64(data).ok_or(CommandError::NotInteger)
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use slotkv_engine::engine::DATABASES_MAX;
 use slotkv_engine::glob::glob_match;
-use slotkv_engine::value::parse_canonical_i64;
+use slotkv_engine::value::parse_i64;
 use slotkv_engine::CommandError;
 
 use super::{parse_memory, set_failed, LogLevel, Settings};
@@ -242,7 +242,7 @@ pub(super) fn settable(
 /// Parses an integer as Redis's string2ll does (no sign `+`, no spaces, no leading zeros) and
 /// checks it against Redis's bounds for the directive.
 fn set_int<T: TryFrom<i64>>(field: &mut T, arg: &[u8], min: i64, max: i64) -> Result<(), String> {
-    let value = parse_canonical_i64(arg).ok_or(NOT_INTEGER)?;
+    let value = parse_i64(arg).ok_or(NOT_INTEGER)?;
     *field = within(value, min, max)?;
     Ok(())
 }
