@@ -4,7 +4,23 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{RawClient, TestServer};
+
+/// Runs `commands` between MULTI and EXEC, checking each is queued; returns EXEC's reply.
+fn exec(client: &mut RawClient, commands: &[&str]) -> String {
+    let mut request = String::from("MULTI\r\n");
+    for command in commands {
+        request.push_str(command);
+        request.push_str("\r\n");
+    }
+    request.push_str("EXEC\r\n");
+    client.send(request.as_bytes());
+    assert_eq!(client.line(), "+OK\r\n");
+    for _ in commands {
+        assert_eq!(client.line(), "+QUEUED\r\n");
+    }
+    client.reply()
+}
 
 #[test]
 fn queued_commands_run_on_exec_in_order() {
@@ -88,10 +104,7 @@ fn a_write_to_a_watched_key_makes_exec_fail_once() {
     assert_eq!(watcher.line(), "*-1\r\n");
     assert_eq!(watcher.reply(), "$7\r\nchanged\r\n");
     // EXEC unwatched everything: the next transaction runs.
-    watcher.send(b"MULTI\r\nSET k mine\r\nEXEC\r\n");
-    assert_eq!(watcher.line(), "+OK\r\n");
-    assert_eq!(watcher.line(), "+QUEUED\r\n");
-    assert_eq!(watcher.reply(), "*1\r\n+OK\r\n");
+    assert_eq!(exec(&mut watcher, &["SET k mine"]), "*1\r\n+OK\r\n");
 }
 
 #[test]
@@ -105,20 +118,14 @@ fn writes_that_change_nothing_and_unwatch_leave_exec_alone() {
     writer.send(b"SET k other NX\r\nGET k\r\n");
     assert_eq!(writer.line(), "$-1\r\n");
     assert_eq!(writer.reply(), "$1\r\nv\r\n");
-    watcher.send(b"MULTI\r\nINCR c\r\nEXEC\r\n");
-    assert_eq!(watcher.line(), "+OK\r\n");
-    assert_eq!(watcher.line(), "+QUEUED\r\n");
-    assert_eq!(watcher.reply(), "*1\r\n:1\r\n");
+    assert_eq!(exec(&mut watcher, &["INCR c"]), "*1\r\n:1\r\n");
 
     watcher.send(b"WATCH k\r\nUNWATCH\r\n");
     assert_eq!(watcher.line(), "+OK\r\n");
     assert_eq!(watcher.line(), "+OK\r\n");
     writer.send(b"APPEND k x\r\n");
     assert_eq!(writer.line(), ":2\r\n");
-    watcher.send(b"MULTI\r\nINCR c\r\nEXEC\r\n");
-    assert_eq!(watcher.line(), "+OK\r\n");
-    assert_eq!(watcher.line(), "+QUEUED\r\n");
-    assert_eq!(watcher.reply(), "*1\r\n:2\r\n");
+    assert_eq!(exec(&mut watcher, &["INCR c"]), "*1\r\n:2\r\n");
 }
 
 #[test]
@@ -131,19 +138,13 @@ fn flushall_and_expiry_break_watches() {
     assert_eq!(watcher.line(), "+OK\r\n");
     writer.send(b"FLUSHALL\r\n");
     assert_eq!(writer.line(), "+OK\r\n");
-    watcher.send(b"MULTI\r\nPING\r\nEXEC\r\n");
-    assert_eq!(watcher.line(), "+OK\r\n");
-    assert_eq!(watcher.line(), "+QUEUED\r\n");
-    assert_eq!(watcher.line(), "*-1\r\n");
+    assert_eq!(exec(&mut watcher, &["PING"]), "*-1\r\n");
 
     watcher.send(b"SET e v PX 100\r\nWATCH e\r\n");
     assert_eq!(watcher.line(), "+OK\r\n");
     assert_eq!(watcher.line(), "+OK\r\n");
     std::thread::sleep(Duration::from_millis(150));
-    watcher.send(b"MULTI\r\nPING\r\nEXEC\r\n");
-    assert_eq!(watcher.line(), "+OK\r\n");
-    assert_eq!(watcher.line(), "+QUEUED\r\n");
-    assert_eq!(watcher.line(), "*-1\r\n");
+    assert_eq!(exec(&mut watcher, &["PING"]), "*-1\r\n");
 }
 
 #[test]
