@@ -7,6 +7,9 @@
 //! involved (in ascending order, like every multi-slot lock) and propagate while holding them,
 //! so no other write can land between their effect and their record in the stream.
 
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 
 use crate::command::{is_keyword, Args, CommandSpec, Flags, Group, Handler};
@@ -175,12 +178,30 @@ pub(crate) fn flush(ctx: &Ctx<'_>, scope: FlushScope, mode: FreeMode) {
 /// Frees the tables a flush took, outside the slot locks.
 fn free_tables(tables: TakenTables, mode: FreeMode) {
     if mode == FreeMode::Async && !tables.is_empty() {
-        // Dropping millions of keys takes a while; ASYNC replies first. Should no thread start,
-        // the closure, tables included, is dropped right here: slower, same result.
-        let _detached = std::thread::Builder::new()
-            .name("slotkv-lazyfree".into())
-            .spawn(move || drop(tables));
+        // Dropping millions of keys takes a while; ASYNC replies first and one background
+        // thread frees. When that thread is missing or its queue is full, the tables are
+        // dropped right here: slower, same result.
+        if let Some(queue) = lazyfree_queue() {
+            let _ = queue.try_send(tables);
+        }
     }
+}
+
+/// Flushes waiting to be freed at most; past this, ASYNC frees synchronously.
+const LAZYFREE_QUEUE_MAX: usize = 16;
+
+/// The queue of the one thread that frees flushed tables, started on first use.
+fn lazyfree_queue() -> Option<&'static SyncSender<TakenTables>> {
+    static QUEUE: OnceLock<Option<SyncSender<TakenTables>>> = OnceLock::new();
+    QUEUE
+        .get_or_init(|| {
+            let (sender, receiver) = sync_channel::<TakenTables>(LAZYFREE_QUEUE_MAX);
+            let spawned = std::thread::Builder::new()
+                .name("slotkv-lazyfree".into())
+                .spawn(move || receiver.into_iter().for_each(drop));
+            spawned.ok().map(|_| sender)
+        })
+        .as_ref()
 }
 
 /// FLUSHDB's and FLUSHALL's optional ASYNC | SYNC.
