@@ -1,7 +1,7 @@
 //! [`Engine`]: the handle embedded users and the server hold. Cloning it is cheap (one `Arc`);
 //! a background thread reclaims expired keys until the last handle is dropped.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -14,11 +14,13 @@ use crate::error::{CommandError, OpenError};
 use crate::exec::Ctx;
 use crate::gate::{ExclusiveGuard, Gate};
 use crate::keyspace::{Entry, Keyspace, LockedSlot};
+use crate::notify::{EventSink, Events};
 use crate::propagate::{PropagationSink, Propagator};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 use crate::slot::SLOT_COUNT;
 use crate::watch::{WatchSet, WatchedKey};
+use parking_lot::RwLock;
 
 /// Most databases a server may be configured with (Redis has no hard limit; this bounds memory).
 pub const DATABASES_MAX: usize = 1024;
@@ -139,9 +141,24 @@ pub(crate) struct Inner {
     hz: AtomicU32,
     /// Entered by every command, closed by EXEC.
     pub(crate) gate: Gate,
+    /// Keyspace notifications enabled (`notify-keyspace-events`), as [`Events`] bits.
+    events: AtomicU16,
+    /// Where enabled notifications go.
+    event_sink: RwLock<Option<Arc<dyn EventSink>>>,
 }
 
 impl Inner {
+    /// Reports a keyspace event of `class` if it is enabled (one atomic load when it is not).
+    pub(crate) fn notify(&self, class: Events, event: &str, db: usize, key: &[u8]) {
+        let enabled = Events::from_bits(self.events.load(Ordering::Relaxed));
+        if !enabled.publishes(class) {
+            return;
+        }
+        if let Some(sink) = self.event_sink.read().as_ref() {
+            sink.on_event(enabled, db, event, key);
+        }
+    }
+
     fn expire_cycle_period(&self) -> Duration {
         Duration::from_secs(1) / self.hz.load(Ordering::Relaxed).max(HZ_MIN)
     }
@@ -162,6 +179,7 @@ impl Inner {
     /// themselves; they follow the primary's DEL).
     pub(crate) fn note_expired(&self, db: usize, key: &[u8]) {
         self.stats.expired_keys.add(1);
+        self.notify(Events::EXPIRED, "expired", db, key);
         self.note_write(db, || {
             vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]
         });
@@ -239,6 +257,8 @@ impl Engine {
             expire_cursor: AtomicU64::new(0),
             hz: AtomicU32::new(HZ_DEFAULT),
             gate: Gate::default(),
+            events: AtomicU16::new(0),
+            event_sink: RwLock::new(None),
         });
         if config.active_expiry {
             spawn_expiry_thread(Arc::downgrade(&inner))
@@ -327,6 +347,16 @@ impl Engine {
             );
             slot.remove_watcher(&watched.key, &set.flag);
         }
+    }
+
+    /// Sets which keyspace notifications are reported (`notify-keyspace-events`).
+    pub fn set_keyspace_events(&self, events: Events) {
+        self.inner.events.store(events.bits(), Ordering::Relaxed);
+    }
+
+    /// Sets where keyspace notifications go.
+    pub fn set_event_sink(&self, sink: Arc<dyn EventSink>) {
+        *self.inner.event_sink.write() = Some(sink);
     }
 
     /// Number of databases.

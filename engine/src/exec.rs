@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::engine::{Inner, Session};
 use crate::gate::GateGuard;
 use crate::keyspace::{Entry, LockedSlot, Lookup, Previous, SlotTable};
+use crate::notify::Events;
 use crate::slot::key_slot;
 
 /// What a handler sees: the engine, the client's session and the time the command started
@@ -289,6 +290,13 @@ impl<'a> Locks<'a> {
             engine.note_expired(locked.db(), &key);
         }
         locked.table()
+    }
+
+    /// Reports keyspace event `event` (of `class`, e.g. [`Events::STRING`] and `"set"`) for
+    /// `key` of the addressed database, if `notify-keyspace-events` enables it. Commands call
+    /// it after each change, with Redis's event names.
+    pub fn notify(&self, class: Events, event: &str, key: &[u8]) {
+        self.engine.notify(class, event, self.db, key);
     }
 
     /// Records a write: counts it as a change and hands the command, built by `args` only if

@@ -9,6 +9,7 @@
 //! - [`counter`]: striped counters for statistics bumped by every thread.
 //! - [`exec`]: the context a command runs in and the slot locks it holds.
 //! - [`glob`]: Redis glob patterns (KEYS, SCAN MATCH, CONFIG GET).
+//! - [`notify`]: keyspace notifications (`notify-keyspace-events`).
 //! - [`propagate`]: the ordered stream of writes that feeds AOF and replication.
 //! - [`float`]: doubles in replies and INCRBYFLOAT results, written as Redis writes them.
 //! - [`gate`]: the striped lock that makes EXEC atomic without slowing single commands.
@@ -32,6 +33,7 @@ pub mod float;
 pub mod gate;
 pub mod glob;
 pub mod keyspace;
+pub mod notify;
 pub mod propagate;
 pub mod reply;
 pub mod slot;
