@@ -15,6 +15,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use slotkv_engine::command::is_keyword;
 use slotkv_engine::glob::glob_match;
+use slotkv_engine::notify::{EventSink, Events};
 use slotkv_engine::{CommandError, Reply};
 use tokio::sync::mpsc;
 
@@ -201,6 +202,30 @@ impl Hub {
     /// Number of channels with subscribers (INFO pubsub_channels).
     pub fn channel_count(&self) -> usize {
         self.channels.lock().len()
+    }
+}
+
+/// Publishes the engine's keyspace notifications on `__keyspace@<db>__:<key>` (payload: the
+/// event) and `__keyevent@<db>__:<event>` (payload: the key), as Redis does.
+#[derive(Debug)]
+pub struct KeyspaceEvents {
+    pub hub: Arc<Hub>,
+}
+
+impl EventSink for KeyspaceEvents {
+    fn on_event(&self, events: Events, db: usize, event: &str, key: &[u8]) {
+        if events.contains(Events::KEYSPACE) {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            self.hub.publish(
+                &Bytes::from(channel),
+                &Bytes::copy_from_slice(event.as_bytes()),
+            );
+        }
+        if events.contains(Events::KEYEVENT) {
+            let channel = Bytes::from(format!("__keyevent@{db}__:{event}"));
+            self.hub.publish(&channel, &Bytes::copy_from_slice(key));
+        }
     }
 }
 

@@ -88,7 +88,7 @@ pub struct Shared {
     pub engine: Engine,
     pub config: Arc<LiveConfig>,
     pub clients: ClientRegistry,
-    pub pubsub: crate::pubsub::Hub,
+    pub pubsub: Arc<crate::pubsub::Hub>,
     pub blocked: crate::blocking::BlockedQueues,
     pub stats: ServerStats,
     pub started: Instant,
@@ -175,6 +175,11 @@ impl Server {
             .and_then(|l| l.local_addr().ok())
             .map_or(settings.port, |a| a.port());
         let (shutdown, _) = watch::channel(false);
+        let pubsub = Arc::new(crate::pubsub::Hub::default());
+        engine.set_event_sink(Arc::new(crate::pubsub::KeyspaceEvents {
+            hub: pubsub.clone(),
+        }));
+        engine.set_keyspace_events(settings.notify_keyspace_events);
         let started_unix_secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -182,7 +187,7 @@ impl Server {
             engine,
             config: Arc::new(LiveConfig::new(settings)),
             clients: ClientRegistry::default(),
-            pubsub: crate::pubsub::Hub::default(),
+            pubsub: pubsub.clone(),
             blocked: crate::blocking::BlockedQueues::default(),
             stats: ServerStats::default(),
             started: Instant::now(),

@@ -353,6 +353,9 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
                 .engine
                 .set_proto_max_bulk_len(settings.proto_max_bulk_len),
             "hz" => shared.engine.set_hz(settings.hz),
+            "notify-keyspace-events" => shared
+                .engine
+                .set_keyspace_events(settings.notify_keyspace_events),
             // The others are read where they are used (timeout, maxclients, query buffer ...).
             _ => {}
         }

@@ -185,3 +185,71 @@ fn a_subscriber_that_stops_reading_is_disconnected_not_buffered_forever() {
     }
     assert!(dropped, "a stalled subscriber must be disconnected");
 }
+
+#[test]
+fn keyspace_notifications_follow_config_set() {
+    let server = TestServer::start(&[]);
+    let mut admin = server.client();
+    let bad = cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEQ")
+        .query::<()>(&mut admin)
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("Invalid event class character"),
+        "{bad}"
+    );
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("Ex")
+        .query(&mut admin)
+        .unwrap();
+    let value: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(value, ["notify-keyspace-events", "xE"]);
+
+    let mut subscriber = server.raw();
+    subscriber.send(b"SUBSCRIBE __keyevent@0__:expired\r\n");
+    subscriber.reply();
+    let _: () = cmd("SET")
+        .arg("session")
+        .arg("v")
+        .arg("PX")
+        .arg(30)
+        .query(&mut admin)
+        .unwrap();
+    // Expired by the active cycle or by this later read: either way, one event.
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    let _: Option<String> = cmd("GET").arg("session").query(&mut admin).unwrap();
+    assert_eq!(
+        subscriber.reply(),
+        "*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$7\r\nsession\r\n"
+    );
+
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("Kx")
+        .query(&mut admin)
+        .unwrap();
+    subscriber.send(b"PSUBSCRIBE __keyspace@0__:*\r\n");
+    subscriber.reply();
+    let _: () = cmd("SET")
+        .arg("other")
+        .arg("v")
+        .arg("PX")
+        .arg(30)
+        .query(&mut admin)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    let _: Option<String> = cmd("GET").arg("other").query(&mut admin).unwrap();
+    assert_eq!(
+        subscriber.reply(),
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$20\r\n__keyspace@0__:other\r\n$7\r\nexpired\r\n"
+    );
+}

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use slotkv_engine::engine::DATABASES_MAX;
 use slotkv_engine::glob::glob_match;
+use slotkv_engine::notify::Events;
 use slotkv_engine::value::parse_i64;
 use slotkv_engine::CommandError;
 
@@ -159,6 +160,12 @@ static DIRECTIVES: &[Directive] = &[
         s.requirepass.clone().unwrap_or_default()
     }),
     one("hz", Mutability::Mutable, set_hz, |s| s.hz.to_string()),
+    one(
+        "notify-keyspace-events",
+        Mutability::Mutable,
+        set_notify_keyspace_events,
+        |s| s.notify_keyspace_events.to_string(),
+    ),
 ];
 
 impl Directive {
@@ -306,6 +313,13 @@ fn set_hz(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
     let mut hz: u32 = 0;
     set_int(&mut hz, arg, 0, INT_MAX)?;
     settings.hz = hz.clamp(HZ_MIN, HZ_MAX);
+    Ok(())
+}
+
+fn set_notify_keyspace_events(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(arg).map_err(|_| NOT_UTF8.to_owned())?;
+    settings.notify_keyspace_events = Events::parse(text)
+        .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned())?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
+use slotkv_engine::notify::Events;
 use slotkv_engine::{CommandError, Reply};
 
 pub use source::{parse_invocation, Invocation};
@@ -57,6 +58,8 @@ pub struct Settings {
     pub requirepass: Option<String>,
     /// Background task frequency per second (`hz`), kept within 1..=500 as Redis does.
     pub hz: u32,
+    /// Keyspace notifications published (`notify-keyspace-events`), none by default.
+    pub notify_keyspace_events: Events,
 }
 
 impl Default for Settings {
@@ -79,6 +82,7 @@ impl Default for Settings {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             requirepass: None,
             hz: 10,
+            notify_keyspace_events: Events::NONE,
         }
     }
 }
