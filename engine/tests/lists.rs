@@ -606,3 +606,74 @@ fn writes_keep_the_deadline() {
     db.run("LSET k 0 y");
     assert_eq!(db.run("TTL k"), int(100));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keyspace notifications
+
+/// Records every event as "event key".
+#[derive(Debug, Default)]
+struct RecordedEvents(std::sync::Mutex<Vec<String>>);
+
+impl slotkv_engine::notify::EventSink for RecordedEvents {
+    fn on_event(&self, _: slotkv_engine::notify::Events, _: usize, event: &str, key: &[u8]) {
+        let line = format!("{event} {}", String::from_utf8_lossy(key));
+        self.0.lock().expect("not poisoned").push(line);
+    }
+}
+
+#[test]
+fn list_changes_report_redis_keyspace_events() {
+    use slotkv_engine::notify::Events;
+    let db = db();
+    let events = std::sync::Arc::new(RecordedEvents::default());
+    db.engine.set_event_sink(events.clone());
+    db.engine
+        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    db.given(&[
+        "RPUSH l a b c d",
+        "LPUSHX l z",
+        "RPUSHX missing x",
+        "LPOP l 0",
+        "LPOP l",
+        "RPOP l 2",
+        "LSET l 0 A",
+        "LINSERT l BEFORE A y",
+        "LINSERT l BEFORE nothere y",
+        "LREM l 0 nothere",
+        "LREM l 1 y",
+        "LTRIM l 0 -1",
+        "RPUSH l b c",
+        "LTRIM l 1 1",
+        "LMOVE l other LEFT RIGHT",
+        "RPOPLPUSH other other",
+        "RPOPLPUSH other l",
+        "LMPOP 2 missing l RIGHT COUNT 5",
+        "RPUSH t a",
+        "LREM t 0 a",
+    ]);
+    let expected = [
+        "rpush l",
+        "lpush l",
+        "lpop l",
+        "rpop l",
+        "lset l",
+        "linsert l",
+        "lrem l",
+        "rpush l",
+        "ltrim l",
+        "lpop l",
+        "rpush other",
+        "del l",
+        "rpop other",
+        "lpush other",
+        "rpop other",
+        "lpush l",
+        "del other",
+        "rpop l",
+        "del l",
+        "rpush t",
+        "lrem t",
+        "del t",
+    ];
+    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+}

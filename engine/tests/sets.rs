@@ -885,3 +885,66 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keyspace notifications
+
+/// Records every event as "event key".
+#[derive(Debug, Default)]
+struct RecordedEvents(std::sync::Mutex<Vec<String>>);
+
+impl slotkv_engine::notify::EventSink for RecordedEvents {
+    fn on_event(&self, _: slotkv_engine::notify::Events, _: usize, event: &str, key: &[u8]) {
+        let line = format!("{event} {}", String::from_utf8_lossy(key));
+        self.0.lock().expect("not poisoned").push(line);
+    }
+}
+
+#[test]
+fn set_changes_report_redis_keyspace_events() {
+    use slotkv_engine::notify::Events;
+    let db = db();
+    let events = std::sync::Arc::new(RecordedEvents::default());
+    db.engine.set_event_sink(events.clone());
+    db.engine
+        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    db.given(&[
+        "SADD s a b c",
+        "SADD s a",
+        "SREM s zz",
+        "SREM s a",
+        "SMOVE s t b",
+        "SADD u c",
+        "SMOVE s u c",
+        "SMOVE s u c",
+        "SMOVE t t b",
+        "SADD p x y z",
+        "SPOP p",
+        "SPOP p 5",
+        "SPOP p 5",
+        "SINTERSTORE d t u",
+        "SUNIONSTORE d t u",
+        "SINTERSTORE d t u",
+        "SDIFFSTORE d t u",
+        "SISMEMBER u c",
+    ]);
+    let expected = [
+        "sadd s",
+        "srem s",
+        "srem s",
+        "sadd t",
+        "sadd u",
+        // u already holds c: the source loses it, the destination is unchanged.
+        "srem s",
+        "del s",
+        "sadd p",
+        "spop p",
+        "spop p",
+        "del p",
+        // An empty result reports `del` only when it deleted an existing destination.
+        "sunionstore d",
+        "del d",
+        "sdiffstore d",
+    ];
+    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+}

@@ -1023,3 +1023,68 @@ fn every_command_refuses_other_types() {
     assert!(!db.exists("d"));
     assert!(db.take_propagated().iter().all(|c| c == "SET s v"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keyspace notifications
+
+/// Records every event as "event key".
+#[derive(Debug, Default)]
+struct RecordedEvents(std::sync::Mutex<Vec<String>>);
+
+impl slotkv_engine::notify::EventSink for RecordedEvents {
+    fn on_event(&self, _: slotkv_engine::notify::Events, _: usize, event: &str, key: &[u8]) {
+        let line = format!("{event} {}", String::from_utf8_lossy(key));
+        self.0.lock().expect("not poisoned").push(line);
+    }
+}
+
+#[test]
+fn sorted_set_changes_report_redis_keyspace_events() {
+    use slotkv_engine::notify::Events;
+    let db = db();
+    let events = std::sync::Arc::new(RecordedEvents::default());
+    db.engine.set_event_sink(events.clone());
+    db.engine
+        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    db.given(&[
+        "ZADD z 1 a 2 b 3 c 4 d 5 e 6 f",
+        "ZADD z 1 a",
+        "ZADD z INCR 1 a",
+        "ZADD z NX INCR 1 a",
+        "ZINCRBY z 1 b",
+        "ZREM z nothere",
+        "ZREM z a",
+        "ZREMRANGEBYRANK z 0 0",
+        "ZREMRANGEBYSCORE z 3 3",
+        "ZREMRANGEBYLEX z [d [d",
+        "ZREMRANGEBYSCORE z 100 200",
+        "ZRANGESTORE dst z 0 -1",
+        "ZUNIONSTORE u 1 z",
+        "ZINTERSTORE i 2 z nothere",
+        "ZDIFFSTORE dst 1 nothere",
+        "ZPOPMIN z",
+        "ZPOPMAX z",
+        "ZPOPMAX z",
+        "ZMPOP 1 u MIN COUNT 5",
+        "ZSCORE u e",
+    ]);
+    let expected = [
+        "zadd z",
+        "zincr z",
+        "zincr z",
+        "zrem z",
+        "zremrangebyrank z",
+        "zremrangebyscore z",
+        "zremrangebylex z",
+        "zrangestore dst",
+        "zunionstore u",
+        // ZINTERSTORE's empty result at a missing key changes nothing.
+        "del dst",
+        "zpopmin z",
+        "zpopmax z",
+        "del z",
+        "zpopmin u",
+        "del u",
+    ];
+    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+}

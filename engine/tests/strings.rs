@@ -1123,3 +1123,94 @@ fn typed_counters_append_strlen_and_mget() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keyspace notifications
+
+/// Records every event as "event key", with " db<n>" added for databases other than 0.
+#[derive(Debug, Default)]
+struct RecordedEvents(std::sync::Mutex<Vec<String>>);
+
+impl slotkv_engine::notify::EventSink for RecordedEvents {
+    fn on_event(&self, _: slotkv_engine::notify::Events, db: usize, event: &str, key: &[u8]) {
+        let mut line = format!("{event} {}", String::from_utf8_lossy(key));
+        if db != 0 {
+            line.push_str(&format!(" db{db}"));
+        }
+        self.0.lock().expect("not poisoned").push(line);
+    }
+}
+
+#[test]
+fn string_and_key_changes_report_redis_keyspace_events() {
+    use slotkv_engine::notify::Events;
+    let db = db();
+    let events = std::sync::Arc::new(RecordedEvents::default());
+    db.engine.set_event_sink(events.clone());
+    db.engine
+        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    db.given(&[
+        "SET a 1",
+        "SET b 2 EX 100",
+        "SET c 3 NX",
+        "SET c 4 NX",
+        "SETNX c x",
+        "SETEX d 10 v",
+        "MSET a 1 e 5",
+        "MSETNX a 1 f 6",
+        "APPEND a x",
+        "SETRANGE a 1 y",
+        "INCR n",
+        "DECRBY n 3",
+        "INCRBYFLOAT n 1.5",
+        "GETSET a z",
+        "GETEX b PERSIST",
+        "GETEX b PERSIST",
+        "GETEX a EX 50",
+        "GETDEL e",
+        "GET a",
+        "EXISTS a b",
+        "EXPIRE c 100",
+        "EXPIRE c 200 NX",
+        "PERSIST c",
+        "PERSIST c",
+        "RENAME c c2",
+        "RENAMENX c2 d",
+        "COPY c2 h",
+        "COPY c2 h DB 1",
+        "DEL a missing c2",
+        "UNLINK h",
+        "EXPIRE d -1",
+    ]);
+    db.run_words(&["SETRANGE", "b", "0", ""]);
+    let expected = [
+        "set a",
+        "set b",
+        "expire b",
+        "set c",
+        "set d",
+        "expire d",
+        "set a",
+        "set e",
+        "append a",
+        "setrange a",
+        "incrby n",
+        "incrby n",
+        "incrbyfloat n",
+        "set a",
+        "persist b",
+        "expire a",
+        "del e",
+        "expire c",
+        "persist c",
+        "rename_from c",
+        "rename_to c2",
+        "copy_to h",
+        "copy_to h db1",
+        "del a",
+        "del c2",
+        "del h",
+        "del d",
+    ];
+    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+}

@@ -21,6 +21,7 @@ use crate::commands::strings::{string_len_max, take_buffer};
 use crate::error::CommandError;
 use crate::exec::Ctx;
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::value::{parse_i64, StrValue, Value};
 
@@ -176,6 +177,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     };
     if changed {
         locks.propagate(|| as_itself(b"SETBIT", args));
+        locks.notify(Events::STRING, "setbit", key);
     }
     Ok(Reply::Integer(i64::from(previous)))
 }
@@ -509,14 +511,15 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let len = result.len();
     // The destination is replaced whatever its type and deadline, or deleted when the result
     // is empty.
-    let written = if result.is_empty() {
-        locks.remove(destination).is_some()
+    let event = if result.is_empty() {
+        locks.remove(destination).map(|_| (Events::GENERIC, "del"))
     } else {
         locks.insert(destination, string_entry(result));
-        true
+        Some((Events::STRING, "set"))
     };
-    if written {
+    if let Some((class, name)) = event {
         locks.propagate(|| as_itself(b"BITOP", args));
+        locks.notify(class, name, destination);
     }
     Ok(Reply::Integer(i64::try_from(len).unwrap_or(i64::MAX)))
 }
@@ -824,6 +827,8 @@ fn write_fields(
     // propagating then too keeps replicas identical.
     if changed {
         locks.propagate(|| as_itself(b"BITFIELD", args));
+        // BITFIELD reports its writes as `setbit`, as in Redis.
+        locks.notify(Events::STRING, "setbit", key);
     }
     Ok(Reply::Array(replies))
 }

@@ -10,6 +10,10 @@
 //! (HSET, HMSET, HSETNX that set, HINCRBYFLOAT with its formatted result) as `HSET`, HINCRBY
 //! as itself, HDEL with the fields it did remove. Commands that change nothing propagate
 //! nothing.
+//!
+//! Keyspace notifications (class `h`) follow Redis: `hset` for HSET, HMSET and an HSETNX that
+//! sets, `hincrby`, `hincrbyfloat`, `hdel` when HDEL removed something, then a generic `del`
+//! when it removed the last field. Commands that change nothing report nothing.
 
 use std::sync::atomic::Ordering;
 
@@ -22,6 +26,7 @@ use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::glob::glob_match;
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::types::hash::{FieldValue, HashValue};
 use crate::types::scan::{parse_cursor, parse_scan_args};
@@ -222,6 +227,7 @@ fn set_fields(ctx: &Ctx<'_>, key: &[u8], pairs: &[Bytes]) -> Result<usize, Comma
             .filter(|pair| hash.insert(&pair[0], &pair[1]))
             .count())
     })?;
+    locks.notify(Events::HASH, "hset", key);
     locks.propagate(|| record(b"HSET", key, pairs.iter().map(|arg| &arg[..])));
     Ok(added)
 }
@@ -237,6 +243,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         Ok(!hash.contains(field) && hash.insert(field, value))
     })?;
     if added {
+        locks.notify(Events::HASH, "hset", key);
         locks.propagate(|| record(b"HSET", key, [&field[..], &value[..]]));
     }
     Ok(Reply::Integer(i64::from(added)))
@@ -256,11 +263,16 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         .map(|field| &field[..])
         .filter(|field| hash.remove(field))
         .collect();
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    if emptied {
         locks.remove(key);
     }
     if !removed.is_empty() {
+        locks.notify(Events::HASH, "hdel", key);
         locks.propagate(|| record(b"HDEL", key, removed.iter().copied()));
+    }
+    if emptied {
+        locks.notify(Events::GENERIC, "del", key);
     }
     Ok(count_reply(removed.len()))
 }
@@ -285,6 +297,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         hash.insert(field, result.to_string().as_bytes());
         Ok(result)
     })?;
+    locks.notify(Events::HASH, "hincrby", key);
     locks.propagate(|| {
         record(
             b"HINCRBY",
@@ -322,6 +335,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
         hash.insert(field, text.as_bytes());
         Ok(text)
     })?;
+    locks.notify(Events::HASH, "hincrbyfloat", key);
     // The result, not the increment: replicas and AOF replays need not redo float arithmetic.
     locks.propagate(|| record(b"HSET", key, [&field[..], text.as_bytes()]));
     Ok(Reply::text(text))

@@ -30,6 +30,7 @@ use crate::commands::strings::take_buffer;
 use crate::error::CommandError;
 use crate::exec::Ctx;
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::value::{StrValue, Value};
 
@@ -721,6 +722,7 @@ fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     };
     if updated {
         locks.propagate(|| as_itself(b"PFADD", args));
+        locks.notify(Events::STRING, "pfadd", key);
     }
     Ok(Reply::Integer(i64::from(updated)))
 }
@@ -800,6 +802,8 @@ fn pfmerge(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         }
     }
     locks.propagate(|| as_itself(b"PFMERGE", args));
+    // Redis reports a merge as `pfadd` on the destination.
+    locks.notify(Events::STRING, "pfadd", destination);
     Ok(Reply::Ok)
 }
 

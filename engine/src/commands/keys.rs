@@ -20,6 +20,7 @@ use crate::error::CommandError;
 use crate::exec::Ctx;
 use crate::glob::glob_match;
 use crate::keyspace::{Entry, SlotTable};
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOT_COUNT};
 
@@ -263,6 +264,7 @@ pub(crate) fn delete_keys(ctx: &Ctx<'_>, keys: &[&[u8]]) -> i64 {
         if locks.remove(key).is_some() {
             removed += 1;
             locks.propagate(|| vec![Bytes::from_static(b"DEL"), bytes_of(key)]);
+            locks.notify(Events::GENERIC, "del", key);
         }
     }
     removed
@@ -333,6 +335,8 @@ pub(crate) fn rename_key(
         b"RENAME"
     };
     locks.propagate(|| vec![Bytes::from_static(name), bytes_of(from), bytes_of(to)]);
+    locks.notify(Events::GENERIC, "rename_from", from);
+    locks.notify(Events::GENERIC, "rename_to", to);
     Ok(true)
 }
 
@@ -382,6 +386,8 @@ fn copy_key(
         }
         record
     });
+    // Reported in the destination database, the one `use_db` addressed above.
+    locks.notify(Events::GENERIC, "copy_to", to);
     Ok(true)
 }
 
@@ -661,10 +667,12 @@ pub(crate) fn set_deadline(
                     Bytes::from(at_ms.to_string()),
                 ]
             });
+            locks.notify(Events::GENERIC, "expire", key);
         }
         _ => {
             locks.remove(key);
             locks.propagate(|| vec![Bytes::from_static(b"DEL"), bytes_of(key)]);
+            locks.notify(Events::GENERIC, "del", key);
         }
     }
     true
@@ -780,6 +788,7 @@ pub(crate) fn persist_key(ctx: &Ctx<'_>, key: &[u8]) -> bool {
     if had_deadline {
         locks.set_expiry(key, None);
         locks.propagate(|| vec![Bytes::from_static(b"PERSIST"), bytes_of(key)]);
+        locks.notify(Events::GENERIC, "persist", key);
     }
     had_deadline
 }

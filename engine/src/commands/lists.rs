@@ -12,6 +12,13 @@
 //! clients hooks in. LINSERT and LSET only change lists that exist, so they never make a key
 //! ready.
 //!
+//! Keyspace notifications (class `l`) follow Redis: `lpush`/`rpush` for every push (the X forms
+//! too), `lpop`/`rpop` for every pop (one event per command, whatever the count; LMPOP and the
+//! source of LMOVE/RPOPLPUSH included), `lset`, `linsert`, `lrem`, `ltrim`, then a generic `del`
+//! when the list empties. A move reports the pop on its source before the push on its
+//! destination, the order Redis documents, and the source's `del` last. The shared operations
+//! emit the push and pop events themselves, so the blocking commands inherit them.
+//!
 //! Propagation: commands are propagated as themselves, except LMPOP, which Redis rewrites as
 //! `LPOP|RPOP key <number popped>`. A key emptied by a pop, LREM or LTRIM is deleted here and,
 //! on replay, by the same command, so no DEL is added. Commands that change nothing (a pop of
@@ -28,6 +35,7 @@ use crate::command::{
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::types::list::{End, ListValue};
 use crate::value::{parse_i64, Value};
@@ -100,6 +108,35 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
+
+/// The list event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The list event of a pop from `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+/// Reports the generic `del` Redis emits when a command's change empties (deletes) a list.
+fn notify_emptied(locks: &Locks<'_>, key: &[u8]) {
+    locks.notify(Events::GENERIC, "del", key);
+}
+
+/// Reports list event `event` for `key`, then `del` if the change `emptied` it.
+fn notify_change(locks: &Locks<'_>, event: &str, key: &[u8], emptied: bool) {
+    locks.notify(Events::LIST, event, key);
+    if emptied {
+        notify_emptied(locks, key);
+    }
+}
 
 /// The list inside `entry`, or WRONGTYPE.
 fn list_of(entry: &Entry) -> Result<&ListValue, CommandError> {
@@ -204,7 +241,8 @@ pub(crate) enum PushMode {
 }
 
 /// Pushes `elements` one after the other at `end` of the list at `key` and returns its new
-/// length; 0 when nothing was pushed (no list for an X-push, or no elements).
+/// length; 0 when nothing was pushed (no list for an X-push, or no elements). Reports
+/// `lpush`/`rpush` when it pushed.
 ///
 /// Every push of the family comes through here. This is where the blocking commands
 /// will hook in: when a push creates the list, `key` has become ready (Redis's
@@ -218,26 +256,31 @@ pub(crate) fn push_elements<E: AsRef<[u8]>>(
     elements: &[E],
     mode: PushMode,
 ) -> Result<usize, CommandError> {
-    match locks.get_mut(key) {
+    let len = match locks.get_mut(key) {
         Some(entry) => {
             let list = list_of_mut(entry)?;
             list.extend(end, elements);
-            Ok(list.len())
+            list.len()
         }
-        None if mode == PushMode::OnlyExisting || elements.is_empty() => Ok(0),
+        None if mode == PushMode::OnlyExisting || elements.is_empty() => return Ok(0),
         None => {
             let mut list = ListValue::new();
             list.extend(end, elements);
             let len = list.len();
             locks.insert(key, Entry::new(Value::List(list)));
-            Ok(len)
+            len
         }
+    };
+    if !elements.is_empty() {
+        locks.notify(Events::LIST, push_event(end), key);
     }
+    Ok(len)
 }
 
 /// Pops up to `count` elements from `end` of the list at `key`, in pop order, deleting the
-/// key if it empties; `None` when the key does not exist. Does not propagate: the caller
-/// records the form it answers for (see [`pop_record`]).
+/// key if it empties; `None` when the key does not exist. Reports the pop (and the `del`) when
+/// something was popped. Does not propagate: the caller records the form it answers for (see
+/// [`pop_record`]).
 pub(crate) fn pop_elements(
     locks: &mut Locks<'_>,
     key: &[u8],
@@ -249,8 +292,13 @@ pub(crate) fn pop_elements(
     };
     let list = list_of_mut(entry)?;
     let popped = list.pop_many(end, count);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         locks.remove(key);
+    }
+    // A count of 0 pops nothing: nothing to report.
+    if !popped.is_empty() {
+        notify_change(locks, pop_event(end), key, emptied);
     }
     Ok(Some(popped))
 }
@@ -274,7 +322,8 @@ pub(crate) fn pop_first_nonempty<'k, K: AsRef<[u8]>>(
 
 /// LMOVE: pops an element from `from` of `source` and pushes it at `to` of `destination`
 /// (which may be the same list: a rotation). `None` when `source` does not exist; both keys'
-/// types are checked before anything changes. Does not propagate (see [`move_record`]).
+/// types are checked before anything changes. Reports the pop on `source`, the push on
+/// `destination`, then `del` if `source` emptied. Does not propagate (see [`move_record`]).
 pub(crate) fn move_element(
     locks: &mut Locks<'_>,
     source: &[u8],
@@ -300,10 +349,15 @@ pub(crate) fn move_element(
     };
     // A rotation leaves its list empty for a moment at most: keep the key (and its deadline)
     // for the push below.
-    if list.is_empty() && source != destination {
+    let emptied = list.is_empty() && source != destination;
+    if emptied {
         locks.remove(source);
     }
+    locks.notify(Events::LIST, pop_event(from), source);
     push_elements(locks, destination, to, &[&element], PushMode::Create)?;
+    if emptied {
+        notify_emptied(locks, source);
+    }
     Ok(Some(Bytes::from(element)))
 }
 
@@ -592,6 +646,7 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     if !replaced {
         return Err(CommandError::err("index out of range"));
     }
+    locks.notify(Events::LIST, "lset", key);
     locks.propagate(|| record("LSET", [key.clone(), index_arg.clone(), element.clone()]));
     Ok(Reply::Ok)
 }
@@ -620,6 +675,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     };
     list.insert(if after { at + 1 } else { at }, element);
     let len = list.len();
+    locks.notify(Events::LIST, "linsert", key);
     locks.propagate(|| {
         let place = Bytes::from_static(place_word.as_bytes());
         record(
@@ -651,9 +707,11 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     if removed == 0 {
         return Ok(Reply::Integer(0));
     }
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         locks.remove(key);
     }
+    notify_change(&locks, "lrem", key, emptied);
     locks.propagate(|| {
         let count = Bytes::from(count.to_string());
         record("LREM", [key.clone(), count, element.clone()])
@@ -677,9 +735,11 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         return Ok(Reply::Ok);
     }
     list.trim(front, back);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         locks.remove(key);
     }
+    notify_change(&locks, "ltrim", key, emptied);
     locks.propagate(|| {
         let bound = |n: i64| Bytes::from(n.to_string());
         record("LTRIM", [key.clone(), bound(start), bound(stop)])

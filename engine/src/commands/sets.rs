@@ -9,6 +9,10 @@
 //! SMOVE and the STORE commands as written (they are deterministic), SPOP as SREM of the
 //! members it popped (in batches of [`SPOP_SREM_BATCH`]) or as DEL when it popped the whole set.
 //! A key never holds an empty set: the command that removes the last member deletes the key.
+//!
+//! Every change reports Redis 7's keyspace event (class `s`: sadd, srem, spop, the STORE names;
+//! SMOVE as srem on the source and sadd on the destination), followed by a generic `del` when a
+//! set empties or a STORE's empty result deletes its destination.
 
 use std::sync::atomic::Ordering;
 
@@ -19,6 +23,7 @@ use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::glob::glob_match;
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::types::scan::{parse_cursor, parse_scan_args};
 use crate::types::set::{Member, SetValue};
@@ -202,6 +207,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         }
     };
     if added > 0 {
+        locks.notify(Events::SET, "sadd", key);
         locks.propagate(|| record(b"SADD", args.iter().skip(1).map(|a| &a[..])));
     }
     Ok(len_reply(added))
@@ -226,13 +232,24 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
             }
         }
     }
-    if set.is_empty() {
-        locks.remove(key);
+    let emptied = set.is_empty();
+    if removed > 0 {
+        locks.notify(Events::SET, "srem", key);
+    }
+    if emptied {
+        remove_emptied(&mut locks, key);
     }
     if removed > 0 {
         locks.propagate(|| record(b"SREM", args.iter().skip(1).map(|a| &a[..])));
     }
     Ok(len_reply(removed))
+}
+
+/// Deletes `key`, whose set a command just emptied, and reports the generic `del` Redis
+/// sends after the command's own event.
+fn remove_emptied(locks: &mut Locks<'_>, key: &[u8]) {
+    locks.remove(key);
+    locks.notify(Events::GENERIC, "del", key);
 }
 
 fn only_key(args: &[Bytes]) -> Result<&Bytes, CommandError> {
@@ -311,8 +328,10 @@ fn pop_one(ctx: &Ctx<'_>, key: &[u8]) -> Result<Reply, CommandError> {
         return Ok(Reply::Nil);
     };
     set.remove(&member);
-    if set.is_empty() {
-        locks.remove(key);
+    let emptied = set.is_empty();
+    locks.notify(Events::SET, "spop", key);
+    if emptied {
+        remove_emptied(&mut locks, key);
     }
     locks.propagate(|| record(b"SREM", [key, &member[..]]));
     Ok(Reply::Bulk(member))
@@ -328,11 +347,13 @@ fn pop_many(ctx: &Ctx<'_>, key: &[u8], count: usize) -> Result<Reply, CommandErr
     }
     if count >= set.len() {
         let members = set.iter().map(bulk).collect();
-        locks.remove(key);
+        locks.notify(Events::SET, "spop", key);
+        remove_emptied(&mut locks, key);
         locks.propagate(|| record(b"DEL", [key]));
         return Ok(Reply::Set(members));
     }
     let popped = set.pop_random(count, &mut rand::thread_rng());
+    locks.notify(Events::SET, "spop", key);
     for batch in popped.chunks(SPOP_SREM_BATCH) {
         locks.propagate(|| {
             let members = batch.iter().map(|member| &member[..]);
@@ -446,18 +467,23 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     if !source_set.remove(member) {
         return Ok(Reply::Integer(0));
     }
-    if source_set.is_empty() {
-        locks.remove(source);
+    let source_emptied = source_set.is_empty();
+    locks.notify(Events::SET, "srem", source);
+    if source_emptied {
+        remove_emptied(&mut locks, source);
     }
-    match write_set(&mut locks, destination)? {
-        Some(destination_set) => {
-            destination_set.insert(member);
-        }
+    // A destination that already held the member is unchanged, so it reports nothing.
+    let added = match write_set(&mut locks, destination)? {
+        Some(destination_set) => destination_set.insert(member),
         None => {
             let mut set = SetValue::for_members(member, 1);
             set.insert(member);
             locks.insert(destination, set_entry(set));
+            true
         }
+    };
+    if added {
+        locks.notify(Events::SET, "sadd", destination);
     }
     locks.propagate(|| record(b"SMOVE", [&source[..], destination, member]));
     Ok(Reply::Integer(1))
@@ -589,23 +615,28 @@ fn parse_sintercard(args: &[Bytes]) -> Result<(Vec<&[u8]>, usize), CommandError>
 type Combine = fn(Vec<Option<&SetValue>>) -> SetValue;
 
 fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
-    store(ctx, args, b"SINTERSTORE", intersection_of)
+    store(ctx, args, (b"SINTERSTORE", "sinterstore"), intersection_of)
 }
 
 fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
-    store(ctx, args, b"SUNIONSTORE", |sets| union_of(&sets))
+    store(ctx, args, (b"SUNIONSTORE", "sunionstore"), |sets| {
+        union_of(&sets)
+    })
 }
 
 fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
-    store(ctx, args, b"SDIFFSTORE", |sets| difference_of(&sets))
+    store(ctx, args, (b"SDIFFSTORE", "sdiffstore"), |sets| {
+        difference_of(&sets)
+    })
 }
 
 /// `destination key [key ...]`: stores what `combine` makes of the sources at `destination`
-/// (whatever it held), or deletes `destination` when that is empty.
+/// (whatever it held), or deletes `destination` when that is empty. `name` is the command
+/// as propagated and its keyspace event.
 fn store(
     ctx: &Ctx<'_>,
     args: &[Bytes],
-    name: &'static [u8],
+    (name, event): (&'static [u8], &'static str),
     combine: Combine,
 ) -> Result<Reply, CommandError> {
     let keys = keys_from(args, 1);
@@ -616,9 +647,14 @@ fn store(
     let result = combine(read_sets(&mut locks, sources)?);
     let stored = result.len();
     let changed = if result.is_empty() {
-        locks.remove(destination).is_some()
+        let deleted = locks.remove(destination).is_some();
+        if deleted {
+            locks.notify(Events::GENERIC, "del", destination);
+        }
+        deleted
     } else {
         locks.insert(destination, set_entry(result));
+        locks.notify(Events::SET, event, destination);
         true
     };
     if changed {

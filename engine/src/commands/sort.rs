@@ -34,6 +34,7 @@ use crate::command::{
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOT_COUNT};
 use crate::types::list::{End, ListValue};
@@ -633,6 +634,7 @@ fn store(locks: &mut Locks<'_>, destination: &[u8], values: Vec<Option<Bytes>>) 
     if elements.is_empty() {
         if locks.remove(destination).is_some() {
             locks.propagate(|| record(b"DEL", destination, &[]));
+            locks.notify(Events::GENERIC, "del", destination);
         }
         return Reply::Integer(0);
     }
@@ -645,6 +647,8 @@ fn store(locks: &mut Locks<'_>, destination: &[u8], values: Vec<Option<Bytes>>) 
     for batch in elements.chunks(STORE_RPUSH_BATCH) {
         locks.propagate(|| record(b"RPUSH", destination, batch));
     }
+    // Redis files `sortstore` under the list class, since the stored value is a list.
+    locks.notify(Events::LIST, "sortstore", destination);
     Reply::Integer(i64::try_from(len).unwrap_or(i64::MAX))
 }
 

@@ -14,6 +14,10 @@
 //! Commands that change nothing propagate nothing. The blocking commands (BZPOPMIN, BZPOPMAX,
 //! BZMPOP) run ZPOPMIN, ZPOPMAX and ZMPOP for each attempt, so `pop_members` and `pop_first`
 //! are the pop logic they share.
+//!
+//! Every change reports Redis 7's keyspace event (class `z`: zadd, zincr for ZINCRBY and ZADD
+//! INCR, zrem, zremrangebyrank/score/lex, zpopmin/zpopmax, the *STORE names), followed by a
+//! generic `del` when a sorted set empties or a *STORE's empty result deletes its destination.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -27,6 +31,7 @@ use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::glob::glob_match;
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::{format_double, Reply};
 use crate::types::scan::{parse_cursor, parse_scan_args};
 use crate::types::set::SetValue;
@@ -168,6 +173,13 @@ fn zset_of_mut(entry: &mut Entry) -> Result<&mut SortedSetValue, CommandError> {
 
 fn zset_entry(zset: SortedSetValue) -> Entry {
     Entry::new(Value::SortedSet(zset))
+}
+
+/// Deletes `key`, whose sorted set a command just emptied, and reports the generic `del`
+/// Redis sends after the command's own event.
+fn remove_emptied(locks: &mut Locks<'_>, key: &[u8]) {
+    locks.remove(key);
+    locks.notify(Events::GENERIC, "del", key);
 }
 
 /// A propagation record: `name` followed by copies of `args`.
@@ -403,6 +415,13 @@ fn add_members(
         }
     }
     if tally.added + tally.updated > 0 {
+        // ZINCRBY and ZADD INCR both report `zincr`, as Redis does.
+        let event = if request.rule.increment {
+            "zincr"
+        } else {
+            "zadd"
+        };
+        locks.notify(Events::ZSET, event, key);
         locks.propagate(|| as_written(name, args));
     }
     Ok(if request.rule.increment {
@@ -432,8 +451,12 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
             }
         }
     }
-    if zset.is_empty() {
-        locks.remove(key);
+    let emptied = zset.is_empty();
+    if removed > 0 {
+        locks.notify(Events::ZSET, "zrem", key);
+    }
+    if emptied {
+        remove_emptied(&mut locks, key);
     }
     if removed > 0 {
         locks.propagate(|| as_written(b"ZREM", args));
@@ -761,25 +784,34 @@ fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError>
             .map(|(member, score)| (Bytes::copy_from_slice(member), score))
             .collect(),
     };
-    Ok(store_result(&mut locks, dst, result, args, b"ZRANGESTORE"))
+    Ok(store_result(
+        &mut locks,
+        dst,
+        result,
+        args,
+        (b"ZRANGESTORE", "zrangestore"),
+    ))
 }
 
 /// Stores a *STORE command's result at `dst`, replacing any value of any type, or deletes
-/// `dst` when the result is empty; replies with the result's size.
+/// `dst` when the result is empty; replies with the result's size. `name` is the command as
+/// propagated and its keyspace event.
 fn store_result(
     locks: &mut Locks<'_>,
     dst: &[u8],
     result: Vec<(Bytes, f64)>,
     args: &[Bytes],
-    name: &'static [u8],
+    (name, event): (&'static [u8], &str),
 ) -> Reply {
     let len = result.len();
     if result.is_empty() {
         if locks.remove(dst).is_some() {
+            locks.notify(Events::GENERIC, "del", dst);
             locks.propagate(|| record(b"DEL", &[dst]));
         }
     } else {
         locks.insert(dst, zset_entry(SortedSetValue::from_entries(result)));
+        locks.notify(Events::ZSET, event, dst);
         locks.propagate(|| as_written(name, args));
     }
     count_reply(len)
@@ -791,33 +823,46 @@ fn store_result(
 fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (key, start, stop) = key_and_bounds(args)?;
     let (start, stop) = (parse_i64_arg(start)?, parse_i64_arg(stop)?);
-    remove_range(ctx, key, args, b"ZREMRANGEBYRANK", |zset| {
-        index_window(zset.len(), start, stop).map_or(0..0, |(first, last)| first..last + 1)
-    })
+    remove_range(
+        ctx,
+        key,
+        args,
+        (b"ZREMRANGEBYRANK", "zremrangebyrank"),
+        |zset| index_window(zset.len(), start, stop).map_or(0..0, |(first, last)| first..last + 1),
+    )
 }
 
 fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (key, min, max) = key_and_bounds(args)?;
     let range = ScoreRange::parse(min, max).ok_or_else(bad_score_range)?;
-    remove_range(ctx, key, args, b"ZREMRANGEBYSCORE", |zset| {
-        zset.score_ranks(&range)
-    })
+    remove_range(
+        ctx,
+        key,
+        args,
+        (b"ZREMRANGEBYSCORE", "zremrangebyscore"),
+        |zset| zset.score_ranks(&range),
+    )
 }
 
 fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (key, min, max) = key_and_bounds(args)?;
     let range = LexRange::parse(min, max).ok_or_else(bad_lex_range)?;
-    remove_range(ctx, key, args, b"ZREMRANGEBYLEX", |zset| {
-        zset.lex_ranks(&range)
-    })
+    remove_range(
+        ctx,
+        key,
+        args,
+        (b"ZREMRANGEBYLEX", "zremrangebylex"),
+        |zset| zset.lex_ranks(&range),
+    )
 }
 
-/// Removes the ranks `ranks_of` picks from the sorted set at `key`.
+/// Removes the ranks `ranks_of` picks from the sorted set at `key`. `name` is the command as
+/// propagated and its keyspace event (Redis 7's full command name).
 fn remove_range(
     ctx: &Ctx<'_>,
     key: &[u8],
     args: &[Bytes],
-    name: &'static [u8],
+    (name, event): (&'static [u8], &str),
     ranks_of: impl FnOnce(&SortedSetValue) -> Range<usize>,
 ) -> Result<Reply, CommandError> {
     let mut locks = ctx.lock_key(key);
@@ -827,8 +872,12 @@ fn remove_range(
     let zset = zset_of_mut(entry)?;
     let ranks = ranks_of(zset);
     let removed = zset.remove_ranks(ranks);
-    if zset.is_empty() {
-        locks.remove(key);
+    let emptied = zset.is_empty();
+    if removed > 0 {
+        locks.notify(Events::ZSET, event, key);
+    }
+    if emptied {
+        remove_emptied(&mut locks, key);
     }
     if removed > 0 {
         locks.propagate(|| as_written(name, args));
@@ -859,13 +908,15 @@ pub(crate) fn pop_members(
         return Ok(Some(Vec::new()));
     }
     let popped = zset.pop(end, count);
-    if zset.is_empty() {
-        locks.remove(key);
-    }
-    let name: &'static [u8] = match end {
-        PopEnd::Min => b"ZPOPMIN",
-        PopEnd::Max => b"ZPOPMAX",
+    let emptied = zset.is_empty();
+    let (name, event): (&'static [u8], &str) = match end {
+        PopEnd::Min => (b"ZPOPMIN", "zpopmin"),
+        PopEnd::Max => (b"ZPOPMAX", "zpopmax"),
     };
+    locks.notify(Events::ZSET, event, key);
+    if emptied {
+        remove_emptied(locks, key);
+    }
     locks.propagate(|| record(name, &[key, popped.len().to_string().as_bytes()]));
     Ok(Some(popped))
 }
@@ -1365,7 +1416,7 @@ fn combine(
         SetOp::Diff => difference(&inputs),
     };
     match dst {
-        Some(dst) => Ok(store_result(&mut locks, dst, result, args, name)),
+        Some(dst) => Ok(store_result(&mut locks, dst, result, args, (name, command))),
         None => {
             result.sort_by(|a, b| compare_entries(a.1, &a.0, b.1, &b.0));
             Ok(owned_entries_reply(result, options.with_scores))

@@ -23,6 +23,7 @@ use crate::command::{
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::keyspace::Entry;
+use crate::notify::Events;
 use crate::reply::Reply;
 use crate::value::{parse_f64, parse_i64, StrValue, Value};
 
@@ -398,6 +399,7 @@ pub(crate) fn set_string(
         // Born expired: delete the key instead of storing a value nobody can read.
         if locks.remove(key).is_some() {
             locks.propagate(|| record(b"DEL", &[key]));
+            locks.notify(Events::GENERIC, "del", key);
         }
     } else {
         let expire_at_ms = if options.keep_ttl {
@@ -407,6 +409,10 @@ pub(crate) fn set_string(
         };
         locks.insert(key, string_entry(StrValue::from_bytes(value), expire_at_ms));
         locks.propagate(|| set_record(key, value, new_deadline_ms, options));
+        locks.notify(Events::STRING, "set", key);
+        if new_deadline_ms.is_some() {
+            locks.notify(Events::GENERIC, "expire", key);
+        }
     }
     Ok(SetOutcome {
         written: true,
@@ -473,6 +479,7 @@ pub(crate) fn append_string(
         }
     };
     locks.propagate(|| record(b"APPEND", &[key, suffix]));
+    locks.notify(Events::STRING, "append", key);
     Ok(new_len)
 }
 
@@ -502,6 +509,8 @@ pub(crate) fn incr_by(ctx: &Ctx<'_>, key: &[u8], delta: i64) -> Result<i64, Comm
         }
     };
     locks.propagate(|| record(b"INCRBY", &[key, delta.to_string().as_bytes()]));
+    // INCR, DECR, INCRBY and DECRBY all report `incrby`, as in Redis.
+    locks.notify(Events::STRING, "incrby", key);
     Ok(result)
 }
 
@@ -539,6 +548,7 @@ pub(crate) fn incr_by_float(
         string_entry(StrValue::from_bytes(text.as_bytes()), expire_at_ms),
     );
     locks.propagate(|| record(b"SET", &[key, text.as_bytes(), b"KEEPTTL"]));
+    locks.notify(Events::STRING, "incrbyfloat", key);
     Ok(text)
 }
 
@@ -652,10 +662,12 @@ fn key_value_pairs<'a>(
         .collect())
 }
 
-/// Stores every pair without deadline and propagates them as one MSET.
+/// Stores every pair without deadline, reporting `set` for each, and propagates them as one
+/// MSET.
 fn store_pairs(locks: &mut Locks<'_>, pairs: &[KeyValue<'_>]) {
     for (key, value) in pairs {
         locks.insert(key, string_entry(StrValue::from_bytes(value), None));
+        locks.notify(Events::STRING, "set", key);
     }
     locks.propagate(|| {
         let flat: Vec<&[u8]> = pairs.iter().flat_map(|(k, v)| [*k, *v]).collect();
@@ -691,6 +703,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let value = string_of(entry)?.to_bytes();
     locks.remove(key);
     locks.propagate(|| record(b"DEL", &[key]));
+    locks.notify(Events::GENERIC, "del", key);
     Ok(Reply::Bulk(value))
 }
 
@@ -708,6 +721,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         Some(TtlOption::Persist) if has_deadline => {
             locks.set_expiry(key, None);
             locks.propagate(|| record(b"PERSIST", &[key]));
+            locks.notify(Events::GENERIC, "persist", key);
         }
         Some(TtlOption::Expire(unit, amount)) => {
             let deadline_ms = deadline_ms(unit.parse(amount)?, locks.now_ms(), "getex")?;
@@ -724,9 +738,11 @@ fn apply_deadline(locks: &mut Locks<'_>, key: &[u8], deadline_ms: u64) {
     if deadline_ms <= locks.now_ms() {
         locks.remove(key);
         locks.propagate(|| record(b"DEL", &[key]));
+        locks.notify(Events::GENERIC, "del", key);
     } else {
         locks.set_expiry(key, Some(deadline_ms));
         locks.propagate(|| record(b"PEXPIREAT", &[key, deadline_ms.to_string().as_bytes()]));
+        locks.notify(Events::GENERIC, "expire", key);
     }
 }
 
@@ -819,6 +835,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         }
     };
     locks.propagate(|| record(b"SETRANGE", &[key, offset.to_string().as_bytes(), patch]));
+    locks.notify(Events::STRING, "setrange", key);
     Ok(Reply::Integer(len_reply(new_len)))
 }
 

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::source::{parse_invocation_with_stdin, split_args};
 use super::*;
+use slotkv_engine::notify::Events;
 
 /// A directory under the system temp dir, unique to the test, removed on drop.
 struct TempDir(PathBuf);
@@ -186,7 +187,7 @@ fn file_with_comments_quotes_and_repeats() {
          requirepass \"sec ret\"\nloglevel WARNING\nmaxclients 50\ntimeout 30\n\
          tcp-keepalive 0\ntcp-backlog 128\nlogfile '/tmp/x.log'\npidfile /tmp/x.pid\n\
          databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
-         daemonize no\n",
+         daemonize no\nnotify-keyspace-events Elg\n",
     )
     .unwrap();
     assert_eq!(
@@ -207,6 +208,7 @@ fn file_with_comments_quotes_and_repeats() {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             requirepass: Some("sec ret".into()),
             hz: 500,
+            notify_keyspace_events: Events::parse("Elg").unwrap(),
         }
     );
 }
@@ -542,7 +544,7 @@ fn config_get_patterns_and_names() {
     );
     assert_eq!(pairs(live.get(&args(&["nosuch", "x*"]))), []);
     let all = pairs(live.get(&args(&["*"])));
-    assert_eq!(all.len(), 16);
+    assert_eq!(all.len(), 17);
     let cwd = std::env::current_dir().unwrap();
     assert!(all.contains(&pair("dir", &cwd.display().to_string())));
     assert!(all.contains(&pair("client-query-buffer-limit", "1073741824")));
