@@ -658,27 +658,12 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Keyspace notifications
 
-/// Records every event as "event key".
-#[derive(Debug, Default)]
-struct RecordedEvents(std::sync::Mutex<Vec<String>>);
-
-impl slotkv_engine::notify::EventSink for RecordedEvents {
-    fn on_event(&self, _: slotkv_engine::notify::Events, _: usize, event: &str, key: &[u8]) {
-        let line = format!("{event} {}", String::from_utf8_lossy(key));
-        self.0.lock().expect("not poisoned").push(line);
-    }
-}
-
 /// Bitmaps, their HyperLogLog neighbours and SORT ... STORE report Redis's events, and only for
 /// writes that changed something.
 #[test]
 fn bitmap_hll_and_sort_store_changes_report_redis_keyspace_events() {
-    use slotkv_engine::notify::Events;
     let db = db();
-    let events = std::sync::Arc::new(RecordedEvents::default());
-    db.engine.set_event_sink(events.clone());
-    db.engine
-        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    let events = db.record_events();
     db.given(&[
         "SETBIT k 3 1",
         "SETBIT k 3 1",
@@ -707,5 +692,5 @@ fn bitmap_hll_and_sort_store_changes_report_redis_keyspace_events() {
         "sortstore s",
         "del s",
     ];
-    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+    assert_eq!(events.lines(), expected);
 }

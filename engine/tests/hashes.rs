@@ -876,25 +876,10 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Keyspace notifications
 
-/// Records every event as "event key".
-#[derive(Debug, Default)]
-struct RecordedEvents(std::sync::Mutex<Vec<String>>);
-
-impl slotkv_engine::notify::EventSink for RecordedEvents {
-    fn on_event(&self, _: slotkv_engine::notify::Events, _: usize, event: &str, key: &[u8]) {
-        let line = format!("{event} {}", String::from_utf8_lossy(key));
-        self.0.lock().expect("not poisoned").push(line);
-    }
-}
-
 #[test]
 fn hash_changes_report_redis_keyspace_events() {
-    use slotkv_engine::notify::Events;
     let db = db();
-    let events = std::sync::Arc::new(RecordedEvents::default());
-    db.engine.set_event_sink(events.clone());
-    db.engine
-        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    let events = db.record_events();
     db.given(&[
         "HSET h a 1 b 2",
         "HMSET h a 3",
@@ -917,5 +902,5 @@ fn hash_changes_report_redis_keyspace_events() {
         "hdel h",
         "del h",
     ];
-    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+    assert_eq!(events.lines(), expected);
 }

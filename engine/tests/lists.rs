@@ -610,25 +610,10 @@ fn writes_keep_the_deadline() {
 // ---------------------------------------------------------------------------------------------
 // Keyspace notifications
 
-/// Records every event as "event key".
-#[derive(Debug, Default)]
-struct RecordedEvents(std::sync::Mutex<Vec<String>>);
-
-impl slotkv_engine::notify::EventSink for RecordedEvents {
-    fn on_event(&self, _: slotkv_engine::notify::Events, _: usize, event: &str, key: &[u8]) {
-        let line = format!("{event} {}", String::from_utf8_lossy(key));
-        self.0.lock().expect("not poisoned").push(line);
-    }
-}
-
 #[test]
 fn list_changes_report_redis_keyspace_events() {
-    use slotkv_engine::notify::Events;
     let db = db();
-    let events = std::sync::Arc::new(RecordedEvents::default());
-    db.engine.set_event_sink(events.clone());
-    db.engine
-        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    let events = db.record_events();
     db.given(&[
         "RPUSH l a b c d",
         "LPUSHX l z",
@@ -675,5 +660,5 @@ fn list_changes_report_redis_keyspace_events() {
         "lrem t",
         "del t",
     ];
-    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+    assert_eq!(events.lines(), expected);
 }

@@ -1027,25 +1027,10 @@ fn every_command_refuses_other_types() {
 // ---------------------------------------------------------------------------------------------
 // Keyspace notifications
 
-/// Records every event as "event key".
-#[derive(Debug, Default)]
-struct RecordedEvents(std::sync::Mutex<Vec<String>>);
-
-impl slotkv_engine::notify::EventSink for RecordedEvents {
-    fn on_event(&self, _: slotkv_engine::notify::Events, _: usize, event: &str, key: &[u8]) {
-        let line = format!("{event} {}", String::from_utf8_lossy(key));
-        self.0.lock().expect("not poisoned").push(line);
-    }
-}
-
 #[test]
 fn sorted_set_changes_report_redis_keyspace_events() {
-    use slotkv_engine::notify::Events;
     let db = db();
-    let events = std::sync::Arc::new(RecordedEvents::default());
-    db.engine.set_event_sink(events.clone());
-    db.engine
-        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    let events = db.record_events();
     db.given(&[
         "ZADD z 1 a 2 b 3 c 4 d 5 e 6 f",
         "ZADD z 1 a",
@@ -1086,5 +1071,5 @@ fn sorted_set_changes_report_redis_keyspace_events() {
         "zpopmin u",
         "del u",
     ];
-    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+    assert_eq!(events.lines(), expected);
 }

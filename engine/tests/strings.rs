@@ -1127,28 +1127,10 @@ fn typed_counters_append_strlen_and_mget() {
 // ---------------------------------------------------------------------------------------------
 // Keyspace notifications
 
-/// Records every event as "event key", with " db<n>" added for databases other than 0.
-#[derive(Debug, Default)]
-struct RecordedEvents(std::sync::Mutex<Vec<String>>);
-
-impl slotkv_engine::notify::EventSink for RecordedEvents {
-    fn on_event(&self, _: slotkv_engine::notify::Events, db: usize, event: &str, key: &[u8]) {
-        let mut line = format!("{event} {}", String::from_utf8_lossy(key));
-        if db != 0 {
-            line.push_str(&format!(" db{db}"));
-        }
-        self.0.lock().expect("not poisoned").push(line);
-    }
-}
-
 #[test]
 fn string_and_key_changes_report_redis_keyspace_events() {
-    use slotkv_engine::notify::Events;
     let db = db();
-    let events = std::sync::Arc::new(RecordedEvents::default());
-    db.engine.set_event_sink(events.clone());
-    db.engine
-        .set_keyspace_events(Events::parse("KEA").expect("valid"));
+    let events = db.record_events();
     db.given(&[
         "SET a 1",
         "SET b 2 EX 100",
@@ -1212,5 +1194,5 @@ fn string_and_key_changes_report_redis_keyspace_events() {
         "del h",
         "del d",
     ];
-    assert_eq!(*events.0.lock().expect("not poisoned"), expected);
+    assert_eq!(events.lines(), expected);
 }

@@ -10,6 +10,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
+use slotkv_engine::notify::{EventSink, Events};
 use slotkv_engine::propagate::RecordingSink;
 use slotkv_engine::{Config, Engine, ManualClock, Reply, Session};
 
@@ -145,4 +147,37 @@ pub fn ints(items: &[i64]) -> Reply {
 /// The empty array.
 pub fn empty() -> Reply {
     array(Vec::new())
+}
+
+/// Records every keyspace event as "event key", with " db<n>" added for databases other
+/// than 0.
+#[derive(Debug, Default)]
+pub struct RecordedEvents(Mutex<Vec<String>>);
+
+impl EventSink for RecordedEvents {
+    fn on_event(&self, _: Events, db: usize, event: &str, key: &[u8]) {
+        let mut line = format!("{event} {}", String::from_utf8_lossy(key));
+        if db != 0 {
+            line.push_str(&format!(" db{db}"));
+        }
+        self.0.lock().push(line);
+    }
+}
+
+impl RecordedEvents {
+    /// The events recorded so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().clone()
+    }
+}
+
+impl Db {
+    /// Turns every keyspace notification class on (`KEA`) and records the events.
+    pub fn record_events(&self) -> Arc<RecordedEvents> {
+        let events = Arc::new(RecordedEvents::default());
+        self.engine.set_event_sink(events.clone());
+        self.engine
+            .set_keyspace_events(Events::parse("KEA").expect("valid"));
+        events
+    }
 }
