@@ -121,6 +121,40 @@ enum Held<'a> {
     Many(Vec<LockedSlot<'a>>),
 }
 
+impl<'a> Held<'a> {
+    /// Where `target` is among the held slots. Using a slot without its lock would corrupt
+    /// another slot's table, so it is a bug that stops the command.
+    fn position(&self, target: SlotId) -> usize {
+        let index = match self {
+            Held::One(_) => 0,
+            Held::Many(slots) => slots
+                .binary_search_by(|s| (s.db(), s.slot()).cmp(&target))
+                .unwrap_or_else(|_| panic!("slot {target:?} used without its lock")),
+        };
+        let slot = self.get(index);
+        assert_eq!(
+            (slot.db(), slot.slot()),
+            target,
+            "slot used without its lock"
+        );
+        index
+    }
+
+    fn get(&self, index: usize) -> &LockedSlot<'a> {
+        match self {
+            Held::One(slot) => slot,
+            Held::Many(slots) => &slots[index],
+        }
+    }
+
+    fn get_mut(&mut self, index: usize) -> &mut LockedSlot<'a> {
+        match self {
+            Held::One(slot) => slot,
+            Held::Many(slots) => &mut slots[index],
+        }
+    }
+}
+
 /// Slots held by one command, with the key operations handlers use.
 #[derive(Debug)]
 pub struct Locks<'a> {
@@ -147,64 +181,31 @@ impl<'a> Locks<'a> {
     }
 
     /// The held slot `target`, read-only.
-    fn slot_ref(&self, target: (usize, u16)) -> &LockedSlot<'a> {
-        let slot = match &self.held {
-            Held::One(slot) => slot,
-            Held::Many(slots) => {
-                let index = slots.binary_search_by(|s| (s.db(), s.slot()).cmp(&target));
-                &slots[index.unwrap_or_else(|_| panic!("slot {target:?} used without its lock"))]
-            }
-        };
-        assert_eq!(
-            (slot.db(), slot.slot()),
-            target,
-            "slot used without its lock"
-        );
-        slot
+    fn slot_ref(&self, target: SlotId) -> &LockedSlot<'a> {
+        self.held.get(self.held.position(target))
     }
 
-    /// Remembers that `key` may be written, if anyone watches a key of its slot.
-    fn note_touched(&mut self, key: &[u8]) {
-        let slot = self.slot_of(key);
-        if slot.has_watchers() {
-            let target = (slot.db(), slot.slot());
+    /// The held slot `target`.
+    fn slot_at(&mut self, target: SlotId) -> &mut LockedSlot<'a> {
+        let index = self.held.position(target);
+        self.held.get_mut(index)
+    }
+
+    /// The held slot of `key` for a change: if anyone watches a key of that slot, the key is
+    /// remembered so its watchers are signalled when the command propagates.
+    fn slot_for_write(&mut self, key: &[u8]) -> &mut LockedSlot<'a> {
+        let target = (self.db, key_slot(key));
+        let index = self.held.position(target);
+        if self.held.get(index).has_watchers() {
             self.touched.push((target, Box::from(key)));
         }
-    }
-
-    /// The held slot `target`. Using a slot without its lock would corrupt another slot's
-    /// table, so it is a bug that stops the command.
-    fn slot_at(&mut self, target: (usize, u16)) -> &mut LockedSlot<'a> {
-        let slot = match &mut self.held {
-            Held::One(slot) => slot,
-            Held::Many(slots) => {
-                let index = slots.binary_search_by(|s| (s.db(), s.slot()).cmp(&target));
-                let index =
-                    index.unwrap_or_else(|_| panic!("slot {target:?} used without its lock"));
-                &mut slots[index]
-            }
-        };
-        assert_eq!(
-            (slot.db(), slot.slot()),
-            target,
-            "slot used without its lock"
-        );
-        slot
+        self.held.get_mut(index)
     }
 
     /// The live entry of `key`; an expired entry is removed, counted and propagated as DEL.
     fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let (engine, now_ms) = (self.engine, self.now_ms);
-        let slot = self.slot_of(key);
-        let db = slot.db();
-        match slot.lookup(key, now_ms) {
-            Lookup::Live(entry) => Some(entry),
-            Lookup::Expired => {
-                engine.note_expired(db, key);
-                None
-            }
-            Lookup::Missing => None,
-        }
+        live_in(engine, now_ms, self.slot_of(key), key)
     }
 
     /// Turns what an insert or removal found into the previous live entry, accounting for an
@@ -244,8 +245,8 @@ impl<'a> Locks<'a> {
 
     /// The live entry of `key`, mutable. Change its deadline with [`Locks::set_expiry`].
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.note_touched(key);
-        self.live(key)
+        let (engine, now_ms) = (self.engine, self.now_ms);
+        live_in(engine, now_ms, self.slot_for_write(key), key)
     }
 
     /// Whether `key` exists (live).
@@ -255,24 +256,21 @@ impl<'a> Locks<'a> {
 
     /// Inserts or replaces `key`; returns the previous live entry.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        self.note_touched(key);
         let now_ms = self.now_ms;
-        let previous = self.slot_of(key).insert(key, entry, now_ms);
+        let previous = self.slot_for_write(key).insert(key, entry, now_ms);
         self.settle(key, previous)
     }
 
     /// Removes `key`; returns its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        self.note_touched(key);
         let now_ms = self.now_ms;
-        let previous = self.slot_of(key).remove(key, now_ms);
+        let previous = self.slot_for_write(key).remove(key, now_ms);
         self.settle(key, previous)
     }
 
     /// Sets or clears the deadline of a live key; false if it does not exist.
     pub fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
-        self.note_touched(key);
-        self.live(key).is_some() && self.slot_of(key).set_expiry(key, expire_at_ms)
+        self.get_mut(key).is_some() && self.slot_of(key).set_expiry(key, expire_at_ms)
     }
 
     /// Time of the command, Unix ms.
@@ -306,5 +304,24 @@ impl<'a> Locks<'a> {
             self.slot_ref(*target).signal_watchers(key);
         }
         self.engine.note_write(self.origin_db, args);
+    }
+}
+
+/// The live entry of `key` in `slot`; an expired entry is removed, counted and propagated as
+/// DEL.
+fn live_in<'s>(
+    engine: &Inner,
+    now_ms: u64,
+    slot: &'s mut LockedSlot<'_>,
+    key: &[u8],
+) -> Option<&'s mut Entry> {
+    let db = slot.db();
+    match slot.lookup(key, now_ms) {
+        Lookup::Live(entry) => Some(entry),
+        Lookup::Expired => {
+            engine.note_expired(db, key);
+            None
+        }
+        Lookup::Missing => None,
     }
 }
