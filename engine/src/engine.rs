@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::clock::{Clock, SystemClock};
-use crate::command::{CommandSpec, CommandTable, Handler};
+use crate::command::{CommandSpec, CommandTable, Flags, Handler};
 use crate::counter::StripedCounter;
 use crate::error::{CommandError, OpenError};
+use crate::evict::{Eviction, MemoryGauge, MemoryLimits, RemovalCause, RemovalListener};
 use crate::exec::Ctx;
 use crate::gate::{ExclusiveGuard, Gate};
 use crate::keyspace::{Entry, Keyspace, LockedSlot};
@@ -48,6 +49,8 @@ pub struct Config {
     pub active_expiry: bool,
     /// Largest string a command may build (`proto-max-bulk-len`, default 512 MiB).
     pub proto_max_bulk_len: u64,
+    /// `maxmemory` and the eviction settings.
+    pub memory: MemoryLimits,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             clock: Arc::new(SystemClock),
             active_expiry: true,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            memory: MemoryLimits::default(),
         }
     }
 }
@@ -125,6 +129,8 @@ pub struct StatsSnapshot {
     pub changes: u64,
     /// Active expire cycles run.
     pub expire_cycles: u64,
+    /// Keys evicted to stay under `maxmemory`.
+    pub evicted_keys: u64,
 }
 
 /// Shared state behind every [`Engine`] handle.
@@ -145,6 +151,8 @@ pub(crate) struct Inner {
     events: AtomicU16,
     /// Where enabled notifications go.
     event_sink: RwLock<Option<Arc<dyn EventSink>>>,
+    /// `maxmemory`, the eviction policy and its state.
+    pub(crate) eviction: Eviction,
 }
 
 impl Inner {
@@ -180,6 +188,7 @@ impl Inner {
     pub(crate) fn note_expired(&self, db: usize, key: &[u8]) {
         self.stats.expired_keys.add(1);
         self.notify(Events::EXPIRED, "expired", db, key);
+        self.eviction.report_removal(db, key, RemovalCause::Expired);
         self.note_write(db, || {
             vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]
         });
@@ -259,6 +268,7 @@ impl Engine {
             gate: Gate::default(),
             events: AtomicU16::new(0),
             event_sink: RwLock::new(None),
+            eviction: Eviction::new(config.memory),
         });
         if config.active_expiry {
             spawn_expiry_thread(Arc::downgrade(&inner))
@@ -293,11 +303,55 @@ impl Engine {
         );
         match spec.handler {
             Handler::Engine(handler) => {
+                if let Err(error) = self.make_room_for(spec) {
+                    return error.into();
+                }
                 let mut ctx = Ctx::new(&self.inner, session);
                 handler(&mut ctx, args).unwrap_or_else(Reply::from)
             }
             Handler::Server | Handler::Container => Reply::from(server_only(spec)),
         }
+    }
+
+    /// Evicts keys if memory is over `maxmemory`, before `spec` runs; fails with OOM if `spec`
+    /// may add memory (flagged denyoom) and nothing more may be evicted. Costs one atomic load
+    /// when no limit is set. The server calls it before commands it runs itself (and before
+    /// EXEC, for the commands it queued).
+    pub fn make_room_for(&self, spec: &CommandSpec) -> Result<(), CommandError> {
+        self.inner.make_room(spec.flags.contains(Flags::DENYOOM))
+    }
+
+    /// Evicts keys if memory is over `maxmemory`; fails with OOM if it stays over the limit.
+    /// For embedded writers that do not go through the command table.
+    pub fn make_room(&self) -> Result<(), CommandError> {
+        self.inner.make_room(true)
+    }
+
+    /// The memory settings now.
+    pub fn memory_limits(&self) -> MemoryLimits {
+        self.inner.eviction.limits()
+    }
+
+    /// Changes the memory settings (CONFIG SET maxmemory, maxmemory-policy, ...).
+    pub fn set_memory_limits(&self, limits: MemoryLimits) {
+        self.inner.eviction.set_limits(limits);
+    }
+
+    /// Installs the source of the memory figure compared to `maxmemory` (the server's reads
+    /// its allocator); without one the engine estimates its keyspace. Only the first call
+    /// counts: it returns false once a gauge is installed.
+    pub fn set_memory_gauge(&self, gauge: Arc<dyn MemoryGauge>) -> bool {
+        self.inner.eviction.set_gauge(gauge)
+    }
+
+    /// Bytes in use, as compared to `maxmemory`.
+    pub fn used_memory(&self) -> u64 {
+        self.inner.used_memory()
+    }
+
+    /// Sets the listener told of every evicted or expired key.
+    pub fn set_removal_listener(&self, listener: Arc<dyn RemovalListener>) {
+        self.inner.eviction.set_listener(listener);
     }
 
     /// Runs `f` with a command context on `session`: for typed API methods and for the server's
@@ -455,6 +509,7 @@ impl Engine {
             keyspace_misses: s.keyspace_misses.get(),
             changes: s.changes.get(),
             expire_cycles: s.expire_cycles.get(),
+            evicted_keys: self.inner.eviction.evicted_keys.get(),
         }
     }
 
@@ -464,6 +519,7 @@ impl Engine {
         s.expired_keys.reset();
         s.keyspace_hits.reset();
         s.keyspace_misses.reset();
+        self.inner.eviction.evicted_keys.reset();
     }
 
     /// Resets the count of changes (after a save).

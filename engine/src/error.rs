@@ -37,6 +37,8 @@ pub enum CommandError {
     StringTooLong,
     /// `ERR offset is out of range`
     OffsetOutOfRange,
+    /// `OOM command not allowed when used memory > 'maxmemory'.`
+    OutOfMemory,
     /// Any other error line, verbatim (it must start with an upper-case prefix such as `ERR`).
     Other(String),
 }
@@ -113,6 +115,9 @@ impl fmt::Display for CommandError {
                 f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
             }
             CommandError::OffsetOutOfRange => f.write_str("ERR offset is out of range"),
+            CommandError::OutOfMemory => {
+                f.write_str("OOM command not allowed when used memory > 'maxmemory'.")
+            }
             CommandError::Other(line) => f.write_str(line),
         }
     }

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use crate::engine::{Inner, Session};
+use crate::evict::access::Touch;
 use crate::gate::GateGuard;
 use crate::keyspace::{Entry, LockedSlot, Lookup, Previous, SlotTable};
 use crate::notify::Events;
@@ -18,6 +19,8 @@ pub struct Ctx<'a> {
     pub(crate) engine: &'a Inner,
     pub(crate) session: &'a mut Session,
     now_ms: u64,
+    /// How the keys this command uses are stamped (LRU clock or LFU counter).
+    touch: Touch,
     /// This thread's share of the transaction gate: held while the command runs, so an EXEC
     /// (which takes the whole gate) never sees a command half done, nor interleaves with one.
     _gate: Option<GateGuard<'a>>,
@@ -31,6 +34,7 @@ impl<'a> Ctx<'a> {
             engine,
             session,
             now_ms,
+            touch: Touch::new(engine.eviction.access_mode(), now_ms),
             _gate: Some(gate),
         }
     }
@@ -42,6 +46,7 @@ impl<'a> Ctx<'a> {
             engine,
             session,
             now_ms,
+            touch: Touch::new(engine.eviction.access_mode(), now_ms),
             _gate: None,
         }
     }
@@ -54,6 +59,11 @@ impl<'a> Ctx<'a> {
     /// The selected database.
     pub fn db(&self) -> usize {
         self.session.db
+    }
+
+    /// The memory settings (`maxmemory`, policy, LFU tuning).
+    pub fn memory_limits(&self) -> crate::evict::MemoryLimits {
+        self.engine.eviction.limits()
     }
 
     /// Locks the slot of `key` in the selected database.
@@ -105,6 +115,7 @@ impl<'a> Ctx<'a> {
             db,
             origin_db: self.session.db,
             now_ms: self.now_ms,
+            touch: self.touch,
             touched: Vec::new(),
         }
     }
@@ -165,6 +176,7 @@ pub struct Locks<'a> {
     /// Database the command was issued in: where its record is propagated.
     origin_db: usize,
     now_ms: u64,
+    touch: Touch,
     /// Watched keys this command may have written (only kept for slots that have watchers):
     /// their watchers are signalled when the command propagates, that is, when it did write.
     touched: Vec<(SlotId, Box<[u8]>)>,
@@ -204,8 +216,8 @@ impl<'a> Locks<'a> {
 
     /// The live entry of `key`; an expired entry is removed, counted and propagated as DEL.
     fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let (engine, now_ms) = (self.engine, self.now_ms);
-        live_in(engine, now_ms, self.slot_of(key), key)
+        let (engine, now_ms, touch) = (self.engine, self.now_ms, self.touch);
+        live_in(engine, now_ms, Some(&touch), self.slot_of(key), key)
     }
 
     /// Turns what an insert or removal found into the previous live entry, accounting for an
@@ -238,6 +250,13 @@ impl<'a> Locks<'a> {
             .collect()
     }
 
+    /// The live entry of `key` without marking it used, nor counting a hit or miss: for
+    /// commands that inspect a key (OBJECT, TYPE) without being an access to it.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        let (engine, now_ms) = (self.engine, self.now_ms);
+        live_in(engine, now_ms, None, self.slot_of(key), key).map(|e| &*e)
+    }
+
     /// The live entry of `key`, without touching hit/miss statistics.
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
         self.live(key).map(|e| &*e)
@@ -245,8 +264,8 @@ impl<'a> Locks<'a> {
 
     /// The live entry of `key`, mutable. Change its deadline with [`Locks::set_expiry`].
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let (engine, now_ms) = (self.engine, self.now_ms);
-        live_in(engine, now_ms, self.slot_for_write(key), key)
+        let (engine, now_ms, touch) = (self.engine, self.now_ms, self.touch);
+        live_in(engine, now_ms, Some(&touch), self.slot_for_write(key), key)
     }
 
     /// Whether `key` exists (live).
@@ -256,8 +275,8 @@ impl<'a> Locks<'a> {
 
     /// Inserts or replaces `key`; returns the previous live entry.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        let now_ms = self.now_ms;
-        let previous = self.slot_for_write(key).insert(key, entry, now_ms);
+        let touch = self.touch;
+        let previous = self.slot_for_write(key).insert(key, entry, &touch);
         self.settle(key, previous)
     }
 
@@ -312,11 +331,12 @@ impl<'a> Locks<'a> {
 fn live_in<'s>(
     engine: &Inner,
     now_ms: u64,
+    touch: Option<&Touch>,
     slot: &'s mut LockedSlot<'_>,
     key: &[u8],
 ) -> Option<&'s mut Entry> {
     let db = slot.db();
-    match slot.lookup(key, now_ms) {
+    match slot.lookup(key, now_ms, touch) {
         Lookup::Live(entry) => Some(entry),
         Lookup::Expired => {
             engine.note_expired(db, key);

@@ -14,6 +14,7 @@ use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::counter::StripedCounter;
+use crate::evict::access::Touch;
 use crate::slot::SLOT_COUNT;
 use crate::value::Value;
 use crate::watch::{SlotWatchers, WatchFlag};
@@ -26,12 +27,22 @@ pub fn hash_key(key: &[u8]) -> u64 {
 }
 
 /// A key's value and metadata.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     /// The value.
     pub value: Value,
     /// Absolute expiry deadline in Unix milliseconds; 0 when the key does not expire.
     expire_at_ms: u64,
+    /// When the key was last used (LRU clock) or how often (LFU), stamped by the keyspace on
+    /// every lookup and insert; see [`crate::evict::access`].
+    access: u32,
+}
+
+impl PartialEq for Entry {
+    /// Same value and deadline; when the key was last used is not part of its contents.
+    fn eq(&self, other: &Entry) -> bool {
+        self.value == other.value && self.expire_at_ms == other.expire_at_ms
+    }
 }
 
 impl Entry {
@@ -40,6 +51,7 @@ impl Entry {
         Entry {
             value,
             expire_at_ms: 0,
+            access: 0,
         }
     }
 
@@ -48,6 +60,7 @@ impl Entry {
         Entry {
             value,
             expire_at_ms: expire_at_ms.unwrap_or(0),
+            access: 0,
         }
     }
 
@@ -61,8 +74,19 @@ impl Entry {
         self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
     }
 
-    fn is_volatile(&self) -> bool {
+    /// Whether the key has a deadline.
+    pub fn is_volatile(&self) -> bool {
         self.expire_at_ms != 0
+    }
+
+    /// The access stamp (LRU clock or LFU minutes and counter).
+    pub fn access(&self) -> u32 {
+        self.access
+    }
+
+    /// Sets the access stamp (when restoring a key with its idle time or frequency).
+    pub fn set_access(&mut self, access: u32) {
+        self.access = access;
     }
 }
 
@@ -72,6 +96,10 @@ struct Stored {
     key: Box<[u8]>,
     entry: Entry,
 }
+
+/// Bytes a key's place in its slot table takes: the stored key and entry, the table's control
+/// byte, and the room a table keeps free (its load is at most 7/8).
+pub const STORED_ENTRY_BYTES: u64 = (std::mem::size_of::<Stored>() as u64 + 1) * 8 / 7;
 
 /// What a lookup that applies expiry found.
 #[derive(Debug)]
@@ -143,14 +171,39 @@ impl SlotTable {
         self.table.iter().map(|s| (&*s.key, &s.entry))
     }
 
+    /// Visits entries from bucket `start` on (wrapping around) until `visit` says stop or
+    /// every bucket was seen: eviction samples a slot this way, in time bounded by the
+    /// table's size, wherever the keys sit.
+    pub fn walk_from(&self, start: usize, mut visit: impl FnMut(&[u8], &Entry) -> bool) {
+        let buckets = self.table.num_buckets();
+        if buckets == 0 {
+            return;
+        }
+        let start = start % buckets;
+        for index in (start..buckets).chain(0..start) {
+            if let Some(stored) = self.table.get_bucket(index) {
+                if !visit(&stored.key, &stored.entry) {
+                    return;
+                }
+            }
+        }
+    }
+
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.table
             .find_mut(hash_key(key), |s| *s.key == *key)
             .map(|s| &mut s.entry)
     }
 
-    /// The live entry of `key`; an expired one is removed on the way.
-    fn lookup(&mut self, key: &[u8], now_ms: u64, counts: &Counts) -> Lookup<'_> {
+    /// The live entry of `key`, stamped as used by `touch` if given; an expired one is
+    /// removed on the way.
+    fn lookup(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        touch: Option<&Touch>,
+        counts: &Counts,
+    ) -> Lookup<'_> {
         match self.table.find_entry(hash_key(key), |s| *s.key == *key) {
             Ok(found) if found.get().entry.is_expired(now_ms) => {
                 let (stored, _) = found.remove();
@@ -158,13 +211,21 @@ impl SlotTable {
                 self.watchers.signal(key);
                 Lookup::Expired
             }
-            Ok(found) => Lookup::Live(&mut found.into_mut().entry),
+            Ok(found) => {
+                let entry = &mut found.into_mut().entry;
+                if let Some(touch) = touch {
+                    entry.access = touch.accessed(entry.access);
+                }
+                Lookup::Live(entry)
+            }
             Err(_) => Lookup::Missing,
         }
     }
 
-    /// Inserts or replaces; says what was there. Keeps the counters true.
-    fn insert(&mut self, key: &[u8], entry: Entry, now_ms: u64, counts: &Counts) -> Previous {
+    /// Inserts or replaces, stamping the entry through `touch`; says what was there. Keeps the
+    /// counters true.
+    fn insert(&mut self, key: &[u8], mut entry: Entry, touch: &Touch, counts: &Counts) -> Previous {
+        let now_ms = touch.now_ms();
         let new_volatile = entry.is_volatile();
         let previous =
             match self
@@ -172,6 +233,13 @@ impl SlotTable {
                 .entry(hash_key(key), |s| *s.key == *key, |s| hash_key(&s.key))
             {
                 TableEntry::Occupied(mut occupied) => {
+                    let was_live = !occupied.get().entry.is_expired(now_ms);
+                    let old_access = occupied.get().entry.access;
+                    entry.access = if was_live {
+                        touch.overwritten(old_access)
+                    } else {
+                        touch.created()
+                    };
                     let old = std::mem::replace(&mut occupied.get_mut().entry, entry);
                     adjust_volatile(
                         &mut self.volatile_count,
@@ -179,13 +247,14 @@ impl SlotTable {
                         new_volatile,
                         counts,
                     );
-                    if old.is_expired(now_ms) {
-                        Previous::Expired
-                    } else {
+                    if was_live {
                         Previous::Live(old)
+                    } else {
+                        Previous::Expired
                     }
                 }
                 TableEntry::Vacant(vacant) => {
+                    entry.access = touch.created();
                     vacant.insert(Stored {
                         key: Box::from(key),
                         entry,
@@ -421,14 +490,15 @@ impl<'a> LockedSlot<'a> {
         self.table.get_mut(key)
     }
 
-    /// The live entry of `key` at `now_ms`, removing it first if it has expired.
-    pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Lookup<'_> {
-        self.table.lookup(key, now_ms, self.counts)
+    /// The live entry of `key` at `now_ms`, removing it first if it has expired; a live one
+    /// is stamped as used through `touch` when given.
+    pub fn lookup(&mut self, key: &[u8], now_ms: u64, touch: Option<&Touch>) -> Lookup<'_> {
+        self.table.lookup(key, now_ms, touch, self.counts)
     }
 
-    /// Inserts or replaces `key`; says what was there at `now_ms`.
-    pub fn insert(&mut self, key: &[u8], entry: Entry, now_ms: u64) -> Previous {
-        self.table.insert(key, entry, now_ms, self.counts)
+    /// Inserts or replaces `key`, stamped through `touch`; says what was there.
+    pub fn insert(&mut self, key: &[u8], entry: Entry, touch: &Touch) -> Previous {
+        self.table.insert(key, entry, touch, self.counts)
     }
 
     /// Removes `key`; says what was there at `now_ms`.
@@ -470,7 +540,12 @@ impl<'a> LockedSlot<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evict::access::AccessMode;
     use crate::value::StrValue;
+
+    fn at(now_ms: u64) -> Touch {
+        Touch::new(AccessMode::Lru, now_ms)
+    }
 
     fn string(v: &[u8]) -> Value {
         Value::Str(StrValue::from_bytes(v))
@@ -481,13 +556,13 @@ mod tests {
         let ks = Keyspace::default();
         let mut slot = LockedSlot::lock(&ks, 0, 7);
         assert!(matches!(
-            slot.insert(b"a", Entry::new(string(b"1")), 0),
+            slot.insert(b"a", Entry::new(string(b"1")), &at(0)),
             Previous::Absent
         ));
-        slot.insert(b"b", Entry::with_expiry(string(b"2"), Some(100)), 0);
+        slot.insert(b"b", Entry::with_expiry(string(b"2"), Some(100)), &at(0));
         assert_eq!((ks.key_count(), ks.volatile_count()), (2, 1));
         assert!(matches!(
-            slot.insert(b"b", Entry::new(string(b"3")), 0),
+            slot.insert(b"b", Entry::new(string(b"3")), &at(0)),
             Previous::Live(_)
         ));
         assert_eq!((ks.key_count(), ks.volatile_count()), (2, 0));
@@ -505,14 +580,14 @@ mod tests {
     fn lookups_remove_expired_entries_in_the_same_probe() {
         let ks = Keyspace::default();
         let mut slot = LockedSlot::lock(&ks, 0, 3);
-        slot.insert(b"k", Entry::with_expiry(string(b"v"), Some(10)), 0);
-        assert!(matches!(slot.lookup(b"k", 9), Lookup::Live(_)));
-        assert!(matches!(slot.lookup(b"k", 10), Lookup::Expired));
-        assert!(matches!(slot.lookup(b"k", 10), Lookup::Missing));
+        slot.insert(b"k", Entry::with_expiry(string(b"v"), Some(10)), &at(0));
+        assert!(matches!(slot.lookup(b"k", 9, None), Lookup::Live(_)));
+        assert!(matches!(slot.lookup(b"k", 10, None), Lookup::Expired));
+        assert!(matches!(slot.lookup(b"k", 10, None), Lookup::Missing));
         assert_eq!((ks.key_count(), ks.volatile_count()), (0, 0));
-        slot.insert(b"k", Entry::with_expiry(string(b"v"), Some(10)), 0);
+        slot.insert(b"k", Entry::with_expiry(string(b"v"), Some(10)), &at(0));
         assert!(matches!(
-            slot.insert(b"k", Entry::new(string(b"w")), 20),
+            slot.insert(b"k", Entry::new(string(b"w")), &at(20)),
             Previous::Expired
         ));
         assert_eq!((ks.key_count(), ks.volatile_count()), (1, 0));
@@ -522,8 +597,8 @@ mod tests {
     fn whole_keyspace_takes_and_swaps_under_one_lock() {
         let a = Keyspace::default();
         let b = Keyspace::default();
-        LockedSlot::lock(&a, 0, 1).insert(b"x", Entry::with_expiry(string(b"1"), Some(9)), 0);
-        LockedSlot::lock(&a, 0, 2).insert(b"y", Entry::new(string(b"2")), 0);
+        LockedSlot::lock(&a, 0, 1).insert(b"x", Entry::with_expiry(string(b"1"), Some(9)), &at(0));
+        LockedSlot::lock(&a, 0, 2).insert(b"y", Entry::new(string(b"2")), &at(0));
         {
             let (mut whole_a, mut whole_b) = (a.lock_all(), b.lock_all());
             whole_a.swap(&mut whole_b);

@@ -15,6 +15,8 @@
 //! - [`gate`]: the striped lock that makes EXEC atomic without slowing single commands.
 //! - [`watch`]: WATCH flags registered per slot, for MULTI/EXEC.
 //! - [`clock`]: injected time, so expiry can be tested.
+//! - [`evict`]: `maxmemory` and the eight eviction policies.
+//! - [`usage`]: memory estimates per key (MEMORY USAGE).
 //! - [`engine`]: [`Engine`], the handle: generic `execute`, counters, expiry, propagation.
 //! - [`api`]: the typed embedded API (`set`, `get`, `expire`, ...).
 //!
@@ -28,6 +30,7 @@ pub mod commands;
 pub mod counter;
 pub mod engine;
 pub mod error;
+pub mod evict;
 pub mod exec;
 pub mod float;
 pub mod gate;
@@ -38,10 +41,12 @@ pub mod propagate;
 pub mod reply;
 pub mod slot;
 pub mod types;
+pub mod usage;
 pub mod value;
 pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Config, Engine, Session, StatsSnapshot};
 pub use error::{CommandError, OpenError};
+pub use evict::{MaxmemoryPolicy, MemoryGauge, MemoryLimits, RemovalCause, RemovalListener};
 pub use reply::Reply;

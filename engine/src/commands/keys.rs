@@ -1,5 +1,6 @@
 //! Generic key commands: DEL, UNLINK, EXISTS, TYPE, RENAME(NX), COPY, KEYS, SCAN, RANDOMKEY,
-//! the EXPIRE family, TTL and friends, PERSIST, TOUCH and OBJECT.
+//! the EXPIRE family, TTL and friends, PERSIST, TOUCH and OBJECT (ENCODING, FREQ, IDLETIME,
+//! REFCOUNT).
 //!
 //! Each handler only parses its arguments and formats its reply; the work is done by a
 //! function the typed API ([`crate::api::keys`]) calls too, so both paths share one
@@ -17,12 +18,15 @@ use crate::command::{
 };
 use crate::commands::server::database_index;
 use crate::error::CommandError;
+use crate::evict::access::{lfu_decayed, lru_idle_ms};
+use crate::evict::MaxmemoryPolicy;
 use crate::exec::Ctx;
 use crate::glob::glob_match;
 use crate::keyspace::{Entry, SlotTable};
 use crate::notify::Events;
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOT_COUNT};
+use crate::value::{StrValue, Value};
 
 const READ_FAST: Flags = Flags::READONLY.and(Flags::FAST);
 const WRITE_FAST: Flags = Flags::WRITE.and(Flags::FAST);
@@ -56,6 +60,30 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
             Group::Generic,
             "2.2.3",
             "Returns the internal encoding of a Redis object.",
+        ),
+    CommandSpec::new("object|freq", 3, Handler::Engine(object_freq))
+        .flags(Flags::READONLY)
+        .keys(KeyRange::new(2, 2, 1))
+        .doc(
+            Group::Generic,
+            "4.0.0",
+            "Returns the logarithmic access frequency counter of a Redis object.",
+        ),
+    CommandSpec::new("object|idletime", 3, Handler::Engine(object_idletime))
+        .flags(Flags::READONLY)
+        .keys(KeyRange::new(2, 2, 1))
+        .doc(
+            Group::Generic,
+            "2.2.3",
+            "Returns the time since the last access to a Redis object.",
+        ),
+    CommandSpec::new("object|refcount", 3, Handler::Engine(object_refcount))
+        .flags(Flags::READONLY)
+        .keys(KeyRange::new(2, 2, 1))
+        .doc(
+            Group::Generic,
+            "2.2.3",
+            "Returns the reference count of a value of a key.",
         ),
     CommandSpec::new("object|help", 2, Handler::Engine(object_help))
         .flags(Flags::LOADING.and(Flags::STALE))
@@ -293,8 +321,8 @@ fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     Ok(Reply::Integer(count_existing(ctx, &key_args(args))))
 }
 
-// TOUCH answers as EXISTS does: both read every key, which is all a touch amounts to until
-// keys carry an access time for eviction.
+// TOUCH answers as EXISTS does: reading a key stamps it as used (LRU clock or LFU counter),
+// which is all a touch is.
 fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     Ok(Reply::Integer(count_existing(ctx, &key_args(args))))
 }
@@ -803,16 +831,83 @@ fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandEr
     let key = &args[2];
     let encoding = ctx
         .lock_key(key)
-        .get(key)
+        .peek(key)
         .map(|entry| entry.value.encoding());
     Ok(encoding.map_or(Reply::Nil, Reply::text))
 }
 
+/// Redis's advice when OBJECT FREQ or IDLETIME is asked under the other kind of policy.
+const POLICY_SWITCH_NOTE: &str = "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let limits = ctx.memory_limits();
+    if !limits.policy.is_lfu() {
+        return Err(CommandError::err(format!(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. {POLICY_SWITCH_NOTE}"
+        )));
+    }
+    let now_ms = ctx.now_ms();
+    let key = &args[2];
+    let counter = ctx
+        .lock_key(key)
+        .peek(key)
+        .map(|entry| lfu_decayed(entry.access(), now_ms, limits.lfu_decay_minutes));
+    Ok(counter.map_or(Reply::Nil, |c| Reply::Integer(c.into())))
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
+    if ctx.memory_limits().policy.is_lfu() {
+        return Err(CommandError::err(format!(
+            "An LFU maxmemory policy is selected, idle time not tracked. {POLICY_SWITCH_NOTE}"
+        )));
+    }
+    let now_ms = ctx.now_ms();
+    let key = &args[2];
+    let idle_ms = ctx
+        .lock_key(key)
+        .peek(key)
+        .map(|entry| lru_idle_ms(entry.access(), now_ms));
+    Ok(idle_ms.map_or(Reply::Nil, |ms| Reply::Integer((ms / 1000) as i64)))
+}
+
+/// Values are never shared between keys, so the count is 1, except for small integers: Redis
+/// shares 0..9999 (reporting `i32::MAX`) unless an LRU or LFU limit needs a stamp per key, and
+/// clients that look at REFCOUNT expect to see the same.
+fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
+    const SHARED_INTEGERS: std::ops::Range<i64> = 0..10_000;
+    const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+    let limits = ctx.memory_limits();
+    let per_key_stamps = limits.maxmemory_bytes > 0
+        && matches!(
+            limits.policy,
+            MaxmemoryPolicy::AllKeysLru
+                | MaxmemoryPolicy::VolatileLru
+                | MaxmemoryPolicy::AllKeysLfu
+                | MaxmemoryPolicy::VolatileLfu
+        );
+    let key = &args[2];
+    let shared = |entry: &Entry| {
+        !per_key_stamps
+            && matches!(&entry.value, Value::Str(StrValue::Int(n)) if SHARED_INTEGERS.contains(n))
+    };
+    let count = ctx
+        .lock_key(key)
+        .peek(key)
+        .map(|entry| if shared(entry) { SHARED_REFCOUNT } else { 1 });
+    Ok(count.map_or(Reply::Nil, Reply::Integer))
+}
+
 fn object_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply, CommandError> {
-    const LINES: [&str; 5] = [
+    const LINES: [&str; 11] = [
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
         "    Return the kind of internal representation used to store the value of <key>.",
+        "FREQ <key>",
+        "    Return the logarithmic access frequency of <key> (under an LFU policy).",
+        "IDLETIME <key>",
+        "    Return the seconds since the last access to <key> (under any other policy).",
+        "REFCOUNT <key>",
+        "    Return the number of references to the value of <key>.",
         "HELP",
         "    Print this help.",
     ];

@@ -1,0 +1,184 @@
+//! Per-key access metadata, 24 bits as Redis keeps them: under an LRU (or any non-LFU) policy
+//! the time of the last access in seconds; under an LFU policy the minutes of the last
+//! decrement (16 bits) and a logarithmic access counter (8 bits).
+//!
+//! A command computes one [`Touch`] from the time it started and the current policy; every
+//! key it looks up or creates is stamped through it.
+
+/// Mask of the 24 bits an entry keeps.
+pub const ACCESS_MASK: u32 = (1 << 24) - 1;
+/// Resolution of the LRU clock (Redis's `LRU_CLOCK_RESOLUTION`).
+const LRU_RESOLUTION_MS: u64 = 1000;
+/// Counter of a key just created, so it is not evicted before it had a chance to be read.
+pub const LFU_INIT_COUNTER: u8 = 5;
+/// Mask of the 16-bit minute clock the LFU decay uses.
+const LFU_MINUTES_MASK: u64 = 0xFFFF;
+
+/// How keys are stamped: which meaning the 24 bits have and the LFU tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    /// The bits hold the LRU clock.
+    Lru,
+    /// The bits hold minutes and a counter; `log_factor` and `decay_minutes` are
+    /// `lfu-log-factor` and `lfu-decay-time`.
+    Lfu { log_factor: u32, decay_minutes: u32 },
+}
+
+/// The LRU clock at `now_ms`: seconds, wrapping at 24 bits (194 days).
+pub fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / LRU_RESOLUTION_MS) as u32) & ACCESS_MASK
+}
+
+/// Milliseconds since the access stamped `stamp` under the LRU clock (wrap-around aware).
+pub fn lru_idle_ms(stamp: u32, now_ms: u64) -> u64 {
+    let now = lru_clock(now_ms);
+    let stamp = stamp & ACCESS_MASK;
+    let ticks = if now >= stamp {
+        now - stamp
+    } else {
+        now + (ACCESS_MASK - stamp)
+    };
+    u64::from(ticks) * LRU_RESOLUTION_MS
+}
+
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & LFU_MINUTES_MASK) as u32
+}
+
+fn lfu_pack(minutes: u32, counter: u8) -> u32 {
+    (minutes << 8) | u32::from(counter)
+}
+
+/// The LFU counter of `stamp` after the decay due by `now_ms` (what OBJECT FREQ shows).
+pub fn lfu_decayed(stamp: u32, now_ms: u64, decay_minutes: u32) -> u8 {
+    let last = (stamp >> 8) & LFU_MINUTES_MASK as u32;
+    let counter = (stamp & 0xFF) as u8;
+    if decay_minutes == 0 {
+        return counter;
+    }
+    let now = lfu_minutes(now_ms);
+    let elapsed = if now >= last {
+        now - last
+    } else {
+        LFU_MINUTES_MASK as u32 - last + now
+    };
+    let periods = elapsed / decay_minutes;
+    counter.saturating_sub(u8::try_from(periods).unwrap_or(u8::MAX))
+}
+
+/// One increment attempt of a logarithmic counter: the higher it is, the less likely it
+/// grows, so 255 stands for about a million accesses at the default factor of 10.
+fn lfu_increment(counter: u8, log_factor: u32, draw: f64) -> u8 {
+    if counter == u8::MAX {
+        return counter;
+    }
+    let base = f64::from(counter.saturating_sub(LFU_INIT_COUNTER));
+    let probability = 1.0 / (base * f64::from(log_factor) + 1.0);
+    if draw < probability {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+/// The stamps one command gives: computed once per command from its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touch {
+    mode: AccessMode,
+    now_ms: u64,
+}
+
+impl Touch {
+    /// Stamps for a command started at `now_ms` under `mode`.
+    pub fn new(mode: AccessMode, now_ms: u64) -> Touch {
+        Touch { mode, now_ms }
+    }
+
+    /// The time of the command.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The stamp of a key just created.
+    pub fn created(&self) -> u32 {
+        match self.mode {
+            AccessMode::Lru => lru_clock(self.now_ms),
+            AccessMode::Lfu { .. } => lfu_pack(lfu_minutes(self.now_ms), LFU_INIT_COUNTER),
+        }
+    }
+
+    /// The stamp of a key whose value was replaced: LFU keeps the key's history (as Redis
+    /// does on overwrite), LRU counts it as an access.
+    pub fn overwritten(&self, old: u32) -> u32 {
+        match self.mode {
+            AccessMode::Lru => self.accessed(old),
+            AccessMode::Lfu { .. } => old,
+        }
+    }
+
+    /// The stamp of a key after an access.
+    pub fn accessed(&self, old: u32) -> u32 {
+        match self.mode {
+            AccessMode::Lru => lru_clock(self.now_ms),
+            AccessMode::Lfu {
+                log_factor,
+                decay_minutes,
+            } => {
+                let decayed = lfu_decayed(old, self.now_ms, decay_minutes);
+                let counter = lfu_increment(decayed, log_factor, rand::random::<f64>());
+                lfu_pack(lfu_minutes(self.now_ms), counter)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LFU: AccessMode = AccessMode::Lfu {
+        log_factor: 10,
+        decay_minutes: 1,
+    };
+
+    #[test]
+    fn lru_idle_time_counts_whole_seconds_and_survives_the_wrap() {
+        let stamp = Touch::new(AccessMode::Lru, 5_000).created();
+        assert_eq!(lru_idle_ms(stamp, 5_999), 0);
+        assert_eq!(lru_idle_ms(stamp, 65_000), 60_000);
+        let near_wrap = u64::from(ACCESS_MASK) * 1000;
+        let stamp = lru_clock(near_wrap - 2000);
+        assert_eq!(lru_idle_ms(stamp, near_wrap + 3000), 4000);
+    }
+
+    #[test]
+    fn lfu_counter_starts_at_five_grows_logarithmically_and_decays_per_minute() {
+        let touch = Touch::new(LFU, 0);
+        let mut stamp = touch.created();
+        assert_eq!(lfu_decayed(stamp, 0, 1), LFU_INIT_COUNTER);
+        for _ in 0..100_000 {
+            stamp = touch.accessed(stamp);
+        }
+        let counter = lfu_decayed(stamp, 0, 1);
+        assert!((20..255).contains(&counter), "counter {counter}");
+        assert_eq!(lfu_decayed(stamp, 3 * 60_000, 1), counter - 3);
+        assert_eq!(lfu_decayed(stamp, 3 * 60_000, 0), counter);
+        assert_eq!(lfu_decayed(stamp, 600 * 60_000, 1), 0);
+    }
+
+    #[test]
+    fn lfu_increment_never_passes_255_and_always_grows_near_the_start() {
+        assert_eq!(lfu_increment(255, 10, 0.0), 255);
+        assert_eq!(lfu_increment(3, 10, 0.999), 4);
+        assert_eq!(lfu_increment(6, 10, 0.5), 6);
+        assert_eq!(lfu_increment(6, 10, 0.01), 7);
+    }
+
+    #[test]
+    fn overwrites_keep_lfu_history_but_refresh_lru() {
+        let lfu = Touch::new(LFU, 60_000);
+        assert_eq!(lfu.overwritten(0x12_34_56), 0x12_34_56);
+        let lru = Touch::new(AccessMode::Lru, 7_000);
+        assert_eq!(lru.overwritten(1), 7);
+    }
+}
