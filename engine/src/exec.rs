@@ -217,11 +217,15 @@ impl<'a> Locks<'a> {
         previous.live()
     }
 
-    /// The live entry of `key` for a read: counts a keyspace hit or miss.
+    /// The live entry of `key` for a read: counts a keyspace hit or miss, and reports a miss
+    /// as the `keymiss` event (class `m`), as Redis's read lookups do.
     pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
-        let stats = &self.engine.stats;
+        let (engine, db) = (self.engine, self.db);
         let entry = self.live(key);
-        stats.note_lookup(entry.is_some());
+        engine.stats.note_lookup(entry.is_some());
+        if entry.is_none() {
+            engine.notify(Events::KEY_MISS, "keymiss", db, key);
+        }
         entry.map(|e| &*e)
     }
 
@@ -254,11 +258,16 @@ impl<'a> Locks<'a> {
         self.live(key).is_some()
     }
 
-    /// Inserts or replaces `key`; returns the previous live entry.
+    /// Inserts or replaces `key`; returns the previous live entry. A key that was not live
+    /// before is reported as the `new` event (class `n`), ahead of the command's own event.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let now_ms = self.now_ms;
         let previous = self.slot_for_write(key).insert(key, entry, now_ms);
-        self.settle(key, previous)
+        let previous = self.settle(key, previous);
+        if previous.is_none() {
+            self.notify(Events::NEW, "new", key);
+        }
+        previous
     }
 
     /// Removes `key`; returns its live entry.
