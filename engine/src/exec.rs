@@ -56,6 +56,11 @@ impl<'a> Ctx<'a> {
         self.session.db
     }
 
+    /// The compact-encoding thresholds, for the collection types' conversion decisions.
+    pub fn encodings(&self) -> crate::types::encodings::Encodings {
+        self.engine.encodings.load()
+    }
+
     /// Locks the slot of `key` in the selected database.
     pub fn lock_key(&self, key: &[u8]) -> Locks<'a> {
         self.lock_slot(self.session.db, key_slot(key))
@@ -285,6 +290,11 @@ impl<'a> Locks<'a> {
     /// Time of the command, Unix ms.
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// The compact-encoding thresholds, for helpers that only hold the locks.
+    pub fn encodings(&self) -> crate::types::encodings::Encodings {
+        self.engine.encodings.load()
     }
 
     /// The table of the locked `slot` of the addressed database, after reclaiming its expired
