@@ -20,6 +20,7 @@ use crate::propagate::{PropagationSink, Propagator};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 use crate::slot::SLOT_COUNT;
+use crate::types::encodings::{Encodings, LiveEncodings};
 use crate::watch::{WatchSet, WatchedKey};
 use parking_lot::RwLock;
 
@@ -51,6 +52,8 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
     /// `maxmemory` and the eviction settings.
     pub memory: MemoryLimits,
+    /// Sizes below which collections keep their compact encodings (Redis's defaults).
+    pub encodings: Encodings,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             active_expiry: true,
             proto_max_bulk_len: 512 * 1024 * 1024,
             memory: MemoryLimits::default(),
+            encodings: Encodings::default(),
         }
     }
 }
@@ -141,6 +145,8 @@ pub(crate) struct Inner {
     pub(crate) propagator: Propagator,
     pub(crate) stats: Stats,
     pub(crate) proto_max_bulk_len: AtomicU64,
+    /// Compact-encoding thresholds, changeable at run time.
+    pub(crate) encodings: LiveEncodings,
     /// Where the next active expire cycle resumes: database * SLOT_COUNT + slot.
     expire_cursor: AtomicU64,
     /// Expire cycles per second (`hz`).
@@ -263,6 +269,7 @@ impl Engine {
             propagator: Propagator::default(),
             stats: Stats::default(),
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+            encodings: LiveEncodings::new(config.encodings),
             expire_cursor: AtomicU64::new(0),
             hz: AtomicU32::new(HZ_DEFAULT),
             gate: Gate::default(),
@@ -537,6 +544,17 @@ impl Engine {
         self.inner
             .proto_max_bulk_len
             .store(bytes, Ordering::Relaxed);
+    }
+
+    /// The compact-encoding thresholds in force.
+    pub fn encodings(&self) -> Encodings {
+        self.inner.encodings.load()
+    }
+
+    /// Changes the compact-encoding thresholds (CONFIG SET hash-max-listpack-entries, ...);
+    /// conversions decided from now on follow them.
+    pub fn set_encodings(&self, encodings: Encodings) {
+        self.inner.encodings.store(encodings);
     }
 }
 

@@ -66,6 +66,11 @@ impl<'a> Ctx<'a> {
         self.engine.eviction.limits()
     }
 
+    /// The compact-encoding thresholds, for the collection types' conversion decisions.
+    pub fn encodings(&self) -> crate::types::encodings::Encodings {
+        self.engine.encodings.load()
+    }
+
     /// Locks the slot of `key` in the selected database.
     pub fn lock_key(&self, key: &[u8]) -> Locks<'a> {
         self.lock_slot(self.session.db, key_slot(key))
@@ -229,11 +234,15 @@ impl<'a> Locks<'a> {
         previous.live()
     }
 
-    /// The live entry of `key` for a read: counts a keyspace hit or miss.
+    /// The live entry of `key` for a read: counts a keyspace hit or miss, and reports a miss
+    /// as the `keymiss` event (class `m`), as Redis's read lookups do.
     pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
-        let stats = &self.engine.stats;
+        let (engine, db) = (self.engine, self.db);
         let entry = self.live(key);
-        stats.note_lookup(entry.is_some());
+        engine.stats.note_lookup(entry.is_some());
+        if entry.is_none() {
+            engine.notify(Events::KEY_MISS, "keymiss", db, key);
+        }
         entry.map(|e| &*e)
     }
 
@@ -273,11 +282,16 @@ impl<'a> Locks<'a> {
         self.live(key).is_some()
     }
 
-    /// Inserts or replaces `key`; returns the previous live entry.
+    /// Inserts or replaces `key`; returns the previous live entry. A key that was not live
+    /// before is reported as the `new` event (class `n`), ahead of the command's own event.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let touch = self.touch;
         let previous = self.slot_for_write(key).insert(key, entry, &touch);
-        self.settle(key, previous)
+        let previous = self.settle(key, previous);
+        if previous.is_none() {
+            self.notify(Events::NEW, "new", key);
+        }
+        previous
     }
 
     /// Removes `key`; returns its live entry.
@@ -295,6 +309,11 @@ impl<'a> Locks<'a> {
     /// Time of the command, Unix ms.
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// The compact-encoding thresholds, for helpers that only hold the locks.
+    pub fn encodings(&self) -> crate::types::encodings::Encodings {
+        self.engine.encodings.load()
     }
 
     /// The table of the locked `slot` of the addressed database, after reclaiming its expired

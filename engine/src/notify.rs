@@ -54,7 +54,9 @@ impl Events {
             | Self::MODULE.0,
     );
 
-    const LETTERS: [(char, Events); 13] = [
+    /// The class letters in the order CONFIG GET prints them (Redis's order): the classes `A`
+    /// stands for, then `n`; the targets and `m` follow them (see the `Display` impl).
+    const CLASSES: [(char, Events); 11] = [
         ('g', Self::GENERIC),
         ('$', Self::STRING),
         ('l', Self::LIST),
@@ -64,10 +66,15 @@ impl Events {
         ('x', Self::EXPIRED),
         ('e', Self::EVICTED),
         ('t', Self::STREAM),
-        ('m', Self::KEY_MISS),
         ('d', Self::MODULE),
         ('n', Self::NEW),
+    ];
+
+    /// Printed after the classes, in this order.
+    const TRAILING: [(char, Events); 3] = [
         ('K', Self::KEYSPACE),
+        ('E', Self::KEYEVENT),
+        ('m', Self::KEY_MISS),
     ];
 
     /// Parses the letters of `notify-keyspace-events` (`KEA`, `Ex`, ...); `None` for an
@@ -76,8 +83,13 @@ impl Events {
         text.chars().try_fold(Events::NONE, |events, letter| {
             let class = match letter {
                 'A' => Self::ALL,
-                'E' => Self::KEYEVENT,
-                _ => Self::LETTERS.iter().find(|(l, _)| *l == letter)?.1,
+                _ => {
+                    Self::CLASSES
+                        .iter()
+                        .chain(&Self::TRAILING)
+                        .find(|(l, _)| *l == letter)?
+                        .1
+                }
             };
             Some(Events(events.0 | class.0))
         })
@@ -105,25 +117,18 @@ impl Events {
 }
 
 impl fmt::Display for Events {
-    /// Redis's CONFIG GET form: `A` when every class of it is on, then the other letters.
+    /// Redis's CONFIG GET form: `A` when every class it stands for is on, else those classes
+    /// one by one; then `n`, `K`, `E` and `m`. (Redis drops `n` when it prints `A`, so that
+    /// `KEAn` reads back as `AKE`; slotkv keeps it, printing `AnKE`.)
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let all = self.contains(Self::ALL);
         if all {
             f.write_str("A")?;
         }
-        for (letter, class) in Self::LETTERS {
-            if letter == 'K' {
-                continue;
-            }
-            if self.contains(class) && !(all && Self::ALL.contains(class)) {
+        for (letter, class) in Self::CLASSES.iter().chain(&Self::TRAILING) {
+            if self.contains(*class) && !(all && Self::ALL.contains(*class)) {
                 write!(f, "{letter}")?;
             }
-        }
-        if self.contains(Self::KEYSPACE) {
-            f.write_str("K")?;
-        }
-        if self.contains(Self::KEYEVENT) {
-            f.write_str("E")?;
         }
         Ok(())
     }
@@ -160,5 +165,16 @@ mod tests {
             Events::parse("").map(|e| e.to_string()),
             Some(String::new())
         );
+    }
+
+    #[test]
+    fn new_and_keymiss_are_outside_a_and_print_in_redis_order() {
+        let all = Events::parse("KEA").expect("valid");
+        assert!(!all.publishes(Events::NEW) && !all.publishes(Events::KEY_MISS));
+        let both = Events::parse("mEn").expect("valid");
+        assert!(both.publishes(Events::NEW) && both.publishes(Events::KEY_MISS));
+        assert_eq!(both.to_string(), "nEm");
+        assert_eq!(Events::parse("Kmgd$").expect("valid").to_string(), "g$dKm");
+        assert_eq!(Events::parse("KEAnm").expect("valid").to_string(), "AnKEm");
     }
 }

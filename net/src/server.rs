@@ -166,6 +166,7 @@ impl Server {
         let engine = Engine::open(EngineConfig {
             databases: settings.databases,
             proto_max_bulk_len: settings.proto_max_bulk_len,
+            encodings: settings.encodings,
             ..EngineConfig::default()
         })
         .map_err(StartError::Engine)?;

@@ -356,6 +356,14 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
             "notify-keyspace-events" => shared
                 .engine
                 .set_keyspace_events(settings.notify_keyspace_events),
+            "hash-max-listpack-entries"
+            | "hash-max-listpack-value"
+            | "set-max-intset-entries"
+            | "set-max-listpack-entries"
+            | "set-max-listpack-value"
+            | "zset-max-listpack-entries"
+            | "zset-max-listpack-value"
+            | "list-max-listpack-size" => shared.engine.set_encodings(settings.encodings),
             // The others are read where they are used (timeout, maxclients, query buffer ...).
             _ => {}
         }

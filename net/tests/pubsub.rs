@@ -253,3 +253,42 @@ fn keyspace_notifications_follow_config_set() {
         "*4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$20\r\n__keyspace@0__:other\r\n$7\r\nexpired\r\n"
     );
 }
+
+#[test]
+fn new_key_and_key_miss_events_need_their_own_classes() {
+    let server = TestServer::start(&["--notify-keyspace-events", "KEA"]);
+    let mut admin = server.client();
+    let mut subscriber = server.raw();
+    subscriber.send(b"PSUBSCRIBE __keyevent@0__:*\r\n");
+    subscriber.reply();
+    // KEA: only the command's own event; no `new` for the created key, no `keymiss`.
+    let _: () = cmd("SET").arg("first").arg("v").query(&mut admin).unwrap();
+    let _: Option<String> = cmd("GET").arg("nothing").query(&mut admin).unwrap();
+    assert_eq!(
+        subscriber.reply(),
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n$18\r\n__keyevent@0__:set\r\n$5\r\nfirst\r\n"
+    );
+
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("Enm")
+        .query(&mut admin)
+        .unwrap();
+    let value: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(value, ["notify-keyspace-events", "nEm"]);
+    let _: () = cmd("SET").arg("second").arg("v").query(&mut admin).unwrap();
+    let _: Option<String> = cmd("GET").arg("absent").query(&mut admin).unwrap();
+    assert_eq!(
+        subscriber.reply(),
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n$18\r\n__keyevent@0__:new\r\n$6\r\nsecond\r\n"
+    );
+    assert_eq!(
+        subscriber.reply(),
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n$22\r\n__keyevent@0__:keymiss\r\n$6\r\nabsent\r\n"
+    );
+}

@@ -1067,3 +1067,71 @@ fn a_pipeline_of_five_thousand_mixed_type_commands_answers_in_order() {
     let keys: i64 = cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(keys, 41);
 }
+
+#[test]
+fn encoding_thresholds_apply_from_start_up_and_config_set() {
+    let server = TestServer::start(&[
+        "--hash-max-ziplist-entries",
+        "2",
+        "--set-max-intset-entries",
+        "1",
+    ]);
+    let mut con = server.client();
+    let _: () = cmd("HSET")
+        .arg("h")
+        .arg(&["a", "1", "b", "2"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding(&mut con, "h"), "listpack");
+    let _: () = cmd("HSET")
+        .arg("h")
+        .arg(&["c", "3"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding(&mut con, "h"), "hashtable");
+    let _: () = cmd("SADD")
+        .arg("s")
+        .arg(&["1", "2"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding(&mut con, "s"), "listpack");
+
+    let _: () = cmd("CONFIG")
+        .arg(&[
+            "SET",
+            "list-max-ziplist-size",
+            "2",
+            "zset-max-listpack-value",
+            "3",
+        ])
+        .query(&mut con)
+        .unwrap();
+    let value: Vec<String> = cmd("CONFIG")
+        .arg(&["GET", "list-max-listpack-size"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(value, ["list-max-listpack-size", "2"]);
+    let _: () = cmd("RPUSH")
+        .arg("l")
+        .arg(&["a", "b"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding(&mut con, "l"), "listpack");
+    let _: () = cmd("RPUSH").arg("l").arg("c").query(&mut con).unwrap();
+    assert_eq!(encoding(&mut con, "l"), "quicklist");
+    let _: () = cmd("ZADD")
+        .arg("z")
+        .arg(&["1", "abcd"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding(&mut con, "z"), "skiplist");
+
+    let refused = fails(
+        &mut con,
+        cmd("CONFIG").arg(&["SET", "set-max-listpack-entries", "-1"]),
+    );
+    assert_eq!(
+        refused,
+        "ERR CONFIG SET failed (possibly related to argument 'set-max-listpack-entries') - argument must be between 0 and 9223372036854775807 inclusive"
+    );
+}

@@ -220,11 +220,12 @@ fn key_and_pairs<'a>(
 
 /// Sets every field/value pair (later pairs win); returns the number of new fields.
 fn set_fields(ctx: &Ctx<'_>, key: &[u8], pairs: &[Bytes]) -> Result<usize, CommandError> {
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let added = change_or_create(&mut locks, key, |hash| {
         Ok(pairs
             .chunks_exact(2)
-            .filter(|pair| hash.insert(&pair[0], &pair[1]))
+            .filter(|pair| hash.insert(&pair[0], &pair[1], &limits))
             .count())
     })?;
     locks.notify(Events::HASH, "hset", key);
@@ -238,9 +239,10 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let field = parser.next_bytes()?;
     let value = parser.next_bytes()?;
     parser.finish()?;
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let added = change_or_create(&mut locks, key, |hash| {
-        Ok(!hash.contains(field) && hash.insert(field, value))
+        Ok(!hash.contains(field) && hash.insert(field, value, &limits))
     })?;
     if added {
         locks.notify(Events::HASH, "hset", key);
@@ -283,6 +285,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let field = parser.next_bytes()?;
     let increment = parser.next_i64()?;
     parser.finish()?;
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let result = change_or_create(&mut locks, key, |hash| {
         let current = match hash.get(field) {
@@ -294,7 +297,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         let result = current
             .checked_add(increment)
             .ok_or(CommandError::Overflow)?;
-        hash.insert(field, result.to_string().as_bytes());
+        hash.insert(field, result.to_string().as_bytes(), &limits);
         Ok(result)
     })?;
     locks.notify(Events::HASH, "hincrby", key);
@@ -318,6 +321,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
     if !increment.is_finite() {
         return Err(CommandError::err("value is NaN or Infinity"));
     }
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let text = change_or_create(&mut locks, key, |hash| {
         let (current, current_text) = match hash.get(field) {
@@ -332,7 +336,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
             return Err(CommandError::NanOrInfinity);
         }
         let text = crate::float::add_human(&current_text, increment_text, result);
-        hash.insert(field, text.as_bytes());
+        hash.insert(field, text.as_bytes(), &limits);
         Ok(text)
     })?;
     locks.notify(Events::HASH, "hincrbyfloat", key);
@@ -584,6 +588,7 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::encodings::Encodings;
 
     fn parse_count(words: &[&str]) -> Result<RandomCount, CommandError> {
         let args: Vec<Bytes> = std::iter::once("hrandfield")
@@ -637,7 +642,7 @@ mod tests {
     #[test]
     fn repeated_draws_are_bounded_by_the_reply_limit() {
         let mut hash = HashValue::new();
-        hash.insert(b"field", b"value");
+        hash.insert(b"field", b"value", &Encodings::DEFAULT);
         let mut rng = rand::thread_rng();
         let count = |amount, with_values| RandomCount {
             amount,

@@ -256,16 +256,17 @@ pub(crate) fn push_elements<E: AsRef<[u8]>>(
     elements: &[E],
     mode: PushMode,
 ) -> Result<usize, CommandError> {
+    let limit = locks.encodings().list_limit();
     let len = match locks.get_mut(key) {
         Some(entry) => {
             let list = list_of_mut(entry)?;
-            list.extend(end, elements);
+            list.extend(end, elements, limit);
             list.len()
         }
         None if mode == PushMode::OnlyExisting || elements.is_empty() => return Ok(0),
         None => {
             let mut list = ListValue::new();
-            list.extend(end, elements);
+            list.extend(end, elements, limit);
             let len = list.len();
             locks.insert(key, Entry::new(Value::List(list)));
             len
@@ -636,13 +637,14 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let index_arg = parser.next_bytes()?;
     let element = parser.next_bytes()?;
     parser.finish()?;
+    let limit = ctx.encodings().list_limit();
     let mut locks = ctx.lock_key(key);
     let Some(entry) = locks.get_mut(key) else {
         return Err(CommandError::NoSuchKey);
     };
     let list = list_of_mut(entry)?;
     let index = parse_i64_arg(index_arg)?;
-    let replaced = resolve_index(list.len(), index).is_some_and(|i| list.set(i, element));
+    let replaced = resolve_index(list.len(), index).is_some_and(|i| list.set(i, element, limit));
     if !replaced {
         return Err(CommandError::err("index out of range"));
     }
@@ -665,6 +667,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     } else {
         return Err(CommandError::Syntax);
     };
+    let limit = ctx.encodings().list_limit();
     let mut locks = ctx.lock_key(key);
     let Some(entry) = locks.get_mut(key) else {
         return Ok(Reply::Integer(0));
@@ -673,7 +676,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let Some(at) = list.position(pivot) else {
         return Ok(Reply::Integer(-1));
     };
-    list.insert(if after { at + 1 } else { at }, element);
+    list.insert(if after { at + 1 } else { at }, element, limit);
     let len = list.len();
     locks.notify(Events::LIST, "linsert", key);
     locks.propagate(|| {

@@ -25,6 +25,7 @@ use crate::glob::glob_match;
 use crate::keyspace::Entry;
 use crate::notify::Events;
 use crate::reply::Reply;
+use crate::types::encodings::Encodings;
 use crate::types::scan::{parse_cursor, parse_scan_args};
 use crate::types::set::{Member, SetValue};
 use crate::value::{parse_i64, Value};
@@ -192,16 +193,17 @@ fn keys_from(args: &[Bytes], from: usize) -> Vec<&[u8]> {
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (key, members) = key_and_members(args, "sadd")?;
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let added = match write_set(&mut locks, key)? {
         Some(set) => {
-            set.prepare_for(members.len());
-            insert_all(set, members)
+            set.prepare_for(members.len(), &limits);
+            insert_all(set, members, &limits)
         }
         None => {
             let first = members.first().map_or(&[][..], |m| &m[..]);
-            let mut set = SetValue::for_members(first, members.len());
-            let added = insert_all(&mut set, members);
+            let mut set = SetValue::for_members(first, members.len(), &limits);
+            let added = insert_all(&mut set, members, &limits);
             locks.insert(key, set_entry(set));
             added
         }
@@ -213,8 +215,11 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     Ok(len_reply(added))
 }
 
-fn insert_all(set: &mut SetValue, members: &[Bytes]) -> usize {
-    members.iter().filter(|member| set.insert(member)).count()
+fn insert_all(set: &mut SetValue, members: &[Bytes], limits: &Encodings) -> usize {
+    members
+        .iter()
+        .filter(|member| set.insert(member, limits))
+        .count()
 }
 
 fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
@@ -338,6 +343,7 @@ fn pop_one(ctx: &Ctx<'_>, key: &[u8]) -> Result<Reply, CommandError> {
 }
 
 fn pop_many(ctx: &Ctx<'_>, key: &[u8], count: usize) -> Result<Reply, CommandError> {
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let Some(set) = write_set(&mut locks, key)? else {
         return Ok(Reply::Set(Vec::new()));
@@ -352,7 +358,7 @@ fn pop_many(ctx: &Ctx<'_>, key: &[u8], count: usize) -> Result<Reply, CommandErr
         locks.propagate(|| record(b"DEL", [key]));
         return Ok(Reply::Set(members));
     }
-    let popped = set.pop_random(count, &mut rand::thread_rng());
+    let popped = set.pop_random(count, &mut rand::thread_rng(), &limits);
     locks.notify(Events::SET, "spop", key);
     for batch in popped.chunks(SPOP_SREM_BATCH) {
         locks.propagate(|| {
@@ -448,6 +454,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let [_, source, destination, member] = args else {
         return Err(CommandError::WrongArity("smove".to_owned()));
     };
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_keys(&[source, destination]);
     // Both keys are looked up (and expired) first, as Redis does; a missing source wins over
     // a destination of the wrong type.
@@ -474,10 +481,10 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     }
     // A destination that already held the member is unchanged, so it reports nothing.
     let added = match write_set(&mut locks, destination)? {
-        Some(destination_set) => destination_set.insert(member),
+        Some(destination_set) => destination_set.insert(member, &limits),
         None => {
-            let mut set = SetValue::for_members(member, 1);
-            set.insert(member);
+            let mut set = SetValue::for_members(member, 1, &limits);
+            set.insert(member, &limits);
             locks.insert(destination, set_entry(set));
             true
         }
@@ -507,18 +514,18 @@ fn common_members<'a, 's>(sets: &'a [&'s SetValue]) -> impl Iterator<Item = Memb
 }
 
 /// The members of every set present in `sets`.
-fn union_of(sets: &[Option<&SetValue>]) -> SetValue {
+fn union_of(sets: &[Option<&SetValue>], limits: &Encodings) -> SetValue {
     let mut union = SetValue::default();
     for set in sets.iter().flatten() {
         for member in set.iter() {
-            union.insert_member(member);
+            union.insert_member(member, limits);
         }
     }
     union
 }
 
 /// The members of the first set that no other set holds (a missing first key is empty).
-fn difference_of(sets: &[Option<&SetValue>]) -> SetValue {
+fn difference_of(sets: &[Option<&SetValue>], limits: &Encodings) -> SetValue {
     let Some((Some(first), others)) = sets.split_first() else {
         return SetValue::default();
     };
@@ -531,16 +538,16 @@ fn difference_of(sets: &[Option<&SetValue>]) -> SetValue {
                 .any(|other| other.contains_member(member))
         })
         .collect();
-    SetValue::from_distinct(&members)
+    SetValue::from_distinct(&members, limits)
 }
 
 /// The intersection of `sets` as a new set (empty if a key is missing).
-fn intersection_of(sets: Vec<Option<&SetValue>>) -> SetValue {
+fn intersection_of(sets: Vec<Option<&SetValue>>, limits: &Encodings) -> SetValue {
     let Some(sets) = sets.into_iter().collect::<Option<Vec<_>>>() else {
         return SetValue::default();
     };
     let members: Vec<Member<'_>> = common_members(&sets).collect();
-    SetValue::from_distinct(&members)
+    SetValue::from_distinct(&members, limits)
 }
 
 fn set_reply(set: &SetValue) -> Reply {
@@ -561,14 +568,14 @@ fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let keys = keys_from(args, 1);
     let mut locks = ctx.lock_keys(&keys);
     let sets = read_sets(&mut locks, &keys)?;
-    Ok(set_reply(&union_of(&sets)))
+    Ok(set_reply(&union_of(&sets, &ctx.encodings())))
 }
 
 fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let keys = keys_from(args, 1);
     let mut locks = ctx.lock_keys(&keys);
     let sets = read_sets(&mut locks, &keys)?;
-    Ok(set_reply(&difference_of(&sets)))
+    Ok(set_reply(&difference_of(&sets, &ctx.encodings())))
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
@@ -612,21 +619,24 @@ fn parse_sintercard(args: &[Bytes]) -> Result<(Vec<&[u8]>, usize), CommandError>
 }
 
 /// How a STORE command combines its source sets.
-type Combine = fn(Vec<Option<&SetValue>>) -> SetValue;
+type Combine = fn(Vec<Option<&SetValue>>, &Encodings) -> SetValue;
 
 fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     store(ctx, args, (b"SINTERSTORE", "sinterstore"), intersection_of)
 }
 
 fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
-    store(ctx, args, (b"SUNIONSTORE", "sunionstore"), |sets| {
-        union_of(&sets)
-    })
+    store(
+        ctx,
+        args,
+        (b"SUNIONSTORE", "sunionstore"),
+        |sets, limits| union_of(&sets, limits),
+    )
 }
 
 fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
-    store(ctx, args, (b"SDIFFSTORE", "sdiffstore"), |sets| {
-        difference_of(&sets)
+    store(ctx, args, (b"SDIFFSTORE", "sdiffstore"), |sets, limits| {
+        difference_of(&sets, limits)
     })
 }
 
@@ -643,8 +653,9 @@ fn store(
     let [destination, sources @ ..] = keys.as_slice() else {
         return Err(CommandError::Syntax);
     };
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_keys(&keys);
-    let result = combine(read_sets(&mut locks, sources)?);
+    let result = combine(read_sets(&mut locks, sources)?, &limits);
     let stored = result.len();
     let changed = if result.is_empty() {
         let deleted = locks.remove(destination).is_some();
@@ -698,6 +709,8 @@ fn scan_reply(cursor: u64, members: Vec<Reply>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMITS: Encodings = Encodings::DEFAULT;
 
     fn args(words: &[&str]) -> Vec<Bytes> {
         words
@@ -771,7 +784,7 @@ mod tests {
         let set = |members: &[&str]| {
             let mut set = SetValue::default();
             for member in members {
-                set.insert(member.as_bytes());
+                set.insert(member.as_bytes(), &Encodings::DEFAULT);
             }
             set
         };
@@ -784,19 +797,22 @@ mod tests {
         let b = set(&["2", "3", "y"]);
         let c = set(&["3", "x", "2"]);
         assert_eq!(
-            texts(&intersection_of(vec![Some(&a), Some(&b), Some(&c)])),
+            texts(&intersection_of(
+                vec![Some(&a), Some(&b), Some(&c)],
+                &LIMITS
+            )),
             ["2", "3"]
         );
-        assert!(intersection_of(vec![Some(&a), None]).is_empty());
+        assert!(intersection_of(vec![Some(&a), None], &LIMITS).is_empty());
         assert_eq!(
-            texts(&union_of(&[Some(&a), None, Some(&b)])),
+            texts(&union_of(&[Some(&a), None, Some(&b)], &LIMITS)),
             ["1", "2", "3", "x", "y"]
         );
         assert_eq!(
-            texts(&difference_of(&[Some(&a), Some(&b), None])),
+            texts(&difference_of(&[Some(&a), Some(&b), None], &LIMITS)),
             ["1", "x"]
         );
-        assert!(difference_of(&[None, Some(&a)]).is_empty());
-        assert!(difference_of(&[Some(&a), Some(&a)]).is_empty());
+        assert!(difference_of(&[None, Some(&a)], &LIMITS).is_empty());
+        assert!(difference_of(&[Some(&a), Some(&a)], &LIMITS).is_empty());
     }
 }

@@ -639,7 +639,7 @@ fn store(locks: &mut Locks<'_>, destination: &[u8], values: Vec<Option<Bytes>>) 
         return Reply::Integer(0);
     }
     let mut list = ListValue::new();
-    list.extend(End::Right, &elements);
+    list.extend(End::Right, &elements, locks.encodings().list_limit());
     let replaced = locks.insert(destination, Entry::new(Value::List(list)));
     if replaced.is_some() {
         locks.propagate(|| record(b"DEL", destination, &[]));

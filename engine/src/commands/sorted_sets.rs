@@ -33,6 +33,7 @@ use crate::glob::glob_match;
 use crate::keyspace::Entry;
 use crate::notify::Events;
 use crate::reply::{format_double, Reply};
+use crate::types::encodings::Encodings;
 use crate::types::scan::{parse_cursor, parse_scan_args};
 use crate::types::set::SetValue;
 use crate::types::zset::{
@@ -363,9 +364,10 @@ impl AddTally {
         &mut self,
         zset: &mut SortedSetValue,
         request: &AddRequest<'_>,
+        limits: &Encodings,
     ) -> Result<(), CommandError> {
         for &(score, member) in &request.pairs {
-            match zset.add(member, score, request.rule) {
+            match zset.add(member, score, request.rule, limits) {
                 AddOutcome::Added(score) => {
                     self.added += 1;
                     self.last_score = Some(score);
@@ -401,14 +403,15 @@ fn add_members(
 ) -> Result<Reply, CommandError> {
     let key = Args::new(args).next_bytes()?;
     let request = parse_add(args, increment)?;
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let mut tally = AddTally::default();
     match locks.get_mut(key) {
-        Some(entry) => tally.apply(zset_of_mut(entry)?, &request)?,
+        Some(entry) => tally.apply(zset_of_mut(entry)?, &request, &limits)?,
         None if request.rule.only_existing => {}
         None => {
             let mut zset = SortedSetValue::new();
-            tally.apply(&mut zset, &request)?;
+            tally.apply(&mut zset, &request, &limits)?;
             if !zset.is_empty() {
                 locks.insert(key, zset_entry(zset));
             }
@@ -777,6 +780,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError>
         store: true,
     };
     let request = parse_range(args.get(3..).unwrap_or(&[]), store)?;
+    let limits = ctx.encodings();
     let mut locks = ctx.lock_keys(&[dst, src]);
     let result = match locks.read(src) {
         None => Vec::new(),
@@ -790,6 +794,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError>
         result,
         args,
         (b"ZRANGESTORE", "zrangestore"),
+        &limits,
     ))
 }
 
@@ -802,6 +807,7 @@ fn store_result(
     result: Vec<(Bytes, f64)>,
     args: &[Bytes],
     (name, event): (&'static [u8], &str),
+    limits: &Encodings,
 ) -> Reply {
     let len = result.len();
     if result.is_empty() {
@@ -810,7 +816,10 @@ fn store_result(
             locks.propagate(|| record(b"DEL", &[dst]));
         }
     } else {
-        locks.insert(dst, zset_entry(SortedSetValue::from_entries(result)));
+        locks.insert(
+            dst,
+            zset_entry(SortedSetValue::from_entries(result, limits)),
+        );
         locks.notify(Events::ZSET, event, dst);
         locks.propagate(|| as_written(name, args));
     }
@@ -1416,7 +1425,17 @@ fn combine(
         SetOp::Diff => difference(&inputs),
     };
     match dst {
-        Some(dst) => Ok(store_result(&mut locks, dst, result, args, (name, command))),
+        Some(dst) => {
+            let limits = ctx.encodings();
+            Ok(store_result(
+                &mut locks,
+                dst,
+                result,
+                args,
+                (name, command),
+                &limits,
+            ))
+        }
         None => {
             result.sort_by(|a, b| compare_entries(a.1, &a.0, b.1, &b.0));
             Ok(owned_entries_reply(result, options.with_scores))

@@ -1,8 +1,9 @@
 //! The `hash` value type: a map from binary fields to binary values, in one of two
 //! representations, as Redis 7 keeps hashes.
 //!
-//! - **listpack** while the hash is small (at most [`LISTPACK_ENTRIES_MAX`] fields, every field
-//!   and value at most [`LISTPACK_VALUE_LEN_MAX`] bytes): one byte buffer of length-prefixed
+//! - **listpack** while the hash is small (at most `hash-max-listpack-entries` fields, every
+//!   field and value at most `hash-max-listpack-value` bytes, see [`Encodings`]): one byte
+//!   buffer of length-prefixed
 //!   field/value pairs, searched linearly. It costs one allocation per hash and two bytes per
 //!   pair beyond the data, and scanning a few KiB is about as fast as hashing.
 //! - **hashtable** above either threshold: a [`ScanTable`] of packed pairs (field and value in
@@ -16,13 +17,8 @@ use rand::seq::index;
 use rand::Rng;
 
 use crate::keyspace::hash_key;
+use crate::types::encodings::Encodings;
 use crate::types::scan::ScanTable;
-
-/// Most fields a listpack-encoded hash holds (Redis's `hash-max-listpack-entries` default).
-pub const LISTPACK_ENTRIES_MAX: usize = 128;
-
-/// Longest field or value a listpack-encoded hash holds (`hash-max-listpack-value` default).
-pub const LISTPACK_VALUE_LEN_MAX: usize = 64;
 
 /// A distinct random sample of a hashtable is drawn entry by entry while it is at most this
 /// fraction of the hash (few draws are repeats); a larger one is chosen from a list of every
@@ -94,9 +90,9 @@ impl HashValue {
     }
 
     /// Sets `field` to `value`; true if the field is new. Converts to a hashtable when the pair
-    /// or the field count outgrows the listpack limits.
-    pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let too_long = field.len().max(value.len()) > LISTPACK_VALUE_LEN_MAX;
+    /// or the field count outgrows the listpack limits of `limits`.
+    pub fn insert(&mut self, field: &[u8], value: &[u8], limits: &Encodings) -> bool {
+        let too_long = field.len().max(value.len()) > limits.hash_max_listpack_value;
         if too_long && matches!(self.repr, Repr::Listpack(_)) {
             self.convert_to_table();
         }
@@ -104,7 +100,7 @@ impl HashValue {
             Repr::Listpack(listpack) => listpack.insert(field, value),
             Repr::Table(table) => table_insert(table, field, value),
         };
-        if self.len() > LISTPACK_ENTRIES_MAX && matches!(self.repr, Repr::Listpack(_)) {
+        if self.len() > limits.hash_entries() && matches!(self.repr, Repr::Listpack(_)) {
             self.convert_to_table();
         }
         added
@@ -359,8 +355,8 @@ impl PackedPair {
 #[derive(Debug, Clone, Default)]
 struct Listpack {
     bytes: Vec<u8>,
-    /// Number of pairs (at most one more than [`LISTPACK_ENTRIES_MAX`], before conversion).
-    pairs: u16,
+    /// Number of pairs (at most one more than [`Encodings::hash_entries`], before conversion).
+    pairs: u32,
 }
 
 /// Where a pair lies in the buffer.
@@ -374,7 +370,7 @@ struct PairSpan {
 
 impl Listpack {
     fn len(&self) -> usize {
-        usize::from(self.pairs)
+        self.pairs as usize
     }
 
     fn pairs(&self) -> impl Iterator<Item = FieldValue<'_>> + '_ {
@@ -446,10 +442,14 @@ impl Listpack {
 mod tests {
     use super::*;
 
+    const LIMITS: Encodings = Encodings::DEFAULT;
+    const LISTPACK_ENTRIES_MAX: usize = LIMITS.hash_max_listpack_entries;
+    const LISTPACK_VALUE_LEN_MAX: usize = LIMITS.hash_max_listpack_value;
+
     fn hash_of(pairs: &[(&str, &str)]) -> HashValue {
         let mut hash = HashValue::new();
         for (field, value) in pairs {
-            hash.insert(field.as_bytes(), value.as_bytes());
+            hash.insert(field.as_bytes(), value.as_bytes(), &LIMITS);
         }
         hash
     }
@@ -480,8 +480,8 @@ mod tests {
     fn listpack_sets_replaces_and_removes_in_place() {
         let mut hash = hash_of(&[("a", "1"), ("b", "2"), ("c", "3")]);
         assert_eq!(hash.encoding(), "listpack");
-        assert!(!hash.insert(b"b", b"a longer value"));
-        assert!(!hash.insert(b"a", b""));
+        assert!(!hash.insert(b"b", b"a longer value", &LIMITS));
+        assert!(!hash.insert(b"a", b"", &LIMITS));
         assert_eq!(hash.get(b"b"), Some(&b"a longer value"[..]));
         assert_eq!(hash.get(b"a"), Some(&b""[..]));
         assert_eq!(hash.get(b"c"), Some(&b"3"[..]));
@@ -498,10 +498,10 @@ mod tests {
     fn too_many_fields_convert_to_a_hashtable() {
         let mut hash = HashValue::new();
         for i in 0..LISTPACK_ENTRIES_MAX {
-            assert!(hash.insert(format!("f{i}").as_bytes(), b"v"));
+            assert!(hash.insert(format!("f{i}").as_bytes(), b"v", &LIMITS));
         }
         assert_eq!(hash.encoding(), "listpack");
-        hash.insert(b"one-more", b"v");
+        hash.insert(b"one-more", b"v", &LIMITS);
         assert_eq!((hash.encoding(), hash.len()), ("hashtable", 129));
         assert_eq!(hash.get(b"f77"), Some(&b"v"[..]));
         hash.remove(b"one-more");
@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(hash_of(&[(&long, &long)]).encoding(), "listpack");
         assert_eq!(hash_of(&[("f", &longer)]).encoding(), "hashtable");
         let mut hash = hash_of(&[("f", "v"), ("g", "w")]);
-        hash.insert(longer.as_bytes(), b"v");
+        hash.insert(longer.as_bytes(), b"v", &LIMITS);
         assert_eq!(hash.encoding(), "hashtable");
         assert_eq!(hash.get(longer.as_bytes()), Some(&b"v"[..]));
         assert_eq!(hash.get(b"g"), Some(&b"w"[..]));
@@ -527,11 +527,11 @@ mod tests {
     fn both_representations_hold_binary_fields_and_values() {
         let binary: Vec<u8> = (0..=255).collect();
         let mut small = HashValue::new();
-        small.insert(b"\0\r\n", b"\xff\0");
+        small.insert(b"\0\r\n", b"\xff\0", &LIMITS);
         assert_eq!(small.get(b"\0\r\n"), Some(&b"\xff\0"[..]));
         let mut big = HashValue::new();
-        big.insert(&binary, &binary);
-        big.insert(b"", b"");
+        big.insert(&binary, &binary, &LIMITS);
+        big.insert(b"", b"", &LIMITS);
         assert_eq!(big.encoding(), "hashtable");
         assert_eq!(big.get(&binary), Some(&binary[..]));
         assert_eq!(big.get(b""), Some(&b""[..]));
@@ -542,7 +542,11 @@ mod tests {
     fn a_thinned_hashtable_keeps_its_remaining_pairs() {
         let mut hash = HashValue::new();
         for i in 0..2000 {
-            hash.insert(format!("f{i}").as_bytes(), format!("v{i}").as_bytes());
+            hash.insert(
+                format!("f{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                &LIMITS,
+            );
         }
         for i in (0..2000).filter(|i| i % 100 != 0) {
             assert!(hash.remove(format!("f{i}").as_bytes()));
@@ -563,13 +567,13 @@ mod tests {
     fn equality_ignores_the_representation() {
         let small = hash_of(&[("a", "1"), ("b", "2")]);
         let mut big = HashValue::new();
-        big.insert(&[b'x'; 100], b"");
+        big.insert(&[b'x'; 100], b"", &LIMITS);
         big.remove(&[b'x'; 100]);
-        big.insert(b"b", b"2");
-        big.insert(b"a", b"1");
+        big.insert(b"b", b"2", &LIMITS);
+        big.insert(b"a", b"1", &LIMITS);
         assert_eq!(big.encoding(), "hashtable");
         assert_eq!(small, big);
-        big.insert(b"a", b"other");
+        big.insert(b"a", b"other", &LIMITS);
         assert_ne!(small, big);
     }
 
@@ -577,7 +581,11 @@ mod tests {
     fn a_full_scan_of_a_hashtable_visits_every_pair() {
         let mut hash = HashValue::new();
         for i in 0..500 {
-            hash.insert(format!("field:{i}").as_bytes(), i.to_string().as_bytes());
+            hash.insert(
+                format!("field:{i}").as_bytes(),
+                i.to_string().as_bytes(),
+                &LIMITS,
+            );
         }
         let (mut cursor, mut seen) = (0, Vec::new());
         loop {
@@ -601,7 +609,11 @@ mod tests {
         assert_eq!(HashValue::new().sampler().draw(&mut rng), None);
         let mut big = HashValue::new();
         for i in 0..300 {
-            big.insert(format!("f{i}").as_bytes(), format!("v{i}").as_bytes());
+            big.insert(
+                format!("f{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                &LIMITS,
+            );
         }
         for hash in [hash_of(&[("a", "1"), ("b", "2"), ("c", "3")]), big] {
             let (field, value) = hash.random_pair(&mut rng).expect("not empty");
@@ -619,7 +631,7 @@ mod tests {
         let mut rng = rand::thread_rng();
         let mut big = HashValue::new();
         for i in 0..300 {
-            big.insert(format!("f{i}").as_bytes(), b"v");
+            big.insert(format!("f{i}").as_bytes(), b"v", &LIMITS);
         }
         let small = hash_of(&[("a", "1"), ("b", "2"), ("c", "3")]);
         // Sparse (drawn one by one), dense (chosen from a list), small, and everything.

@@ -3,18 +3,18 @@
 //! Two representations, named as Redis 7.2 names them in OBJECT ENCODING:
 //! - **listpack** (small lists): one `Pack`, a single buffer of packed entries. A list of a
 //!   few short strings costs one allocation and about two bytes per element beyond its data.
-//! - **quicklist** (large lists): a `VecDeque` of packs ("nodes") of at most
-//!   [`LISTPACK_BYTES_MAX`] bytes each. Pushes and pops touch only the first or last node, so
+//! - **quicklist** (large lists): a `VecDeque` of packs ("nodes") within the
+//!   `list-max-listpack-size` limit ([`ListPackLimit`]: 8 KiB each by default). Pushes and pops touch only the first or last node, so
 //!   they cost O(1) (a move of at most one node's bytes); an index walks the node counts from
 //!   the nearer end and then one node, so LINDEX and LSET are O(n / node) + O(node), never
 //!   worse than O(n). Per element the overhead stays about two bytes, plus one `Pack` header
-//!   per 8 KiB node, where a `VecDeque<Box<[u8]>>` would spend 16 bytes of pointer and an
+//!   per node, where a `VecDeque<Box<[u8]>>` would spend 16 bytes of pointer and an
 //!   allocation (16 to 32 bytes more) on every element.
 //!
-//! A list converts to a quicklist when a write would take its pack beyond
-//! [`LISTPACK_BYTES_MAX`] and back to a listpack when removals leave one node of at most
-//! [`LISTPACK_SHRINK_BYTES_MAX`] (half the limit, as Redis 7.2, so that a list hovering near the
-//! limit does not convert back and forth).
+//! A list converts to a quicklist when a write would take its pack beyond the limit in force
+//! and back to a listpack when removals leave one node at most half full (as Redis 7.2, so that
+//! a list hovering near the limit does not convert back and forth). A quicklist keeps the limit
+//! it was created with for its nodes, as Redis's quicklist keeps its fill.
 //!
 //! An entry is `length (LEB128) | bytes | length (LEB128, bytes reversed)`: the trailing copy
 //! lets a pack be walked from its end as cheaply as from its start (RPOP, negative indexes,
@@ -26,18 +26,10 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-/// Redis's `list-max-listpack-size -2`: a listpack, and each quicklist node, holds at most
-/// 8 KiB (counted with `PACK_OVERHEAD_BYTES`, as Redis counts its listpack header). A single
-/// element larger than this gets a node of its own.
-pub const LISTPACK_BYTES_MAX: usize = 8 * 1024;
+use crate::types::encodings::ListPackLimit;
 
-/// A quicklist left with one node of at most this many bytes becomes a listpack again.
-pub const LISTPACK_SHRINK_BYTES_MAX: usize = LISTPACK_BYTES_MAX / 2;
-
-/// Two neighbouring quicklist nodes that fit together in this many bytes are merged after a
-/// removal. Half a node, so that a merged node has room to grow and removals next to full
-/// nodes never copy a node back and forth.
-const NODE_MERGE_BYTES_MAX: usize = LISTPACK_BYTES_MAX / 2;
+/// Most spare room a growing pack reserves.
+const SPARE_BYTES_MAX: usize = 8 * 1024;
 
 /// Bytes Redis counts for a listpack's header and terminator; counted here too, so that lists
 /// convert at about the sizes at which Redis converts them.
@@ -161,14 +153,19 @@ impl Pack {
         self.count == 0
     }
 
-    /// Size as the conversion thresholds count it.
+    /// Size as the conversion thresholds count it (with `PACK_OVERHEAD_BYTES`, as Redis
+    /// counts its listpack header).
     fn size(&self) -> usize {
         self.bytes.len() + PACK_OVERHEAD_BYTES
     }
 
-    /// Whether `extra` more bytes keep the pack within [`LISTPACK_BYTES_MAX`].
-    fn fits(&self, extra: usize) -> bool {
-        self.size().saturating_add(extra) <= LISTPACK_BYTES_MAX
+    /// Whether `extra_bytes` more bytes in `extra_entries` more entries keep the pack within
+    /// `limit`.
+    fn fits(&self, extra_bytes: usize, extra_entries: usize, limit: ListPackLimit) -> bool {
+        limit.fits(
+            self.size().saturating_add(extra_bytes),
+            self.len().saturating_add(extra_entries),
+        )
     }
 
     fn iter(&self) -> PackIter<'_> {
@@ -214,7 +211,7 @@ impl Pack {
     fn reserve(&mut self, additional: usize) {
         if self.bytes.capacity() - self.bytes.len() < additional {
             let spare =
-                (self.bytes.len() / GROWTH_DIVISOR).clamp(GROWTH_MIN_BYTES, LISTPACK_BYTES_MAX);
+                (self.bytes.len() / GROWTH_DIVISOR).clamp(GROWTH_MIN_BYTES, SPARE_BYTES_MAX);
             self.bytes.reserve_exact(additional.saturating_add(spare));
         }
     }
@@ -397,12 +394,14 @@ impl ExactSizeIterator for PackIter<'_> {}
 // ---------------------------------------------------------------------------------------------
 // Quicklist: a deque of packs
 
-/// A large list: packs of at most [`LISTPACK_BYTES_MAX`] bytes (or of one element), none empty.
-#[derive(Debug, Clone, Default)]
+/// A large list: packs within `limit` (or of one element), none empty.
+#[derive(Debug, Clone)]
 struct Quicklist {
     nodes: VecDeque<Pack>,
     /// Elements in all nodes.
     len: usize,
+    /// How large a node may grow (`list-max-listpack-size` when the quicklist was made).
+    limit: ListPackLimit,
 }
 
 impl Quicklist {
@@ -439,8 +438,8 @@ impl Quicklist {
             End::Right => self.nodes.back_mut(),
         };
         match (node, end) {
-            (Some(node), End::Left) if node.fits(needed) => node.push_front(element),
-            (Some(node), End::Right) if node.fits(needed) => node.push_back(element),
+            (Some(node), End::Left) if node.fits(needed, 1, self.limit) => node.push_front(element),
+            (Some(node), End::Right) if node.fits(needed, 1, self.limit) => node.push_back(element),
             _ => {
                 let mut node = Pack::default();
                 node.push_back(element);
@@ -559,27 +558,27 @@ impl Quicklist {
         let oversized = self
             .nodes
             .get(i)
-            .is_some_and(|node| node.len() > 1 && !node.fits(0));
+            .is_some_and(|node| node.len() > 1 && !node.fits(0, 0, self.limit));
         if !oversized {
             return;
         }
         let mut rest = self.nodes.remove(i).unwrap_or_default();
         let mut at = i;
         while !rest.is_empty() {
-            let tail = rest.split_off(Self::greedy_prefix(&rest));
+            let tail = rest.split_off(Self::greedy_prefix(&rest, self.limit));
             self.nodes.insert(at, rest);
             rest = tail;
             at += 1;
         }
     }
 
-    /// How many leading entries of `pack` fit in one node (at least one).
-    fn greedy_prefix(pack: &Pack) -> usize {
+    /// How many leading entries of `pack` fit in one node within `limit` (at least one).
+    fn greedy_prefix(pack: &Pack, limit: ListPackLimit) -> usize {
         let mut size = PACK_OVERHEAD_BYTES;
         let mut taken = 0;
         for (range, _) in pack.iter() {
             size += range.len();
-            if size > LISTPACK_BYTES_MAX && taken > 0 {
+            if !limit.fits(size, taken + 1) && taken > 0 {
                 break;
             }
             taken += 1;
@@ -603,7 +602,11 @@ impl Quicklist {
 
     fn mergeable(&self, a: usize, b: usize) -> bool {
         match (self.nodes.get(a), self.nodes.get(b)) {
-            (Some(a), Some(b)) => a.size() + b.bytes.len() <= NODE_MERGE_BYTES_MAX,
+            // At most half a node together, so that a merged node has room to grow and
+            // removals next to full nodes never copy a node back and forth.
+            (Some(a), Some(b)) => self
+                .limit
+                .fits_half(a.size() + b.bytes.len(), a.len() + b.len()),
             _ => false,
         }
     }
@@ -768,9 +771,9 @@ impl ListValue {
         self.iter().position(|e| e == element)
     }
 
-    /// Pushes `element` at `end`.
-    pub fn push(&mut self, end: End, element: &[u8]) {
-        self.prepare_growth(entry_len(element.len()));
+    /// Pushes `element` at `end`; `limit` decides whether a listpack must become a quicklist.
+    pub fn push(&mut self, end: End, element: &[u8], limit: ListPackLimit) {
+        self.prepare_growth(entry_len(element.len()), 1, limit);
         match &mut self.repr {
             Repr::Listpack(pack) => match end {
                 End::Left => pack.push_front(element),
@@ -782,13 +785,13 @@ impl ListValue {
 
     /// Pushes every element of `elements` at `end`, in order (so pushing `a b c` on the left
     /// leaves `c b a` at the head). The list converts at most once, before the first push.
-    pub fn extend<E: AsRef<[u8]>>(&mut self, end: End, elements: &[E]) {
+    pub fn extend<E: AsRef<[u8]>>(&mut self, end: End, elements: &[E], limit: ListPackLimit) {
         let added = elements.iter().fold(0usize, |sum, e| {
             sum.saturating_add(entry_len(e.as_ref().len()))
         });
-        self.prepare_growth(added);
+        self.prepare_growth(added, elements.len(), limit);
         for element in elements {
-            self.push(end, element.as_ref());
+            self.push(end, element.as_ref(), limit);
         }
     }
 
@@ -826,12 +829,12 @@ impl ListValue {
     }
 
     /// Replaces element `index`; false when the list is not that long.
-    pub fn set(&mut self, index: usize, element: &[u8]) -> bool {
+    pub fn set(&mut self, index: usize, element: &[u8], limit: ListPackLimit) -> bool {
         let Some(old_len) = self.get(index).map(<[u8]>::len) else {
             return false;
         };
         let new_len = entry_len(element.len());
-        self.prepare_growth(new_len.saturating_sub(entry_len(old_len)));
+        self.prepare_growth(new_len.saturating_sub(entry_len(old_len)), 0, limit);
         let replaced = match &mut self.repr {
             Repr::Listpack(pack) => {
                 pack.replace(index, element);
@@ -844,8 +847,8 @@ impl ListValue {
     }
 
     /// Inserts `element` before element `index` (`index >= len` appends).
-    pub fn insert(&mut self, index: usize, element: &[u8]) {
-        self.prepare_growth(entry_len(element.len()));
+    pub fn insert(&mut self, index: usize, element: &[u8], limit: ListPackLimit) {
+        self.prepare_growth(entry_len(element.len()), 1, limit);
         match &mut self.repr {
             Repr::Listpack(pack) => pack.insert(index.min(pack.len()), element),
             Repr::Quicklist(list) => list.insert(index, element),
@@ -881,19 +884,21 @@ impl ListValue {
         self.settle();
     }
 
-    /// Converts a listpack that would outgrow [`LISTPACK_BYTES_MAX`] with `added` more bytes
-    /// into a quicklist whose first node is the listpack.
-    fn prepare_growth(&mut self, added: usize) {
+    /// Converts a listpack that would outgrow `limit` with `bytes` more bytes in `entries`
+    /// more entries into a quicklist (of nodes within `limit`) whose first node is the
+    /// listpack.
+    fn prepare_growth(&mut self, bytes: usize, entries: usize, limit: ListPackLimit) {
         let Repr::Listpack(pack) = &mut self.repr else {
             return;
         };
-        if pack.fits(added) {
+        if pack.fits(bytes, entries, limit) {
             return;
         }
         let pack = std::mem::take(pack);
         let mut list = Quicklist {
             len: pack.len(),
             nodes: VecDeque::new(),
+            limit,
         };
         if !pack.is_empty() {
             list.nodes.push_back(pack);
@@ -908,7 +913,9 @@ impl ListValue {
         };
         let small = match list.nodes.len() {
             0 => true,
-            1 => list.nodes[0].size() <= LISTPACK_SHRINK_BYTES_MAX,
+            1 => list
+                .limit
+                .fits_half(list.nodes[0].size(), list.nodes[0].len()),
             _ => false,
         };
         if small {
@@ -923,19 +930,29 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The default limit (`list-max-listpack-size -2`).
+    const LIMIT: ListPackLimit = ListPackLimit::Bytes(LISTPACK_BYTES_MAX);
+    const LISTPACK_BYTES_MAX: usize = 8 * 1024;
+
     /// Checks the representation's invariants: lengths agree, no node is empty, nodes of more
     /// than one element stay within the limit, and so does a listpack.
-    fn check_invariants(list: &ListValue) {
+    fn check_invariants(list: &ListValue, limit: ListPackLimit) {
         match &list.repr {
             Repr::Listpack(pack) => {
-                assert!(pack.fits(0) || pack.len() <= 1, "listpack over the limit");
+                assert!(
+                    pack.fits(0, 0, limit) || pack.len() <= 1,
+                    "listpack over the limit"
+                );
                 assert_eq!(pack.iter().count(), pack.len());
             }
             Repr::Quicklist(q) => {
                 assert_eq!(q.len, q.nodes.iter().map(Pack::len).sum::<usize>());
                 for node in &q.nodes {
                     assert!(!node.is_empty(), "empty node");
-                    assert!(node.fits(0) || node.len() == 1, "oversized node");
+                    assert!(
+                        node.fits(0, 0, q.limit) || node.len() == 1,
+                        "oversized node"
+                    );
                     assert_eq!(node.iter().count(), node.len());
                     assert_eq!(node.iter().rev().count(), node.len());
                 }
@@ -989,12 +1006,12 @@ mod tests {
         let element = [b'e'; 100];
         // 7 bytes of overhead plus 102 per entry: 80 entries fit in 8 KiB, the 81st does not.
         for _ in 0..80 {
-            list.push(End::Right, &element);
+            list.push(End::Right, &element, LIMIT);
         }
         assert_eq!(list.encoding(), "listpack");
-        list.push(End::Right, &element);
+        list.push(End::Right, &element, LIMIT);
         assert_eq!(list.encoding(), "quicklist");
-        check_invariants(&list);
+        check_invariants(&list, LIMIT);
         // Once both nodes fit in half the limit they merge, and one node that small is a
         // listpack again: 7 + 40 * 102 <= 4096 < 7 + 41 * 102.
         for _ in 0..40 {
@@ -1003,38 +1020,58 @@ mod tests {
         assert_eq!(list.encoding(), "quicklist");
         list.pop(End::Left);
         assert_eq!((list.encoding(), list.len()), ("listpack", 40));
-        check_invariants(&list);
+        check_invariants(&list, LIMIT);
+    }
+
+    #[test]
+    fn a_positive_size_limits_entries_per_pack() {
+        let limit = ListPackLimit::from_fill(4);
+        let mut list = ListValue::new();
+        list.extend(End::Right, &[b"a", b"b", b"c", b"d"], limit);
+        assert_eq!(list.encoding(), "listpack");
+        list.push(End::Right, b"e", limit);
+        assert_eq!(list.encoding(), "quicklist");
+        for i in 0..10u8 {
+            list.push(End::Left, &[i], limit);
+        }
+        check_invariants(&list, limit);
+        // A quicklist keeps its own limit: a later default does not change its nodes.
+        list.push(End::Right, b"f", LIMIT);
+        check_invariants(&list, limit);
+        list.trim(14, 0);
+        assert_eq!((list.encoding(), list.len()), ("listpack", 2));
+        assert_eq!(elements(&list), [b"e".to_vec(), b"f".to_vec()]);
     }
 
     #[test]
     fn huge_elements_get_nodes_of_their_own() {
         let mut list = ListValue::new();
         let huge = vec![b'h'; 3 * LISTPACK_BYTES_MAX];
-        list.push(End::Right, b"a");
-        list.push(End::Right, &huge);
-        list.push(End::Right, b"b");
+        list.push(End::Right, b"a", LIMIT);
+        list.push(End::Right, &huge, LIMIT);
+        list.push(End::Right, b"b", LIMIT);
         assert_eq!(list.encoding(), "quicklist");
-        check_invariants(&list);
-        assert!(list.set(0, &huge));
-        assert!(list.set(2, &huge));
-        check_invariants(&list);
+        check_invariants(&list, LIMIT);
+        assert!(list.set(0, &huge, LIMIT));
+        assert!(list.set(2, &huge, LIMIT));
+        check_invariants(&list, LIMIT);
         assert_eq!(list.get(1), Some(&huge[..]));
-        assert!(list.set(1, b"small"));
-        check_invariants(&list);
+        assert!(list.set(1, b"small", LIMIT));
+        check_invariants(&list, LIMIT);
         assert_eq!(list.get(1), Some(&b"small"[..]));
-        assert!(!list.set(3, b"x"));
+        assert!(!list.set(3, b"x", LIMIT));
     }
 
     #[test]
     fn inserting_into_full_nodes_splits_them() {
         let mut list = ListValue::new();
         for i in 0..2000u32 {
-            list.push(End::Right, i.to_string().as_bytes());
+            list.push(End::Right, i.to_string().as_bytes(), LIMIT);
         }
         for i in (0..2000).step_by(7) {
-            list.insert(i, &[b'i'; 50]);
+            list.insert(i, &[b'i'; 50], LIMIT);
         }
-        check_invariants(&list);
+        check_invariants(&list, LIMIT);
         assert_eq!(list.len(), 2000 + 286);
         assert_eq!(list.get(0), Some(&[b'i'; 50][..]));
         assert_eq!(list.get(1), Some(&b"0"[..]));
@@ -1044,14 +1081,18 @@ mod tests {
     fn removals_merge_sparse_nodes() {
         let mut list = ListValue::new();
         for i in 0..3000u32 {
-            list.push(End::Right, if i % 10 == 0 { b"keep" } else { b"drop-me" });
+            list.push(
+                End::Right,
+                if i % 10 == 0 { b"keep" } else { b"drop-me" },
+                LIMIT,
+            );
         }
         assert_eq!(list.encoding(), "quicklist");
         assert_eq!(
             list.remove_matching(b"drop-me", usize::MAX, End::Left),
             2700
         );
-        check_invariants(&list);
+        check_invariants(&list, LIMIT);
         // 300 entries of 6 bytes: one small node, so a listpack again.
         assert_eq!((list.encoding(), list.len()), ("listpack", 300));
     }
@@ -1060,14 +1101,14 @@ mod tests {
     fn equality_ignores_the_representation() {
         let mut packed = ListValue::new();
         let mut quick = ListValue::new();
-        quick.prepare_growth(LISTPACK_BYTES_MAX);
+        quick.prepare_growth(LISTPACK_BYTES_MAX, 1, LIMIT);
         assert_eq!(quick.encoding(), "quicklist");
         for element in [&b"a"[..], b"b"] {
-            packed.push(End::Right, element);
-            quick.push(End::Right, element);
+            packed.push(End::Right, element, LIMIT);
+            quick.push(End::Right, element, LIMIT);
         }
         assert_eq!(packed, quick);
-        quick.push(End::Left, b"z");
+        quick.push(End::Left, b"z", LIMIT);
         assert_ne!(packed, quick);
     }
 
@@ -1075,7 +1116,7 @@ mod tests {
     fn iteration_starts_anywhere_and_runs_both_ways() {
         let mut list = ListValue::new();
         for i in 0..5000u32 {
-            list.push(End::Right, i.to_string().as_bytes());
+            list.push(End::Right, i.to_string().as_bytes(), LIMIT);
         }
         let from: Vec<&[u8]> = list.iter_from(4997).collect();
         assert_eq!(from, [&b"4997"[..], b"4998", b"4999"]);
@@ -1146,14 +1187,14 @@ mod tests {
         }
     }
 
-    fn apply(list: &mut ListValue, model: &mut VecDeque<Vec<u8>>, op: Op) {
+    fn apply(list: &mut ListValue, model: &mut VecDeque<Vec<u8>>, op: Op, limit: ListPackLimit) {
         match op {
             Op::Push(End::Left, v) => {
-                list.push(End::Left, &v);
+                list.push(End::Left, &v, limit);
                 model.push_front(v);
             }
             Op::Push(End::Right, v) => {
-                list.push(End::Right, &v);
+                list.push(End::Right, &v, limit);
                 model.push_back(v);
             }
             Op::Pop(end) => assert_eq!(list.pop(end), model_pop(model, end)),
@@ -1166,14 +1207,14 @@ mod tests {
             }
             Op::Set(i, v) => {
                 let expected = i < model.len();
-                assert_eq!(list.set(i, &v), expected);
+                assert_eq!(list.set(i, &v, limit), expected);
                 if expected {
                     model[i] = v;
                 }
             }
             Op::Insert(i, v) => {
                 let i = i.min(model.len());
-                list.insert(i, &v);
+                list.insert(i, &v, limit);
                 model.insert(i, v);
             }
             Op::Remove(v, n, from) => {
@@ -1196,12 +1237,16 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(96))]
 
         #[test]
-        fn list_behaves_like_a_deque(ops in prop::collection::vec(op(), 1..120)) {
+        fn list_behaves_like_a_deque(
+            ops in prop::collection::vec(op(), 1..120),
+            fill in prop_oneof![Just(-2), -6i32..=-1, 0i32..12],
+        ) {
+            let limit = ListPackLimit::from_fill(fill);
             let mut list = ListValue::new();
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             for op in ops {
-                apply(&mut list, &mut model, op);
-                check_invariants(&list);
+                apply(&mut list, &mut model, op, limit);
+                check_invariants(&list, limit);
                 prop_assert_eq!(list.len(), model.len());
             }
             prop_assert_eq!(elements(&list), model.iter().cloned().collect::<Vec<_>>());

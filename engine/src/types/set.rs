@@ -2,10 +2,10 @@
 //! under Redis's name:
 //!
 //! - `intset`: a sorted array of integers, searched by bisection, while every member is the
-//!   canonical text of an `i64` and there are at most [`SET_MAX_INTSET_ENTRIES`];
+//!   canonical text of an `i64` and there are at most `set-max-intset-entries`;
 //! - `listpack`: the members packed back to back in one buffer, each behind its length, searched
-//!   linearly, while there are at most [`SET_MAX_LISTPACK_ENTRIES`] of at most
-//!   [`SET_MAX_LISTPACK_VALUE`] bytes;
+//!   linearly, while there are at most `set-max-listpack-entries` of at most
+//!   `set-max-listpack-value` bytes (the thresholds come from [`Encodings`]);
 //! - `hashtable`: a [`ScanTable`] of boxed members, so SSCAN has real cursors.
 //!
 //! Sets convert one way as they grow (intset -> listpack -> hashtable, or intset -> hashtable
@@ -22,15 +22,9 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::keyspace::hash_key;
+use crate::types::encodings::Encodings;
 use crate::types::scan::ScanTable;
 use crate::value::{decimal_len, parse_i64};
-
-/// Most members of an `intset` (Redis's `set-max-intset-entries`).
-pub const SET_MAX_INTSET_ENTRIES: usize = 512;
-/// Most members of a `listpack` set (Redis's `set-max-listpack-entries`).
-pub const SET_MAX_LISTPACK_ENTRIES: usize = 128;
-/// Longest member of a `listpack` set, in bytes (Redis's `set-max-listpack-value`).
-pub const SET_MAX_LISTPACK_VALUE: usize = 64;
 
 /// SPOP rebuilds a hash table set from what is left, as Redis does, when it pops at least this
 /// many times as many members as it leaves.
@@ -143,10 +137,10 @@ impl SetValue {
     /// An empty set in the representation Redis 7.2 picks for a set about to receive
     /// `size_hint` members, the first being `first`: an intset if `first` is an integer and the
     /// hint fits one, else a listpack if the hint fits one, else a hash table sized for it.
-    pub fn for_members(first: &[u8], size_hint: usize) -> SetValue {
-        let repr = if parse_i64(first).is_some() && size_hint <= SET_MAX_INTSET_ENTRIES {
+    pub fn for_members(first: &[u8], size_hint: usize, limits: &Encodings) -> SetValue {
+        let repr = if parse_i64(first).is_some() && size_hint <= limits.intset_entries() {
             Repr::Ints(IntSet::default())
-        } else if size_hint <= SET_MAX_LISTPACK_ENTRIES {
+        } else if size_hint <= limits.set_entries() {
             Repr::Packed(PackedSet::default())
         } else {
             Repr::Table(Box::new(ScanTable::with_capacity(size_hint)))
@@ -156,8 +150,8 @@ impl SetValue {
 
     /// The set of `members`, which must be distinct, in the smallest representation that holds
     /// them (what SINTERSTORE and SDIFFSTORE store).
-    pub fn from_distinct(members: &[Member<'_>]) -> SetValue {
-        let ints: Option<Vec<i64>> = if members.len() <= SET_MAX_INTSET_ENTRIES {
+    pub fn from_distinct(members: &[Member<'_>], limits: &Encodings) -> SetValue {
+        let ints: Option<Vec<i64>> = if members.len() <= limits.intset_entries() {
             members.iter().map(|m| m.as_i64()).collect()
         } else {
             None
@@ -165,10 +159,10 @@ impl SetValue {
         let repr = if let Some(mut ints) = ints {
             ints.sort_unstable();
             Repr::Ints(IntSet(ints.into_boxed_slice()))
-        } else if members.len() <= SET_MAX_LISTPACK_ENTRIES
+        } else if members.len() <= limits.set_entries()
             && members
                 .iter()
-                .all(|m| m.text_len() <= SET_MAX_LISTPACK_VALUE)
+                .all(|m| m.text_len() <= limits.set_max_listpack_value)
         {
             let mut packed = PackedSet::default();
             packed.extend(members.iter().copied());
@@ -185,10 +179,10 @@ impl SetValue {
 
     /// Converts to a hash table now if `size_hint` more members would not fit the current
     /// representation (Redis converts before a big SADD rather than during it).
-    pub fn prepare_for(&mut self, size_hint: usize) {
+    pub fn prepare_for(&mut self, size_hint: usize, limits: &Encodings) {
         let too_many = match &self.repr {
-            Repr::Ints(_) => size_hint > SET_MAX_INTSET_ENTRIES,
-            Repr::Packed(_) => size_hint > SET_MAX_LISTPACK_ENTRIES,
+            Repr::Ints(_) => size_hint > limits.intset_entries(),
+            Repr::Packed(_) => size_hint > limits.set_entries(),
             Repr::Table(_) => false,
         };
         if too_many {
@@ -244,25 +238,25 @@ impl SetValue {
     }
 
     /// Adds `member`; false if it was already there.
-    pub fn insert(&mut self, member: &[u8]) -> bool {
-        self.insert_member(Member::Bytes(member))
+    pub fn insert(&mut self, member: &[u8], limits: &Encodings) -> bool {
+        self.insert_member(Member::Bytes(member), limits)
     }
 
     /// Adds `member` (taken from another set); false if it was already there. Converts the
     /// representation where Redis 7.2 does.
-    pub fn insert_member(&mut self, member: Member<'_>) -> bool {
+    pub fn insert_member(&mut self, member: Member<'_>, limits: &Encodings) -> bool {
         match &mut self.repr {
             Repr::Ints(ints) => match member.as_i64() {
                 Some(n) => {
                     let added = ints.insert(n);
-                    if ints.len() > SET_MAX_INTSET_ENTRIES {
+                    if ints.len() > limits.intset_entries() {
                         self.convert_to_table(0);
                     }
                     added
                 }
                 // Every member of the intset is budgeted at the width of the widest one.
-                None if listpack_has_room(ints.len(), member.text_len())
-                    && ints.widest_text_len() <= SET_MAX_LISTPACK_VALUE =>
+                None if listpack_has_room(ints.len(), member.text_len(), limits)
+                    && ints.widest_text_len() <= limits.set_max_listpack_value =>
                 {
                     let mut packed = PackedSet::default();
                     let members = ints.0.iter().map(|&n| Member::Int(n));
@@ -279,7 +273,7 @@ impl SetValue {
                 if member.with_text(|text| packed.position(text).is_some()) {
                     return false;
                 }
-                if listpack_has_room(packed.len(), member.text_len()) {
+                if listpack_has_room(packed.len(), member.text_len(), limits) {
                     member.with_text(|text| packed.push(text));
                 } else {
                     self.convert_to_table_with(member);
@@ -372,7 +366,12 @@ impl SetValue {
     /// Removes `count` random members (fewer than the set holds) and returns them. A hash table
     /// left much smaller than what was popped is rebuilt as a listpack if it fits one, as
     /// Redis's SPOP rebuilds the set in that case.
-    pub fn pop_random<R: Rng + ?Sized>(&mut self, count: usize, rng: &mut R) -> Vec<Bytes> {
+    pub fn pop_random<R: Rng + ?Sized>(
+        &mut self,
+        count: usize,
+        rng: &mut R,
+        limits: &Encodings,
+    ) -> Vec<Bytes> {
         let popped: Vec<Bytes> = self
             .random_distinct(count, rng)
             .into_iter()
@@ -385,14 +384,16 @@ impl SetValue {
         if matches!(self.repr, Repr::Table(_))
             && left.saturating_mul(POP_REBUILD_RATIO) <= popped.len()
         {
-            self.rebuild_as_listpack_if_fits();
+            self.rebuild_as_listpack_if_fits(limits);
         }
         popped
     }
 
-    fn rebuild_as_listpack_if_fits(&mut self) {
-        let fits = self.len() <= SET_MAX_LISTPACK_ENTRIES
-            && self.iter().all(|m| m.text_len() <= SET_MAX_LISTPACK_VALUE);
+    fn rebuild_as_listpack_if_fits(&mut self, limits: &Encodings) {
+        let fits = self.len() <= limits.set_entries()
+            && self
+                .iter()
+                .all(|m| m.text_len() <= limits.set_max_listpack_value);
         if fits {
             let mut packed = PackedSet::default();
             packed.extend(self.iter());
@@ -415,8 +416,8 @@ impl SetValue {
 }
 
 /// Whether a listpack of `len` members may take one more of `member_len` bytes.
-fn listpack_has_room(len: usize, member_len: usize) -> bool {
-    len < SET_MAX_LISTPACK_ENTRIES && member_len <= SET_MAX_LISTPACK_VALUE
+fn listpack_has_room(len: usize, member_len: usize, limits: &Encodings) -> bool {
+    len < limits.set_entries() && member_len <= limits.set_max_listpack_value
 }
 
 /// Draws random members of a big `table` until `count` distinct ones are found (the caller
@@ -650,11 +651,16 @@ mod tests {
     use rand::rngs::SmallRng;
     use rand::SeedableRng;
 
+    const LIMITS: Encodings = Encodings::DEFAULT;
+    const SET_MAX_INTSET_ENTRIES: usize = LIMITS.set_max_intset_entries;
+    const SET_MAX_LISTPACK_ENTRIES: usize = LIMITS.set_max_listpack_entries;
+    const SET_MAX_LISTPACK_VALUE: usize = LIMITS.set_max_listpack_value;
+
     fn set_of(members: &[&str]) -> SetValue {
         let first = members.first().map_or(&b""[..], |m| m.as_bytes());
-        let mut set = SetValue::for_members(first, members.len());
+        let mut set = SetValue::for_members(first, members.len(), &LIMITS);
         for member in members {
-            set.insert(member.as_bytes());
+            set.insert(member.as_bytes(), &LIMITS);
         }
         set
     }
@@ -688,10 +694,10 @@ mod tests {
         assert_eq!(set.encoding(), "intset");
         let members: Vec<Bytes> = set.iter().map(Member::to_bytes).collect();
         assert_eq!(members, ["-1", "2", "3"]);
-        assert!(!set.insert(b"2"));
+        assert!(!set.insert(b"2", &LIMITS));
         assert!(set.contains(b"-1") && !set.contains(b"02") && !set.contains(b"+2"));
         // "02" is not an integer's canonical text: it moves the set to a listpack.
-        assert!(set.insert(b"02"));
+        assert!(set.insert(b"02", &LIMITS));
         assert_eq!(set.encoding(), "listpack");
         assert!(set.contains(b"02") && set.contains(b"2"));
         assert_eq!(set.len(), 4);
@@ -702,47 +708,59 @@ mod tests {
         let ints = numbers(0..SET_MAX_INTSET_ENTRIES as i64);
         let mut set = SetValue::default();
         for n in &ints {
-            set.insert(n.as_bytes());
+            set.insert(n.as_bytes(), &LIMITS);
         }
         assert_eq!(set.encoding(), "intset");
-        set.insert(b"512");
+        set.insert(b"512", &LIMITS);
         assert_eq!(set.encoding(), "hashtable");
 
         // An intset too big for a listpack goes straight to a hash table on a string.
         let mut set = SetValue::default();
         for n in &ints[..SET_MAX_LISTPACK_ENTRIES] {
-            set.insert(n.as_bytes());
+            set.insert(n.as_bytes(), &LIMITS);
         }
-        set.insert(b"x");
+        set.insert(b"x", &LIMITS);
         assert_eq!(set.encoding(), "hashtable");
 
         let mut set = SetValue::default();
         for n in &ints[..SET_MAX_LISTPACK_ENTRIES - 1] {
-            set.insert(n.as_bytes());
+            set.insert(n.as_bytes(), &LIMITS);
         }
-        set.insert(b"x");
+        set.insert(b"x", &LIMITS);
         assert_eq!((set.encoding(), set.len()), ("listpack", 128));
-        set.insert(b"y");
+        set.insert(b"y", &LIMITS);
         assert_eq!((set.encoding(), set.len()), ("hashtable", 129));
 
         let mut set = set_of(&["a"]);
-        set.insert(&[b'v'; SET_MAX_LISTPACK_VALUE]);
+        set.insert(&[b'v'; SET_MAX_LISTPACK_VALUE], &LIMITS);
         assert_eq!(set.encoding(), "listpack");
-        set.insert(&[b'v'; SET_MAX_LISTPACK_VALUE + 1]);
+        set.insert(&[b'v'; SET_MAX_LISTPACK_VALUE + 1], &LIMITS);
         assert_eq!(set.encoding(), "hashtable");
         assert_eq!(set.len(), 3);
     }
 
     #[test]
     fn size_hints_pick_the_starting_representation() {
-        assert_eq!(SetValue::for_members(b"1", 512).encoding(), "intset");
-        assert_eq!(SetValue::for_members(b"1", 513).encoding(), "hashtable");
-        assert_eq!(SetValue::for_members(b"a", 128).encoding(), "listpack");
-        assert_eq!(SetValue::for_members(b"a", 129).encoding(), "hashtable");
+        assert_eq!(
+            SetValue::for_members(b"1", 512, &LIMITS).encoding(),
+            "intset"
+        );
+        assert_eq!(
+            SetValue::for_members(b"1", 513, &LIMITS).encoding(),
+            "hashtable"
+        );
+        assert_eq!(
+            SetValue::for_members(b"a", 128, &LIMITS).encoding(),
+            "listpack"
+        );
+        assert_eq!(
+            SetValue::for_members(b"a", 129, &LIMITS).encoding(),
+            "hashtable"
+        );
         let mut set = set_of(&["a"]);
-        set.prepare_for(128);
+        set.prepare_for(128, &LIMITS);
         assert_eq!(set.encoding(), "listpack");
-        set.prepare_for(129);
+        set.prepare_for(129, &LIMITS);
         assert_eq!(set.encoding(), "hashtable");
         assert!(set.contains(b"a"));
     }
@@ -786,23 +804,30 @@ mod tests {
     #[test]
     fn from_distinct_picks_the_smallest_representation() {
         let ints = [Member::Bytes(b"5"), Member::Int(-3)];
-        let set = SetValue::from_distinct(&ints);
+        let set = SetValue::from_distinct(&ints, &LIMITS);
         assert_eq!(set.encoding(), "intset");
         assert_eq!(sorted_texts(&set), [b"-3".to_vec(), b"5".to_vec()]);
         let mixed = [Member::Int(1), Member::Bytes(b"a")];
-        assert_eq!(SetValue::from_distinct(&mixed).encoding(), "listpack");
+        assert_eq!(
+            SetValue::from_distinct(&mixed, &LIMITS).encoding(),
+            "listpack"
+        );
         let long = [Member::Bytes(&[b'x'; 65])];
-        assert_eq!(SetValue::from_distinct(&long).encoding(), "hashtable");
+        assert_eq!(
+            SetValue::from_distinct(&long, &LIMITS).encoding(),
+            "hashtable"
+        );
         let texts = numbers(0..600);
         let many: Vec<Member<'_>> = texts.iter().map(|t| Member::Bytes(t.as_bytes())).collect();
-        let set = SetValue::from_distinct(&many);
+        let set = SetValue::from_distinct(&many, &LIMITS);
         assert_eq!((set.encoding(), set.len()), ("hashtable", 600));
     }
 
     #[test]
     fn equality_ignores_the_representation() {
         let as_intset = set_of(&["1", "2"]);
-        let as_table = SetValue::from_distinct(&[Member::Bytes(b"2"), Member::Bytes(b"1")]);
+        let as_table =
+            SetValue::from_distinct(&[Member::Bytes(b"2"), Member::Bytes(b"1")], &LIMITS);
         let mut as_listpack = set_of(&["x", "1", "2"]);
         as_listpack.remove(b"x");
         assert_eq!(as_intset, as_table);
@@ -840,7 +865,7 @@ mod tests {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let mut set = set_of(&refs);
         assert_eq!(set.encoding(), "hashtable");
-        let popped = set.pop_random(250, &mut rng);
+        let popped = set.pop_random(250, &mut rng, &LIMITS);
         assert_eq!((popped.len(), set.len()), (250, 50));
         assert_eq!(set.encoding(), "listpack");
         let mut all: Vec<Vec<u8>> = popped.iter().map(|b| b.to_vec()).collect();
@@ -852,7 +877,7 @@ mod tests {
 
         // A small pop leaves the hash table as it is.
         let mut set = set_of(&refs);
-        set.pop_random(10, &mut rng);
+        set.pop_random(10, &mut rng, &LIMITS);
         assert_eq!((set.encoding(), set.len()), ("hashtable", 290));
     }
 

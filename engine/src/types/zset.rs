@@ -2,8 +2,8 @@
 //! never NaN, members binary strings compared byte by byte. Two representations, reported by
 //! OBJECT ENCODING under Redis's names:
 //!
-//! - `listpack`, while there are at most [`ZSET_MAX_LISTPACK_ENTRIES`] members of at most
-//!   [`ZSET_MAX_LISTPACK_VALUE`] bytes: the entries packed in order in one exactly sized buffer,
+//! - `listpack`, while there are at most `zset-max-listpack-entries` members of at most
+//!   `zset-max-listpack-value` bytes (the thresholds come from [`Encodings`]): the entries packed in order in one exactly sized buffer,
 //!   each `score (8 bytes, little endian) | member length (LEB128) | member`. A small sorted set
 //!   is one allocation and 9 bytes per member beyond the member itself; every operation walks at
 //!   most 128 entries, as Redis's listpack does.
@@ -30,13 +30,9 @@ use bytes::Bytes;
 use rand::Rng;
 
 use crate::keyspace::hash_key;
+use crate::types::encodings::Encodings;
 use crate::types::scan::ScanTable;
 use crate::value::parse_f64;
-
-/// Most members of a `listpack` sorted set (Redis's `zset-max-listpack-entries`).
-pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
-/// Longest member of a `listpack` sorted set, in bytes (Redis's `zset-max-listpack-value`).
-pub const ZSET_MAX_LISTPACK_VALUE: usize = 64;
 
 /// Most entries of one chunk of the order index: a chunk that grows past it splits in two.
 /// Inserting moves up to this many 24-byte entries (6 KiB), a fraction of a microsecond. Unit
@@ -259,15 +255,15 @@ impl SortedSetValue {
 
     /// A sorted set of `entries`, in the representation Redis would pick for that content. A
     /// member given twice keeps its first score; scores must not be NaN.
-    pub fn from_entries(mut entries: Vec<(Bytes, f64)>) -> SortedSetValue {
+    pub fn from_entries(mut entries: Vec<(Bytes, f64)>, limits: &Encodings) -> SortedSetValue {
         debug_assert!(entries.iter().all(|(_, score)| !score.is_nan()));
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries.dedup_by(|later, earlier| later.0 == earlier.0);
         entries.sort_by(|a, b| compare_entries(a.1, &a.0, b.1, &b.0));
-        let fits_listpack = entries.len() <= ZSET_MAX_LISTPACK_ENTRIES
+        let fits_listpack = entries.len() <= limits.zset_entries()
             && entries
                 .iter()
-                .all(|(member, _)| member.len() <= ZSET_MAX_LISTPACK_VALUE);
+                .all(|(member, _)| member.len() <= limits.zset_max_listpack_value);
         let repr = if fits_listpack {
             Repr::Packed(Packed::from_sorted(
                 entries.iter().map(|(m, s)| (&m[..], *s)),
@@ -326,13 +322,20 @@ impl SortedSetValue {
         self.range(rank..rank.saturating_add(1)).next()
     }
 
-    /// Adds or updates `member` under ZADD's `rule` (`score` is the increment under INCR).
-    pub fn add(&mut self, member: &[u8], score: f64, rule: AddRule) -> AddOutcome {
+    /// Adds or updates `member` under ZADD's `rule` (`score` is the increment under INCR),
+    /// converting where `limits` say.
+    pub fn add(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        rule: AddRule,
+        limits: &Encodings,
+    ) -> AddOutcome {
         let Some(current) = self.score(member) else {
             if rule.only_existing {
                 return AddOutcome::Skipped;
             }
-            self.insert_new(member, score);
+            self.insert_new(member, score, limits);
             return AddOutcome::Added(score);
         };
         if rule.only_new {
@@ -357,24 +360,25 @@ impl SortedSetValue {
         AddOutcome::Updated(target)
     }
 
-    /// Sets the score of `member` (adding it if absent); the previous score if it had one.
-    /// `score` must not be NaN.
-    pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+    /// Sets the score of `member` (adding it if absent, converting where `limits` say); the
+    /// previous score if it had one. `score` must not be NaN.
+    pub fn insert(&mut self, member: &[u8], score: f64, limits: &Encodings) -> Option<f64> {
         debug_assert!(!score.is_nan());
         let previous = self.score(member);
         match previous {
             Some(current) if current == score => {}
             Some(_) => self.rescore(member, score),
-            None => self.insert_new(member, score),
+            None => self.insert_new(member, score, limits),
         }
         previous
     }
 
     /// Adds a member known to be absent, converting to the indexed form first if the listpack
     /// would break a limit.
-    fn insert_new(&mut self, member: &[u8], score: f64) {
+    fn insert_new(&mut self, member: &[u8], score: f64, limits: &Encodings) {
         if let Repr::Packed(packed) = &self.repr {
-            if packed.len >= ZSET_MAX_LISTPACK_ENTRIES || member.len() > ZSET_MAX_LISTPACK_VALUE {
+            if packed.len >= limits.zset_entries() || member.len() > limits.zset_max_listpack_value
+            {
                 self.repr = Repr::Indexed(Box::new(Indexed::from_packed(packed)));
             }
         }
@@ -1197,6 +1201,10 @@ mod tests {
 
     use super::*;
 
+    const LIMITS: Encodings = Encodings::DEFAULT;
+    const ZSET_MAX_LISTPACK_ENTRIES: usize = LIMITS.zset_max_listpack_entries;
+    const ZSET_MAX_LISTPACK_VALUE: usize = LIMITS.zset_max_listpack_value;
+
     fn member(i: usize) -> Vec<u8> {
         format!("m{i:05}").into_bytes()
     }
@@ -1209,7 +1217,7 @@ mod tests {
     fn filled(count: usize, score: impl Fn(usize) -> f64) -> SortedSetValue {
         let mut zset = SortedSetValue::new();
         for i in 0..count {
-            zset.insert(&member(i), score(i));
+            zset.insert(&member(i), score(i), &LIMITS);
         }
         zset
     }
@@ -1230,15 +1238,15 @@ mod tests {
     fn converts_past_either_listpack_limit() {
         let mut zset = filled(ZSET_MAX_LISTPACK_ENTRIES, |i| i as f64);
         assert_eq!(zset.encoding(), "listpack");
-        zset.insert(b"one more", 0.5);
+        zset.insert(b"one more", 0.5, &LIMITS);
         assert_eq!(zset.encoding(), "skiplist");
         assert_eq!(zset.len(), ZSET_MAX_LISTPACK_ENTRIES + 1);
         assert_eq!(zset.rank(b"one more"), Some((1, 0.5)));
 
         let mut long = filled(2, |i| i as f64);
-        long.insert(&[b'x'; ZSET_MAX_LISTPACK_VALUE], 9.0);
+        long.insert(&[b'x'; ZSET_MAX_LISTPACK_VALUE], 9.0, &LIMITS);
         assert_eq!(long.encoding(), "listpack");
-        long.insert(&[b'y'; ZSET_MAX_LISTPACK_VALUE + 1], 9.0);
+        long.insert(&[b'y'; ZSET_MAX_LISTPACK_VALUE + 1], 9.0, &LIMITS);
         assert_eq!(long.encoding(), "skiplist");
         assert_eq!(long.len(), 4);
     }
@@ -1246,14 +1254,14 @@ mod tests {
     #[test]
     fn orders_by_score_then_member_with_negative_zero_equal_to_zero() {
         let mut zset = SortedSetValue::new();
-        zset.insert(b"b", 0.0);
-        zset.insert(b"a", -0.0);
-        zset.insert(b"c", f64::NEG_INFINITY);
-        zset.insert(b"d", f64::INFINITY);
+        zset.insert(b"b", 0.0, &LIMITS);
+        zset.insert(b"a", -0.0, &LIMITS);
+        zset.insert(b"c", f64::NEG_INFINITY, &LIMITS);
+        zset.insert(b"d", f64::INFINITY, &LIMITS);
         let order: Vec<&[u8]> = zset.iter().map(|(m, _)| m).collect();
         assert_eq!(order, [&b"c"[..], b"a", b"b", b"d"]);
         assert_eq!(
-            zset.add(b"a", 0.0, AddRule::default()),
+            zset.add(b"a", 0.0, AddRule::default(), &LIMITS),
             AddOutcome::Unchanged(-0.0)
         );
     }
@@ -1266,28 +1274,31 @@ mod tests {
             only_greater: true,
             ..AddRule::default()
         };
-        assert_eq!(zset.add(&m, 4.0, gt), AddOutcome::Skipped);
-        assert_eq!(zset.add(&m, 6.0, gt), AddOutcome::Updated(6.0));
-        assert_eq!(zset.add(b"new", 1.0, gt), AddOutcome::Added(1.0));
+        assert_eq!(zset.add(&m, 4.0, gt, &LIMITS), AddOutcome::Skipped);
+        assert_eq!(zset.add(&m, 6.0, gt, &LIMITS), AddOutcome::Updated(6.0));
+        assert_eq!(zset.add(b"new", 1.0, gt, &LIMITS), AddOutcome::Added(1.0));
         let nx = AddRule {
             only_new: true,
             ..AddRule::default()
         };
-        assert_eq!(zset.add(&m, 1.0, nx), AddOutcome::Skipped);
+        assert_eq!(zset.add(&m, 1.0, nx, &LIMITS), AddOutcome::Skipped);
         let xx = AddRule {
             only_existing: true,
             ..AddRule::default()
         };
-        assert_eq!(zset.add(b"absent", 1.0, xx), AddOutcome::Skipped);
+        assert_eq!(zset.add(b"absent", 1.0, xx, &LIMITS), AddOutcome::Skipped);
         let incr = AddRule {
             increment: true,
             ..AddRule::default()
         };
-        assert_eq!(zset.add(&m, 1.5, incr), AddOutcome::Updated(7.5));
-        assert_eq!(zset.add(b"fresh", 2.5, incr), AddOutcome::Added(2.5));
-        zset.insert(b"inf", f64::INFINITY);
+        assert_eq!(zset.add(&m, 1.5, incr, &LIMITS), AddOutcome::Updated(7.5));
         assert_eq!(
-            zset.add(b"inf", f64::NEG_INFINITY, incr),
+            zset.add(b"fresh", 2.5, incr, &LIMITS),
+            AddOutcome::Added(2.5)
+        );
+        zset.insert(b"inf", f64::INFINITY, &LIMITS);
+        assert_eq!(
+            zset.add(b"inf", f64::NEG_INFINITY, incr, &LIMITS),
             AddOutcome::NotANumber
         );
         assert_eq!(zset.score(b"inf"), Some(f64::INFINITY));
@@ -1325,7 +1336,7 @@ mod tests {
         let mut zset = SortedSetValue::new();
         for i in 0..count {
             let j = (i * 7919) % count;
-            zset.insert(&member(j), j as f64);
+            zset.insert(&member(j), j as f64, &LIMITS);
         }
         assert_eq!(zset.encoding(), "skiplist");
         for j in [0, 1, 255, 256, 2500, count - 1] {
@@ -1425,18 +1436,23 @@ mod tests {
 
     #[test]
     fn from_entries_sorts_dedups_and_picks_the_encoding() {
-        let zset = SortedSetValue::from_entries(vec![
-            (Bytes::from_static(b"b"), 2.0),
-            (Bytes::from_static(b"a"), 3.0),
-            (Bytes::from_static(b"b"), 9.0),
-        ]);
+        let zset = SortedSetValue::from_entries(
+            vec![
+                (Bytes::from_static(b"b"), 2.0),
+                (Bytes::from_static(b"a"), 3.0),
+                (Bytes::from_static(b"b"), 9.0),
+            ],
+            &LIMITS,
+        );
         assert_eq!(
             contents(&zset),
             vec![(b"b".to_vec(), 2.0), (b"a".to_vec(), 3.0)]
         );
         assert_eq!(zset.encoding(), "listpack");
-        let big =
-            SortedSetValue::from_entries((0..200).map(|i| (Bytes::from(member(i)), 1.0)).collect());
+        let big = SortedSetValue::from_entries(
+            (0..200).map(|i| (Bytes::from(member(i)), 1.0)).collect(),
+            &LIMITS,
+        );
         assert_eq!(big.encoding(), "skiplist");
         assert_eq!(big, filled(200, |_| 1.0));
     }
@@ -1490,11 +1506,11 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(m, s) => {
-                        let previous = zset.insert(&member(m), f64::from(s));
+                        let previous = zset.insert(&member(m), f64::from(s), &LIMITS);
                         prop_assert_eq!(previous, model.insert(member(m), f64::from(s)));
                     }
                     Op::Increment(m, s) => {
-                        zset.add(&member(m), f64::from(s), increment);
+                        zset.add(&member(m), f64::from(s), increment, &LIMITS);
                         *model.entry(member(m)).or_insert(0.0) += f64::from(s);
                     }
                     Op::Remove(m) => {

@@ -172,12 +172,19 @@ impl RecordedEvents {
 }
 
 impl Db {
-    /// Turns every keyspace notification class on (`KEA`) and records the events.
+    /// Turns every keyspace notification class `A` stands for on (`KEA`) and records the
+    /// events.
     pub fn record_events(&self) -> Arc<RecordedEvents> {
+        self.record_events_with("KEA")
+    }
+
+    /// Enables the notification classes of `setting` (`notify-keyspace-events` letters) and
+    /// records the events.
+    pub fn record_events_with(&self, setting: &str) -> Arc<RecordedEvents> {
         let events = Arc::new(RecordedEvents::default());
         self.engine.set_event_sink(events.clone());
         self.engine
-            .set_keyspace_events(Events::parse("KEA").expect("valid"));
+            .set_keyspace_events(Events::parse(setting).expect("valid setting"));
         events
     }
 }

@@ -36,6 +36,8 @@ const HZ_MAX: u32 = 500;
 const PROTOCOL_LIMIT_MIN: i64 = 1024 * 1024;
 /// Redis's upper bound for most integer directives (INT_MAX).
 const INT_MAX: i64 = i32::MAX as i64;
+/// Redis's upper bound for its size directives (LONG_MAX on 64-bit systems).
+const LONG_MAX: i64 = i64::MAX;
 /// The engine refuses more databases than this, so the configuration does too.
 const DATABASES_LIMIT: i64 = DATABASES_MAX as i64;
 
@@ -159,6 +161,57 @@ static DIRECTIVES: &[Directive] = &[
     one("requirepass", Mutability::Mutable, set_requirepass, |s| {
         s.requirepass.clone().unwrap_or_default()
     }),
+    one(
+        "hash-max-listpack-entries",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.encodings.hash_max_listpack_entries, v, 0, LONG_MAX),
+        |s| s.encodings.hash_max_listpack_entries.to_string(),
+    ),
+    one(
+        "hash-max-listpack-value",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.encodings.hash_max_listpack_value, v, 0),
+        |s| s.encodings.hash_max_listpack_value.to_string(),
+    ),
+    one(
+        "set-max-intset-entries",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.encodings.set_max_intset_entries, v, 0, LONG_MAX),
+        |s| s.encodings.set_max_intset_entries.to_string(),
+    ),
+    one(
+        "set-max-listpack-entries",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.encodings.set_max_listpack_entries, v, 0, LONG_MAX),
+        |s| s.encodings.set_max_listpack_entries.to_string(),
+    ),
+    one(
+        "set-max-listpack-value",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.encodings.set_max_listpack_value, v, 0, LONG_MAX),
+        |s| s.encodings.set_max_listpack_value.to_string(),
+    ),
+    one(
+        "zset-max-listpack-entries",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.encodings.zset_max_listpack_entries, v, 0, LONG_MAX),
+        |s| s.encodings.zset_max_listpack_entries.to_string(),
+    ),
+    one(
+        "zset-max-listpack-value",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.encodings.zset_max_listpack_value, v, 0),
+        |s| s.encodings.zset_max_listpack_value.to_string(),
+    ),
+    one(
+        "list-max-listpack-size",
+        Mutability::Mutable,
+        |s, v| {
+            let (min, max) = (i64::from(i32::MIN), i64::from(i32::MAX));
+            set_int(&mut s.encodings.list_max_listpack_size, v, min, max)
+        },
+        |s| s.encodings.list_max_listpack_size.to_string(),
+    ),
     one("hz", Mutability::Mutable, set_hz, |s| s.hz.to_string()),
     one(
         "notify-keyspace-events",
@@ -166,6 +219,16 @@ static DIRECTIVES: &[Directive] = &[
         set_notify_keyspace_events,
         |s| s.notify_keyspace_events.to_string(),
     ),
+];
+
+/// Names Redis still accepts for renamed directives (before 7.0, listpacks were ziplists):
+/// (old name, directive). CONFIG GET answers under either name.
+static ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
 ];
 
 impl Directive {
@@ -184,11 +247,19 @@ impl Directive {
     }
 }
 
-/// The directive named `name`, ignoring case.
+/// The directive named `name` (or an alias of it), ignoring case.
 fn find(name: &[u8]) -> Option<&'static Directive> {
-    DIRECTIVES
-        .iter()
-        .find(|directive| name.eq_ignore_ascii_case(directive.name.as_bytes()))
+    let named = |wanted: &[u8]| {
+        DIRECTIVES
+            .iter()
+            .find(|directive| wanted.eq_ignore_ascii_case(directive.name.as_bytes()))
+    };
+    named(name).or_else(|| {
+        ALIASES
+            .iter()
+            .find(|(alias, _)| name.eq_ignore_ascii_case(alias.as_bytes()))
+            .and_then(|(_, canonical)| named(canonical.as_bytes()))
+    })
 }
 
 /// Applies one configuration line (`name` and its arguments) to `settings`.
@@ -201,19 +272,22 @@ pub(super) fn apply_line(
     directive.apply(settings, values)
 }
 
-/// The directives a CONFIG GET pattern selects. A plain name is answered under the name as
-/// typed (the first element), a glob's matches under their own names (`None`).
-pub(super) fn matching(pattern: &[u8]) -> Vec<(Option<&[u8]>, &'static Directive)> {
+/// The directives a CONFIG GET pattern selects, each with the name it is answered under: a
+/// plain name as typed, a glob's matches under their own names (an alias matched by the glob
+/// under the alias, as Redis lists both names).
+pub(super) fn matching(pattern: &[u8]) -> Vec<(&[u8], &'static Directive)> {
     if !pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
         return find(pattern)
-            .map(|directive| (Some(pattern), directive))
+            .map(|directive| (pattern, directive))
             .into_iter()
             .collect();
     }
-    DIRECTIVES
-        .iter()
-        .filter(|directive| glob_match(pattern, directive.name.as_bytes(), true))
-        .map(|directive| (None, directive))
+    let names = DIRECTIVES.iter().map(|directive| directive.name);
+    let aliases = ALIASES.iter().map(|(alias, _)| *alias);
+    names
+        .chain(aliases)
+        .filter(|name| glob_match(pattern, name.as_bytes(), true))
+        .filter_map(|name| Some((name.as_bytes(), find(name.as_bytes())?)))
         .collect()
 }
 
@@ -266,7 +340,7 @@ fn out_of_range(min: i64, max: i64) -> String {
 }
 
 /// A memory amount with Redis's units, at least `min` bytes and at most `i64::MAX`.
-fn set_memory(field: &mut u64, arg: &[u8], min: i64) -> Result<(), String> {
+fn set_memory<T: TryFrom<i64>>(field: &mut T, arg: &[u8], min: i64) -> Result<(), String> {
     let bytes = std::str::from_utf8(arg)
         .ok()
         .and_then(parse_memory)

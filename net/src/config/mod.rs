@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::RwLock;
 use slotkv_engine::notify::Events;
+use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::{CommandError, Reply};
 
 pub use source::{parse_invocation, Invocation};
@@ -54,6 +55,9 @@ pub struct Settings {
     pub proto_max_bulk_len: u64,
     /// Largest query buffer a client may accumulate (`client-query-buffer-limit`).
     pub client_query_buffer_limit: u64,
+    /// Compact-encoding thresholds (`hash-max-listpack-entries`, `set-max-intset-entries`,
+    /// `list-max-listpack-size`, ...).
+    pub encodings: Encodings,
     /// Password of the default user (`requirepass`); `None` means no authentication.
     pub requirepass: Option<String>,
     /// Background task frequency per second (`hz`), kept within 1..=500 as Redis does.
@@ -80,6 +84,7 @@ impl Default for Settings {
             dir: PathBuf::from("."),
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            encodings: Encodings::default(),
             requirepass: None,
             hz: 10,
             notify_keyspace_events: Events::NONE,
@@ -268,19 +273,19 @@ impl LiveConfig {
     }
 
     /// CONFIG GET with one or more glob patterns (arguments after `CONFIG GET`): a map of
-    /// directive to value, each directive once. A name without glob characters is answered
-    /// under the name as typed, a pattern's matches under their canonical names, as Redis does.
+    /// directive to value, each name once. A name without glob characters is answered under
+    /// the name as typed, a pattern's matches under their own names (aliases included), as
+    /// Redis does.
     pub fn get(&self, patterns: &[Bytes]) -> Reply {
         let settings = self.settings.read();
-        let mut answered: Vec<&'static str> = Vec::new();
+        let mut answered: Vec<&[u8]> = Vec::new();
         let mut entries = Vec::new();
         for pattern in patterns {
-            for (shown, directive) in directives::matching(pattern) {
-                if answered.contains(&directive.name) {
+            for (name, directive) in directives::matching(pattern) {
+                if answered.iter().any(|seen| seen.eq_ignore_ascii_case(name)) {
                     continue;
                 }
-                answered.push(directive.name);
-                let name = shown.unwrap_or(directive.name.as_bytes());
+                answered.push(name);
                 entries.push((Reply::bulk(name), Reply::text(directive.render(&settings))));
             }
         }

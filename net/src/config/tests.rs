@@ -206,6 +206,7 @@ fn file_with_comments_quotes_and_repeats() {
             dir: PathBuf::from("."),
             proto_max_bulk_len: 2 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            encodings: Encodings::default(),
             requirepass: Some("sec ret".into()),
             hz: 500,
             notify_keyspace_events: Events::parse("Elg").unwrap(),
@@ -544,7 +545,7 @@ fn config_get_patterns_and_names() {
     );
     assert_eq!(pairs(live.get(&args(&["nosuch", "x*"]))), []);
     let all = pairs(live.get(&args(&["*"])));
-    assert_eq!(all.len(), 17);
+    assert_eq!(all.len(), 30, "17 directives, 8 thresholds and 5 aliases");
     let cwd = std::env::current_dir().unwrap();
     assert!(all.contains(&pair("dir", &cwd.display().to_string())));
     assert!(all.contains(&pair("client-query-buffer-limit", "1073741824")));
@@ -656,4 +657,114 @@ fn log_level_names_round_trip() {
     }
     assert_eq!(LogLevel::from_name(b"NOTICE"), Some(LogLevel::Notice));
     assert_eq!(LogLevel::from_name(b"loud"), None);
+}
+
+#[test]
+fn encoding_thresholds_round_trip_under_both_names() {
+    let live = LiveConfig::new(Settings::default());
+    assert_eq!(
+        pairs(live.get(&args(&["*-max-*-entries"]))),
+        [
+            pair("hash-max-listpack-entries", "128"),
+            pair("set-max-intset-entries", "512"),
+            pair("set-max-listpack-entries", "128"),
+            pair("zset-max-listpack-entries", "128"),
+            pair("hash-max-ziplist-entries", "128"),
+            pair("zset-max-ziplist-entries", "128"),
+        ]
+    );
+    let changed = live
+        .set(&args(&[
+            "hash-max-ziplist-entries",
+            "7",
+            "zset-max-listpack-value",
+            "1kb",
+            "list-max-ziplist-size",
+            "-5",
+            "set-max-intset-entries",
+            "0",
+        ]))
+        .unwrap();
+    assert_eq!(
+        changed,
+        [
+            "hash-max-listpack-entries",
+            "zset-max-listpack-value",
+            "list-max-listpack-size",
+            "set-max-intset-entries"
+        ]
+    );
+    let encodings = live.read().encodings;
+    assert_eq!(
+        (
+            encodings.hash_max_listpack_entries,
+            encodings.zset_max_listpack_value,
+            encodings.list_max_listpack_size,
+            encodings.set_max_intset_entries
+        ),
+        (7, 1024, -5, 0)
+    );
+    assert_eq!(
+        pairs(live.get(&args(&[
+            "hash-max-listpack-entries",
+            "HASH-MAX-ZIPLIST-ENTRIES",
+            "list-max-ziplist-size",
+            "zset-max-ziplist-value"
+        ]))),
+        [
+            pair("hash-max-listpack-entries", "7"),
+            pair("HASH-MAX-ZIPLIST-ENTRIES", "7"),
+            pair("list-max-ziplist-size", "-5"),
+            pair("zset-max-ziplist-value", "1024"),
+        ]
+    );
+    let file = load("hash-max-ziplist-value 100\nset-max-listpack-value 9\n").unwrap();
+    assert_eq!(
+        (
+            file.encodings.hash_max_listpack_value,
+            file.encodings.set_max_listpack_value
+        ),
+        (100, 9)
+    );
+}
+
+#[test]
+fn encoding_thresholds_refuse_bad_values_in_redis_words() {
+    let live = LiveConfig::new(Settings::default());
+    let failed = |name: &str, reason: &str| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+    };
+    assert_eq!(
+        set_error(&live, &["hash-max-listpack-entries", "-1"]),
+        failed(
+            "hash-max-listpack-entries",
+            "argument must be between 0 and 9223372036854775807 inclusive"
+        )
+    );
+    assert_eq!(
+        set_error(&live, &["set-max-intset-entries", "many"]),
+        failed(
+            "set-max-intset-entries",
+            "argument couldn't be parsed into an integer"
+        )
+    );
+    assert_eq!(
+        set_error(&live, &["hash-max-ziplist-value", "-1"]),
+        failed("hash-max-listpack-value", "argument must be a memory value")
+    );
+    assert_eq!(
+        set_error(&live, &["list-max-listpack-size", "2147483648"]),
+        failed(
+            "list-max-listpack-size",
+            "argument must be between -2147483648 and 2147483647 inclusive"
+        )
+    );
+    assert_eq!(
+        set_error(
+            &live,
+            &["list-max-listpack-size", "1", "list-max-ziplist-size", "2"]
+        ),
+        failed("list-max-ziplist-size", "duplicate parameter")
+    );
+    assert_eq!(live.snapshot(), Settings::default());
 }
