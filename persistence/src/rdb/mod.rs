@@ -141,3 +141,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod codec_tests;
