@@ -64,7 +64,14 @@ impl Redis {
                 .port();
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--dbfilename", "dump.rdb"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dbfilename",
+                    "dump.rdb",
+                ])
                 .arg("--dir")
                 .arg(dir)
                 .args(args)
@@ -145,7 +152,9 @@ struct Conn {
 
 impl Conn {
     fn new(stream: TcpStream) -> Conn {
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
         Conn {
             reader: BufReader::new(stream),
         }
@@ -167,7 +176,10 @@ impl Conn {
     fn ok<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
         let reply = self.call(args);
         if let Reply::Error(message) = &reply {
-            panic!("{:?} failed: {message}", String::from_utf8_lossy(args[0].as_ref()));
+            panic!(
+                "{:?} failed: {message}",
+                String::from_utf8_lossy(args[0].as_ref())
+            );
         }
         reply
     }
@@ -220,11 +232,16 @@ enum Model {
 }
 
 fn texts(prefix: &str, count: usize) -> Vec<Vec<u8>> {
-    (0..count).map(|i| format!("{prefix}{i}").into_bytes()).collect()
+    (0..count)
+        .map(|i| format!("{prefix}{i}").into_bytes())
+        .collect()
 }
 
 fn ints(range: std::ops::Range<i64>, step: i64) -> Vec<Vec<u8>> {
-    range.step_by(step as usize).map(|n| (n * 7919).to_string().into_bytes()).collect()
+    range
+        .step_by(step as usize)
+        .map(|n| (n * 7919).to_string().into_bytes())
+        .collect()
 }
 
 /// Every type in every encoding Redis 7.0 keeps and writes, keyed by name; the second part of
@@ -242,8 +259,11 @@ fn data_set() -> Vec<(Vec<u8>, Model, bool)> {
         (b"big".to_vec(), 1e300),
         (b"int".to_vec(), 1234567.0),
     ];
-    let zset_large: Vec<(Vec<u8>, f64)> =
-        texts("member-", 500).into_iter().enumerate().map(|(i, m)| (m, i as f64 * 1.25 - 100.0)).collect();
+    let zset_large: Vec<(Vec<u8>, f64)> = texts("member-", 500)
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| (m, i as f64 * 1.25 - 100.0))
+        .collect();
     let pairs = |n: usize, value_len: usize| -> BTreeMap<Vec<u8>, Vec<u8>> {
         texts("field-", n)
             .into_iter()
@@ -257,26 +277,94 @@ fn data_set() -> Vec<(Vec<u8>, Model, bool)> {
     vec![
         (b"str:small".to_vec(), Model::Str(b"hello".to_vec()), false),
         (b"str:int".to_vec(), Model::Str(b"12345".to_vec()), false),
-        (b"str:negative".to_vec(), Model::Str(b"-9000000000".to_vec()), true),
+        (
+            b"str:negative".to_vec(),
+            Model::Str(b"-9000000000".to_vec()),
+            true,
+        ),
         (b"str:empty".to_vec(), Model::Str(Vec::new()), false),
         (b"str:binary".to_vec(), Model::Str(binary), false),
-        (b"str:leading-zero".to_vec(), Model::Str(b"007".to_vec()), false),
-        (b"str:long".to_vec(), Model::Str(b"compress me ".repeat(200)), false),
-        (b"12345".to_vec(), Model::Str(b"an integer key".to_vec()), false),
-        (b"list:small".to_vec(), Model::List(vec![b"a".to_vec(), b"7".to_vec(), b"-70000".to_vec(), Vec::new()]), false),
-        (b"list:large".to_vec(), Model::List(texts("element-", 10_000)), true),
-        (b"list:big-elements".to_vec(), Model::List(vec![vec![b'x'; 10_000], vec![b'y'; 100], vec![b'z'; 20_000]]), false),
-        (b"set:intset".to_vec(), Model::Set(ints(-50..50, 1).into_iter().collect()), false),
-        (b"set:many-ints".to_vec(), Model::Set(ints(0..2000, 2).into_iter().collect()), false),
-        (b"set:strings".to_vec(), Model::Set(texts("s", 50).into_iter().collect()), true),
+        (
+            b"str:leading-zero".to_vec(),
+            Model::Str(b"007".to_vec()),
+            false,
+        ),
+        (
+            b"str:long".to_vec(),
+            Model::Str(b"compress me ".repeat(200)),
+            false,
+        ),
+        (
+            b"12345".to_vec(),
+            Model::Str(b"an integer key".to_vec()),
+            false,
+        ),
+        (
+            b"list:small".to_vec(),
+            Model::List(vec![
+                b"a".to_vec(),
+                b"7".to_vec(),
+                b"-70000".to_vec(),
+                Vec::new(),
+            ]),
+            false,
+        ),
+        (
+            b"list:large".to_vec(),
+            Model::List(texts("element-", 10_000)),
+            true,
+        ),
+        (
+            b"list:big-elements".to_vec(),
+            Model::List(vec![
+                vec![b'x'; 10_000],
+                vec![b'y'; 100],
+                vec![b'z'; 20_000],
+            ]),
+            false,
+        ),
+        (
+            b"set:intset".to_vec(),
+            Model::Set(ints(-50..50, 1).into_iter().collect()),
+            false,
+        ),
+        (
+            b"set:many-ints".to_vec(),
+            Model::Set(ints(0..2000, 2).into_iter().collect()),
+            false,
+        ),
+        (
+            b"set:strings".to_vec(),
+            Model::Set(texts("s", 50).into_iter().collect()),
+            true,
+        ),
         (b"set:mixed".to_vec(), Model::Set(sets_mixed), false),
-        (b"set:large".to_vec(), Model::Set(texts("member-", 3000).into_iter().collect()), false),
+        (
+            b"set:large".to_vec(),
+            Model::Set(texts("member-", 3000).into_iter().collect()),
+            false,
+        ),
         (b"hash:small".to_vec(), Model::Hash(pairs(10, 0)), false),
         (b"hash:large".to_vec(), Model::Hash(pairs(1000, 0)), true),
-        (b"hash:long-value".to_vec(), Model::Hash(pairs(3, 100)), false),
-        (b"zset:small".to_vec(), Model::Zset(zset_order(zset_small)), false),
+        (
+            b"hash:long-value".to_vec(),
+            Model::Hash(pairs(3, 100)),
+            false,
+        ),
+        (
+            b"zset:small".to_vec(),
+            Model::Zset(zset_order(zset_small)),
+            false,
+        ),
         (b"zset:large".to_vec(), Model::Zset(zset_large), false),
-        (b"zset:long-member".to_vec(), Model::Zset(zset_order(vec![(vec![b'm'; 100], 3.5), (b"short".to_vec(), -1.0)])), true),
+        (
+            b"zset:long-member".to_vec(),
+            Model::Zset(zset_order(vec![
+                (vec![b'm'; 100], 3.5),
+                (b"short".to_vec(), -1.0),
+            ])),
+            true,
+        ),
     ]
 }
 
@@ -293,7 +381,11 @@ fn zset_order(mut entries: Vec<(Vec<u8>, f64)>) -> Vec<(Vec<u8>, f64)> {
 
 fn score_text(score: f64) -> Vec<u8> {
     if score.is_infinite() {
-        return if score > 0.0 { b"+inf".to_vec() } else { b"-inf".to_vec() };
+        return if score > 0.0 {
+            b"+inf".to_vec()
+        } else {
+            b"-inf".to_vec()
+        };
     }
     format!("{score:?}").into_bytes()
 }
@@ -315,8 +407,22 @@ impl Model {
             Model::Str(data) => vec![vec![b"SET".to_vec(), key.to_vec(), data.clone()]],
             Model::List(items) => batch("RPUSH", items.clone(), 1),
             Model::Set(members) => batch("SADD", members.iter().cloned().collect(), 1),
-            Model::Hash(pairs) => batch("HSET", pairs.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect(), 2),
-            Model::Zset(entries) => batch("ZADD", entries.iter().flat_map(|(m, s)| [score_text(*s), m.clone()]).collect(), 2),
+            Model::Hash(pairs) => batch(
+                "HSET",
+                pairs
+                    .iter()
+                    .flat_map(|(f, v)| [f.clone(), v.clone()])
+                    .collect(),
+                2,
+            ),
+            Model::Zset(entries) => batch(
+                "ZADD",
+                entries
+                    .iter()
+                    .flat_map(|(m, s)| [score_text(*s), m.clone()])
+                    .collect(),
+                2,
+            ),
         }
     }
 
@@ -329,13 +435,24 @@ impl Model {
         match kind.as_str() {
             "string" => Model::Str(conn.ok(&[&b"GET"[..], key]).bulk()),
             "list" => Model::List(conn.ok(&[&b"LRANGE"[..], key, b"0", b"-1"]).bulks()),
-            "set" => Model::Set(conn.ok(&[&b"SMEMBERS"[..], key]).bulks().into_iter().collect()),
+            "set" => Model::Set(
+                conn.ok(&[&b"SMEMBERS"[..], key])
+                    .bulks()
+                    .into_iter()
+                    .collect(),
+            ),
             "hash" => {
                 let flat = conn.ok(&[&b"HGETALL"[..], key]).bulks();
-                Model::Hash(flat.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect())
+                Model::Hash(
+                    flat.chunks(2)
+                        .map(|p| (p[0].clone(), p[1].clone()))
+                        .collect(),
+                )
             }
             "zset" => {
-                let flat = conn.ok(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"]).bulks();
+                let flat = conn
+                    .ok(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])
+                    .bulks();
                 Model::Zset(
                     flat.chunks(2)
                         .map(|p| {
@@ -374,7 +491,10 @@ impl Model {
                 Value::Hash(hash)
             }
             Model::Zset(entries) => Value::SortedSet(SortedSetValue::from_entries(
-                entries.iter().map(|(m, s)| (Bytes::copy_from_slice(m), *s)).collect(),
+                entries
+                    .iter()
+                    .map(|(m, s)| (Bytes::copy_from_slice(m), *s))
+                    .collect(),
             )),
         }
     }
@@ -392,7 +512,11 @@ fn fill(conn: &mut Conn) -> BTreeMap<(u64, Vec<u8>), Option<u64>> {
                 conn.ok(&command);
             }
             if expires {
-                conn.ok(&[b"PEXPIRE".to_vec(), key.clone(), HOUR_MS.to_string().into_bytes()]);
+                conn.ok(&[
+                    b"PEXPIRE".to_vec(),
+                    key.clone(),
+                    HOUR_MS.to_string().into_bytes(),
+                ]);
             }
             let deadline = conn.ok(&[&b"PEXPIRETIME"[..], &key]).int();
             deadlines.insert((db, key), u64::try_from(deadline).ok());
@@ -412,12 +536,23 @@ fn all_keys() -> Vec<(u64, Vec<u8>, Model, bool)> {
 fn check_encodings_covered(conn: &mut Conn) {
     let mut seen = BTreeSet::new();
     for (key, _, _) in data_set() {
-        match conn.ok(&[&b"OBJECT"[..], b"ENCODING", &key]).bulk() {
-            encoding => seen.insert(String::from_utf8(encoding).expect("name")),
-        };
+        let encoding = conn.ok(&[&b"OBJECT"[..], b"ENCODING", &key]).bulk();
+        seen.insert(String::from_utf8(encoding).expect("name"));
     }
-    for expected in ["int", "embstr", "raw", "quicklist", "intset", "hashtable", "listpack", "skiplist"] {
-        assert!(seen.contains(expected), "no key with encoding {expected}: {seen:?}");
+    for expected in [
+        "int",
+        "embstr",
+        "raw",
+        "quicklist",
+        "intset",
+        "hashtable",
+        "listpack",
+        "skiplist",
+    ] {
+        assert!(
+            seen.contains(expected),
+            "no key with encoding {expected}: {seen:?}"
+        );
     }
 }
 
@@ -455,7 +590,10 @@ fn redis_dump_rdb_reads_back_identically() {
         }
         assert!(reader.is_complete());
         assert_eq!(reader.position(), file.len());
-        assert_eq!(aux.get(&b"redis-bits"[..]).map(Vec::as_slice), Some(&b"64"[..]));
+        assert_eq!(
+            aux.get(&b"redis-bits"[..]).map(Vec::as_slice),
+            Some(&b"64"[..])
+        );
         let expected: BTreeMap<_, _> = all_keys()
             .into_iter()
             .map(|(db, key, model, _)| {
@@ -492,17 +630,31 @@ fn slotkv_rdb_loads_into_redis_identically() {
             used_mem: 1_000_000,
             aof_base: false,
         };
-        let options = WriterOptions { compression, checksum };
-        let mut writer = RdbWriter::new(std::io::BufWriter::new(file), options, &info).expect("header");
+        let options = WriterOptions {
+            compression,
+            checksum,
+        };
+        let mut writer =
+            RdbWriter::new(std::io::BufWriter::new(file), options, &info).expect("header");
         for db in [0, 2] {
             let in_db: Vec<_> = keys.iter().filter(|k| k.0 == db).collect();
             let expiring = in_db.iter().filter(|k| k.3).count() as u64;
-            writer.select_db(db, in_db.len() as u64, expiring).expect("select");
+            writer
+                .select_db(db, in_db.len() as u64, expiring)
+                .expect("select");
             for (_, key, model, expires) in in_db {
-                writer.entry(key, &model.to_value(), expires.then_some(deadline)).expect("entry");
+                writer
+                    .entry(key, &model.to_value(), expires.then_some(deadline))
+                    .expect("entry");
             }
         }
-        writer.finish().expect("finish").into_inner().expect("flush").sync_all().expect("sync");
+        writer
+            .finish()
+            .expect("finish")
+            .into_inner()
+            .expect("flush")
+            .sync_all()
+            .expect("sync");
 
         let redis = Redis::start(dir.path(), &[]);
         let mut conn = redis.connect();
@@ -539,10 +691,17 @@ fn dump_and_restore_work_both_ways() {
         let mut copy = b"copy:".to_vec();
         copy.extend_from_slice(&key);
         conn.ok(&[&b"RESTORE"[..], &copy, b"0", &ours]);
-        assert_eq!(Model::read(&mut conn, &copy), model, "RESTORE of {key:?} in redis");
+        assert_eq!(
+            Model::read(&mut conn, &copy),
+            model,
+            "RESTORE of {key:?} in redis"
+        );
     }
     let mut damaged = dump_payload(&Value::Str(StrValue::from_bytes(b"x"))).expect("payload");
     damaged[2] ^= 1;
     let reply = conn.call(&[&b"RESTORE"[..], b"bad", b"0", &damaged]);
-    assert_eq!(reply, Reply::Error("ERR DUMP payload version or checksum are wrong".into()));
+    assert_eq!(
+        reply,
+        Reply::Error("ERR DUMP payload version or checksum are wrong".into())
+    );
 }

@@ -69,7 +69,8 @@ fn round_trip(value: &Value) -> u8 {
         let mut bytes = Vec::new();
         encode_value_with(value, EncodeOptions { compress }, &mut bytes).expect("encodable");
         assert_eq!(decode_all(&bytes).expect("decodes").as_ref(), Some(value));
-        let payload = payload::dump_payload_with(value, EncodeOptions { compress }).expect("encodable");
+        let payload =
+            payload::dump_payload_with(value, EncodeOptions { compress }).expect("encodable");
         assert_eq!(restore_payload(&payload).as_ref(), Ok(value));
         types.push(bytes[0]);
     }
@@ -78,7 +79,9 @@ fn round_trip(value: &Value) -> u8 {
 }
 
 fn numbered(prefix: &str, count: usize) -> Vec<Vec<u8>> {
-    (0..count).map(|i| format!("{prefix}{i}").into_bytes()).collect()
+    (0..count)
+        .map(|i| format!("{prefix}{i}").into_bytes())
+        .collect()
 }
 
 #[test]
@@ -102,7 +105,9 @@ fn strings_round_trip() {
         assert_eq!(round_trip(&string(data)), STRING);
     }
     assert_eq!(round_trip(&string(&b"compressible ".repeat(100))), STRING);
-    let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     assert_eq!(round_trip(&string(&noise)), STRING);
     assert_eq!(round_trip(&Value::Str(StrValue::Int(i64::MIN))), STRING);
 }
@@ -110,7 +115,10 @@ fn strings_round_trip() {
 #[test]
 fn lists_round_trip_as_quicklist_2() {
     assert_eq!(round_trip(&list(&[b"one"])), LIST_QUICKLIST_2);
-    assert_eq!(round_trip(&list(&[&b""[..], b"12", b"-5000", b"x"])), LIST_QUICKLIST_2);
+    assert_eq!(
+        round_trip(&list(&[&b""[..], b"12", b"-5000", b"x"])),
+        LIST_QUICKLIST_2
+    );
     // Many nodes of 8 KiB.
     let many = numbered("element-", 20_000);
     assert_eq!(round_trip(&list(&many)), LIST_QUICKLIST_2);
@@ -135,7 +143,10 @@ fn quicklist_nodes_stay_within_8_kib() {
 
 #[test]
 fn sets_round_trip_as_intset_or_set() {
-    assert_eq!(round_trip(&set(&[&b"1"[..], b"-2", b"3000000000"])), SET_INTSET);
+    assert_eq!(
+        round_trip(&set(&[&b"1"[..], b"-2", b"3000000000"])),
+        SET_INTSET
+    );
     assert_eq!(round_trip(&set(&numbered("", 512))), SET_INTSET);
     assert_eq!(round_trip(&set(&numbered("", 513))), SET);
     assert_eq!(round_trip(&set(&[&b"a"[..], b"1", b""])), SET);
@@ -144,10 +155,19 @@ fn sets_round_trip_as_intset_or_set() {
 
 #[test]
 fn hashes_round_trip_as_listpack_or_hash() {
-    assert_eq!(round_trip(&hash(&[(&b"f"[..], &b"v"[..]), (b"n", b"-12"), (b"", b"")])), HASH_LISTPACK);
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = numbered("f", 128).into_iter().zip(numbered("v", 128)).collect();
+    assert_eq!(
+        round_trip(&hash(&[(&b"f"[..], &b"v"[..]), (b"n", b"-12"), (b"", b"")])),
+        HASH_LISTPACK
+    );
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = numbered("f", 128)
+        .into_iter()
+        .zip(numbered("v", 128))
+        .collect();
     assert_eq!(round_trip(&hash(&pairs)), HASH_LISTPACK);
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = numbered("f", 129).into_iter().zip(numbered("v", 129)).collect();
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = numbered("f", 129)
+        .into_iter()
+        .zip(numbered("v", 129))
+        .collect();
     assert_eq!(round_trip(&hash(&pairs)), HASH);
     let long_value = vec![b'v'; 65];
     assert_eq!(round_trip(&hash(&[(b"f".to_vec(), long_value)])), HASH);
@@ -168,20 +188,39 @@ fn sorted_sets_round_trip_as_listpack_or_zset_2() {
     ];
     assert_eq!(round_trip(&zset(&small)), ZSET_LISTPACK);
     let members = numbered("m", 129);
-    let entries: Vec<(Vec<u8>, f64)> = members.into_iter().enumerate().map(|(i, m)| (m, i as f64 / 3.0)).collect();
+    let entries: Vec<(Vec<u8>, f64)> = members
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| (m, i as f64 / 3.0))
+        .collect();
     assert_eq!(round_trip(&zset(&entries)), ZSET_2);
-    assert_eq!(round_trip(&zset(&[(vec![b'x'; 65], f64::INFINITY)])), ZSET_2);
+    assert_eq!(
+        round_trip(&zset(&[(vec![b'x'; 65], f64::INFINITY)])),
+        ZSET_2
+    );
 }
 
 #[test]
 fn listpack_scores_are_the_shortest_text() {
     let mut bytes = Vec::new();
-    encode_value_with(&zset(&[(&b"m"[..], 0.1), (b"n", 3.0)]), EncodeOptions { compress: false }, &mut bytes)
-        .expect("zset");
+    encode_value_with(
+        &zset(&[(&b"m"[..], 0.1), (b"n", 3.0)]),
+        EncodeOptions { compress: false },
+        &mut bytes,
+    )
+    .expect("zset");
     let mut cursor = Cursor::new(&bytes[1..]);
     let blob = cursor.string_bytes().expect("blob");
     let elements = listpack::parse(&blob).expect("listpack");
-    assert_eq!(elements, [Element::Bytes(b"m"), Element::Bytes(b"0.1"), Element::Bytes(b"n"), Element::Int(3)]);
+    assert_eq!(
+        elements,
+        [
+            Element::Bytes(b"m"),
+            Element::Bytes(b"0.1"),
+            Element::Bytes(b"n"),
+            Element::Int(3)
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,7 +252,10 @@ fn listpack_of(items: &[&[u8]]) -> Vec<u8> {
 
 #[test]
 fn plain_list_and_set_and_hash_types_decode() {
-    let bytes = object(LIST, &[&[3], &raw_string(b"a"), &[0xC0, 5], &raw_string(b"c")]);
+    let bytes = object(
+        LIST,
+        &[&[3], &raw_string(b"a"), &[0xC0, 5], &raw_string(b"c")],
+    );
     assert_eq!(decode_all(&bytes), Ok(Some(list(&[&b"a"[..], b"5", b"c"]))));
     let bytes = object(SET, &[&[2], &raw_string(b"x"), &raw_string(b"y")]);
     assert_eq!(decode_all(&bytes), Ok(Some(set(&[b"x", b"y"]))));
@@ -223,54 +265,115 @@ fn plain_list_and_set_and_hash_types_decode() {
 
 #[test]
 fn text_scored_zset_decodes() {
-    let bytes = object(ZSET, &[&[2], &raw_string(b"a"), &[3], b"1.5", &raw_string(b"b"), &[254]]);
-    assert_eq!(decode_all(&bytes), Ok(Some(zset(&[(&b"a"[..], 1.5), (b"b", f64::INFINITY)]))));
+    let bytes = object(
+        ZSET,
+        &[
+            &[2],
+            &raw_string(b"a"),
+            &[3],
+            b"1.5",
+            &raw_string(b"b"),
+            &[254],
+        ],
+    );
+    assert_eq!(
+        decode_all(&bytes),
+        Ok(Some(zset(&[(&b"a"[..], 1.5), (b"b", f64::INFINITY)])))
+    );
     let nan = object(ZSET, &[&[1], &raw_string(b"a"), &[253]]);
-    assert_eq!(decode_all(&nan).map_err(|e| e.kind), Err(RdbErrorKind::NanScore));
+    assert_eq!(
+        decode_all(&nan).map_err(|e| e.kind),
+        Err(RdbErrorKind::NanScore)
+    );
 }
 
 #[test]
 fn ziplist_encodings_decode() {
     use super::ziplist::tests::build;
     let long = vec![b'l'; 300];
-    let entries = [Element::Bytes(b"a"), Element::Int(5), Element::Bytes(&long), Element::Int(-70_000)];
+    let entries = [
+        Element::Bytes(b"a"),
+        Element::Int(5),
+        Element::Bytes(&long),
+        Element::Int(-70_000),
+    ];
     let bytes = object(LIST_ZIPLIST, &[&raw_string(&build(&entries))]);
-    assert_eq!(decode_all(&bytes), Ok(Some(list(&[&b"a"[..], b"5", &long, b"-70000"]))));
+    assert_eq!(
+        decode_all(&bytes),
+        Ok(Some(list(&[&b"a"[..], b"5", &long, b"-70000"])))
+    );
 
     let node_a = build(&[Element::Bytes(b"x"), Element::Int(1)]);
     let node_b = build(&[Element::Bytes(b"y")]);
-    let bytes = object(LIST_QUICKLIST, &[&[2], &raw_string(&node_a), &raw_string(&node_b)]);
+    let bytes = object(
+        LIST_QUICKLIST,
+        &[&[2], &raw_string(&node_a), &raw_string(&node_b)],
+    );
     assert_eq!(decode_all(&bytes), Ok(Some(list(&[b"x", b"1", b"y"]))));
 
-    let pairs = build(&[Element::Bytes(b"f"), Element::Bytes(b"v"), Element::Bytes(b"n"), Element::Int(7)]);
+    let pairs = build(&[
+        Element::Bytes(b"f"),
+        Element::Bytes(b"v"),
+        Element::Bytes(b"n"),
+        Element::Int(7),
+    ]);
     let bytes = object(HASH_ZIPLIST, &[&raw_string(&pairs)]);
-    assert_eq!(decode_all(&bytes), Ok(Some(hash(&[(b"f", b"v"), (b"n", b"7")]))));
+    assert_eq!(
+        decode_all(&bytes),
+        Ok(Some(hash(&[(b"f", b"v"), (b"n", b"7")])))
+    );
 
-    let scored = build(&[Element::Bytes(b"m"), Element::Bytes(b"2.5"), Element::Bytes(b"n"), Element::Int(-3)]);
+    let scored = build(&[
+        Element::Bytes(b"m"),
+        Element::Bytes(b"2.5"),
+        Element::Bytes(b"n"),
+        Element::Int(-3),
+    ]);
     let bytes = object(ZSET_ZIPLIST, &[&raw_string(&scored)]);
-    assert_eq!(decode_all(&bytes), Ok(Some(zset(&[(&b"m"[..], 2.5), (b"n", -3.0)]))));
+    assert_eq!(
+        decode_all(&bytes),
+        Ok(Some(zset(&[(&b"m"[..], 2.5), (b"n", -3.0)])))
+    );
 }
 
 #[test]
 fn zipmap_set_listpack_and_plain_nodes_decode() {
     let map = super::zipmap::tests::build(&[(b"f", b"v"), (b"g", b"")], 1);
     let bytes = object(HASH_ZIPMAP, &[&raw_string(&map)]);
-    assert_eq!(decode_all(&bytes), Ok(Some(hash(&[(&b"f"[..], &b"v"[..]), (b"g", b"")]))));
+    assert_eq!(
+        decode_all(&bytes),
+        Ok(Some(hash(&[(&b"f"[..], &b"v"[..]), (b"g", b"")])))
+    );
 
     let members = listpack_of(&[b"a", b"12", b"b"]);
     let bytes = object(SET_LISTPACK, &[&raw_string(&members)]);
     assert_eq!(decode_all(&bytes), Ok(Some(set(&[&b"a"[..], b"12", b"b"]))));
 
     let node = listpack_of(&[b"p", b"q"]);
-    let bytes = object(LIST_QUICKLIST_2, &[&[2], &[1], &raw_string(b"plain"), &[2], &raw_string(&node)]);
-    assert_eq!(decode_all(&bytes), Ok(Some(list(&[&b"plain"[..], b"p", b"q"]))));
+    let bytes = object(
+        LIST_QUICKLIST_2,
+        &[&[2], &[1], &raw_string(b"plain"), &[2], &raw_string(&node)],
+    );
+    assert_eq!(
+        decode_all(&bytes),
+        Ok(Some(list(&[&b"plain"[..], b"p", b"q"])))
+    );
 }
 
 #[test]
 fn empty_collections_decode_to_none() {
     assert_eq!(decode_all(&object(SET, &[&[0]])), Ok(None));
-    assert_eq!(decode_all(&object(LIST_QUICKLIST_2, &[&[1], &[2], &raw_string(&listpack_of(&[]))])), Ok(None));
-    assert_eq!(decode_all(&object(HASH_LISTPACK, &[&raw_string(&listpack_of(&[]))])), Ok(None));
+    assert_eq!(
+        decode_all(&object(
+            LIST_QUICKLIST_2,
+            &[&[1], &[2], &raw_string(&listpack_of(&[]))]
+        )),
+        Ok(None)
+    );
+    assert_eq!(
+        decode_all(&object(HASH_LISTPACK, &[&raw_string(&listpack_of(&[]))])),
+        Ok(None)
+    );
 }
 
 #[test]
@@ -278,23 +381,41 @@ fn inconsistent_objects_are_errors() {
     let kind = |bytes: &[u8]| decode_all(bytes).map_err(|e| e.kind);
     let dup_set = object(SET, &[&[2], &raw_string(b"x"), &raw_string(b"x")]);
     assert_eq!(kind(&dup_set), Err(RdbErrorKind::DuplicateMember));
-    let dup_hash = object(HASH_LISTPACK, &[&raw_string(&listpack_of(&[b"f", b"1", b"f", b"2"]))]);
+    let dup_hash = object(
+        HASH_LISTPACK,
+        &[&raw_string(&listpack_of(&[b"f", b"1", b"f", b"2"]))],
+    );
     assert_eq!(kind(&dup_hash), Err(RdbErrorKind::DuplicateMember));
-    let dup_zset = object(ZSET_LISTPACK, &[&raw_string(&listpack_of(&[b"m", b"1", b"m", b"2"]))]);
+    let dup_zset = object(
+        ZSET_LISTPACK,
+        &[&raw_string(&listpack_of(&[b"m", b"1", b"m", b"2"]))],
+    );
     assert_eq!(kind(&dup_zset), Err(RdbErrorKind::DuplicateMember));
-    let odd_hash = object(HASH_LISTPACK, &[&raw_string(&listpack_of(&[b"f", b"1", b"g"]))]);
+    let odd_hash = object(
+        HASH_LISTPACK,
+        &[&raw_string(&listpack_of(&[b"f", b"1", b"g"]))],
+    );
     assert!(matches!(kind(&odd_hash), Err(RdbErrorKind::Corrupt(_))));
     let bad_score = object(ZSET_LISTPACK, &[&raw_string(&listpack_of(&[b"m", b"nan"]))]);
     assert!(matches!(kind(&bad_score), Err(RdbErrorKind::Corrupt(_))));
     let bad_container = object(LIST_QUICKLIST_2, &[&[1], &[3], &raw_string(b"x")]);
-    assert!(matches!(kind(&bad_container), Err(RdbErrorKind::Corrupt(_))));
+    assert!(matches!(
+        kind(&bad_container),
+        Err(RdbErrorKind::Corrupt(_))
+    ));
     let nan = object(ZSET_2, &[&[1], &raw_string(b"m"), &f64::NAN.to_le_bytes()]);
     assert_eq!(kind(&nan), Err(RdbErrorKind::NanScore));
-    assert_eq!(kind(&[STREAM_LISTPACKS_2]), Err(RdbErrorKind::StreamsNotSupported));
+    assert_eq!(
+        kind(&[STREAM_LISTPACKS_2]),
+        Err(RdbErrorKind::StreamsNotSupported)
+    );
     assert_eq!(kind(&[MODULE_2]), Err(RdbErrorKind::ModulesNotSupported));
     assert_eq!(kind(&[8]), Err(RdbErrorKind::UnknownType(8)));
     // A set that declares far more members than the input holds fails without allocating them.
-    let huge = object(SET, &[&[0x81, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]]);
+    let huge = object(
+        SET,
+        &[&[0x81, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
+    );
     assert_eq!(kind(&huge), Err(RdbErrorKind::Truncated));
     let huge_lzf = [STRING, 0xC3, 1, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0];
     assert_eq!(kind(&huge_lzf), Err(RdbErrorKind::BadLzf));
@@ -312,23 +433,43 @@ fn info() -> WriterInfo {
     }
 }
 
+/// A key as the sample file holds it: database, key, value, deadline.
+type SampleKey = (u64, Vec<u8>, Value, Option<u64>);
+
 /// A file with two databases and a key of every type, some with deadlines.
-fn sample_file(options: WriterOptions) -> (Vec<u8>, Vec<(u64, Vec<u8>, Value, Option<u64>)>) {
+fn sample_file(options: WriterOptions) -> (Vec<u8>, Vec<SampleKey>) {
     let keys = vec![
         (0, b"str".to_vec(), string(b"hello"), None),
         (0, b"int".to_vec(), string(b"-42"), Some(1_900_000_000_000)),
         (0, b"list".to_vec(), list(&numbered("e", 100)), None),
         (0, b"intset".to_vec(), set(&[b"1", b"2", b"3"]), None),
-        (0, b"set".to_vec(), set(&[b"a", b"b"]), Some(2_000_000_000_123)),
+        (
+            0,
+            b"set".to_vec(),
+            set(&[b"a", b"b"]),
+            Some(2_000_000_000_123),
+        ),
         (3, b"hash".to_vec(), hash(&[(b"f", b"v")]), None),
-        (3, b"zset".to_vec(), zset(&[(&b"m"[..], 1.5), (b"n", f64::NEG_INFINITY)]), None),
-        (3, b"12".to_vec(), string(&b"long and compressible ".repeat(10)), None),
+        (
+            3,
+            b"zset".to_vec(),
+            zset(&[(&b"m"[..], 1.5), (b"n", f64::NEG_INFINITY)]),
+            None,
+        ),
+        (
+            3,
+            b"12".to_vec(),
+            string(&b"long and compressible ".repeat(10)),
+            None,
+        ),
     ];
     let mut writer = RdbWriter::new(Vec::new(), options, &info()).expect("header");
     for db in [0, 3] {
         let in_db: Vec<_> = keys.iter().filter(|k| k.0 == db).collect();
         let expires = in_db.iter().filter(|k| k.3.is_some()).count() as u64;
-        writer.select_db(db, in_db.len() as u64, expires).expect("select");
+        writer
+            .select_db(db, in_db.len() as u64, expires)
+            .expect("select");
         for (_, key, value, expire) in in_db {
             writer.entry(key, value, *expire).expect("entry");
         }
@@ -371,9 +512,15 @@ fn a_written_file_reads_back() {
         .collect();
         assert_eq!(aux, expected_aux);
         assert!(items.contains(&Item::SelectDb(3)));
-        assert!(items.contains(&Item::ResizeDb { keys: 3, expires: 0 }));
-        assert!(items.contains(&Item::ResizeDb { keys: 5, expires: 2 }));
-        let entries: Vec<(u64, Vec<u8>, Value, Option<u64>)> = items
+        assert!(items.contains(&Item::ResizeDb {
+            keys: 3,
+            expires: 0
+        }));
+        assert!(items.contains(&Item::ResizeDb {
+            keys: 5,
+            expires: 2
+        }));
+        let entries: Vec<SampleKey> = items
             .into_iter()
             .filter_map(|item| match item {
                 Item::Entry(e) => Some((e.db, e.key, e.value, e.expire_at_ms)),
@@ -411,8 +558,14 @@ fn checksums_are_checked_unless_zero() {
 
 #[test]
 fn headers_are_checked() {
-    assert_eq!(RdbReader::new(b"RADIS0010").map(|_| ()).map_err(|e| e.kind), Err(RdbErrorKind::BadMagic));
-    assert_eq!(RdbReader::new(b"REDIS00x0").map(|_| ()).map_err(|e| e.kind), Err(RdbErrorKind::BadMagic));
+    assert_eq!(
+        RdbReader::new(b"RADIS0010").map(|_| ()).map_err(|e| e.kind),
+        Err(RdbErrorKind::BadMagic)
+    );
+    assert_eq!(
+        RdbReader::new(b"REDIS00x0").map(|_| ()).map_err(|e| e.kind),
+        Err(RdbErrorKind::BadMagic)
+    );
     assert_eq!(
         RdbReader::new(b"REDIS0012").map(|_| ()).map_err(|e| e.kind),
         Err(RdbErrorKind::UnsupportedVersion(12))
@@ -421,7 +574,10 @@ fn headers_are_checked() {
         RdbReader::new(b"REDIS0005").map(|_| ()).map_err(|e| e.kind),
         Err(RdbErrorKind::UnsupportedVersion(5))
     );
-    assert_eq!(RdbReader::new(b"REDIS").map(|_| ()).map_err(|e| e.kind), Err(RdbErrorKind::Truncated));
+    assert_eq!(
+        RdbReader::new(b"REDIS").map(|_| ()).map_err(|e| e.kind),
+        Err(RdbErrorKind::Truncated)
+    );
 }
 
 /// A version 6 file as Redis 2.6 wrote one: no aux, seconds deadlines, then the checksum.
@@ -461,7 +617,11 @@ fn old_opcodes_and_per_key_metadata_are_read() {
     };
     assert_eq!(
         items,
-        vec![Item::SelectDb(1), Item::Entry(expected_first), Item::Entry(expected_second)]
+        vec![
+            Item::SelectDb(1),
+            Item::Entry(expected_first),
+            Item::Entry(expected_second)
+        ]
     );
     let file = old_file(&body);
     let mut reader = RdbReader::new(&file).expect("valid");
@@ -475,7 +635,13 @@ fn negative_deadlines_read_as_long_past() {
     body.extend_from_slice(&(-5i64).to_le_bytes());
     body.extend_from_slice(&[STRING, 1, b'k', 1, b'v']);
     let items = read_all(&old_file(&body)).expect("valid");
-    assert!(matches!(&items[0], Item::Entry(Entry { expire_at_ms: Some(1), .. })));
+    assert!(matches!(
+        &items[0],
+        Item::Entry(Entry {
+            expire_at_ms: Some(1),
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -543,9 +709,13 @@ fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
         element().prop_map(|data| string(&data)),
         proptest::collection::vec(element(), 1..300).prop_map(|items| list(&items)),
-        proptest::collection::hash_set(element(), 1..200).prop_map(|items| set(&items.into_iter().collect::<Vec<_>>())),
-        proptest::collection::hash_set((0i64..100_000).prop_map(|n| n.to_string().into_bytes()), 1..600)
+        proptest::collection::hash_set(element(), 1..200)
             .prop_map(|items| set(&items.into_iter().collect::<Vec<_>>())),
+        proptest::collection::hash_set(
+            (0i64..100_000).prop_map(|n| n.to_string().into_bytes()),
+            1..600
+        )
+        .prop_map(|items| set(&items.into_iter().collect::<Vec<_>>())),
         proptest::collection::hash_map(element(), element(), 1..200)
             .prop_map(|pairs| hash(&pairs.into_iter().collect::<Vec<_>>())),
         proptest::collection::hash_map(element(), score(), 1..200)

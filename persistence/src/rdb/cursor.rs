@@ -135,7 +135,12 @@ impl<'a> Cursor<'a> {
             _ => match first {
                 LEN_32BIT => Ok(u64::from(u32::from_be_bytes(self.array()?))),
                 LEN_64BIT => Ok(u64::from_be_bytes(self.array()?)),
-                _ => return Err(RdbError::new(start, RdbErrorKind::Corrupt("bad length prefix"))),
+                _ => {
+                    return Err(RdbError::new(
+                        start,
+                        RdbErrorKind::Corrupt("bad length prefix"),
+                    ))
+                }
             },
         })
     }
@@ -144,7 +149,10 @@ impl<'a> Cursor<'a> {
     pub(crate) fn length(&mut self) -> Result<u64, RdbError> {
         let start = self.pos;
         self.length_or_encoding()?.map_err(|_| {
-            RdbError::new(start, RdbErrorKind::Corrupt("string encoding where a length belongs"))
+            RdbError::new(
+                start,
+                RdbErrorKind::Corrupt("string encoding where a length belongs"),
+            )
         })
     }
 
@@ -174,8 +182,13 @@ impl<'a> Cursor<'a> {
             Err(ENC_INT8) => Ok(RdbStr::Int(i64::from(i8::from_le_bytes(self.array()?)))),
             Err(ENC_INT16) => Ok(RdbStr::Int(i64::from(i16::from_le_bytes(self.array()?)))),
             Err(ENC_INT32) => Ok(RdbStr::Int(i64::from(i32::from_le_bytes(self.array()?)))),
-            Err(ENC_LZF) => self.lzf_string().map(|bytes| RdbStr::Bytes(Cow::Owned(bytes))),
-            Err(_) => Err(RdbError::new(start, RdbErrorKind::Corrupt("unknown string encoding"))),
+            Err(ENC_LZF) => self
+                .lzf_string()
+                .map(|bytes| RdbStr::Bytes(Cow::Owned(bytes))),
+            Err(_) => Err(RdbError::new(
+                start,
+                RdbErrorKind::Corrupt("unknown string encoding"),
+            )),
         }
     }
 
@@ -216,14 +229,19 @@ mod tests {
 
     #[test]
     fn reads_every_length_form() {
-        let data = [0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0];
+        let data = [
+            0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0,
+        ];
         let mut cursor = Cursor::new(&data);
         assert_eq!(cursor.length(), Ok(5));
         assert_eq!(cursor.length(), Ok(0x102));
         assert_eq!(cursor.length(), Ok(0x10000));
         assert_eq!(cursor.length(), Ok(1 << 32));
         assert_eq!(cursor.remaining(), 0);
-        assert_eq!(cursor.length().map_err(|e| e.kind), Err(RdbErrorKind::Truncated));
+        assert_eq!(
+            cursor.length().map_err(|e| e.kind),
+            Err(RdbErrorKind::Truncated)
+        );
     }
 
     #[test]
@@ -238,13 +256,34 @@ mod tests {
     #[test]
     fn bad_prefixes_and_encodings_are_errors() {
         let mut cursor = Cursor::new(&[0x82]);
-        assert!(matches!(cursor.length(), Err(RdbError { offset: 0, kind: RdbErrorKind::Corrupt(_) })));
+        assert!(matches!(
+            cursor.length(),
+            Err(RdbError {
+                offset: 0,
+                kind: RdbErrorKind::Corrupt(_)
+            })
+        ));
         let mut cursor = Cursor::new(&[0xC4]);
-        assert!(matches!(cursor.string(), Err(RdbError { offset: 0, kind: RdbErrorKind::Corrupt(_) })));
+        assert!(matches!(
+            cursor.string(),
+            Err(RdbError {
+                offset: 0,
+                kind: RdbErrorKind::Corrupt(_)
+            })
+        ));
         let mut cursor = Cursor::new(&[0xC0]);
-        assert!(matches!(cursor.length(), Err(RdbError { offset: 0, kind: RdbErrorKind::Corrupt(_) })));
+        assert!(matches!(
+            cursor.length(),
+            Err(RdbError {
+                offset: 0,
+                kind: RdbErrorKind::Corrupt(_)
+            })
+        ));
         let mut cursor = Cursor::new(&[0x0A, b'a']);
-        assert_eq!(cursor.string().map(|_| ()).map_err(|e| e.kind), Err(RdbErrorKind::Truncated));
+        assert_eq!(
+            cursor.string().map(|_| ()).map_err(|e| e.kind),
+            Err(RdbErrorKind::Truncated)
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub(crate) fn is_value_type(object_type: u8) -> bool {
 /// Why a type byte that is not a readable value type is refused.
 pub(crate) fn refusal(object_type: u8) -> RdbErrorKind {
     match object_type {
-        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => RdbErrorKind::StreamsNotSupported,
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => {
+            RdbErrorKind::StreamsNotSupported
+        }
         MODULE_PRE_GA | MODULE_2 => RdbErrorKind::ModulesNotSupported,
         other => RdbErrorKind::UnknownType(other),
     }
@@ -39,7 +41,11 @@ pub(crate) fn refusal(object_type: u8) -> RdbErrorKind {
 
 /// Reads the object of type `object_type` (whose type byte was at `type_offset`); `None` for
 /// an empty collection.
-pub(crate) fn decode_object(cursor: &mut Cursor<'_>, object_type: u8, type_offset: usize) -> Result<Option<Value>, RdbError> {
+pub(crate) fn decode_object(
+    cursor: &mut Cursor<'_>,
+    object_type: u8,
+    type_offset: usize,
+) -> Result<Option<Value>, RdbError> {
     let value = match object_type {
         STRING => Value::Str(cursor.string()?.into_value()),
         LIST => return read_list(cursor),

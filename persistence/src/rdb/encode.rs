@@ -17,7 +17,9 @@ use slotkv_engine::float::format_double;
 use slotkv_engine::types::hash::{HashValue, LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_LEN_MAX};
 use slotkv_engine::types::list::ListValue;
 use slotkv_engine::types::set::{Member, SetValue, SET_MAX_INTSET_ENTRIES};
-use slotkv_engine::types::zset::{SortedSetValue, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE};
+use slotkv_engine::types::zset::{
+    SortedSetValue, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE,
+};
 use slotkv_engine::value::{parse_i64, StrValue, Value};
 
 use super::listpack::ListpackWriter;
@@ -78,7 +80,11 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) -> Result<(), UnsupportedV
 }
 
 /// Appends `value` (type byte and object) to `out`.
-pub fn encode_value_with(value: &Value, options: EncodeOptions, out: &mut Vec<u8>) -> Result<(), UnsupportedValue> {
+pub fn encode_value_with(
+    value: &Value,
+    options: EncodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), UnsupportedValue> {
     let type_at = out.len();
     out.push(0);
     match encode_object(value, options, out) {
@@ -94,7 +100,11 @@ pub fn encode_value_with(value: &Value, options: EncodeOptions, out: &mut Vec<u8
 }
 
 /// Appends the object of `value` (without its type byte) and returns the type byte it needs.
-pub(crate) fn encode_object(value: &Value, options: EncodeOptions, out: &mut Vec<u8>) -> Result<u8, UnsupportedValue> {
+pub(crate) fn encode_object(
+    value: &Value,
+    options: EncodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<u8, UnsupportedValue> {
     let compress = options.compress;
     Ok(match value {
         Value::Str(s) => {
@@ -189,7 +199,9 @@ fn write_list(out: &mut Vec<u8>, list: &ListValue, compress: bool) -> u8 {
     for element in list.iter() {
         let fits = node.size() + ListpackWriter::element_size(element) <= NODE_BYTES_MAX;
         if node.count() > 0 && (!fits || element.len() >= PLAIN_ELEMENT_MIN) {
-            nodes.push(Node::Packed(std::mem::replace(&mut node, ListpackWriter::new()).finish()));
+            nodes.push(Node::Packed(
+                std::mem::replace(&mut node, ListpackWriter::new()).finish(),
+            ));
         }
         if element.len() >= PLAIN_ELEMENT_MIN {
             nodes.push(Node::Plain(element));
@@ -322,7 +334,10 @@ mod tests {
     fn strings_pick_redis_s_encoding() {
         assert_eq!(bytes_of(b"12", true), [0xC0, 12]);
         assert_eq!(bytes_of(b"-129", true), [0xC1, 0x7f, 0xff]);
-        assert_eq!(bytes_of(b"2147483647", true), [0xC2, 0xff, 0xff, 0xff, 0x7f]);
+        assert_eq!(
+            bytes_of(b"2147483647", true),
+            [0xC2, 0xff, 0xff, 0xff, 0x7f]
+        );
         // Too wide for 32 bits, a leading zero, a plus sign: raw.
         assert_eq!(bytes_of(b"2147483648", true)[0], 10);
         assert_eq!(bytes_of(b"012", true), [3, b'0', b'1', b'2']);

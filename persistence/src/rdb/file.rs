@@ -111,7 +111,12 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// Writes one key with its value and deadline (milliseconds since the epoch).
-    pub fn entry(&mut self, key: &[u8], value: &Value, expire_at_ms: Option<u64>) -> io::Result<()> {
+    pub fn entry(
+        &mut self,
+        key: &[u8],
+        value: &Value,
+        expire_at_ms: Option<u64>,
+    ) -> io::Result<()> {
         let start = self.buf.len();
         if let Some(deadline) = expire_at_ms {
             self.buf.push(EXPIRETIME_MS);
@@ -242,7 +247,10 @@ impl<'a> RdbReader<'a> {
             .and_then(|text| text.parse::<u16>().ok())
             .ok_or(RdbError::new(MAGIC.len(), RdbErrorKind::BadMagic))?;
         if !(RDB_VERSION_MIN..=RDB_VERSION_MAX).contains(&version) {
-            return Err(RdbError::new(MAGIC.len(), RdbErrorKind::UnsupportedVersion(version)));
+            return Err(RdbError::new(
+                MAGIC.len(),
+                RdbErrorKind::UnsupportedVersion(version),
+            ));
         }
         Ok(RdbReader {
             cursor,
@@ -351,7 +359,10 @@ impl<'a> RdbReader<'a> {
         }
         let computed = crc64(covered);
         if stored != computed {
-            return Err(RdbError::new(at, RdbErrorKind::ChecksumMismatch { stored, computed }));
+            return Err(RdbError::new(
+                at,
+                RdbErrorKind::ChecksumMismatch { stored, computed },
+            ));
         }
         Ok(())
     }

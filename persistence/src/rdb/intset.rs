@@ -8,7 +8,9 @@ const HEADER_LEN: usize = 8;
 
 /// Parses an intset blob.
 pub(crate) fn parse(blob: &[u8]) -> Result<Vec<i64>, &'static str> {
-    let header = blob.get(..HEADER_LEN).ok_or("intset shorter than its header")?;
+    let header = blob
+        .get(..HEADER_LEN)
+        .ok_or("intset shorter than its header")?;
     let width = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let count = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     if !matches!(width, 2 | 4 | 8) {
@@ -16,7 +18,11 @@ pub(crate) fn parse(blob: &[u8]) -> Result<Vec<i64>, &'static str> {
     }
     let width = width as usize;
     let body = &blob[HEADER_LEN..];
-    if usize::try_from(count).ok().and_then(|c| c.checked_mul(width)) != Some(body.len()) {
+    if usize::try_from(count)
+        .ok()
+        .and_then(|c| c.checked_mul(width))
+        != Some(body.len())
+    {
         return Err("intset size differs from its count");
     }
     let values: Vec<i64> = body

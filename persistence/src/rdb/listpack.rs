@@ -72,13 +72,20 @@ pub(crate) fn parse(blob: &[u8]) -> Result<Vec<Element<'_>>, &'static str> {
 /// The element at `pos` and the offset after its backlen.
 fn parse_element(blob: &[u8], pos: usize) -> Result<(Element<'_>, usize), &'static str> {
     let first = blob[pos];
-    let byte = |i: usize| blob.get(pos + i).copied().ok_or("listpack element truncated");
+    let byte = |i: usize| {
+        blob.get(pos + i)
+            .copied()
+            .ok_or("listpack element truncated")
+    };
     let (element, size) = match first {
         0x00..=0x7F => (Element::Int(i64::from(first)), 1),
         0x80..=0xBF => string_at(blob, pos + 1, usize::from(first & 0x3f), 1)?,
         0xC0..=0xDF => {
             let raw = i64::from(first & 0x1f) << 8 | i64::from(byte(1)?);
-            (Element::Int(if raw >= 1 << 12 { raw - (1 << 13) } else { raw }), 2)
+            (
+                Element::Int(if raw >= 1 << 12 { raw - (1 << 13) } else { raw }),
+                2,
+            )
         }
         0xE0..=0xEF => {
             let len = usize::from(first & 0x0f) << 8 | usize::from(byte(1)?);
@@ -105,7 +112,12 @@ fn parse_element(blob: &[u8], pos: usize) -> Result<(Element<'_>, usize), &'stat
 }
 
 /// A string element of `len` bytes at `start`, its header being `header` bytes.
-fn string_at(blob: &[u8], start: usize, len: usize, header: usize) -> Result<(Element<'_>, usize), &'static str> {
+fn string_at(
+    blob: &[u8],
+    start: usize,
+    len: usize,
+    header: usize,
+) -> Result<(Element<'_>, usize), &'static str> {
     let end = start.checked_add(len).ok_or("listpack string too long")?;
     let data = blob.get(start..end).ok_or("listpack string truncated")?;
     Ok((Element::Bytes(data), header + len))
@@ -113,7 +125,9 @@ fn string_at(blob: &[u8], start: usize, len: usize, header: usize) -> Result<(El
 
 /// A little-endian two's complement integer of `width` bytes at `start`.
 fn signed_le(blob: &[u8], start: usize, width: usize) -> Result<i64, &'static str> {
-    let bytes = blob.get(start..start + width).ok_or("listpack integer truncated")?;
+    let bytes = blob
+        .get(start..start + width)
+        .ok_or("listpack integer truncated")?;
     let mut raw = [0u8; 8];
     raw[..width].copy_from_slice(bytes);
     let shift = 64 - 8 * width as u32;
@@ -164,7 +178,10 @@ impl ListpackWriter {
 
     /// Appends `data`, as an integer when it is an integer's canonical text (as Redis does).
     pub(crate) fn push(&mut self, data: &[u8]) {
-        match (data.len() <= INT_TEXT_LEN_MAX).then(|| parse_i64(data)).flatten() {
+        match (data.len() <= INT_TEXT_LEN_MAX)
+            .then(|| parse_i64(data))
+            .flatten()
+        {
             Some(n) => self.push_int(n),
             None => self.push_str(data),
         }
@@ -188,7 +205,8 @@ impl ListpackWriter {
             0..=127 => self.buf.push(n as u8),
             -4096..=4095 => {
                 let raw = (n & 0x1fff) as u16;
-                self.buf.extend_from_slice(&[0xC0 | (raw >> 8) as u8, raw as u8]);
+                self.buf
+                    .extend_from_slice(&[0xC0 | (raw >> 8) as u8, raw as u8]);
             }
             -32_768..=32_767 => self.push_fixed(ENC_INT16, n, 2),
             -8_388_608..=8_388_607 => self.push_fixed(ENC_INT24, n, 3),
@@ -209,7 +227,8 @@ impl ListpackWriter {
         if len <= STR_6BIT_MAX {
             self.buf.push(0x80 | len as u8);
         } else if len <= STR_12BIT_MAX {
-            self.buf.extend_from_slice(&[0xE0 | (len >> 8) as u8, len as u8]);
+            self.buf
+                .extend_from_slice(&[0xE0 | (len >> 8) as u8, len as u8]);
         } else {
             // Listpacks are at most 4 GiB; callers keep larger elements out (plain nodes).
             self.buf.push(ENC_STR_32);
@@ -223,7 +242,8 @@ impl ListpackWriter {
     fn finish_element(&mut self, start: usize) {
         let mut buffer = [0u8; 5];
         let size = self.buf.len() - start;
-        self.buf.extend_from_slice(encode_backlen(size, &mut buffer));
+        self.buf
+            .extend_from_slice(encode_backlen(size, &mut buffer));
         self.count += 1;
     }
 
@@ -253,8 +273,25 @@ mod tests {
     #[test]
     fn integers_of_every_width_round_trip() {
         let values = [
-            0i64, 127, 128, -1, -4096, 4095, 4096, -4097, 32767, -32768, 32768, 8_388_607,
-            -8_388_608, 8_388_608, 2_147_483_647, -2_147_483_648, 2_147_483_648, i64::MAX, i64::MIN,
+            0i64,
+            127,
+            128,
+            -1,
+            -4096,
+            4095,
+            4096,
+            -4097,
+            32767,
+            -32768,
+            32768,
+            8_388_607,
+            -8_388_608,
+            8_388_608,
+            2_147_483_647,
+            -2_147_483_648,
+            2_147_483_648,
+            i64::MAX,
+            i64::MIN,
         ];
         let texts: Vec<String> = values.iter().map(i64::to_string).collect();
         let items: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
@@ -273,7 +310,14 @@ mod tests {
         let parsed = parse(&blob).expect("valid");
         let expected: Vec<Element> = items.iter().map(|&s| Element::Bytes(s)).collect();
         assert_eq!(parsed, expected);
-        assert_eq!(blob.len(), ListpackWriter::new().size() + items.iter().map(|i| ListpackWriter::element_size(i)).sum::<usize>());
+        assert_eq!(
+            blob.len(),
+            ListpackWriter::new().size()
+                + items
+                    .iter()
+                    .map(|i| ListpackWriter::element_size(i))
+                    .sum::<usize>()
+        );
     }
 
     #[test]
@@ -281,7 +325,10 @@ mod tests {
         let mut buffer = [0u8; 5];
         assert_eq!(encode_backlen(5, &mut buffer), &[5]);
         assert_eq!(encode_backlen(300, &mut buffer), &[2, 0x80 | 44]);
-        assert_eq!(encode_backlen(20_000, &mut buffer), &[1, 0x80 | 28, 0x80 | 32]);
+        assert_eq!(
+            encode_backlen(20_000, &mut buffer),
+            &[1, 0x80 | 28, 0x80 | 32]
+        );
     }
 
     #[test]

@@ -91,7 +91,12 @@ pub fn decompress(input: &[u8], len: usize) -> Result<Vec<u8>, LzfError> {
 }
 
 /// Appends `length` bytes starting `distance` back in `out` (byte by byte: they may overlap).
-fn copy_match(out: &mut Vec<u8>, distance: usize, length: usize, len: usize) -> Result<(), LzfError> {
+fn copy_match(
+    out: &mut Vec<u8>,
+    distance: usize,
+    length: usize,
+    len: usize,
+) -> Result<(), LzfError> {
     let start = out
         .len()
         .checked_sub(distance)
@@ -238,11 +243,20 @@ mod tests {
     #[test]
     fn bad_streams_are_errors() {
         assert_eq!(decompress(&[5, b'a'], 6), Err(LzfError::Truncated));
-        assert_eq!(decompress(&[0, b'a', 1 << 5, 5], 4), Err(LzfError::BadReference));
+        assert_eq!(
+            decompress(&[0, b'a', 1 << 5, 5], 4),
+            Err(LzfError::BadReference)
+        );
         assert_eq!(decompress(&[0, b'a'], 2), Err(LzfError::WrongLength));
         assert_eq!(decompress(&[1, b'a', b'b'], 1), Err(LzfError::WrongLength));
-        assert_eq!(decompress(&[0, b'a', 7 << 5], 100), Err(LzfError::Truncated));
-        assert_eq!(decompress(&[0, b'a'], usize::MAX), Err(LzfError::WrongLength));
+        assert_eq!(
+            decompress(&[0, b'a', 7 << 5], 100),
+            Err(LzfError::Truncated)
+        );
+        assert_eq!(
+            decompress(&[0, b'a'], usize::MAX),
+            Err(LzfError::WrongLength)
+        );
     }
 
     proptest! {

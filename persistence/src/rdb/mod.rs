@@ -29,7 +29,7 @@ mod zipmap;
 
 pub use encode::{encode_value, encode_value_with, EncodeOptions, UnsupportedValue};
 pub use error::{RdbError, RdbErrorKind};
-pub use file::{Entry, Item, RdbReader, RdbWriter, WriterOptions, WriterInfo};
+pub use file::{Entry, Item, RdbReader, RdbWriter, WriterInfo, WriterOptions};
 pub use payload::{dump_payload, dump_payload_with, restore_payload};
 
 /// The version slotkv writes: Redis 7.0's.

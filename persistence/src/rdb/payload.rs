@@ -26,7 +26,10 @@ pub fn dump_payload(value: &Value) -> Result<Vec<u8>, UnsupportedValue> {
 }
 
 /// The DUMP payload of `value`.
-pub fn dump_payload_with(value: &Value, options: EncodeOptions) -> Result<Vec<u8>, UnsupportedValue> {
+pub fn dump_payload_with(
+    value: &Value,
+    options: EncodeOptions,
+) -> Result<Vec<u8>, UnsupportedValue> {
     let mut payload = Vec::new();
     encode_value_with(value, options, &mut payload)?;
     payload.extend_from_slice(&RDB_VERSION_WRITTEN.to_le_bytes());
@@ -43,7 +46,10 @@ pub fn restore_payload(payload: &[u8]) -> Result<Value, RdbError> {
         .ok_or(RdbError::new(0, RdbErrorKind::PayloadTooShort))?;
     let version = u16::from_le_bytes([payload[body_len], payload[body_len + 1]]);
     if version > RDB_VERSION_MAX {
-        return Err(RdbError::new(body_len, RdbErrorKind::UnsupportedVersion(version)));
+        return Err(RdbError::new(
+            body_len,
+            RdbErrorKind::UnsupportedVersion(version),
+        ));
     }
     let crc_at = body_len + 2;
     let mut stored = [0u8; CRC_LEN];
@@ -51,7 +57,10 @@ pub fn restore_payload(payload: &[u8]) -> Result<Value, RdbError> {
     let stored = u64::from_le_bytes(stored);
     let computed = crc64(&payload[..crc_at]);
     if stored != computed {
-        return Err(RdbError::new(crc_at, RdbErrorKind::ChecksumMismatch { stored, computed }));
+        return Err(RdbError::new(
+            crc_at,
+            RdbErrorKind::ChecksumMismatch { stored, computed },
+        ));
     }
     let mut cursor = Cursor::new(&payload[..body_len]);
     let object_type = cursor.u8()?;
@@ -84,19 +93,31 @@ mod tests {
     #[test]
     fn damaged_payloads_are_refused() {
         let payload = dump_payload(&string(b"some value")).expect("string");
-        assert_eq!(restore_payload(&payload[..9]).map_err(|e| e.kind), Err(RdbErrorKind::PayloadTooShort));
+        assert_eq!(
+            restore_payload(&payload[..9]).map_err(|e| e.kind),
+            Err(RdbErrorKind::PayloadTooShort)
+        );
         let mut flipped = payload.clone();
         flipped[3] ^= 1;
-        assert!(matches!(restore_payload(&flipped).map_err(|e| e.kind), Err(RdbErrorKind::ChecksumMismatch { .. })));
+        assert!(matches!(
+            restore_payload(&flipped).map_err(|e| e.kind),
+            Err(RdbErrorKind::ChecksumMismatch { .. })
+        ));
         let mut zero_crc = payload.clone();
         let crc_at = zero_crc.len() - CRC_LEN;
         zero_crc[crc_at..].fill(0);
-        assert!(matches!(restore_payload(&zero_crc).map_err(|e| e.kind), Err(RdbErrorKind::ChecksumMismatch { .. })));
+        assert!(matches!(
+            restore_payload(&zero_crc).map_err(|e| e.kind),
+            Err(RdbErrorKind::ChecksumMismatch { .. })
+        ));
         let mut newer = payload[..payload.len() - FOOTER_LEN].to_vec();
         newer.extend_from_slice(&12u16.to_le_bytes());
         let crc = crc64(&newer);
         newer.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(restore_payload(&newer).map_err(|e| e.kind), Err(RdbErrorKind::UnsupportedVersion(12)));
+        assert_eq!(
+            restore_payload(&newer).map_err(|e| e.kind),
+            Err(RdbErrorKind::UnsupportedVersion(12))
+        );
     }
 
     #[test]
@@ -108,10 +129,19 @@ mod tests {
             payload.extend_from_slice(&crc.to_le_bytes());
             payload
         };
-        assert_eq!(restore_payload(&with_footer(b"\x00\x01ab")).map_err(|e| e.kind), Err(RdbErrorKind::Corrupt("data after the value")));
+        assert_eq!(
+            restore_payload(&with_footer(b"\x00\x01ab")).map_err(|e| e.kind),
+            Err(RdbErrorKind::Corrupt("data after the value"))
+        );
         // An empty SET.
-        assert_eq!(restore_payload(&with_footer(b"\x02\x00")).map_err(|e| e.kind), Err(RdbErrorKind::EmptyValue));
+        assert_eq!(
+            restore_payload(&with_footer(b"\x02\x00")).map_err(|e| e.kind),
+            Err(RdbErrorKind::EmptyValue)
+        );
         // A stream.
-        assert_eq!(restore_payload(&with_footer(b"\x15")).map_err(|e| e.kind), Err(RdbErrorKind::StreamsNotSupported));
+        assert_eq!(
+            restore_payload(&with_footer(b"\x15")).map_err(|e| e.kind),
+            Err(RdbErrorKind::StreamsNotSupported)
+        );
     }
 }

@@ -61,11 +61,20 @@ pub(crate) fn parse(blob: &[u8]) -> Result<Vec<Element<'_>>, &'static str> {
 }
 
 /// The entry at `pos` and its total size; `previous_size` is what its prevlen must say.
-fn parse_entry(blob: &[u8], pos: usize, previous_size: usize) -> Result<(Element<'_>, usize), &'static str> {
+fn parse_entry(
+    blob: &[u8],
+    pos: usize,
+    previous_size: usize,
+) -> Result<(Element<'_>, usize), &'static str> {
     let byte = |at: usize| blob.get(at).copied().ok_or("ziplist entry truncated");
     let (prevlen, header) = match byte(pos)? {
         PREVLEN_LONG => {
-            let raw = [byte(pos + 1)?, byte(pos + 2)?, byte(pos + 3)?, byte(pos + 4)?];
+            let raw = [
+                byte(pos + 1)?,
+                byte(pos + 2)?,
+                byte(pos + 3)?,
+                byte(pos + 4)?,
+            ];
             (u32::from_le_bytes(raw) as usize, 5)
         }
         END => return Err("ziplist entry truncated"),
@@ -84,7 +93,8 @@ fn parse_entry(blob: &[u8], pos: usize, previous_size: usize) -> Result<(Element
         }
         2 if encoding == 0x80 => {
             let raw = [byte(at + 1)?, byte(at + 2)?, byte(at + 3)?, byte(at + 4)?];
-            let len = usize::try_from(u32::from_be_bytes(raw)).map_err(|_| "ziplist string too long")?;
+            let len =
+                usize::try_from(u32::from_be_bytes(raw)).map_err(|_| "ziplist string too long")?;
             string_at(blob, at + 5, len, 5)?
         }
         2 => return Err("ziplist entry with an unknown encoding"),
@@ -94,7 +104,12 @@ fn parse_entry(blob: &[u8], pos: usize, previous_size: usize) -> Result<(Element
 }
 
 /// A string of `len` bytes at `start`; `header` is the size of its encoding.
-fn string_at(blob: &[u8], start: usize, len: usize, header: usize) -> Result<(Element<'_>, usize), &'static str> {
+fn string_at(
+    blob: &[u8],
+    start: usize,
+    len: usize,
+    header: usize,
+) -> Result<(Element<'_>, usize), &'static str> {
     let end = start.checked_add(len).ok_or("ziplist string too long")?;
     let data = blob.get(start..end).ok_or("ziplist string truncated")?;
     Ok((Element::Bytes(data), header + len))
@@ -111,11 +126,16 @@ fn integer_at(blob: &[u8], at: usize, encoding: u8) -> Result<(Element<'_>, usiz
         0xF1..=0xFD => return Ok((Element::Int(i64::from(encoding & 0x0f) - 1), 1)),
         _ => return Err("ziplist entry with an unknown encoding"),
     };
-    let bytes = blob.get(at + 1..at + 1 + width).ok_or("ziplist integer truncated")?;
+    let bytes = blob
+        .get(at + 1..at + 1 + width)
+        .ok_or("ziplist integer truncated")?;
     let mut raw = [0u8; 8];
     raw[..width].copy_from_slice(bytes);
     let shift = 64 - 8 * width as u32;
-    Ok((Element::Int(i64::from_le_bytes(raw) << shift >> shift), 1 + width))
+    Ok((
+        Element::Int(i64::from_le_bytes(raw) << shift >> shift),
+        1 + width,
+    ))
 }
 
 #[cfg(test)]
@@ -146,7 +166,9 @@ pub(crate) mod tests {
                     body.extend_from_slice(&(data.len() as u32).to_be_bytes());
                 }
                 Element::Int(n @ 0..=12) => body.push(0xF1 + n as u8),
-                Element::Int(n) if i8::try_from(n).is_ok() => body.extend_from_slice(&[0xFE, n as u8]),
+                Element::Int(n) if i8::try_from(n).is_ok() => {
+                    body.extend_from_slice(&[0xFE, n as u8])
+                }
                 Element::Int(n) if i16::try_from(n).is_ok() => {
                     body.push(0xC0);
                     body.extend_from_slice(&(n as i16).to_le_bytes());
@@ -204,7 +226,11 @@ pub(crate) mod tests {
 
     #[test]
     fn damaged_ziplists_are_errors() {
-        let blob = build(&[Element::Bytes(b"hello"), Element::Int(7), Element::Bytes(b"x")]);
+        let blob = build(&[
+            Element::Bytes(b"hello"),
+            Element::Int(7),
+            Element::Bytes(b"x"),
+        ]);
         for len in 0..blob.len() {
             assert!(parse(&blob[..len]).is_err(), "prefix of {len}");
         }

@@ -42,7 +42,10 @@ fn length_at(blob: &[u8], pos: usize) -> Result<(usize, usize), &'static str> {
         LEN_LONG => {
             let raw = blob.get(pos + 1..pos + 5).ok_or("zipmap truncated")?;
             let len = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
-            Ok((usize::try_from(len).map_err(|_| "zipmap length too large")?, pos + 5))
+            Ok((
+                usize::try_from(len).map_err(|_| "zipmap length too large")?,
+                pos + 5,
+            ))
         }
         END => Err("zipmap terminator inside a pair"),
         short => Ok((usize::from(short), pos + 1)),
