@@ -9,6 +9,9 @@ use slotkv_engine::value::StrValue;
 use super::error::{RdbError, RdbErrorKind};
 use super::{format_i64, lzf, I64_TEXT_LEN_MAX};
 
+/// Most items reserved ahead for a collection, whatever its declared count.
+const PREALLOC_MAX: usize = 1 << 16;
+
 /// Length-prefix kinds (top two bits of the first byte).
 const LEN_6BIT: u8 = 0;
 const LEN_14BIT: u8 = 1;
@@ -164,10 +167,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// A count of items that each take at least one byte, and a preallocation for them bounded
-    /// by what is left of the input.
+    /// by what is left of the input and by [`PREALLOC_MAX`] (larger collections grow as they
+    /// are read, so a lying count never reserves more than that).
     pub(crate) fn count(&mut self) -> Result<(usize, usize), RdbError> {
         let count = self.length_usize()?;
-        Ok((count, count.min(self.remaining())))
+        Ok((count, count.min(self.remaining()).min(PREALLOC_MAX)))
     }
 
     /// A string in any of its encodings.

@@ -22,6 +22,8 @@ const DISTANCE_MAX: usize = 1 << 13;
 const MATCH_MIN: usize = 3;
 /// Longest match: length code 7 plus an extra byte of 255, plus 2.
 const MATCH_MAX: usize = 7 + 255 + 2;
+/// Output reserved ahead, as a multiple of the input's length.
+const RESERVE_RATIO: usize = 4;
 /// Bits of the largest match-finding hash table (16K slots).
 const HASH_BITS_MAX: u32 = 14;
 /// Bits of the smallest one.
@@ -53,11 +55,12 @@ impl std::error::Error for LzfError {}
 /// Decompresses `input`, which must produce exactly `len` bytes.
 pub fn decompress(input: &[u8], len: usize) -> Result<Vec<u8>, LzfError> {
     // Each input byte yields at most MATCH_MAX / 2 output bytes, so a declared length beyond
-    // that is wrong before any work; the allocation is then bounded by the input.
+    // that is wrong before any work. Output beyond a few times the input is reserved only as
+    // the data really produces it.
     if len > input.len().saturating_mul(MATCH_MAX / 2) {
         return Err(LzfError::WrongLength);
     }
-    let mut out = Vec::with_capacity(len);
+    let mut out = Vec::with_capacity(len.min(input.len().saturating_mul(RESERVE_RATIO)));
     let mut pos = 0;
     while let Some(&control) = input.get(pos) {
         pos += 1;
