@@ -1,13 +1,14 @@
-//! slotkv-persistence: durability in Redis's own formats (issue 5 fills it in).
+//! slotkv-persistence: durability in Redis's own formats (issue 5).
 //!
-//! It will hold:
-//! - RDB: writing version 10 as Redis 7.0 does, reading versions 6 to 11 with their compact
-//!   encodings (ziplist, listpack, intset, quicklist, zipmap), LZF and CRC64; the same object
-//!   encoding serves DUMP/RESTORE and replication's full sync.
-//! - AOF: Redis 7's multi-part layout (base file, incremental files, manifest), fed by the
-//!   engine's propagation stream, with `appendfsync always|everysec|no` and rewrites that do
-//!   not fork.
-//! - Snapshots without fork: point-in-time at a propagation offset, slot by slot, copying a
-//!   slot before its first write while the snapshot is in progress.
+//! - [`rdb`]: Redis's RDB format as a pure codec. Values are written as Redis 7.0 writes RDB
+//!   version 10 (integer-encoded and LZF strings, quicklist 2 of listpacks, intsets, hash and
+//!   zset listpacks, ZSET_2); files of versions 6 to 11 are read with every compact encoding
+//!   (ziplist, listpack, intset, zipmap, quicklist 1 and 2) and their CRC64 checked. The same
+//!   object encoding makes DUMP/RESTORE payloads ([`rdb::dump_payload`],
+//!   [`rdb::restore_payload`]); whole files go through [`rdb::RdbWriter`] (any `impl Write`)
+//!   and [`rdb::RdbReader`] (a byte slice, e.g. a memory-mapped file).
 //!
-//! Nothing is implemented yet; the crate exists so the workspace has its final shape.
+//! Still to come (issue 5): SAVE/BGSAVE wiring in the server, the AOF (Redis 7's multi-part
+//! layout fed by the engine's propagation stream), and snapshots without fork.
+
+pub mod rdb;
