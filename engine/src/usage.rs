@@ -92,6 +92,7 @@ fn sampled_total(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::encodings::ListPackLimit;
     use crate::types::list::{End, ListValue};
 
     #[test]
@@ -119,7 +120,7 @@ mod tests {
         assert!(entry_bytes(b"k", &large, 5) >= entry_bytes(b"k", &small, 5) + 1000);
         let mut list = ListValue::new();
         for _ in 0..1000 {
-            list.push(End::Right, &[b'e'; 100]);
+            list.push(End::Right, &[b'e'; 100], ListPackLimit::default());
         }
         let bytes = value_heap_bytes(&Value::List(list), 5);
         assert!((100_000..200_000).contains(&bytes), "{bytes}");

@@ -7,6 +7,7 @@
 //! Each test starts its own redis-server on an ephemeral loopback port with a temporary
 //! directory; a guard kills it (by its PID, through `Child::kill`) even when the test panics.
 
+use slotkv_engine::types::encodings::Encodings;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -24,6 +25,9 @@ use slotkv_engine::value::{StrValue, Value};
 use slotkv_persistence::rdb::{
     dump_payload, restore_payload, Item, RdbReader, RdbWriter, WriterInfo, WriterOptions,
 };
+
+/// The thresholds test values are built under.
+const DEFAULTS: Encodings = Encodings::DEFAULT;
 
 // ---------------------------------------------------------------------------------------------
 // a redis-server process and a raw RESP connection
@@ -472,21 +476,21 @@ impl Model {
             Model::List(items) => {
                 let mut list = ListValue::new();
                 for item in items {
-                    list.push(End::Right, item);
+                    list.push(End::Right, item, DEFAULTS.list_limit());
                 }
                 Value::List(list)
             }
             Model::Set(members) => {
                 let mut set = SetValue::default();
                 for member in members {
-                    set.insert(member);
+                    set.insert(member, &DEFAULTS);
                 }
                 Value::Set(set)
             }
             Model::Hash(pairs) => {
                 let mut hash = HashValue::new();
                 for (field, value) in pairs {
-                    hash.insert(field, value);
+                    hash.insert(field, value, &DEFAULTS);
                 }
                 Value::Hash(hash)
             }
@@ -495,6 +499,7 @@ impl Model {
                     .iter()
                     .map(|(m, s)| (Bytes::copy_from_slice(m), *s))
                     .collect(),
+                &DEFAULTS,
             )),
         }
     }

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::types::hash::HashValue;
 use slotkv_engine::types::list::{End, ListValue};
 use slotkv_engine::types::set::SetValue;
@@ -16,6 +17,9 @@ use super::listpack::ListpackWriter;
 use super::object_type::*;
 use super::*;
 
+/// The thresholds test values are built under.
+const DEFAULTS: Encodings = Encodings::DEFAULT;
+
 fn string(data: &[u8]) -> Value {
     Value::Str(StrValue::from_bytes(data))
 }
@@ -23,7 +27,7 @@ fn string(data: &[u8]) -> Value {
 fn list<T: AsRef<[u8]>>(items: &[T]) -> Value {
     let mut list = ListValue::new();
     for item in items {
-        list.push(End::Right, item.as_ref());
+        list.push(End::Right, item.as_ref(), DEFAULTS.list_limit());
     }
     Value::List(list)
 }
@@ -31,7 +35,7 @@ fn list<T: AsRef<[u8]>>(items: &[T]) -> Value {
 fn set<T: AsRef<[u8]>>(items: &[T]) -> Value {
     let mut set = SetValue::default();
     for item in items {
-        set.insert(item.as_ref());
+        set.insert(item.as_ref(), &DEFAULTS);
     }
     Value::Set(set)
 }
@@ -39,7 +43,7 @@ fn set<T: AsRef<[u8]>>(items: &[T]) -> Value {
 fn hash<T: AsRef<[u8]>>(pairs: &[(T, T)]) -> Value {
     let mut hash = HashValue::new();
     for (field, value) in pairs {
-        hash.insert(field.as_ref(), value.as_ref());
+        hash.insert(field.as_ref(), value.as_ref(), &DEFAULTS);
     }
     Value::Hash(hash)
 }
@@ -49,7 +53,7 @@ fn zset<T: AsRef<[u8]>>(entries: &[(T, f64)]) -> Value {
         .iter()
         .map(|(member, score)| (Bytes::copy_from_slice(member.as_ref()), *score))
         .collect();
-    Value::SortedSet(SortedSetValue::from_entries(entries))
+    Value::SortedSet(SortedSetValue::from_entries(entries, &DEFAULTS))
 }
 
 /// Decodes a type byte + object that must fill `bytes` exactly.

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::value::StrValue;
 
 use super::error::{RdbError, RdbErrorKind};
@@ -62,11 +63,17 @@ impl<'a> RdbStr<'a> {
 pub(crate) struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
+    /// The thresholds decoded collections are built under (compact below them).
+    pub(crate) encodings: Encodings,
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(data: &'a [u8]) -> Cursor<'a> {
-        Cursor { data, pos: 0 }
+        Cursor {
+            data,
+            pos: 0,
+            encodings: Encodings::DEFAULT,
+        }
     }
 
     /// Offset of the next byte.

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
+use slotkv_engine::types::encodings::{Encodings, ListPackLimit};
 use slotkv_engine::types::hash::HashValue;
 use slotkv_engine::types::list::{End, ListValue};
 use slotkv_engine::types::set::{Member, SetValue};
@@ -87,17 +88,18 @@ fn non_empty_list(list: ListValue) -> Option<Value> {
     (!list.is_empty()).then_some(Value::List(list))
 }
 
-fn push_elements(list: &mut ListValue, elements: &[Element<'_>]) {
+fn push_elements(list: &mut ListValue, elements: &[Element<'_>], limit: ListPackLimit) {
     for element in elements {
-        element.with_text(|text| list.push(End::Right, text));
+        element.with_text(|text| list.push(End::Right, text, limit));
     }
 }
 
 fn read_list(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> {
     let (count, _) = cursor.count()?;
     let mut list = ListValue::new();
+    let limit = cursor.encodings.list_limit();
     for _ in 0..count {
-        list.push(End::Right, &cursor.string_bytes()?);
+        list.push(End::Right, &cursor.string_bytes()?, limit);
     }
     Ok(non_empty_list(list))
 }
@@ -106,7 +108,7 @@ fn packed_list(cursor: &mut Cursor<'_>, parse: BlobParser) -> Result<Option<Valu
     let (offset, blob) = blob(cursor)?;
     let elements = parse(&blob).map_err(|what| corrupt(offset, what))?;
     let mut list = ListValue::new();
-    push_elements(&mut list, &elements);
+    push_elements(&mut list, &elements, cursor.encodings.list_limit());
     Ok(non_empty_list(list))
 }
 
@@ -117,7 +119,7 @@ fn read_quicklist(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> {
     for _ in 0..count {
         let (offset, blob) = blob(cursor)?;
         let elements = ziplist::parse(&blob).map_err(|what| corrupt(offset, what))?;
-        push_elements(&mut list, &elements);
+        push_elements(&mut list, &elements, cursor.encodings.list_limit());
     }
     Ok(non_empty_list(list))
 }
@@ -129,11 +131,14 @@ fn read_quicklist_2(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> 
     for _ in 0..count {
         let container_at = cursor.pos();
         match cursor.length()? {
-            container::PLAIN => list.push(End::Right, &cursor.string_bytes()?),
+            container::PLAIN => {
+                let limit = cursor.encodings.list_limit();
+                list.push(End::Right, &cursor.string_bytes()?, limit);
+            }
             container::PACKED => {
                 let (offset, blob) = blob(cursor)?;
                 let elements = listpack::parse(&blob).map_err(|what| corrupt(offset, what))?;
-                push_elements(&mut list, &elements);
+                push_elements(&mut list, &elements, cursor.encodings.list_limit());
             }
             _ => return Err(corrupt(container_at, "unknown quicklist container")),
         }
@@ -151,10 +156,11 @@ fn non_empty_set(set: SetValue) -> Option<Value> {
 fn read_set(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> {
     let (count, prealloc) = cursor.count()?;
     let mut set = SetValue::default();
-    set.prepare_for(prealloc);
+    let encodings = cursor.encodings;
+    set.prepare_for(prealloc, &encodings);
     for _ in 0..count {
         let at = cursor.pos();
-        if !set.insert(&cursor.string_bytes()?) {
+        if !set.insert(&cursor.string_bytes()?, &encodings) {
             return Err(RdbError::new(at, RdbErrorKind::DuplicateMember));
         }
     }
@@ -165,16 +171,20 @@ fn read_intset(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> {
     let (offset, blob) = blob(cursor)?;
     let ints = intset::parse(&blob).map_err(|what| corrupt(offset, what))?;
     let members: Vec<Member<'_>> = ints.into_iter().map(Member::Int).collect();
-    Ok(non_empty_set(SetValue::from_distinct(&members)))
+    Ok(non_empty_set(SetValue::from_distinct(
+        &members,
+        &cursor.encodings,
+    )))
 }
 
 fn read_set_listpack(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> {
     let (offset, blob) = blob(cursor)?;
     let elements = listpack::parse(&blob).map_err(|what| corrupt(offset, what))?;
     let mut set = SetValue::default();
-    set.prepare_for(elements.len());
+    let encodings = cursor.encodings;
+    set.prepare_for(elements.len(), &encodings);
     for element in elements {
-        if !element.with_text(|text| set.insert(text)) {
+        if !element.with_text(|text| set.insert(text, &encodings)) {
             return Err(RdbError::new(offset, RdbErrorKind::DuplicateMember));
         }
     }
@@ -185,12 +195,16 @@ fn read_set_listpack(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError>
 // sorted sets
 
 /// The sorted set of `entries`; an error at `offset` if a member repeats.
-fn zset_from(entries: Vec<(Bytes, f64)>, offset: usize) -> Result<Option<Value>, RdbError> {
+fn zset_from(
+    entries: Vec<(Bytes, f64)>,
+    offset: usize,
+    encodings: &Encodings,
+) -> Result<Option<Value>, RdbError> {
     if entries.is_empty() {
         return Ok(None);
     }
     let count = entries.len();
-    let zset = SortedSetValue::from_entries(entries);
+    let zset = SortedSetValue::from_entries(entries, encodings);
     if zset.len() != count {
         return Err(RdbError::new(offset, RdbErrorKind::DuplicateMember));
     }
@@ -215,7 +229,7 @@ fn read_zset(cursor: &mut Cursor<'_>, binary_scores: bool) -> Result<Option<Valu
         }
         entries.push((member, score));
     }
-    zset_from(entries, offset)
+    zset_from(entries, offset, &cursor.encodings)
 }
 
 /// A score stored as a packed element (an integer or a double's text).
@@ -238,7 +252,7 @@ fn packed_zset(cursor: &mut Cursor<'_>, parse: BlobParser) -> Result<Option<Valu
         let score = element_score(pair[1]).ok_or_else(|| corrupt(offset, "bad score"))?;
         entries.push((member, score));
     }
-    zset_from(entries, offset)
+    zset_from(entries, offset, &cursor.encodings)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,7 +269,7 @@ fn read_hash(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> {
         let at = cursor.pos();
         let field = cursor.string_bytes()?;
         let value = cursor.string_bytes()?;
-        if !hash.insert(&field, &value) {
+        if !hash.insert(&field, &value, &cursor.encodings) {
             return Err(RdbError::new(at, RdbErrorKind::DuplicateMember));
         }
     }
@@ -269,8 +283,10 @@ fn packed_hash(cursor: &mut Cursor<'_>, parse: BlobParser) -> Result<Option<Valu
         return Err(corrupt(offset, "hash with an odd number of elements"));
     }
     let mut hash = HashValue::new();
+    let encodings = cursor.encodings;
     for pair in elements.chunks_exact(2) {
-        let added = pair[0].with_text(|field| pair[1].with_text(|value| hash.insert(field, value)));
+        let added = pair[0]
+            .with_text(|field| pair[1].with_text(|value| hash.insert(field, value, &encodings)));
         if !added {
             return Err(RdbError::new(offset, RdbErrorKind::DuplicateMember));
         }
@@ -283,7 +299,7 @@ fn read_zipmap(cursor: &mut Cursor<'_>) -> Result<Option<Value>, RdbError> {
     let pairs = zipmap::parse(&blob).map_err(|what| corrupt(offset, what))?;
     let mut hash = HashValue::new();
     for (field, value) in pairs {
-        if !hash.insert(field, value) {
+        if !hash.insert(field, value, &cursor.encodings) {
             return Err(RdbError::new(offset, RdbErrorKind::DuplicateMember));
         }
     }

@@ -14,12 +14,10 @@
 use std::fmt;
 
 use slotkv_engine::float::format_double;
-use slotkv_engine::types::hash::{HashValue, LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_LEN_MAX};
+use slotkv_engine::types::hash::HashValue;
 use slotkv_engine::types::list::ListValue;
-use slotkv_engine::types::set::{Member, SetValue, SET_MAX_INTSET_ENTRIES};
-use slotkv_engine::types::zset::{
-    SortedSetValue, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE,
-};
+use slotkv_engine::types::set::{Member, SetValue};
+use slotkv_engine::types::zset::SortedSetValue;
 use slotkv_engine::value::{parse_i64, StrValue, Value};
 
 use super::listpack::ListpackWriter;
@@ -237,7 +235,8 @@ fn member_int(member: Member<'_>) -> Option<i64> {
 }
 
 fn write_set(out: &mut Vec<u8>, set: &SetValue, compress: bool) -> u8 {
-    let ints: Option<Vec<i64>> = if set.len() <= SET_MAX_INTSET_ENTRIES {
+    // Each value is written in the form its encoding has in memory, as Redis does.
+    let ints: Option<Vec<i64>> = if set.encoding() == "intset" {
         set.iter().map(member_int).collect()
     } else {
         None
@@ -261,11 +260,7 @@ fn write_set(out: &mut Vec<u8>, set: &SetValue, compress: bool) -> u8 {
 }
 
 fn write_hash(out: &mut Vec<u8>, hash: &HashValue, compress: bool) -> u8 {
-    let small = hash.len() <= LISTPACK_ENTRIES_MAX
-        && hash
-            .iter()
-            .all(|(field, value)| field.len().max(value.len()) <= LISTPACK_VALUE_LEN_MAX);
-    if small {
+    if hash.encoding() == "listpack" {
         let mut listpack = ListpackWriter::new();
         for (field, value) in hash.iter() {
             listpack.push(field);
@@ -284,11 +279,7 @@ fn write_hash(out: &mut Vec<u8>, hash: &HashValue, compress: bool) -> u8 {
 }
 
 fn write_zset(out: &mut Vec<u8>, zset: &SortedSetValue, compress: bool) -> u8 {
-    let small = zset.len() <= ZSET_MAX_LISTPACK_ENTRIES
-        && zset
-            .iter()
-            .all(|(member, _)| member.len() <= ZSET_MAX_LISTPACK_VALUE);
-    if small {
+    if zset.encoding() == "listpack" {
         let mut listpack = ListpackWriter::new();
         for (member, score) in zset.iter() {
             listpack.push(member);
