@@ -457,7 +457,7 @@ impl Connection {
             );
             return (Outcome::Reply(Reply::Error(refused)), Some(spec.name));
         }
-        let outcome = match transaction::intercept(&mut self.state, spec, args) {
+        let outcome = match transaction::intercept(&self.shared, &mut self.state, spec, args) {
             Some(queued) => queued,
             None if spec.name == "ping" => match pubsub::subscribed_ping(&self.state, args) {
                 Some(pong) => Outcome::Reply(pong),

@@ -60,7 +60,7 @@ pub fn render(shared: &Shared, sections: &[(&str, &str)]) -> String {
         let fields = match *section {
             "server" => server(shared),
             "clients" => clients(shared),
-            "memory" => memory_fields(),
+            "memory" => memory_fields(shared),
             "persistence" => persistence(shared),
             "stats" => stats(shared),
             "replication" => replication(shared),
@@ -151,7 +151,8 @@ fn clients(shared: &Shared) -> Fields {
     ]
 }
 
-fn memory_fields() -> Fields {
+fn memory_fields(shared: &Shared) -> Fields {
+    let limits = shared.engine.memory_limits();
     let reading = memory::read();
     let ratio = |a: u64, b: u64| {
         if b == 0 {
@@ -182,9 +183,12 @@ fn memory_fields() -> Fields {
             "allocator_resident",
             reading.allocator_resident_bytes.to_string(),
         ),
-        ("maxmemory", "0".to_owned()),
-        ("maxmemory_human", "0B".to_owned()),
-        ("maxmemory_policy", "noeviction".to_owned()),
+        ("maxmemory", limits.maxmemory_bytes.to_string()),
+        (
+            "maxmemory_human",
+            memory::human_bytes(limits.maxmemory_bytes),
+        ),
+        ("maxmemory_policy", limits.policy.name().to_owned()),
         (
             "mem_fragmentation_ratio",
             ratio(reading.rss_bytes, reading.allocated_bytes),
@@ -229,7 +233,7 @@ fn stats(shared: &Shared) -> Fields {
         ("total_net_output_bytes", load(&server.net_output_bytes)),
         ("rejected_connections", load(&server.connections_rejected)),
         ("expired_keys", engine.expired_keys.to_string()),
-        ("evicted_keys", "0".to_owned()),
+        ("evicted_keys", engine.evicted_keys.to_string()),
         ("keyspace_hits", engine.keyspace_hits.to_string()),
         ("keyspace_misses", engine.keyspace_misses.to_string()),
         ("pubsub_channels", shared.pubsub.channel_count().to_string()),

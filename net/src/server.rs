@@ -163,10 +163,12 @@ impl Server {
         settings: Settings,
         config_file: Option<std::path::PathBuf>,
     ) -> Result<Server, StartError> {
+        crate::memory::note_startup();
         let engine = Engine::open(EngineConfig {
             databases: settings.databases,
             proto_max_bulk_len: settings.proto_max_bulk_len,
             encodings: settings.encodings,
+            memory: settings.memory,
             ..EngineConfig::default()
         })
         .map_err(StartError::Engine)?;

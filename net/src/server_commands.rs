@@ -57,6 +57,18 @@ pub fn run(
         "shutdown" => return shutdown(args),
         "debug" => return debug(args),
         "info" => Ok(crate::info::reply(shared, client, &args[1..])),
+        "memory|stats" => Ok(crate::memory::stats(&shared.engine)),
+        "memory|doctor" => Ok(Reply::Verbatim(
+            "txt",
+            Bytes::from(crate::memory::doctor(&shared.engine)),
+        )),
+        "memory|malloc-stats" => Ok(Reply::Verbatim(
+            "txt",
+            Bytes::from(crate::memory::malloc_stats()),
+        )),
+        // jemalloc returns dirty pages to the system on its own decay schedule.
+        "memory|purge" => Ok(Reply::Ok),
+        "memory|help" => Ok(help(MEMORY_HELP)),
         "hello" => hello(shared, client, args),
         "auth" => auth(shared, client, args),
         "client|id" => Ok(Reply::Integer(client.info.id as i64)),
@@ -116,6 +128,23 @@ const PUBSUB_HELP: &[&str] = &[
     "    Return the currently active shard level channels matching a <pattern> (default: '*').",
     "SHARDNUMSUB [<shardchannel> ...]",
     "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Print this help.",
+];
+
+const MEMORY_HELP: &[&str] = &[
+    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Report the memory problems the figures show.",
+    "MALLOC-STATS",
+    "    Show the allocator's figures.",
+    "PURGE",
+    "    Ask the allocator to give freed pages back (jemalloc does it on its own schedule).",
+    "STATS",
+    "    Show how the allocated memory divides.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Estimate the bytes <key> and its value take, sampling <count> elements of a",
+    "    collection (default 5, 0 for all of them).",
     "HELP",
     "    Print this help.",
 ];
@@ -353,6 +382,12 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
                 .engine
                 .set_proto_max_bulk_len(settings.proto_max_bulk_len),
             "hz" => shared.engine.set_hz(settings.hz),
+            "maxmemory"
+            | "maxmemory-policy"
+            | "maxmemory-samples"
+            | "maxmemory-eviction-tenacity"
+            | "lfu-log-factor"
+            | "lfu-decay-time" => shared.engine.set_memory_limits(settings.memory),
             "notify-keyspace-events" => shared
                 .engine
                 .set_keyspace_events(settings.notify_keyspace_events),

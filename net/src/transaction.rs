@@ -60,8 +60,11 @@ fn runs_inside_multi(spec: &CommandSpec) -> bool {
     matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit")
 }
 
-/// Queues the command if a transaction is open; `None` means run it now.
+/// Queues the command if a transaction is open; `None` means run it now. A command that may
+/// add memory is refused (and the transaction flagged) while memory is over `maxmemory` and
+/// nothing can be evicted, as Redis checks before queuing.
 pub fn intercept(
+    shared: &Shared,
     state: &mut ClientState,
     spec: &'static CommandSpec,
     args: &[Bytes],
@@ -77,6 +80,10 @@ pub fn intercept(
     if multi.queued.len() >= QUEUED_COMMANDS_MAX {
         multi.aborted = true;
         return Some(error("ERR too many commands queued in this transaction"));
+    }
+    if let Err(oom) = shared.engine.make_room_for(spec) {
+        multi.aborted = true;
+        return Some(Outcome::Reply(oom.into()));
     }
     multi.queued.push((spec, args.to_vec()));
     show_queue_length(state);
@@ -150,11 +157,28 @@ pub fn exec(shared: &Shared, state: &mut ClientState) -> Result<Reply, CommandEr
         Err(CommandError::Other(
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ))
+    } else if let Err(refusal) = make_room_for_queue(shared, &multi) {
+        Err(CommandError::Other(format!(
+            "EXECABORT Transaction discarded because of: {refusal}"
+        )))
     } else {
         Ok(run_queue(shared, state, multi))
     };
     shared.engine.unwatch(&mut state.transaction.watched);
     reply
+}
+
+/// Evicts before EXEC as before one command: OOM if the queue holds a command that may add
+/// memory and memory stays over the limit.
+fn make_room_for_queue(shared: &Shared, multi: &MultiState) -> Result<(), CommandError> {
+    match multi
+        .queued
+        .iter()
+        .find(|(spec, _)| spec.flags.contains(Flags::DENYOOM))
+    {
+        Some((spec, _)) => shared.engine.make_room_for(spec),
+        None => Ok(()),
+    }
 }
 
 fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Reply {

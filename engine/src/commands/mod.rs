@@ -8,6 +8,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -31,4 +32,5 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(hyperloglog::COMMANDS)
         .chain(blocking::COMMANDS)
         .chain(sort::COMMANDS)
+        .chain(memory::COMMANDS)
 }

@@ -82,6 +82,10 @@ async fn serve(settings: Settings, config_file: Option<std::path::PathBuf>) -> R
         .await
         .map_err(|e| e.to_string())?;
     server.shared().engine.set_hz(hz);
+    // Under jemalloc (this binary's allocator) maxmemory is held against its exact figure.
+    server.shared().engine.set_memory_gauge(std::sync::Arc::new(
+        slotkv_net::memory::AllocatorGauge::default(),
+    ));
     if !pidfile.is_empty() {
         std::fs::write(&pidfile, format!("{}\n", std::process::id()))
             .map_err(|e| format!("Failed to write PID file {pidfile}: {e}"))?;

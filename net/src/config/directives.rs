@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use slotkv_engine::engine::DATABASES_MAX;
+use slotkv_engine::evict::{SAMPLES_MAX, TENACITY_MAX};
 use slotkv_engine::glob::glob_match;
 use slotkv_engine::notify::Events;
 use slotkv_engine::value::parse_i64;
-use slotkv_engine::CommandError;
+use slotkv_engine::{CommandError, MaxmemoryPolicy};
 
 use super::{parse_memory, set_failed, LogLevel, Settings};
 
@@ -158,6 +159,55 @@ static DIRECTIVES: &[Directive] = &[
         |s, v| set_memory(&mut s.client_query_buffer_limit, v, PROTOCOL_LIMIT_MIN),
         |s| s.client_query_buffer_limit.to_string(),
     ),
+    one(
+        "maxmemory",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.memory.maxmemory_bytes, v, 0),
+        |s| s.memory.maxmemory_bytes.to_string(),
+    ),
+    one(
+        "maxmemory-policy",
+        Mutability::Mutable,
+        set_maxmemory_policy,
+        |s| s.memory.policy.name().to_owned(),
+    ),
+    one(
+        "maxmemory-samples",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.memory.samples, v, 1, i64::from(SAMPLES_MAX)),
+        |s| s.memory.samples.to_string(),
+    ),
+    one(
+        "maxmemory-eviction-tenacity",
+        Mutability::Mutable,
+        |s, v| {
+            set_int(
+                &mut s.memory.eviction_tenacity,
+                v,
+                0,
+                i64::from(TENACITY_MAX),
+            )
+        },
+        |s| s.memory.eviction_tenacity.to_string(),
+    ),
+    one(
+        "lfu-log-factor",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.memory.lfu_log_factor, v, 0, INT_MAX),
+        |s| s.memory.lfu_log_factor.to_string(),
+    ),
+    one(
+        "lfu-decay-time",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.memory.lfu_decay_minutes, v, 0, INT_MAX),
+        |s| s.memory.lfu_decay_minutes.to_string(),
+    ),
+    one(
+        "replica-ignore-maxmemory",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.replica_ignore_maxmemory, v),
+        |s| yes_no(s.replica_ignore_maxmemory),
+    ),
     one("requirepass", Mutability::Mutable, set_requirepass, |s| {
         s.requirepass.clone().unwrap_or_default()
     }),
@@ -229,6 +279,7 @@ static ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
 ];
 
 impl Directive {
@@ -380,6 +431,35 @@ fn set_loglevel(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
 fn set_requirepass(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
     let password = text(arg)?;
     settings.requirepass = (!password.is_empty()).then_some(password);
+    Ok(())
+}
+
+fn set_yes_no(field: &mut bool, arg: &[u8]) -> Result<(), String> {
+    *field = if arg.eq_ignore_ascii_case(b"yes") {
+        true
+    } else if arg.eq_ignore_ascii_case(b"no") {
+        false
+    } else {
+        return Err(NOT_YES_NO.to_owned());
+    };
+    Ok(())
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+fn set_maxmemory_policy(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.memory.policy = std::str::from_utf8(arg)
+        .ok()
+        .and_then(MaxmemoryPolicy::parse)
+        .ok_or_else(|| {
+            let names: Vec<&str> = MaxmemoryPolicy::ALL.iter().map(|p| p.name()).collect();
+            format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )
+        })?;
     Ok(())
 }
 

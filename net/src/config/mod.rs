@@ -22,7 +22,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use slotkv_engine::notify::Events;
 use slotkv_engine::types::encodings::Encodings;
-use slotkv_engine::{CommandError, Reply};
+use slotkv_engine::{CommandError, MemoryLimits, Reply};
 
 pub use source::{parse_invocation, Invocation};
 
@@ -58,6 +58,10 @@ pub struct Settings {
     /// Compact-encoding thresholds (`hash-max-listpack-entries`, `set-max-intset-entries`,
     /// `list-max-listpack-size`, ...).
     pub encodings: Encodings,
+    /// `maxmemory`, `maxmemory-policy` and the eviction tuning.
+    pub memory: MemoryLimits,
+    /// Whether a replica leaves eviction to its primary (`replica-ignore-maxmemory`).
+    pub replica_ignore_maxmemory: bool,
     /// Password of the default user (`requirepass`); `None` means no authentication.
     pub requirepass: Option<String>,
     /// Background task frequency per second (`hz`), kept within 1..=500 as Redis does.
@@ -85,6 +89,8 @@ impl Default for Settings {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             encodings: Encodings::default(),
+            memory: MemoryLimits::default(),
+            replica_ignore_maxmemory: true,
             requirepass: None,
             hz: 10,
             notify_keyspace_events: Events::NONE,

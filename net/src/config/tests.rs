@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::source::{parse_invocation_with_stdin, split_args};
 use super::*;
 use slotkv_engine::notify::Events;
+use slotkv_engine::MaxmemoryPolicy;
 
 /// A directory under the system temp dir, unique to the test, removed on drop.
 struct TempDir(PathBuf);
@@ -187,7 +188,8 @@ fn file_with_comments_quotes_and_repeats() {
          requirepass \"sec ret\"\nloglevel WARNING\nmaxclients 50\ntimeout 30\n\
          tcp-keepalive 0\ntcp-backlog 128\nlogfile '/tmp/x.log'\npidfile /tmp/x.pid\n\
          databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
-         daemonize no\nnotify-keyspace-events Elg\n",
+         daemonize no\nnotify-keyspace-events Elg\nmaxmemory 1gb\nmaxmemory-policy ALLKEYS-LRU\n\
+         maxmemory-samples 7\nslave-ignore-maxmemory no\n",
     )
     .unwrap();
     assert_eq!(
@@ -207,6 +209,13 @@ fn file_with_comments_quotes_and_repeats() {
             proto_max_bulk_len: 2 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             encodings: Encodings::default(),
+            memory: MemoryLimits {
+                maxmemory_bytes: 1 << 30,
+                policy: MaxmemoryPolicy::AllKeysLru,
+                samples: 7,
+                ..MemoryLimits::default()
+            },
+            replica_ignore_maxmemory: false,
             requirepass: Some("sec ret".into()),
             hz: 500,
             notify_keyspace_events: Events::parse("Elg").unwrap(),
@@ -545,7 +554,11 @@ fn config_get_patterns_and_names() {
     );
     assert_eq!(pairs(live.get(&args(&["nosuch", "x*"]))), []);
     let all = pairs(live.get(&args(&["*"])));
-    assert_eq!(all.len(), 30, "17 directives, 8 thresholds and 5 aliases");
+    assert_eq!(
+        all.len(),
+        38,
+        "17 directives, 8 thresholds, 7 memory settings and 6 aliases"
+    );
     let cwd = std::env::current_dir().unwrap();
     assert!(all.contains(&pair("dir", &cwd.display().to_string())));
     assert!(all.contains(&pair("client-query-buffer-limit", "1073741824")));
