@@ -14,6 +14,37 @@ const EMBSTR_LEN_MAX: usize = 44;
 /// Strings up to this length are copied rather than shared when read (see [`StrValue::to_bytes`]).
 const COPY_ON_READ_LEN_MAX: usize = 256;
 
+/// Longest string kept inside the value itself, with no allocation: what fits beside the
+/// variant's tag and a length byte in the 40 bytes a value takes anyway.
+pub const INLINE_LEN_MAX: usize = 38;
+
+/// A short string held inline.
+#[derive(Debug, Clone, Copy)]
+pub struct InlineText {
+    len: u8,
+    bytes: [u8; INLINE_LEN_MAX],
+}
+
+impl InlineText {
+    /// `data` inline, if it is short enough.
+    pub fn new(data: &[u8]) -> Option<InlineText> {
+        let len = u8::try_from(data.len())
+            .ok()
+            .filter(|&len| usize::from(len) <= INLINE_LEN_MAX)?;
+        let mut bytes = [0; INLINE_LEN_MAX];
+        bytes[..data.len()].copy_from_slice(data);
+        Some(InlineText { len, bytes })
+    }
+}
+
+impl std::ops::Deref for InlineText {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
 /// A string value in its compact form. Redis's encodings are kept apart because OBJECT
 /// ENCODING shows them: a short string as written is `embstr`; one changed in place (APPEND,
 /// SETRANGE, SETBIT, ...) or longer than 44 bytes is `raw`.
@@ -21,7 +52,9 @@ const COPY_ON_READ_LEN_MAX: usize = 256;
 pub enum StrValue {
     /// A canonical decimal integer ("0", "-12", never "012" or "+1").
     Int(i64),
-    /// A string of at most 44 bytes, stored as written.
+    /// A string of at most 38 bytes, stored as written, inside the value (Redis's `embstr`).
+    Inline(InlineText),
+    /// A string of 39 to 44 bytes, stored as written (also `embstr`).
     Embedded(Bytes),
     /// Any other bytes.
     Raw(Bytes),
@@ -45,17 +78,21 @@ impl StrValue {
     pub fn from_bytes(data: &[u8]) -> StrValue {
         match parse_i64(data) {
             Some(n) => StrValue::Int(n),
-            None if data.len() <= EMBSTR_LEN_MAX => {
-                StrValue::Embedded(Bytes::copy_from_slice(data))
-            }
-            None => StrValue::Raw(Bytes::copy_from_slice(data)),
+            None => match InlineText::new(data) {
+                Some(inline) => StrValue::Inline(inline),
+                None if data.len() <= EMBSTR_LEN_MAX => {
+                    StrValue::Embedded(Bytes::copy_from_slice(data))
+                }
+                None => StrValue::Raw(Bytes::copy_from_slice(data)),
+            },
         }
     }
 
     /// The bytes of a text (non-integer) value.
-    pub fn text(&self) -> Option<&Bytes> {
+    pub fn text(&self) -> Option<&[u8]> {
         match self {
             StrValue::Int(_) => None,
+            StrValue::Inline(data) => Some(data),
             StrValue::Embedded(data) | StrValue::Raw(data) => Some(data),
         }
     }
@@ -75,6 +112,7 @@ impl StrValue {
     pub fn to_bytes(&self) -> Bytes {
         match self {
             StrValue::Int(n) => Bytes::from(n.to_string()),
+            StrValue::Inline(data) => Bytes::copy_from_slice(data),
             StrValue::Embedded(data) | StrValue::Raw(data)
                 if data.len() <= COPY_ON_READ_LEN_MAX =>
             {
@@ -88,6 +126,7 @@ impl StrValue {
     pub fn len(&self) -> usize {
         match self {
             StrValue::Int(n) => decimal_len(*n),
+            StrValue::Inline(data) => data.len(),
             StrValue::Embedded(data) | StrValue::Raw(data) => data.len(),
         }
     }
@@ -101,7 +140,7 @@ impl StrValue {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             StrValue::Int(n) => Some(*n),
-            StrValue::Embedded(data) | StrValue::Raw(data) => parse_i64(data),
+            _ => self.text().and_then(parse_i64),
         }
     }
 
@@ -109,7 +148,7 @@ impl StrValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             StrValue::Int(_) => "int",
-            StrValue::Embedded(_) => "embstr",
+            StrValue::Inline(_) | StrValue::Embedded(_) => "embstr",
             StrValue::Raw(_) => "raw",
         }
     }
@@ -226,6 +265,32 @@ pub fn parse_f64(data: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_strings_live_inline_without_growing_the_value() {
+        assert!(std::mem::size_of::<Value>() <= 40);
+        let cases: [(&[u8], &str); 5] = [
+            (b"", "embstr"),
+            (&[b'a'; 38], "embstr"),
+            (&[b'a'; 39], "embstr"),
+            (&[b'a'; 45], "raw"),
+            (b"12", "int"),
+        ];
+        for (data, encoding) in cases {
+            let value = StrValue::from_bytes(data);
+            assert_eq!(value.encoding(), encoding);
+            assert_eq!(value.len(), data.len());
+            assert_eq!(&value.to_bytes()[..], data);
+        }
+        assert!(matches!(
+            StrValue::from_bytes(&[b'a'; 38]),
+            StrValue::Inline(_)
+        ));
+        assert_eq!(
+            StrValue::from_bytes(b"abc"),
+            StrValue::Raw(Bytes::from("abc"))
+        );
+    }
 
     #[test]
     fn integers_parse_like_string2ll() {

@@ -86,9 +86,9 @@ fn string_of_mut(value: &mut Value) -> Result<&mut StrValue, CommandError> {
 
 /// The bytes of a string value; an integer is read as its decimal text, as Redis reads it.
 fn text_of(value: &StrValue) -> Cow<'_, [u8]> {
-    match value {
-        StrValue::Embedded(data) | StrValue::Raw(data) => Cow::Borrowed(data),
-        StrValue::Int(n) => Cow::Owned(n.to_string().into_bytes()),
+    match value.text() {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(value.to_bytes().to_vec()),
     }
 }
 

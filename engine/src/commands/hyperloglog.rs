@@ -434,8 +434,9 @@ impl<'a> Sketch<'a> {
     /// strings that are not sketches.
     fn of(value: &'a Value) -> Result<Sketch<'a>, CommandError> {
         match value {
-            Value::Str(StrValue::Raw(bytes) | StrValue::Embedded(bytes)) => Sketch::parse(bytes),
-            Value::Str(StrValue::Int(_)) => Err(not_a_sketch()),
+            Value::Str(text) => text
+                .text()
+                .map_or_else(|| Err(not_a_sketch()), Sketch::parse),
             _ => Err(CommandError::WrongType),
         }
     }

@@ -25,7 +25,7 @@ use crate::exec::{Ctx, Locks};
 use crate::keyspace::Entry;
 use crate::notify::Events;
 use crate::reply::Reply;
-use crate::value::{parse_f64, parse_i64, StrValue, Value};
+use crate::value::{parse_f64, StrValue, Value};
 
 const READ_FAST: Flags = Flags::READONLY.and(Flags::FAST);
 const WRITE_OOM: Flags = Flags::WRITE.and(Flags::DENYOOM);
@@ -155,6 +155,7 @@ fn checked_string_len(len: usize, extra: usize, len_max: u64) -> Result<usize, C
 pub(crate) fn take_buffer(value: &mut StrValue, len_needed: usize) -> Vec<u8> {
     let mut buffer = match std::mem::replace(value, StrValue::Int(0)) {
         StrValue::Int(n) => n.to_string().into_bytes(),
+        StrValue::Inline(data) => data.to_vec(),
         StrValue::Embedded(data) | StrValue::Raw(data) => Vec::from(data),
     };
     if buffer.capacity() < len_needed {
@@ -167,24 +168,19 @@ pub(crate) fn take_buffer(value: &mut StrValue, len_needed: usize) -> Vec<u8> {
 /// The integer a stored string holds. Only the canonical text counts, as Redis's `string2ll`
 /// reads it (no `+`, no leading zeros, no spaces); canonical integers are kept as `Int` already.
 fn stored_integer(value: &StrValue) -> Result<i64, CommandError> {
-    match value {
-        StrValue::Int(n) => Ok(*n),
-        StrValue::Embedded(data) | StrValue::Raw(data) => {
-            parse_i64(data).ok_or(CommandError::NotInteger)
-        }
-    }
+    value.as_i64().ok_or(CommandError::NotInteger)
 }
 
 /// The number a stored string holds, for INCRBYFLOAT.
 fn stored_float(value: &StrValue) -> Result<f64, CommandError> {
-    match value {
+    match (value, value.text()) {
         // Exact up to 2^53 in magnitude; beyond, the sum may differ from Redis's in its last
         // digits (Redis adds in long double, exact for every i64).
-        StrValue::Int(n) => Ok(*n as f64),
-        StrValue::Embedded(data) | StrValue::Raw(data) if data.len() <= FLOAT_TEXT_LEN_MAX => {
-            parse_f64(data).ok_or(CommandError::NotFloat)
+        (StrValue::Int(n), _) => Ok(*n as f64),
+        (_, Some(text)) if text.len() <= FLOAT_TEXT_LEN_MAX => {
+            parse_f64(text).ok_or(CommandError::NotFloat)
         }
-        StrValue::Embedded(_) | StrValue::Raw(_) => Err(CommandError::NotFloat),
+        _ => Err(CommandError::NotFloat),
     }
 }
 

@@ -181,6 +181,7 @@ fn write_str_value(out: &mut Vec<u8>, value: &StrValue, compress: bool) {
                 write_bytes(out, n.to_string().as_bytes(), compress);
             }
         }
+        StrValue::Inline(data) => write_bytes(out, data, compress),
         StrValue::Embedded(data) | StrValue::Raw(data) => write_bytes(out, data, compress),
     }
 }
