@@ -30,6 +30,7 @@ import itertools
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -398,6 +399,10 @@ def report(results):
                   f"{theirs['rss'] / count:>9.1f} {ours['rss'] / theirs['rss']:>6.2f}")
 
 
+def interrupted(signum, _frame):
+    raise SystemExit(f"interrupted by signal {signum}: stopping the servers")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -406,6 +411,10 @@ def main():
     args = parser.parse_args()
     if not os.path.exists(REDIS_SERVER):
         sys.exit(f"{REDIS_SERVER} is missing (apt-get install redis-server)")
+    # SIGTERM (and SIGINT, even when started in the background with it ignored) unwinds
+    # through the `finally` below, which stops the servers.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, interrupted)
     sizes = QUICK if args.quick else FULL
     binary = slotkv_binary()
     workdir = tempfile.mkdtemp(prefix="slotkv-memory-")
