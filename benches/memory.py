@@ -37,7 +37,8 @@ import sys
 import tempfile
 import time
 
-from compare import free_port, start, stop
+sys.dont_write_bytecode = True  # importing compare.py must not leave __pycache__ in benches/
+from compare import free_port, start, stop  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDIS_SERVER = "/usr/bin/redis-server"
