@@ -94,6 +94,9 @@ impl Entry {
 /// fill the 24 a boxed slice would take anyway, and hold most keys applications use.
 const KEY_INLINE_MAX: usize = 22;
 
+/// Tables with this many buckets or fewer are never shrunk.
+const SHRINK_BUCKETS_MIN: usize = 16;
+
 /// A key's bytes, inline when short.
 #[derive(Debug)]
 enum KeyBytes {
@@ -230,6 +233,17 @@ impl SlotTable {
         }
     }
 
+    /// Gives memory back once removals (deletes, expiry, eviction) left the table less than
+    /// 1/8 full, as Redis shrinks its dicts: a slot that once held many keys does not keep
+    /// their room.
+    fn shrink_if_sparse(&mut self) {
+        let buckets = self.table.num_buckets();
+        if buckets > SHRINK_BUCKETS_MIN && self.table.len() * 8 < buckets {
+            self.table
+                .shrink_to(self.table.len() * 2, |s| hash_key(&s.key));
+        }
+    }
+
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.table
             .find_mut(hash_key(key), |s| *s.key == *key)
@@ -255,7 +269,13 @@ impl SlotTable {
             Ok(found) => {
                 let entry = &mut found.into_mut().entry;
                 if let Some(touch) = touch {
-                    entry.access = touch.accessed(entry.access);
+                    // Stored only when it changes (the LRU clock ticks once a second), so
+                    // threads reading one hot key do not keep taking its cache line away from
+                    // each other.
+                    let access = touch.accessed(entry.access);
+                    if access != entry.access {
+                        entry.access = access;
+                    }
                 }
                 Lookup::Live(entry)
             }
@@ -314,6 +334,7 @@ impl SlotTable {
         };
         let (stored, _) = found.remove();
         note_removed(&mut self.volatile_count, &stored.entry, counts);
+        self.shrink_if_sparse();
         if stored.entry.is_expired(now_ms) {
             Previous::Expired
         } else {
@@ -345,6 +366,7 @@ impl SlotTable {
             note_removed(&mut self.volatile_count, &stored.entry, counts);
             self.watchers.signal(&stored.key);
         }
+        self.shrink_if_sparse();
         expired.into_iter().map(|s| Box::from(&*s.key)).collect()
     }
 
@@ -631,6 +653,25 @@ mod tests {
             assert_eq!(entry.value, string(key));
         }
         assert_eq!(slot.table().len(), 5);
+    }
+
+    #[test]
+    fn tables_shrink_once_removals_leave_them_sparse() {
+        let ks = Keyspace::default();
+        let mut slot = LockedSlot::lock(&ks, 0, 4);
+        let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
+        for key in &keys {
+            slot.insert(key.as_bytes(), Entry::new(string(b"v")), &at(0));
+        }
+        let full = slot.table().table.num_buckets();
+        for key in &keys[10..] {
+            slot.remove(key.as_bytes(), 0);
+        }
+        let sparse = slot.table().table.num_buckets();
+        assert!(sparse * 16 <= full, "{full} buckets became {sparse}");
+        for key in &keys[..10] {
+            assert!(slot.raw_get(key.as_bytes()).is_some());
+        }
     }
 
     #[test]

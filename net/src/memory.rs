@@ -2,27 +2,65 @@
 //! jemalloc, whose statistics are exact) and the process's resident set, for INFO and for the
 //! engine's `maxmemory` checks ([`AllocatorGauge`]).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use parking_lot::Mutex;
 use slotkv_engine::{Engine, MaxmemoryPolicy, MemoryGauge, Reply};
+use tikv_jemalloc_ctl::thread::{self, ThreadLocal};
 use tikv_jemalloc_ctl::{epoch, epoch_mib, stats};
 
-/// How long the gauge trusts its last reading. Refreshing jemalloc's statistics costs about
-/// 30 µs, so it is done at most 200 times a second; in between, writes add at most what they
-/// allocate in 5 ms (well under 1% of any practical limit) and evictions subtract what they
-/// release.
+/// How long the gauge trusts its last global reading. Refreshing jemalloc's statistics costs
+/// about 30 µs, so it is done at most 200 times a second.
 const GAUGE_REFRESH_US: u64 = 5_000;
 
-/// The engine's view of memory in use: jemalloc's allocated bytes, cached between refreshes.
+/// The engine's view of memory in use: jemalloc's allocated bytes as of the last refresh, plus
+/// what the asking thread allocated (net of what it freed) since, from jemalloc's per-thread
+/// counters. A pipelined batch runs on one thread and evictions run on the thread that needs
+/// the room, so a writer sees its own growth and its evictions at once; other threads' growth
+/// shows at the next refresh, at most 5 ms later.
 #[derive(Debug)]
 pub struct AllocatorGauge {
     started: Instant,
     cached_bytes: AtomicU64,
     refreshed_at_us: AtomicU64,
+    /// Bumped by every refresh, so each thread knows when to take a new baseline.
+    generation: AtomicU64,
     refreshing: Mutex<()>,
+}
+
+/// A thread's jemalloc counters and its net allocation when it first asked after a refresh.
+#[derive(Clone, Copy)]
+struct OwnCounters {
+    allocated: ThreadLocal<u64>,
+    deallocated: ThreadLocal<u64>,
+    generation: u64,
+    baseline_net: u64,
+}
+
+impl OwnCounters {
+    /// This thread's bytes allocated minus bytes freed, since it started (wrapping).
+    fn net(&self) -> u64 {
+        self.allocated.get().wrapping_sub(self.deallocated.get())
+    }
+}
+
+thread_local! {
+    static OWN: Cell<Option<OwnCounters>> = const { Cell::new(None) };
+}
+
+/// The calling thread's counters, looked up once per thread.
+fn own_counters() -> Option<OwnCounters> {
+    OWN.with(Cell::get).or_else(|| {
+        Some(OwnCounters {
+            allocated: thread::allocatedp::read().ok()?,
+            deallocated: thread::deallocatedp::read().ok()?,
+            generation: u64::MAX,
+            baseline_net: 0,
+        })
+    })
 }
 
 impl Default for AllocatorGauge {
@@ -31,6 +69,7 @@ impl Default for AllocatorGauge {
             started: Instant::now(),
             cached_bytes: AtomicU64::new(0),
             refreshed_at_us: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             refreshing: Mutex::new(()),
         };
         gauge.refresh();
@@ -44,35 +83,48 @@ impl AllocatorGauge {
     }
 
     /// Reads jemalloc's figure now.
-    fn refresh(&self) -> u64 {
-        let bytes = allocated_bytes_now();
-        self.cached_bytes.store(bytes, Ordering::Relaxed);
+    fn refresh(&self) {
+        self.cached_bytes
+            .store(allocated_bytes_now(), Ordering::Relaxed);
         self.refreshed_at_us
             .store(self.elapsed_us(), Ordering::Relaxed);
-        bytes
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn refresh_if_stale(&self) {
+        let age_us = self
+            .elapsed_us()
+            .saturating_sub(self.refreshed_at_us.load(Ordering::Relaxed));
+        if age_us >= GAUGE_REFRESH_US {
+            // One thread refreshes; the others go on with the reading it replaces.
+            if let Some(_refreshing) = self.refreshing.try_lock() {
+                self.refresh();
+            }
+        }
     }
 }
 
 impl MemoryGauge for AllocatorGauge {
     fn used_bytes(&self) -> u64 {
-        let age_us = self
-            .elapsed_us()
-            .saturating_sub(self.refreshed_at_us.load(Ordering::Relaxed));
-        if age_us >= GAUGE_REFRESH_US {
-            // One thread refreshes; the others use the figure it is about to replace.
-            if let Some(_refreshing) = self.refreshing.try_lock() {
-                return self.refresh();
-            }
-        }
-        self.cached_bytes.load(Ordering::Relaxed)
-    }
-
-    fn note_released(&self, bytes: u64) {
-        let _ = self
-            .cached_bytes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cached| {
-                Some(cached.saturating_sub(bytes))
+        self.refresh_if_stale();
+        let generation = self.generation.load(Ordering::Acquire);
+        let cached = self.cached_bytes.load(Ordering::Relaxed);
+        let Some(own) = own_counters() else {
+            return cached;
+        };
+        let net = own.net();
+        if own.generation != generation {
+            OWN.with(|cell| {
+                cell.set(Some(OwnCounters {
+                    generation,
+                    baseline_net: net,
+                    ..own
+                }));
             });
+            return cached;
+        }
+        let growth = net.wrapping_sub(own.baseline_net) as i64;
+        cached.saturating_add_signed(growth)
     }
 }
 

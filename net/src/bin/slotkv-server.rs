@@ -82,6 +82,11 @@ async fn serve(settings: Settings, config_file: Option<std::path::PathBuf>) -> R
         .await
         .map_err(|e| e.to_string())?;
     server.shared().engine.set_hz(hz);
+    // jemalloc's background threads give freed pages back to the system as Redis has them
+    // do, so the resident set follows the memory in use after evictions and deletes.
+    if let Err(error) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!("jemalloc background threads not started: {error}");
+    }
     // Under jemalloc (this binary's allocator) maxmemory is held against its exact figure.
     server.shared().engine.set_memory_gauge(std::sync::Arc::new(
         slotkv_net::memory::AllocatorGauge::default(),
