@@ -269,7 +269,7 @@ impl SlotTable {
             Ok(found) => {
                 let entry = &mut found.into_mut().entry;
                 if let Some(touch) = touch {
-                    // Stored only when it changes (the LRU clock ticks once a second), so
+                    // Stored only when it changes (the LRU clock ticks every 10 ms), so
                     // threads reading one hot key do not keep taking its cache line away from
                     // each other.
                     let access = touch.accessed(entry.access);

@@ -1,14 +1,14 @@
-//! Per-key access metadata, 24 bits as Redis keeps them: under an LRU (or any non-LFU) policy
-//! the time of the last access in seconds; under an LFU policy the minutes of the last
-//! decrement (16 bits) and a logarithmic access counter (8 bits).
+//! Per-key access metadata in 32 bits: under an LRU (or any non-LFU) policy the time of the
+//! last access in 10 ms ticks (Redis keeps seconds in 24 bits; finer ticks tell apart keys used
+//! within the same second, which sharpens eviction, and 32 bits still wrap only after 497
+//! days); under an LFU policy, as Redis, the minutes of the last decrement (16 bits) and a
+//! logarithmic access counter (8 bits).
 //!
 //! A command computes one [`Touch`] from the time it started and the current policy; every
 //! key it looks up or creates is stamped through it.
 
-/// Mask of the 24 bits an entry keeps.
-pub const ACCESS_MASK: u32 = (1 << 24) - 1;
-/// Resolution of the LRU clock (Redis's `LRU_CLOCK_RESOLUTION`).
-const LRU_RESOLUTION_MS: u64 = 1000;
+/// Resolution of the LRU clock.
+const LRU_RESOLUTION_MS: u64 = 10;
 /// Counter of a key just created, so it is not evicted before it had a chance to be read.
 pub const LFU_INIT_COUNTER: u8 = 5;
 /// Mask of the 16-bit minute clock the LFU decay uses.
@@ -24,21 +24,19 @@ pub enum AccessMode {
     Lfu { log_factor: u32, decay_minutes: u32 },
 }
 
-/// The LRU clock at `now_ms`: seconds, wrapping at 24 bits (194 days).
+/// The LRU clock at `now_ms`: 10 ms ticks, wrapping at 32 bits (497 days).
 pub fn lru_clock(now_ms: u64) -> u32 {
-    ((now_ms / LRU_RESOLUTION_MS) as u32) & ACCESS_MASK
+    (now_ms / LRU_RESOLUTION_MS) as u32
 }
 
 /// Milliseconds since the access stamped `stamp` under the LRU clock (wrap-around aware).
 pub fn lru_idle_ms(stamp: u32, now_ms: u64) -> u64 {
-    let now = lru_clock(now_ms);
-    let stamp = stamp & ACCESS_MASK;
-    let ticks = if now >= stamp {
-        now - stamp
-    } else {
-        now + (ACCESS_MASK - stamp)
-    };
-    u64::from(ticks) * LRU_RESOLUTION_MS
+    u64::from(lru_clock(now_ms).wrapping_sub(stamp)) * LRU_RESOLUTION_MS
+}
+
+/// The LRU stamp of a key idle for `idle_ms` at `now_ms` (RESTORE ... IDLETIME, RDB IDLE).
+pub fn lru_stamp_idle_for(idle_ms: u64, now_ms: u64) -> u32 {
+    lru_clock(now_ms.saturating_sub(idle_ms))
 }
 
 fn lfu_minutes(now_ms: u64) -> u32 {
@@ -142,13 +140,18 @@ mod tests {
     };
 
     #[test]
-    fn lru_idle_time_counts_whole_seconds_and_survives_the_wrap() {
+    fn lru_idle_time_counts_ticks_and_survives_the_wrap() {
         let stamp = Touch::new(AccessMode::Lru, 5_000).created();
-        assert_eq!(lru_idle_ms(stamp, 5_999), 0);
+        assert_eq!(lru_idle_ms(stamp, 5_009), 0);
+        assert_eq!(lru_idle_ms(stamp, 5_010), 10);
         assert_eq!(lru_idle_ms(stamp, 65_000), 60_000);
-        let near_wrap = u64::from(ACCESS_MASK) * 1000;
-        let stamp = lru_clock(near_wrap - 2000);
-        assert_eq!(lru_idle_ms(stamp, near_wrap + 3000), 4000);
+        let wrap_ms = (1u64 << 32) * LRU_RESOLUTION_MS;
+        let stamp = lru_clock(wrap_ms - 2000);
+        assert_eq!(lru_idle_ms(stamp, wrap_ms + 3000), 5000);
+        assert_eq!(
+            lru_idle_ms(lru_stamp_idle_for(42_000, 100_000), 100_000),
+            42_000
+        );
     }
 
     #[test]
@@ -179,6 +182,6 @@ mod tests {
         let lfu = Touch::new(LFU, 60_000);
         assert_eq!(lfu.overwritten(0x12_34_56), 0x12_34_56);
         let lru = Touch::new(AccessMode::Lru, 7_000);
-        assert_eq!(lru.overwritten(1), 7);
+        assert_eq!(lru.overwritten(1), 700);
     }
 }
