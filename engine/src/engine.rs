@@ -20,6 +20,7 @@ use crate::propagate::{PropagationSink, Propagator};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 use crate::slot::SLOT_COUNT;
+use crate::snapshot::Snapshot;
 use crate::types::encodings::{Encodings, LiveEncodings};
 use crate::watch::{WatchSet, WatchedKey};
 use parking_lot::RwLock;
@@ -377,6 +378,17 @@ impl Engine {
             inner: &self.inner,
             _guard: guard,
         }
+    }
+
+    /// A point-in-time snapshot of every database at the propagation offset of this instant,
+    /// without stopping clients beyond that instant: the gate is closed only while the
+    /// snapshot is installed, then each slot is copied by the snapshot's iterator in its turn
+    /// or by the first write to it, whichever comes first (see [`crate::snapshot`]). Consume
+    /// it on any thread. Do not call it from inside a command or while holding
+    /// [`Engine::exclusive`] (it would wait for itself).
+    pub fn snapshot(&self) -> Snapshot {
+        let _closed = self.inner.gate.close();
+        Snapshot::install(&self.inner)
     }
 
     /// WATCH: registers `key` of `db` in `set`, remembering its deadline.

@@ -208,12 +208,15 @@ impl<'a> Locks<'a> {
         self.held.get_mut(index)
     }
 
-    /// The held slot of `key` for a change: if anyone watches a key of that slot, the key is
-    /// remembered so its watchers are signalled when the command propagates.
+    /// The held slot of `key` for a change: a snapshot in progress copies the slot first
+    /// (copy-on-write), and if anyone watches a key of that slot, the key is remembered so its
+    /// watchers are signalled when the command propagates.
     fn slot_for_write(&mut self, key: &[u8]) -> &mut LockedSlot<'a> {
         let target = (self.db, key_slot(key));
         let index = self.held.position(target);
-        if self.held.get(index).has_watchers() {
+        let slot = self.held.get(index);
+        slot.before_write();
+        if slot.has_watchers() {
             self.touched.push((target, Box::from(key)));
         }
         self.held.get_mut(index)

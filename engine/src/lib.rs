@@ -17,6 +17,7 @@
 //! - [`clock`]: injected time, so expiry can be tested.
 //! - [`evict`]: `maxmemory` and the eight eviction policies.
 //! - [`usage`]: memory estimates per key (MEMORY USAGE).
+//! - [`snapshot`]: point-in-time snapshots without fork (copy-on-write per slot).
 //! - [`engine`]: [`Engine`], the handle: generic `execute`, counters, expiry, propagation.
 //! - [`api`]: the typed embedded API (`set`, `get`, `expire`, ...).
 //!
@@ -40,6 +41,7 @@ pub mod notify;
 pub mod propagate;
 pub mod reply;
 pub mod slot;
+pub mod snapshot;
 pub mod types;
 pub mod usage;
 pub mod value;
@@ -50,3 +52,4 @@ pub use engine::{Config, Engine, Session, StatsSnapshot};
 pub use error::{CommandError, OpenError};
 pub use evict::{MaxmemoryPolicy, MemoryGauge, MemoryLimits, RemovalCause, RemovalListener};
 pub use reply::Reply;
+pub use snapshot::{DbSize, SlotEntries, Snapshot};
