@@ -297,6 +297,22 @@ impl<'a> Locks<'a> {
         previous
     }
 
+    /// Inserts or replaces `key` as RESTORE does, stamped from `hint` (its idle time or LFU
+    /// counter) rather than as a new key; returns the previous live entry.
+    pub fn insert_restored(
+        &mut self,
+        key: &[u8],
+        entry: Entry,
+        hint: crate::evict::access::AccessHint,
+    ) -> Option<Entry> {
+        let stamp = self.touch.restored(hint);
+        let previous = self.insert(key, entry);
+        if let Some(entry) = self.slot_of(key).raw_get_mut(key) {
+            entry.set_access(stamp);
+        }
+        previous
+    }
+
     /// Removes `key`; returns its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let now_ms = self.now_ms;

@@ -4,6 +4,7 @@
 pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -31,4 +32,5 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(hyperloglog::COMMANDS)
         .chain(blocking::COMMANDS)
         .chain(sort::COMMANDS)
+        .chain(dump::COMMANDS)
 }
