@@ -162,6 +162,7 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
     if exclusive.watch_broken(&state.transaction.watched) {
         return Reply::NilArray;
     }
+    state.in_exec = true;
     let replies = multi
         .queued
         .into_iter()
@@ -200,5 +201,6 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
             },
         )
         .collect();
+    state.in_exec = false;
     Reply::Array(replies)
 }
