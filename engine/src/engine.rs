@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::clock::{Clock, SystemClock};
+use crate::codec::PayloadCodec;
 use crate::command::{CommandSpec, CommandTable, Flags, Handler};
 use crate::counter::StripedCounter;
 use crate::error::{CommandError, OpenError};
@@ -20,6 +21,7 @@ use crate::propagate::{PropagationSink, Propagator};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 use crate::slot::SLOT_COUNT;
+use crate::snapshot::Snapshot;
 use crate::types::encodings::{Encodings, LiveEncodings};
 use crate::watch::{WatchSet, WatchedKey};
 use parking_lot::RwLock;
@@ -159,6 +161,8 @@ pub(crate) struct Inner {
     event_sink: RwLock<Option<Arc<dyn EventSink>>>,
     /// `maxmemory`, the eviction policy and its state.
     pub(crate) eviction: Eviction,
+    /// The DUMP/RESTORE payload format, installed by the persistence crate.
+    pub(crate) payload_codec: std::sync::OnceLock<Arc<dyn PayloadCodec>>,
 }
 
 impl Inner {
@@ -276,6 +280,7 @@ impl Engine {
             events: AtomicU16::new(0),
             event_sink: RwLock::new(None),
             eviction: Eviction::new(config.memory),
+            payload_codec: std::sync::OnceLock::new(),
         });
         if config.active_expiry {
             spawn_expiry_thread(Arc::downgrade(&inner))
@@ -379,6 +384,17 @@ impl Engine {
         }
     }
 
+    /// A point-in-time snapshot of every database at the propagation offset of this instant,
+    /// without stopping clients beyond that instant: the gate is closed only while the
+    /// snapshot is installed, then each slot is copied by the snapshot's iterator in its turn
+    /// or by the first write to it, whichever comes first (see [`crate::snapshot`]). Consume
+    /// it on any thread. Do not call it from inside a command or while holding
+    /// [`Engine::exclusive`] (it would wait for itself).
+    pub fn snapshot(&self) -> Snapshot {
+        let _closed = self.inner.gate.close();
+        Snapshot::install(&self.inner)
+    }
+
     /// WATCH: registers `key` of `db` in `set`, remembering its deadline.
     pub fn watch(&self, set: &mut WatchSet, db: usize, key: &[u8]) {
         if db >= self.inner.dbs.len() || set.contains(db, key) {
@@ -408,6 +424,38 @@ impl Engine {
             );
             slot.remove_watcher(&watched.key, &set.flag);
         }
+    }
+
+    /// Installs the DUMP/RESTORE payload format (the persistence crate's RDB codec). Only the
+    /// first call counts: it returns false once a codec is installed.
+    pub fn set_payload_codec(&self, codec: Arc<dyn PayloadCodec>) -> bool {
+        self.inner.payload_codec.set(codec).is_ok()
+    }
+
+    /// Puts a key loaded from a file (RDB at start-up) into database `db`, replacing any key
+    /// of that name: not a command, so nothing is propagated, counted as a change or
+    /// reported as an event. `hint` carries the file's idle time or LFU counter. Returns
+    /// false if `db` is out of range.
+    pub fn load_entry(
+        &self,
+        db: usize,
+        key: &[u8],
+        value: crate::value::Value,
+        expire_at_ms: Option<u64>,
+        hint: crate::evict::access::AccessHint,
+    ) -> bool {
+        let Some(keyspace) = self.inner.dbs.get(db) else {
+            return false;
+        };
+        let now_ms = self.inner.clock.now_ms();
+        let touch = crate::evict::access::Touch::new(self.inner.eviction.access_mode(), now_ms);
+        let _gate = self.inner.gate.enter();
+        let mut slot = LockedSlot::lock(keyspace, db, key_slot(key));
+        slot.insert(key, Entry::with_expiry(value, expire_at_ms), &touch);
+        if let Some(entry) = slot.raw_get_mut(key) {
+            entry.set_access(touch.restored(hint));
+        }
+        true
     }
 
     /// Sets which keyspace notifications are reported (`notify-keyspace-events`).

@@ -208,12 +208,15 @@ impl<'a> Locks<'a> {
         self.held.get_mut(index)
     }
 
-    /// The held slot of `key` for a change: if anyone watches a key of that slot, the key is
-    /// remembered so its watchers are signalled when the command propagates.
+    /// The held slot of `key` for a change: a snapshot in progress copies the slot first
+    /// (copy-on-write), and if anyone watches a key of that slot, the key is remembered so its
+    /// watchers are signalled when the command propagates.
     fn slot_for_write(&mut self, key: &[u8]) -> &mut LockedSlot<'a> {
         let target = (self.db, key_slot(key));
         let index = self.held.position(target);
-        if self.held.get(index).has_watchers() {
+        let slot = self.held.get(index);
+        slot.before_write();
+        if slot.has_watchers() {
             self.touched.push((target, Box::from(key)));
         }
         self.held.get_mut(index)
@@ -290,6 +293,22 @@ impl<'a> Locks<'a> {
         let previous = self.settle(key, previous);
         if previous.is_none() {
             self.notify(Events::NEW, "new", key);
+        }
+        previous
+    }
+
+    /// Inserts or replaces `key` as RESTORE does, stamped from `hint` (its idle time or LFU
+    /// counter) rather than as a new key; returns the previous live entry.
+    pub fn insert_restored(
+        &mut self,
+        key: &[u8],
+        entry: Entry,
+        hint: crate::evict::access::AccessHint,
+    ) -> Option<Entry> {
+        let stamp = self.touch.restored(hint);
+        let previous = self.insert(key, entry);
+        if let Some(entry) = self.slot_of(key).raw_get_mut(key) {
+            entry.set_access(stamp);
         }
         previous
     }

@@ -16,6 +16,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::counter::StripedCounter;
 use crate::evict::access::Touch;
 use crate::slot::SLOT_COUNT;
+use crate::snapshot::CowHook;
 use crate::value::Value;
 use crate::watch::{SlotWatchers, WatchFlag};
 
@@ -427,6 +428,8 @@ struct Counts {
 pub struct Keyspace {
     slots: OnceLock<Box<[Mutex<SlotTable>]>>,
     counts: Counts,
+    /// Snapshots in progress, told of every change before it is made.
+    pub(crate) cow: CowHook,
 }
 
 impl Keyspace {
@@ -472,6 +475,7 @@ impl Keyspace {
         WholeKeyspace {
             tables: self.slots().iter().map(|slot| slot.lock()).collect(),
             counts: &self.counts,
+            cow: &self.cow,
         }
     }
 }
@@ -483,12 +487,21 @@ impl Keyspace {
 pub struct WholeKeyspace<'a> {
     tables: Vec<MutexGuard<'a, SlotTable>>,
     counts: &'a Counts,
+    cow: &'a CowHook,
 }
 
 impl WholeKeyspace<'_> {
+    /// Lets snapshots in progress copy every slot they still need, before a change to all.
+    fn before_write(&self) {
+        for (slot, table) in self.tables.iter().enumerate() {
+            self.cow.before_write(slot as u16, table);
+        }
+    }
+
     /// Takes every key out; returns the non-empty tables for the caller to drop (possibly on
     /// another thread, for FLUSHALL ASYNC, after the locks are released).
     pub fn take_all(&mut self) -> Vec<SlotTable> {
+        self.before_write();
         let counts = self.counts;
         self.tables
             .iter_mut()
@@ -499,6 +512,8 @@ impl WholeKeyspace<'_> {
 
     /// Exchanges the contents and counters of two locked databases.
     pub fn swap(&mut self, other: &mut WholeKeyspace<'_>) {
+        self.before_write();
+        other.before_write();
         for (a, b) in self.tables.iter_mut().zip(other.tables.iter_mut()) {
             a.swap_contents(b);
         }
@@ -514,6 +529,7 @@ pub struct LockedSlot<'a> {
     slot: u16,
     table: MutexGuard<'a, SlotTable>,
     counts: &'a Counts,
+    cow: &'a CowHook,
 }
 
 impl<'a> LockedSlot<'a> {
@@ -524,7 +540,14 @@ impl<'a> LockedSlot<'a> {
             slot,
             table: keyspace.lock_slot(slot),
             counts: &keyspace.counts,
+            cow: &keyspace.cow,
         }
+    }
+
+    /// Lets snapshots in progress copy this slot before it changes (copy-on-write; one atomic
+    /// load when no snapshot runs). Every change to the table goes through here first.
+    pub fn before_write(&self) {
+        self.cow.before_write(self.slot, &self.table);
     }
 
     /// The database number.
@@ -550,27 +573,35 @@ impl<'a> LockedSlot<'a> {
     /// Mutable entry of `key`, expired or not. The deadline is changed only through
     /// [`LockedSlot::set_expiry`], which keeps the counters true.
     pub fn raw_get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.before_write();
         self.table.get_mut(key)
     }
 
     /// The live entry of `key` at `now_ms`, removing it first if it has expired; a live one
     /// is stamped as used through `touch` when given.
     pub fn lookup(&mut self, key: &[u8], now_ms: u64, touch: Option<&Touch>) -> Lookup<'_> {
+        // Only a lookup that reclaims an expired key changes the slot.
+        if self.cow.is_active() && self.table.get(key).is_some_and(|e| e.is_expired(now_ms)) {
+            self.before_write();
+        }
         self.table.lookup(key, now_ms, touch, self.counts)
     }
 
     /// Inserts or replaces `key`, stamped through `touch`; says what was there.
     pub fn insert(&mut self, key: &[u8], entry: Entry, touch: &Touch) -> Previous {
+        self.before_write();
         self.table.insert(key, entry, touch, self.counts)
     }
 
     /// Removes `key`; says what was there at `now_ms`.
     pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Previous {
+        self.before_write();
         self.table.remove(key, now_ms, self.counts)
     }
 
     /// Sets or clears the deadline of an existing key; false if the key is absent.
     pub fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
+        self.before_write();
         self.table.set_expiry(key, expire_at_ms, self.counts)
     }
 
@@ -596,6 +627,9 @@ impl<'a> LockedSlot<'a> {
 
     /// Removes every expired key of this slot; returns them.
     pub fn remove_expired(&mut self, now_ms: u64) -> Vec<Box<[u8]>> {
+        if self.table.volatile_count() > 0 {
+            self.before_write();
+        }
         self.table.remove_expired(now_ms, self.counts)
     }
 }

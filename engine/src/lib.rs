@@ -14,9 +14,11 @@
 //! - [`float`]: doubles in replies and INCRBYFLOAT results, written as Redis writes them.
 //! - [`gate`]: the striped lock that makes EXEC atomic without slowing single commands.
 //! - [`watch`]: WATCH flags registered per slot, for MULTI/EXEC.
+//! - [`codec`]: the DUMP/RESTORE payload codec the persistence crate plugs in.
 //! - [`clock`]: injected time, so expiry can be tested.
 //! - [`evict`]: `maxmemory` and the eight eviction policies.
 //! - [`usage`]: memory estimates per key (MEMORY USAGE).
+//! - [`snapshot`]: point-in-time snapshots without fork (copy-on-write per slot).
 //! - [`engine`]: [`Engine`], the handle: generic `execute`, counters, expiry, propagation.
 //! - [`api`]: the typed embedded API (`set`, `get`, `expire`, ...).
 //!
@@ -25,6 +27,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod codec;
 pub mod command;
 pub mod commands;
 pub mod counter;
@@ -40,13 +43,16 @@ pub mod notify;
 pub mod propagate;
 pub mod reply;
 pub mod slot;
+pub mod snapshot;
 pub mod types;
 pub mod usage;
 pub mod value;
 pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use codec::{PayloadCodec, PayloadError};
 pub use engine::{Config, Engine, Session, StatsSnapshot};
 pub use error::{CommandError, OpenError};
 pub use evict::{MaxmemoryPolicy, MemoryGauge, MemoryLimits, RemovalCause, RemovalListener};
 pub use reply::Reply;
+pub use snapshot::{DbSize, SlotEntries, Snapshot};

@@ -19,7 +19,7 @@ const COPY_ON_READ_LEN_MAX: usize = 256;
 pub const INLINE_LEN_MAX: usize = 38;
 
 /// A short string held inline.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct InlineText {
     len: u8,
     bytes: [u8; INLINE_LEN_MAX],
@@ -34,6 +34,13 @@ impl InlineText {
         let mut bytes = [0; INLINE_LEN_MAX];
         bytes[..data.len()].copy_from_slice(data);
         Some(InlineText { len, bytes })
+    }
+}
+
+impl std::fmt::Debug for InlineText {
+    /// The text, as `Bytes` shows it (`b"abc"`), not the unused tail of the buffer.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b\"{}\"", self.escape_ascii())
     }
 }
 

@@ -63,6 +63,8 @@ pub struct ClientState {
     pub transaction: TransactionState,
     /// Subscriptions and mailbox, made at the first SUBSCRIBE.
     pub pubsub: Option<SubscriberState>,
+    /// Whether the command running is one of an EXEC's (which holds every other command off).
+    pub in_exec: bool,
 }
 
 /// Serves one accepted connection until it closes.
@@ -92,6 +94,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             info: registration.info.clone(),
             transaction: TransactionState::default(),
             pubsub: None,
+            in_exec: false,
         },
     };
     if let Err(error) = connection.run().await {
@@ -456,6 +459,13 @@ impl Connection {
                 spec.name
             );
             return (Outcome::Reply(Reply::Error(refused)), Some(spec.name));
+        }
+        if (spec.flags.contains(Flags::WRITE) || spec.name == "ping")
+            && crate::persist::writes_refused(&self.shared)
+        {
+            self.state.transaction.flag_error();
+            let refused = Reply::Error(crate::persist::MISCONF.into());
+            return (Outcome::Reply(refused), Some(spec.name));
         }
         let outcome = match transaction::intercept(&self.shared, &mut self.state, spec, args) {
             Some(queued) => queued,

@@ -198,21 +198,14 @@ fn memory_fields(shared: &Shared) -> Fields {
 }
 
 fn persistence(shared: &Shared) -> Fields {
-    vec![
-        ("loading", "0".to_owned()),
-        ("async_loading", "0".to_owned()),
-        (
-            "rdb_changes_since_last_save",
-            shared.engine.stats().changes.to_string(),
-        ),
-        ("rdb_bgsave_in_progress", "0".to_owned()),
-        ("rdb_last_save_time", shared.started_unix_secs.to_string()),
-        ("rdb_last_bgsave_status", "ok".to_owned()),
+    let mut fields = crate::persist::info_fields(shared);
+    fields.extend([
         ("aof_enabled", "0".to_owned()),
         ("aof_rewrite_in_progress", "0".to_owned()),
         ("aof_rewrite_scheduled", "0".to_owned()),
         ("aof_last_write_status", "ok".to_owned()),
-    ]
+    ]);
+    fields
 }
 
 fn stats(shared: &Shared) -> Fields {

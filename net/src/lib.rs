@@ -12,6 +12,7 @@
 //! - [`info`]: INFO in Redis's format.
 //! - [`clients`]: the connected-client table (CLIENT LIST/KILL, maxclients).
 //! - [`memory`]: allocator and process memory figures.
+//! - [`persist`]: RDB persistence: SAVE, BGSAVE, the save schedule, loading, MISCONF.
 //! - [`logging`]: tracing set-up and run-time log level.
 //!
 //! The engine does the data work; this crate owns sockets, the protocol and process state.
@@ -24,6 +25,7 @@ pub mod info;
 pub mod introspect;
 pub mod logging;
 pub mod memory;
+pub mod persist;
 pub mod pubsub;
 pub mod resp;
 pub mod server;

@@ -100,6 +100,10 @@ pub struct Shared {
     pub config_file: Option<std::path::PathBuf>,
     /// The port actually listened on (differs from the setting when it is 0).
     pub port: u16,
+    /// RDB saves: schedule, status, LASTSAVE.
+    pub rdb: Arc<crate::persist::RdbState>,
+    /// Set once SHUTDOWN decided about the final save, so stopping does not save again.
+    pub final_save_handled: std::sync::atomic::AtomicBool,
     shutdown: watch::Sender<bool>,
 }
 
@@ -132,6 +136,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     NoListener,
+    /// The RDB file exists but cannot be loaded.
+    Load(slotkv_persistence::LoadError),
 }
 
 impl std::fmt::Display for StartError {
@@ -143,6 +149,7 @@ impl std::fmt::Display for StartError {
                 "Could not create server TCP listening socket {address}: {source}"
             ),
             StartError::NoListener => f.write_str("Configured to not listen anywhere, exiting."),
+            StartError::Load(error) => write!(f, "Fatal error loading the DB: {error}. Exiting."),
         }
     }
 }
@@ -172,6 +179,8 @@ impl Server {
             ..EngineConfig::default()
         })
         .map_err(StartError::Engine)?;
+        slotkv_persistence::install_codec(&engine);
+        load_rdb(&engine, &settings)?;
         let listeners = bind_all(&settings).await?;
         let port = listeners
             .first()
@@ -199,6 +208,8 @@ impl Server {
             replid: random_hex_id(),
             config_file,
             port,
+            rdb: Arc::new(crate::persist::RdbState::new(started_unix_secs)),
+            final_save_handled: std::sync::atomic::AtomicBool::new(false),
             shutdown,
         });
         Ok(Server { shared, listeners })
@@ -221,6 +232,7 @@ impl Server {
     pub async fn run(self) {
         let Server { shared, listeners } = self;
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
+        let saver = tokio::spawn(crate::persist::cron(shared.clone()));
         let accepters: Vec<_> = listeners
             .into_iter()
             .map(|listener| tokio::spawn(accept_loop(shared.clone(), listener)))
@@ -231,7 +243,43 @@ impl Server {
             task.abort();
         }
         sampler.abort();
+        saver.abort();
+        final_save(&shared);
         tracing::info!("slotkv is now ready to exit, bye bye...");
+    }
+}
+
+/// Loads the RDB file of `settings` into `engine`, if there is one.
+fn load_rdb(engine: &Engine, settings: &Settings) -> Result<(), StartError> {
+    let path = crate::persist::rdb_path(settings);
+    let started = Instant::now();
+    match slotkv_persistence::load_file(engine, &path).map_err(StartError::Load)? {
+        Some(report) => tracing::info!(
+            "DB loaded from disk: {} keys ({} expired skipped) in {:.3} seconds",
+            report.keys,
+            report.expired_skipped,
+            started.elapsed().as_secs_f64()
+        ),
+        None => tracing::debug!("no RDB file at {}", path.display()),
+    }
+    Ok(())
+}
+
+/// Saves before exiting on a signal when save points are configured, as Redis does (SHUTDOWN
+/// decides for itself).
+fn final_save(shared: &Shared) {
+    if shared
+        .final_save_handled
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        return;
+    }
+    if shared.config.read().save_points.is_empty() {
+        return;
+    }
+    tracing::info!("Saving the final RDB snapshot before exiting.");
+    if let Err(error) = crate::persist::save_now(shared) {
+        tracing::warn!("Error trying to save the DB before exiting: {error}");
     }
 }
 

@@ -54,7 +54,10 @@ pub fn run(
         "discard" => transaction::discard(shared, client),
         "watch" => transaction::watch(shared, client, &args[1..]),
         "unwatch" => Ok(transaction::unwatch(shared, client)),
-        "shutdown" => return shutdown(args),
+        "shutdown" => return shutdown(shared, args),
+        "save" => crate::persist::save_command(shared),
+        "bgsave" => crate::persist::bgsave_command(shared, args, client.in_exec),
+        "lastsave" => Ok(Reply::Integer(shared.rdb.last_save_unix() as i64)),
         "debug" => return debug(args),
         "info" => Ok(crate::info::reply(shared, client, &args[1..])),
         "memory|stats" => Ok(crate::memory::stats(&shared.engine)),
@@ -507,27 +510,42 @@ fn hello(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Re
     ]))
 }
 
-fn shutdown(args: &[Bytes]) -> Outcome {
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves first when asked to (SAVE) or when
+/// save points are configured (unless NOSAVE); a failed save keeps the server running unless
+/// FORCE is given.
+fn shutdown(shared: &Shared, args: &[Bytes]) -> Outcome {
+    let (mut save, mut nosave, mut force) = (false, false, false);
     for option in &args[1..] {
-        if ["nosave", "now", "force"]
-            .iter()
-            .any(|k| is_keyword(option, k))
-        {
+        if is_keyword(option, "nosave") {
+            nosave = true;
+        } else if is_keyword(option, "save") {
+            save = true;
+        } else if is_keyword(option, "force") {
+            force = true;
+        } else if is_keyword(option, "now") {
             continue;
-        }
-        if is_keyword(option, "save") {
-            // Nothing is persisted yet: refusing is honest, pretending to save is not.
-            return Outcome::Reply(Reply::Error(
-                "ERR SHUTDOWN SAVE is not available: this server has no persistence configured"
-                    .into(),
-            ));
-        }
-        if is_keyword(option, "abort") {
+        } else if is_keyword(option, "abort") {
             return Outcome::Reply(Reply::Error("ERR No shutdown in progress.".into()));
+        } else {
+            return Outcome::Reply(CommandError::Syntax.into());
         }
+    }
+    if save && nosave {
         return Outcome::Reply(CommandError::Syntax.into());
     }
     tracing::warn!("User requested shutdown...");
+    let wants_save = save || (!nosave && !shared.config.read().save_points.is_empty());
+    if wants_save {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if crate::persist::save_now(shared).is_err() && !force {
+            return Outcome::Reply(Reply::Error(
+                "ERR Errors trying to SHUTDOWN. Check logs.".into(),
+            ));
+        }
+    }
+    shared
+        .final_save_handled
+        .store(true, std::sync::atomic::Ordering::Release);
     Outcome::Shutdown
 }
 

@@ -186,6 +186,7 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
     if exclusive.watch_broken(&state.transaction.watched) {
         return Reply::NilArray;
     }
+    state.in_exec = true;
     let replies = multi
         .queued
         .into_iter()
@@ -224,5 +225,6 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
             },
         )
         .collect();
+    state.in_exec = false;
     Reply::Array(replies)
 }

@@ -4,6 +4,7 @@
 pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -33,4 +34,5 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(blocking::COMMANDS)
         .chain(sort::COMMANDS)
         .chain(memory::COMMANDS)
+        .chain(dump::COMMANDS)
 }

@@ -79,6 +79,16 @@ fn lfu_increment(counter: u8, log_factor: u32, draw: f64) -> u8 {
     }
 }
 
+/// What a restored key says about its past use: RESTORE's IDLETIME or FREQ, or the IDLE and
+/// FREQ records of an RDB file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccessHint {
+    /// Seconds since the key was last used (meaningful under an LRU clock).
+    pub idle_secs: Option<u64>,
+    /// LFU counter (meaningful under an LFU policy).
+    pub freq: Option<u8>,
+}
+
 /// The stamps one command gives: computed once per command from its start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Touch {
@@ -102,6 +112,28 @@ impl Touch {
         match self.mode {
             AccessMode::Lru => lru_clock(self.now_ms),
             AccessMode::Lfu { .. } => lfu_pack(lfu_minutes(self.now_ms), LFU_INIT_COUNTER),
+        }
+    }
+
+    /// The stamp of a key restored with `hint`: its idle time under the LRU clock or its
+    /// counter under LFU, as Redis applies them; a hint of the other kind is ignored and the
+    /// key is stamped as created.
+    pub fn restored(&self, hint: AccessHint) -> u32 {
+        match (self.mode, hint) {
+            (
+                AccessMode::Lru,
+                AccessHint {
+                    idle_secs: Some(idle),
+                    ..
+                },
+            ) => lru_stamp_idle_for(idle.saturating_mul(1000), self.now_ms),
+            (
+                AccessMode::Lfu { .. },
+                AccessHint {
+                    freq: Some(freq), ..
+                },
+            ) => lfu_pack(lfu_minutes(self.now_ms), freq),
+            _ => self.created(),
         }
     }
 

@@ -269,6 +269,33 @@ static DIRECTIVES: &[Directive] = &[
         set_notify_keyspace_events,
         |s| s.notify_keyspace_events.to_string(),
     ),
+    Directive {
+        name: "save",
+        mutability: Mutability::Mutable,
+        setter: Setter::Many(set_save),
+        render: render_save,
+    },
+    one("dbfilename", Mutability::Protected, set_dbfilename, |s| {
+        s.dbfilename.clone()
+    }),
+    one(
+        "rdbcompression",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.rdbcompression, v),
+        |s| yes_no(s.rdbcompression),
+    ),
+    one(
+        "rdbchecksum",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.rdbchecksum, v),
+        |s| yes_no(s.rdbchecksum),
+    ),
+    one(
+        "stop-writes-on-bgsave-error",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.stop_writes_on_bgsave_error, v),
+        |s| yes_no(s.stop_writes_on_bgsave_error),
+    ),
 ];
 
 /// Names Redis still accepts for renamed directives (before 7.0, listpacks were ziplists):
@@ -434,21 +461,6 @@ fn set_requirepass(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn set_yes_no(field: &mut bool, arg: &[u8]) -> Result<(), String> {
-    *field = if arg.eq_ignore_ascii_case(b"yes") {
-        true
-    } else if arg.eq_ignore_ascii_case(b"no") {
-        false
-    } else {
-        return Err(NOT_YES_NO.to_owned());
-    };
-    Ok(())
-}
-
-fn yes_no(value: bool) -> String {
-    if value { "yes" } else { "no" }.to_owned()
-}
-
 fn set_maxmemory_policy(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
     settings.memory.policy = std::str::from_utf8(arg)
         .ok()
@@ -517,4 +529,64 @@ pub(super) fn os_reason(error: &io::Error) -> String {
         Some((reason, _)) => reason.to_owned(),
         None => text,
     }
+}
+
+/// `yes` or `no`, any case.
+fn set_yes_no(field: &mut bool, arg: &[u8]) -> Result<(), String> {
+    *field = if arg.eq_ignore_ascii_case(b"yes") {
+        true
+    } else if arg.eq_ignore_ascii_case(b"no") {
+        false
+    } else {
+        return Err(NOT_YES_NO.to_owned());
+    };
+    Ok(())
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+/// `save <seconds> <changes> [<seconds> <changes> ...]`, as separate arguments (a file line)
+/// or one space-separated value (CONFIG SET); `save ""` disables saving. Each `save` replaces
+/// the points before it (Redis 7's redis.conf lists them all on one line).
+fn set_save(settings: &mut Settings, args: &[&[u8]]) -> Result<(), String> {
+    let mut words = Vec::new();
+    for arg in args {
+        words.extend(text(arg)?.split_whitespace().map(str::to_owned));
+    }
+    if words.len() % 2 != 0 {
+        return Err("Invalid save parameters".to_owned());
+    }
+    let number = |word: &String| {
+        word.parse::<u64>()
+            .ok()
+            .filter(|&n| n <= INT_MAX as u64)
+            .ok_or_else(|| "Invalid save parameters".to_owned())
+    };
+    let points = words
+        .chunks(2)
+        .map(|pair| Ok((number(&pair[0])?, number(&pair[1])?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    settings.save_points = points;
+    Ok(())
+}
+
+fn render_save(settings: &Settings) -> String {
+    settings
+        .save_points
+        .iter()
+        .map(|(seconds, changes)| format!("{seconds} {changes}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A bare file name: Redis refuses paths here (`dir` says where).
+fn set_dbfilename(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let name = text(arg)?;
+    if name.is_empty() || name.contains('/') {
+        return Err("dbfilename can't be a path, just a filename".to_owned());
+    }
+    settings.dbfilename = name;
+    Ok(())
 }

@@ -68,6 +68,17 @@ pub struct Settings {
     pub hz: u32,
     /// Keyspace notifications published (`notify-keyspace-events`), none by default.
     pub notify_keyspace_events: Events,
+    /// RDB save points (`save <seconds> <changes> ...`): save when at least `changes` writes
+    /// happened in the last `seconds`. Empty: no automatic saves.
+    pub save_points: Vec<(u64, u64)>,
+    /// RDB file name inside `dir` (`dbfilename`).
+    pub dbfilename: String,
+    /// LZF-compress strings in RDB files (`rdbcompression`).
+    pub rdbcompression: bool,
+    /// End RDB files with a CRC64 (`rdbchecksum`).
+    pub rdbchecksum: bool,
+    /// Refuse writes while the last background save failed (`stop-writes-on-bgsave-error`).
+    pub stop_writes_on_bgsave_error: bool,
 }
 
 impl Default for Settings {
@@ -94,6 +105,11 @@ impl Default for Settings {
             requirepass: None,
             hz: 10,
             notify_keyspace_events: Events::NONE,
+            save_points: vec![(3600, 1), (300, 100), (60, 10_000)],
+            dbfilename: "dump.rdb".to_owned(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
         }
     }
 }

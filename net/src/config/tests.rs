@@ -189,7 +189,8 @@ fn file_with_comments_quotes_and_repeats() {
          tcp-keepalive 0\ntcp-backlog 128\nlogfile '/tmp/x.log'\npidfile /tmp/x.pid\n\
          databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
          daemonize no\nnotify-keyspace-events Elg\nmaxmemory 1gb\nmaxmemory-policy ALLKEYS-LRU\n\
-         maxmemory-samples 7\nslave-ignore-maxmemory no\n",
+         maxmemory-samples 7\nslave-ignore-maxmemory no\nsave 900 1 300 10\ndbfilename data.rdb\n\
+         rdbcompression no\nrdbchecksum no\nstop-writes-on-bgsave-error no\n",
     )
     .unwrap();
     assert_eq!(
@@ -219,7 +220,37 @@ fn file_with_comments_quotes_and_repeats() {
             requirepass: Some("sec ret".into()),
             hz: 500,
             notify_keyspace_events: Events::parse("Elg").unwrap(),
+            save_points: vec![(900, 1), (300, 10)],
+            dbfilename: "data.rdb".into(),
+            rdbcompression: false,
+            rdbchecksum: false,
+            stop_writes_on_bgsave_error: false,
         }
+    );
+}
+
+#[test]
+fn save_points_and_the_rdb_file_name_are_checked() {
+    assert!(load("save \"\"\n").unwrap().save_points.is_empty());
+    assert_eq!(
+        Settings::default().save_points,
+        vec![(3600, 1), (300, 100), (60, 10_000)]
+    );
+    assert_eq!(
+        load("save 60\n").unwrap_err(),
+        fatal(1, "save 60", "Invalid save parameters")
+    );
+    assert_eq!(
+        load("save 60 x\n").unwrap_err(),
+        fatal(1, "save 60 x", "Invalid save parameters")
+    );
+    assert_eq!(
+        load("dbfilename a/b.rdb\n").unwrap_err(),
+        fatal(
+            1,
+            "dbfilename a/b.rdb",
+            "dbfilename can't be a path, just a filename"
+        )
     );
 }
 
@@ -556,9 +587,10 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        38,
-        "17 directives, 8 thresholds, 7 memory settings and 6 aliases"
+        43,
+        "17 directives, 5 RDB directives, 8 thresholds, 7 memory settings and 6 aliases"
     );
+    assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
     let cwd = std::env::current_dir().unwrap();
     assert!(all.contains(&pair("dir", &cwd.display().to_string())));
     assert!(all.contains(&pair("client-query-buffer-limit", "1073741824")));

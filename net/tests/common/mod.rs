@@ -40,6 +40,10 @@ impl TestServer {
                 "127.0.0.1",
                 "--loglevel",
                 "warning",
+                // No automatic or final saves into the working directory unless a test asks
+                // (its own --save and --dir come later and win).
+                "--save",
+                "",
             ]);
             args.extend_from_slice(options);
             let child = Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
