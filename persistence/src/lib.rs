@@ -11,4 +11,5 @@
 //! Still to come (issue 5): SAVE/BGSAVE wiring in the server, the AOF (Redis 7's multi-part
 //! layout fed by the engine's propagation stream), and snapshots without fork.
 
+pub mod aof;
 pub mod rdb;
