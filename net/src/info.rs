@@ -194,7 +194,7 @@ fn memory_fields() -> Fields {
 }
 
 fn persistence(shared: &Shared) -> Fields {
-    vec![
+    let mut fields = vec![
         ("loading", "0".to_owned()),
         ("async_loading", "0".to_owned()),
         (
@@ -204,11 +204,9 @@ fn persistence(shared: &Shared) -> Fields {
         ("rdb_bgsave_in_progress", "0".to_owned()),
         ("rdb_last_save_time", shared.started_unix_secs.to_string()),
         ("rdb_last_bgsave_status", "ok".to_owned()),
-        ("aof_enabled", "0".to_owned()),
-        ("aof_rewrite_in_progress", "0".to_owned()),
-        ("aof_rewrite_scheduled", "0".to_owned()),
-        ("aof_last_write_status", "ok".to_owned()),
-    ]
+    ];
+    fields.extend(shared.aof.info_fields());
+    fields
 }
 
 fn stats(shared: &Shared) -> Fields {

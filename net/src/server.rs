@@ -87,6 +87,8 @@ impl ServerStats {
 pub struct Shared {
     pub engine: Engine,
     pub config: Arc<LiveConfig>,
+    /// The append-only file (open or not).
+    pub aof: Arc<crate::aof::AofHandle>,
     pub clients: ClientRegistry,
     pub pubsub: Arc<crate::pubsub::Hub>,
     pub blocked: crate::blocking::BlockedQueues,
@@ -132,6 +134,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     NoListener,
+    /// The AOF could not be loaded or opened.
+    Aof(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -143,6 +147,7 @@ impl std::fmt::Display for StartError {
                 "Could not create server TCP listening socket {address}: {source}"
             ),
             StartError::NoListener => f.write_str("Configured to not listen anywhere, exiting."),
+            StartError::Aof(message) => f.write_str(message),
         }
     }
 }
@@ -170,6 +175,7 @@ impl Server {
             ..EngineConfig::default()
         })
         .map_err(StartError::Engine)?;
+        let aof = Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
         let listeners = bind_all(&settings).await?;
         let port = listeners
             .first()
@@ -187,6 +193,7 @@ impl Server {
         let shared = Arc::new(Shared {
             engine,
             config: Arc::new(LiveConfig::new(settings)),
+            aof,
             clients: ClientRegistry::default(),
             pubsub: pubsub.clone(),
             blocked: crate::blocking::BlockedQueues::default(),
@@ -219,6 +226,10 @@ impl Server {
     pub async fn run(self) {
         let Server { shared, listeners } = self;
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
+        let rewriter = tokio::spawn(shared.aof.clone().auto_rewrite_forever(
+            shared.engine.clone(),
+            shared.config.clone(),
+        ));
         let accepters: Vec<_> = listeners
             .into_iter()
             .map(|listener| tokio::spawn(accept_loop(shared.clone(), listener)))
@@ -229,6 +240,8 @@ impl Server {
             task.abort();
         }
         sampler.abort();
+        rewriter.abort();
+        shared.aof.close();
         tracing::info!("slotkv is now ready to exit, bye bye...");
     }
 }

@@ -56,6 +56,7 @@ pub fn run(
         "unwatch" => Ok(transaction::unwatch(shared, client)),
         "shutdown" => return shutdown(args),
         "debug" => return debug(args),
+        "bgrewriteaof" => Ok(shared.aof.bgrewriteaof(&shared.engine)),
         "info" => Ok(crate::info::reply(shared, client, &args[1..])),
         "hello" => hello(shared, client, args),
         "auth" => auth(shared, client, args),
@@ -353,6 +354,9 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
                 .engine
                 .set_proto_max_bulk_len(settings.proto_max_bulk_len),
             "hz" => shared.engine.set_hz(settings.hz),
+            "appendonly" | "appendfsync" | "aof-use-rdb-preamble" => {
+                shared.aof.apply_setting(name, &settings, &shared.engine)
+            }
             "notify-keyspace-events" => shared
                 .engine
                 .set_keyspace_events(settings.notify_keyspace_events),

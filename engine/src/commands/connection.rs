@@ -428,6 +428,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Synchronously saves the database(s) to disk and shuts down the Redis server.",
     ),
     server(
+        "bgrewriteaof",
+        1,
+        ADMIN.and(Flags::NOSCRIPT),
+        Group::Server,
+        "1.0.0",
+        "Asynchronously rewrites the append-only file to disk.",
+    ),
+    server(
         "debug",
         -2,
         ADMIN,

@@ -23,6 +23,7 @@ use parking_lot::RwLock;
 use slotkv_engine::notify::Events;
 use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::{CommandError, Reply};
+use slotkv_persistence::aof::FsyncPolicy;
 
 pub use source::{parse_invocation, Invocation};
 
@@ -64,6 +65,44 @@ pub struct Settings {
     pub hz: u32,
     /// Keyspace notifications published (`notify-keyspace-events`), none by default.
     pub notify_keyspace_events: Events,
+    /// The append-only file and its settings (`appendonly`, `appendfsync`, ...).
+    pub aof: AofSettings,
+}
+
+/// The AOF directives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AofSettings {
+    /// `appendonly`.
+    pub enabled: bool,
+    /// `appendfilename`: prefix of the AOF's file names.
+    pub filename: String,
+    /// `appenddirname`: directory of the AOF, inside `dir`.
+    pub dirname: String,
+    /// `appendfsync`.
+    pub fsync: FsyncPolicy,
+    /// `aof-use-rdb-preamble`.
+    pub rdb_preamble: bool,
+    /// `aof-load-truncated`.
+    pub load_truncated: bool,
+    /// `auto-aof-rewrite-percentage` (0 disables automatic rewrites).
+    pub rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size` in bytes.
+    pub rewrite_min_size: u64,
+}
+
+impl Default for AofSettings {
+    fn default() -> Self {
+        AofSettings {
+            enabled: false,
+            filename: "appendonly.aof".to_owned(),
+            dirname: "appendonlydir".to_owned(),
+            fsync: FsyncPolicy::Everysec,
+            rdb_preamble: true,
+            load_truncated: true,
+            rewrite_percentage: 100,
+            rewrite_min_size: 64 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -88,6 +127,7 @@ impl Default for Settings {
             requirepass: None,
             hz: 10,
             notify_keyspace_events: Events::NONE,
+            aof: AofSettings::default(),
         }
     }
 }

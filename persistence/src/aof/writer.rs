@@ -176,8 +176,9 @@ impl Aof {
         let syncer = self.storage.append(&path).map_err(AofError::io("open the AOF"))?;
         let file_len = self.storage.size(&path).map_err(AofError::io("stat the AOF"))?;
         let other_files_len = self.files_len(&manifest, Some(&incr.name));
-        let base_len = self.files_len_of(manifest.base.iter());
-        self.base_size.store(base_len, Ordering::Relaxed);
+        // As in Redis, growth is measured from the size found at start-up.
+        self.base_size
+            .store(other_files_len + file_len, Ordering::Relaxed);
         self.current_size
             .store(other_files_len + file_len, Ordering::Relaxed);
         *guard = Some(Active {
@@ -218,7 +219,9 @@ impl Aof {
             if guard.is_some() {
                 return Err(AofError::AlreadyOpen);
             }
-            let active = self.open_incr(&incr, previous.clone(), 0)?;
+            let mut manifest = previous;
+            manifest.incr.push(incr.clone());
+            let active = self.open_incr(&incr, manifest, 0)?;
             self.pending.lock().marks = Some(Vec::new());
             engine.subscribe(self.clone());
             let snapshot = engine.snapshot();
@@ -373,6 +376,17 @@ impl Aof {
         self.reset_offsets(0);
         self.failed.store(false, Ordering::Release);
         result
+    }
+
+    /// Whether records were buffered that [`Aof::commit`] has not made durable yet.
+    pub fn needs_commit(&self) -> bool {
+        let target = self.buffered_end.load(Ordering::Acquire);
+        let reached = if self.fsync_policy() == FsyncPolicy::Always {
+            &self.synced_end
+        } else {
+            &self.written_end
+        };
+        reached.load(Ordering::Acquire) < target
     }
 
     /// Makes the records buffered so far durable as the fsync policy asks before a client is
