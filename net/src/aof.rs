@@ -92,31 +92,14 @@ impl AofHandle {
 
     /// BGREWRITEAOF: starts a rewrite on its own thread.
     pub fn bgrewriteaof(&self, engine: &Engine) -> Reply {
-        let status = self.aof.status();
-        if status.rewrite_in_progress {
-            return Reply::Error(
-                "ERR Background append only file rewriting already in progress".into(),
-            );
-        }
-        if !status.enabled {
+        if !self.aof.is_open() {
             return Reply::Error(
                 "ERR slotkv rewrites the append only file only while appendonly is yes".into(),
             );
         }
-        self.spawn_rewrite(engine);
-        Reply::Simple("Background append only file rewriting started".into())
-    }
-
-    fn spawn_rewrite(&self, engine: &Engine) {
-        let (aof, engine) = (self.aof.clone(), engine.clone());
-        let spawned = std::thread::Builder::new()
-            .name("slotkv-aofrw".into())
-            .spawn(move || match aof.rewrite(&engine) {
-                Ok(()) => tracing::info!("Background AOF rewrite finished successfully"),
-                Err(error) => tracing::warn!("Background AOF rewrite failed: {error}"),
-            });
-        if let Err(error) = spawned {
-            tracing::warn!("Can't start the AOF rewrite thread: {error}");
+        match self.aof.spawn_rewrite(engine) {
+            Ok(()) => Reply::Simple("Background append only file rewriting started".into()),
+            Err(error) => Reply::Error(format!("ERR {error}")),
         }
     }
 
@@ -126,15 +109,8 @@ impl AofHandle {
             "appendfsync" => self.aof.set_fsync_policy(settings.aof.fsync),
             "aof-use-rdb-preamble" => self.aof.set_rdb_preamble(settings.aof.rdb_preamble),
             "appendonly" if settings.aof.enabled && !self.aof.is_open() => {
-                let (aof, engine) = (self.aof.clone(), engine.clone());
-                let spawned = std::thread::Builder::new()
-                    .name("slotkv-aofrw".into())
-                    .spawn(move || match aof.start(&engine) {
-                        Ok(()) => tracing::info!("Append only file enabled"),
-                        Err(error) => tracing::warn!("Can't enable the append only file: {error}"),
-                    });
-                if let Err(error) = spawned {
-                    tracing::warn!("Can't start the AOF rewrite thread: {error}");
+                if let Err(error) = self.aof.spawn_rewrite(engine) {
+                    tracing::warn!("Can't enable the append only file: {error}");
                 }
             }
             "appendonly" if !settings.aof.enabled => {
@@ -157,11 +133,16 @@ impl AofHandle {
             ticker.tick().await;
             let (percentage, min_size) = {
                 let settings = config.read();
-                (settings.aof.rewrite_percentage, settings.aof.rewrite_min_size)
+                (
+                    settings.aof.rewrite_percentage,
+                    settings.aof.rewrite_min_size,
+                )
             };
             if self.aof.rewrite_due(percentage, min_size) {
                 tracing::info!("Starting automatic rewriting of AOF");
-                self.spawn_rewrite(&engine);
+                if let Err(error) = self.aof.spawn_rewrite(&engine) {
+                    tracing::warn!("Can't start the automatic AOF rewrite: {error}");
+                }
             }
         }
     }

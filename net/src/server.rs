@@ -175,7 +175,8 @@ impl Server {
             ..EngineConfig::default()
         })
         .map_err(StartError::Engine)?;
-        let aof = Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
+        let aof =
+            Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
         let listeners = bind_all(&settings).await?;
         let port = listeners
             .first()
@@ -226,10 +227,12 @@ impl Server {
     pub async fn run(self) {
         let Server { shared, listeners } = self;
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
-        let rewriter = tokio::spawn(shared.aof.clone().auto_rewrite_forever(
-            shared.engine.clone(),
-            shared.config.clone(),
-        ));
+        let rewriter = tokio::spawn(
+            shared
+                .aof
+                .clone()
+                .auto_rewrite_forever(shared.engine.clone(), shared.config.clone()),
+        );
         let accepters: Vec<_> = listeners
             .into_iter()
             .map(|listener| tokio::spawn(accept_loop(shared.clone(), listener)))

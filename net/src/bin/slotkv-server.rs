@@ -74,7 +74,10 @@ fn check_aof(args: &[String]) -> ExitCode {
             let mut healthy = true;
             for file in &files {
                 println_out(&file.to_string());
-                let valid = matches!(file.status, slotkv_persistence::aof::check::FileStatus::Valid { .. });
+                let valid = matches!(
+                    file.status,
+                    slotkv_persistence::aof::check::FileStatus::Valid { .. }
+                );
                 healthy &= valid || file.fixed;
             }
             if healthy {

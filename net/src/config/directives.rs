@@ -226,12 +226,18 @@ static DIRECTIVES: &[Directive] = &[
         |s, v| set_yes_no(&mut s.aof.enabled, v),
         |s| yes_no(s.aof.enabled),
     ),
-    one("appendfilename", Mutability::Immutable, set_appendfilename, |s| {
-        s.aof.filename.clone()
-    }),
-    one("appenddirname", Mutability::Immutable, set_appenddirname, |s| {
-        s.aof.dirname.clone()
-    }),
+    one(
+        "appendfilename",
+        Mutability::Immutable,
+        set_appendfilename,
+        |s| s.aof.filename.clone(),
+    ),
+    one(
+        "appenddirname",
+        Mutability::Immutable,
+        set_appenddirname,
+        |s| s.aof.dirname.clone(),
+    ),
     one("appendfsync", Mutability::Mutable, set_appendfsync, |s| {
         s.aof.fsync.name().to_owned()
     }),
@@ -490,7 +496,10 @@ fn set_aof_timestamp_enabled(_: &mut Settings, arg: &[u8]) -> Result<(), String>
     let mut enabled = false;
     set_yes_no(&mut enabled, arg)?;
     if enabled {
-        return Err("slotkv does not write AOF timestamp annotations: keep 'aof-timestamp-enabled no'".to_owned());
+        return Err(
+            "slotkv does not write AOF timestamp annotations: keep 'aof-timestamp-enabled no'"
+                .to_owned(),
+        );
     }
     Ok(())
 }

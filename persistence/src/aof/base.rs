@@ -30,7 +30,9 @@ pub fn write_base(out: &mut impl Write, snapshot: Snapshot, rdb: bool) -> io::Re
 }
 
 fn is_live(entry: &Entry, now_ms: u64) -> bool {
-    entry.expire_at_ms().is_none_or(|deadline| deadline > now_ms)
+    entry
+        .expire_at_ms()
+        .is_none_or(|deadline| deadline > now_ms)
 }
 
 fn write_rdb(out: &mut impl Write, mut snapshot: Snapshot, now_ms: u64) -> io::Result<()> {
@@ -63,7 +65,10 @@ fn write_commands(out: &mut impl Write, snapshot: Snapshot, now_ms: u64) -> io::
     let mut buf = Vec::with_capacity(64 * 1024);
     for slot in snapshot {
         if current_db != Some(slot.db) {
-            let select = [Bytes::from_static(b"SELECT"), Bytes::from(slot.db.to_string())];
+            let select = [
+                Bytes::from_static(b"SELECT"),
+                Bytes::from(slot.db.to_string()),
+            ];
             encode_resp_array(&select, &mut buf);
             current_db = Some(slot.db);
         }
@@ -95,9 +100,10 @@ fn write_commands(out: &mut impl Write, snapshot: Snapshot, now_ms: u64) -> io::
 fn rebuild(key: &Bytes, value: &Value, out: &mut Vec<u8>) -> io::Result<()> {
     let bytes = |data: &[u8]| Bytes::copy_from_slice(data);
     match value {
-        Value::Str(s) => {
-            encode_resp_array(&[Bytes::from_static(b"SET"), key.clone(), s.to_bytes()], out)
-        }
+        Value::Str(s) => encode_resp_array(
+            &[Bytes::from_static(b"SET"), key.clone(), s.to_bytes()],
+            out,
+        ),
         Value::List(list) => chunked(b"RPUSH", key, list.iter().map(bytes), out),
         Value::Set(set) => chunked(b"SADD", key, set.iter().map(|m| m.to_bytes()), out),
         Value::Hash(hash) => chunked(

@@ -78,7 +78,10 @@ impl fmt::Display for FileCheck {
             if let FileStatus::Truncated { valid_len } | FileStatus::Corrupt { valid_len, .. } =
                 &self.status
             {
-                write!(f, "\nSuccessfully truncated AOF {name} to {valid_len} bytes")?;
+                write!(
+                    f,
+                    "\nSuccessfully truncated AOF {name} to {valid_len} bytes"
+                )?;
             }
         }
         Ok(())
@@ -131,7 +134,10 @@ fn files_of(path: &Path) -> Result<Vec<PathBuf>, AofError> {
     let text = fs::read(path).map_err(|e| AofError::Io("read the AOF manifest", e))?;
     let manifest = Manifest::parse(&text).map_err(AofError::Manifest)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    Ok(manifest.load_order().map(|info| dir.join(&info.name)).collect())
+    Ok(manifest
+        .load_order()
+        .map(|info| dir.join(&info.name))
+        .collect())
 }
 
 fn cut(path: &Path, len: u64) -> Result<(), AofError> {

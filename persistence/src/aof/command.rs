@@ -82,7 +82,10 @@ pub fn next_command(data: &Bytes, pos: usize) -> Result<Option<Command>, Stop> {
             return Err(stop(data.len(), StopKind::Truncated));
         }
         if &data[end..end + 2] != b"\r\n" {
-            return Err(stop(end, StopKind::Corrupt("expected CRLF after a bulk string")));
+            return Err(stop(
+                end,
+                StopKind::Corrupt("expected CRLF after a bulk string"),
+            ));
         }
         args.push(data.slice(body..end));
         pos = end + 2;

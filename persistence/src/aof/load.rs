@@ -78,11 +78,13 @@ pub fn load(
     let files: Vec<_> = manifest.load_order().collect();
     for (index, info) in files.iter().enumerate() {
         let path = dir.join(&info.name);
-        let data = match fs::read(&path) {
+        let data = match read_file(&path) {
             Ok(data) => Bytes::from(data),
             // Redis tolerates a missing last incremental file (created but never written).
             Err(error)
-                if error.kind() == std::io::ErrorKind::NotFound && index + 1 == files.len() && index > 0 =>
+                if error.kind() == std::io::ErrorKind::NotFound
+                    && index + 1 == files.len()
+                    && index > 0 =>
             {
                 continue
             }
@@ -111,6 +113,16 @@ pub fn load(
         }
     }
     Ok(Some(report))
+}
+
+/// Reads a file up to the size it had when opened (a device or a file still growing cannot
+/// make loading read without end).
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, len), &mut data)?;
+    Ok(data)
 }
 
 fn truncate_file(path: &Path, len: u64) -> Result<(), AofError> {
@@ -221,7 +233,10 @@ fn load_rdb(engine: &Engine, data: &Bytes, name: &str) -> Result<(usize, u64), A
             .ok()
             .filter(|db| *db < engine.databases())
             .ok_or_else(|| corrupt(name, 0, "database index out of range"))?;
-        if entry.expire_at_ms.is_some_and(|deadline| deadline <= now_ms) {
+        if entry
+            .expire_at_ms
+            .is_some_and(|deadline| deadline <= now_ms)
+        {
             continue;
         }
         let key_entry = KeyEntry::with_expiry(entry.value, entry.expire_at_ms);

@@ -358,11 +358,17 @@ mod tests {
     fn refuses_what_redis_refuses() {
         let cases: &[(&[u8], &str)] = &[
             (b"", "Found an empty AOF manifest"),
-            (b"file a seq 1 type b", "The AOF manifest file contains too long line"),
+            (
+                b"file a seq 1 type b",
+                "The AOF manifest file contains too long line",
+            ),
             (b"\n", "Invalid AOF manifest file format"),
             (b"file a seq 1\n", "Invalid AOF manifest file format"),
             (b"file a seq 0 type i\n", "Invalid AOF manifest file format"),
-            (b"file ../a seq 1 type i\n", "File can't be a path, just a filename"),
+            (
+                b"file ../a seq 1 type i\n",
+                "File can't be a path, just a filename",
+            ),
             (b"file a seq 1 type x\n", "Unknown AOF file type"),
             (
                 b"file a seq 1 type b\nfile b seq 2 type b\n",
@@ -372,7 +378,10 @@ mod tests {
                 b"file a seq 2 type i\nfile b seq 2 type i\n",
                 "Found a non-monotonic sequence number",
             ),
-            (b"file \"a seq 1 type i\n", "Invalid AOF manifest file format"),
+            (
+                b"file \"a seq 1 type i\n",
+                "Invalid AOF manifest file format",
+            ),
         ];
         for (text, reason) in cases {
             let error = Manifest::parse(text).unwrap_err();

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 pub use load::{load, read_manifest, LoadOptions, LoadReport};
 pub use manifest::{FileInfo, FileType, Manifest};
-pub use storage::{DiskStorage, FaultyStorage, Faults, Storage};
+pub use storage::{DiskStorage, Faults, FaultyStorage, Storage};
 pub use writer::{Aof, AofStatus};
 
 use crate::rdb::RdbError;

@@ -184,7 +184,11 @@ impl AppendFile for FaultyFile {
 }
 
 impl FaultyStorage {
-    fn wrap(&self, file: io::Result<Box<dyn AppendFile>>, path: &Path) -> io::Result<Box<dyn AppendFile>> {
+    fn wrap(
+        &self,
+        file: io::Result<Box<dyn AppendFile>>,
+        path: &Path,
+    ) -> io::Result<Box<dyn AppendFile>> {
         drop(file?);
         let file = OpenOptions::new().append(true).open(path)?;
         Ok(Box::new(FaultyFile {

@@ -160,7 +160,9 @@ impl Aof {
     /// its last incremental file, or to a new one listed in a rewritten manifest.
     pub fn resume(self: &Arc<Self>, engine: &Engine, manifest: Manifest) -> Result<(), AofError> {
         let mut guard = self.active.lock();
-        self.storage.create_dir(&self.dir).map_err(AofError::io("create the AOF directory"))?;
+        self.storage
+            .create_dir(&self.dir)
+            .map_err(AofError::io("create the AOF directory"))?;
         let mut manifest = manifest;
         let incr = match manifest.incr.last() {
             Some(last) => last.clone(),
@@ -172,9 +174,18 @@ impl Aof {
             }
         };
         let path = self.dir.join(&incr.name);
-        let file = self.storage.append(&path).map_err(AofError::io("open the AOF"))?;
-        let syncer = self.storage.append(&path).map_err(AofError::io("open the AOF"))?;
-        let file_len = self.storage.size(&path).map_err(AofError::io("stat the AOF"))?;
+        let file = self
+            .storage
+            .append(&path)
+            .map_err(AofError::io("open the AOF"))?;
+        let syncer = self
+            .storage
+            .append(&path)
+            .map_err(AofError::io("open the AOF"))?;
+        let file_len = self
+            .storage
+            .size(&path)
+            .map_err(AofError::io("stat the AOF"))?;
         let other_files_len = self.files_len(&manifest, Some(&incr.name));
         // As in Redis, growth is measured from the size found at start-up.
         self.base_size
@@ -208,7 +219,9 @@ impl Aof {
     }
 
     fn start_inner(self: &Arc<Self>, engine: &Engine) -> Result<(), AofError> {
-        self.storage.create_dir(&self.dir).map_err(AofError::io("create the AOF directory"))?;
+        self.storage
+            .create_dir(&self.dir)
+            .map_err(AofError::io("create the AOF directory"))?;
         let previous = super::load::read_manifest(&self.dir, &self.filename)
             .ok()
             .flatten()
@@ -241,9 +254,40 @@ impl Aof {
             return Err(AofError::RewriteInProgress);
         }
         let started = Instant::now();
-        let result = self.rotate(engine).and_then(|(snapshot, incr)| self.install_base(snapshot, &incr));
+        let result = self
+            .rotate(engine)
+            .and_then(|(snapshot, incr)| self.install_base(snapshot, &incr));
         self.finish_rewrite_stats(started, result.is_ok());
         result
+    }
+
+    /// Starts [`Aof::rewrite`] (or, when the AOF is not open, [`Aof::start`]) on its own
+    /// thread; the rewrite counts as in progress from the moment this returns.
+    pub fn spawn_rewrite(self: &Arc<Self>, engine: &Engine) -> Result<(), AofError> {
+        if self.rewriting.swap(true, Ordering::AcqRel) {
+            return Err(AofError::RewriteInProgress);
+        }
+        let (aof, engine) = (self.clone(), engine.clone());
+        let spawned = std::thread::Builder::new()
+            .name("slotkv-aofrw".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let result = if aof.is_open() {
+                    aof.rotate(&engine)
+                        .and_then(|(snapshot, incr)| aof.install_base(snapshot, &incr))
+                } else {
+                    aof.start_inner(&engine)
+                };
+                match &result {
+                    Ok(()) => tracing::info!("Background AOF rewrite finished successfully"),
+                    Err(error) => tracing::warn!("Background AOF rewrite failed: {error}"),
+                }
+                aof.finish_rewrite_stats(started, result.is_ok());
+            });
+        spawned.map(drop).map_err(|error| {
+            self.rewriting.store(false, Ordering::Release);
+            AofError::Io("start the AOF rewrite thread", error)
+        })
     }
 
     fn finish_rewrite_stats(&self, started: Instant, ok: bool) {
@@ -295,7 +339,9 @@ impl Aof {
             guard.as_ref().ok_or(AofError::NotOpen)?.manifest.base_seq() + 1
         };
         let name = Manifest::base_name(&self.filename, base_seq, rdb);
-        let temp = self.dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let temp = self
+            .dir
+            .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
         let written = self.write_base_file(&temp, snapshot, rdb);
         let base_len = match written {
             Ok(len) => len,
@@ -341,7 +387,10 @@ impl Aof {
     }
 
     fn write_base_file(&self, path: &Path, snapshot: Snapshot, rdb: bool) -> Result<u64, AofError> {
-        let file = self.storage.create(path).map_err(AofError::io("create the new base"))?;
+        let file = self
+            .storage
+            .create(path)
+            .map_err(AofError::io("create the new base"))?;
         let mut out = CountingWriter {
             inner: BufWriter::with_capacity(256 * 1024, file),
             count: 0,
@@ -526,7 +575,8 @@ impl Aof {
         let policy = self.fsync_policy();
         let wants_sync = policy == FsyncPolicy::Everysec
             || (policy == FsyncPolicy::Always && self.failed.load(Ordering::Acquire));
-        let behind = self.synced_end.load(Ordering::Acquire) < self.written_end.load(Ordering::Acquire);
+        let behind =
+            self.synced_end.load(Ordering::Acquire) < self.written_end.load(Ordering::Acquire);
         (sync_due && wants_sync && (behind || self.failed.load(Ordering::Acquire)))
             .then(|| active.syncer.clone())
     }
@@ -570,10 +620,21 @@ impl Aof {
         }
     }
 
-    fn open_incr(&self, incr: &FileInfo, manifest: Manifest, other_files_len: u64) -> Result<Active, AofError> {
+    fn open_incr(
+        &self,
+        incr: &FileInfo,
+        manifest: Manifest,
+        other_files_len: u64,
+    ) -> Result<Active, AofError> {
         let path = self.dir.join(&incr.name);
-        let file = self.storage.create(&path).map_err(AofError::io("create the AOF"))?;
-        let syncer = self.storage.append(&path).map_err(AofError::io("open the AOF"))?;
+        let file = self
+            .storage
+            .create(&path)
+            .map_err(AofError::io("create the AOF"))?;
+        let syncer = self
+            .storage
+            .append(&path)
+            .map_err(AofError::io("open the AOF"))?;
         Ok(Active {
             file,
             syncer: Arc::new(Mutex::new(syncer)),
@@ -585,8 +646,13 @@ impl Aof {
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<(), AofError> {
         let name = Manifest::file_name(&self.filename);
-        write_atomically(self.storage.as_ref(), &self.dir, &name, manifest.render().as_bytes())
-            .map_err(|error| self.fail("write the AOF manifest", error))
+        write_atomically(
+            self.storage.as_ref(),
+            &self.dir,
+            &name,
+            manifest.render().as_bytes(),
+        )
+        .map_err(|error| self.fail("write the AOF manifest", error))
     }
 
     fn files_len(&self, manifest: &Manifest, except: Option<&str>) -> u64 {
