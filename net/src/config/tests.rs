@@ -187,7 +187,10 @@ fn file_with_comments_quotes_and_repeats() {
          requirepass \"sec ret\"\nloglevel WARNING\nmaxclients 50\ntimeout 30\n\
          tcp-keepalive 0\ntcp-backlog 128\nlogfile '/tmp/x.log'\npidfile /tmp/x.pid\n\
          databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
-         daemonize no\nnotify-keyspace-events Elg\n",
+         daemonize no\nnotify-keyspace-events Elg\nappendonly yes\nappendfilename my.aof\n\
+         appenddirname aofs\nappendfsync ALWAYS\naof-use-rdb-preamble no\n\
+         aof-load-truncated no\nauto-aof-rewrite-percentage 50\n\
+         auto-aof-rewrite-min-size 1mb\naof-timestamp-enabled no\n",
     )
     .unwrap();
     assert_eq!(
@@ -210,8 +213,38 @@ fn file_with_comments_quotes_and_repeats() {
             requirepass: Some("sec ret".into()),
             hz: 500,
             notify_keyspace_events: Events::parse("Elg").unwrap(),
+            aof: super::AofSettings {
+                enabled: true,
+                filename: "my.aof".into(),
+                dirname: "aofs".into(),
+                fsync: slotkv_persistence::aof::FsyncPolicy::Always,
+                rdb_preamble: false,
+                load_truncated: false,
+                rewrite_percentage: 50,
+                rewrite_min_size: 1024 * 1024,
+            },
         }
     );
+    for (line, reason) in [
+        (
+            "appendfilename a/b",
+            "appendfilename can't be a path, just a filename",
+        ),
+        (
+            "appenddirname ..",
+            "appenddirname can't be a path, just a dirname",
+        ),
+        (
+            "appendfsync sometimes",
+            "argument(s) must be one of the following: always, everysec, no",
+        ),
+        ("appendonly maybe", "argument must be 'yes' or 'no'"),
+    ] {
+        assert_eq!(
+            load(&format!("{line}\n")).unwrap_err(),
+            fatal(1, line, reason)
+        );
+    }
 }
 
 #[test]

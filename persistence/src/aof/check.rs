@@ -176,10 +176,8 @@ pub fn scan(data: &Bytes) -> FileStatus {
                         return corrupt(pos, "MULTI inside MULTI", pos);
                     }
                     multi_at = Some(pos);
-                } else if args[0].eq_ignore_ascii_case(b"EXEC") {
-                    if multi_at.take().is_none() {
-                        return corrupt(pos, "EXEC without MULTI", pos);
-                    }
+                } else if args[0].eq_ignore_ascii_case(b"EXEC") && multi_at.take().is_none() {
+                    return corrupt(pos, "EXEC without MULTI", pos);
                 }
                 commands += 1;
                 pos = next;
