@@ -578,7 +578,13 @@ fn config_get_patterns_and_names() {
     );
     assert_eq!(pairs(live.get(&args(&["nosuch", "x*"]))), []);
     let all = pairs(live.get(&args(&["*"])));
-    assert_eq!(all.len(), 30, "17 directives, 8 thresholds and 5 aliases");
+    assert_eq!(
+        all.len(),
+        39,
+        "17 directives, 9 AOF directives, 8 thresholds and 5 aliases"
+    );
+    assert!(all.contains(&pair("appendfsync", "everysec")));
+    assert!(all.contains(&pair("appenddirname", "appendonlydir")));
     let cwd = std::env::current_dir().unwrap();
     assert!(all.contains(&pair("dir", &cwd.display().to_string())));
     assert!(all.contains(&pair("client-query-buffer-limit", "1073741824")));
