@@ -8,8 +8,12 @@
 //!   [`rdb::restore_payload`]); whole files go through [`rdb::RdbWriter`] (any `impl Write`)
 //!   and [`rdb::RdbReader`] (a byte slice, e.g. a memory-mapped file).
 //!
-//! Still to come (issue 5): SAVE/BGSAVE wiring in the server, the AOF (Redis 7's multi-part
-//! layout fed by the engine's propagation stream), and snapshots without fork.
+//! - [`aof`]: the append-only file in Redis 7's multi-part layout (manifest, base, incremental
+//!   files), fed by the engine's propagation stream: fsync policies with group commit, rewrite
+//!   at a snapshot's offset without blocking clients, loading with `aof-load-truncated`, a
+//!   check-and-repair tool, and storage that tests can make fail.
+//!
+//! Still to come (issue 5): SAVE/BGSAVE wiring in the server.
 
 pub mod aof;
 pub mod rdb;
