@@ -183,6 +183,9 @@ pub fn run_command(
     args: &[Bytes],
     exclusive: Option<&Exclusive<'_>>,
 ) -> Outcome {
+    if let Some(refusal) = shared.aof.refusal(spec) {
+        return Outcome::Reply(refusal);
+    }
     match spec.handler {
         Handler::Engine(_) => Outcome::Reply(match exclusive {
             Some(exclusive) => exclusive.execute_spec(&mut state.session, spec, args),
@@ -525,6 +528,8 @@ impl Connection {
         if self.reply_buffer.is_empty() {
             return Ok(());
         }
+        // Nothing is acknowledged before the AOF holds it as its fsync policy asks.
+        self.shared.aof.commit()?;
         // A client that stopped reading cannot pin this task: CLIENT KILL and the pub/sub
         // output limit shut its socket down, which fails the write.
         self.stream.write_all(&self.reply_buffer).await?;

@@ -199,12 +199,7 @@ fn memory_fields(shared: &Shared) -> Fields {
 
 fn persistence(shared: &Shared) -> Fields {
     let mut fields = crate::persist::info_fields(shared);
-    fields.extend([
-        ("aof_enabled", "0".to_owned()),
-        ("aof_rewrite_in_progress", "0".to_owned()),
-        ("aof_rewrite_scheduled", "0".to_owned()),
-        ("aof_last_write_status", "ok".to_owned()),
-    ]);
+    fields.extend(shared.aof.info_fields());
     fields
 }
 

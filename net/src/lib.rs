@@ -17,6 +17,7 @@
 //!
 //! The engine does the data work; this crate owns sockets, the protocol and process state.
 
+pub mod aof;
 pub mod blocking;
 pub mod clients;
 pub mod config;

@@ -87,6 +87,8 @@ impl ServerStats {
 pub struct Shared {
     pub engine: Engine,
     pub config: Arc<LiveConfig>,
+    /// The append-only file (open or not).
+    pub aof: Arc<crate::aof::AofHandle>,
     pub clients: ClientRegistry,
     pub pubsub: Arc<crate::pubsub::Hub>,
     pub blocked: crate::blocking::BlockedQueues,
@@ -138,6 +140,8 @@ pub enum StartError {
     NoListener,
     /// The RDB file exists but cannot be loaded.
     Load(slotkv_persistence::LoadError),
+    /// The AOF could not be loaded or opened.
+    Aof(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -150,6 +154,7 @@ impl std::fmt::Display for StartError {
             ),
             StartError::NoListener => f.write_str("Configured to not listen anywhere, exiting."),
             StartError::Load(error) => write!(f, "Fatal error loading the DB: {error}. Exiting."),
+            StartError::Aof(message) => f.write_str(message),
         }
     }
 }
@@ -180,7 +185,12 @@ impl Server {
         })
         .map_err(StartError::Engine)?;
         slotkv_persistence::install_codec(&engine);
-        load_rdb(&engine, &settings)?;
+        // As in Redis, the AOF (when enabled) is the source of truth at start-up, else dump.rdb.
+        if !settings.aof.enabled {
+            load_rdb(&engine, &settings)?;
+        }
+        let aof =
+            Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
         let listeners = bind_all(&settings).await?;
         let port = listeners
             .first()
@@ -198,6 +208,7 @@ impl Server {
         let shared = Arc::new(Shared {
             engine,
             config: Arc::new(LiveConfig::new(settings)),
+            aof,
             clients: ClientRegistry::default(),
             pubsub: pubsub.clone(),
             blocked: crate::blocking::BlockedQueues::default(),
@@ -233,6 +244,12 @@ impl Server {
         let Server { shared, listeners } = self;
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
         let saver = tokio::spawn(crate::persist::cron(shared.clone()));
+        let rewriter = tokio::spawn(
+            shared
+                .aof
+                .clone()
+                .auto_rewrite_forever(shared.engine.clone(), shared.config.clone()),
+        );
         let accepters: Vec<_> = listeners
             .into_iter()
             .map(|listener| tokio::spawn(accept_loop(shared.clone(), listener)))
@@ -245,6 +262,8 @@ impl Server {
         sampler.abort();
         saver.abort();
         final_save(&shared);
+        rewriter.abort();
+        shared.aof.close();
         tracing::info!("slotkv is now ready to exit, bye bye...");
     }
 }

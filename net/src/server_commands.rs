@@ -59,6 +59,7 @@ pub fn run(
         "bgsave" => crate::persist::bgsave_command(shared, args, client.in_exec),
         "lastsave" => Ok(Reply::Integer(shared.rdb.last_save_unix() as i64)),
         "debug" => return debug(args),
+        "bgrewriteaof" => Ok(shared.aof.bgrewriteaof(&shared.engine)),
         "info" => Ok(crate::info::reply(shared, client, &args[1..])),
         "memory|stats" => Ok(crate::memory::stats(&shared.engine)),
         "memory|doctor" => Ok(Reply::Verbatim(
@@ -391,6 +392,9 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
             | "maxmemory-eviction-tenacity"
             | "lfu-log-factor"
             | "lfu-decay-time" => shared.engine.set_memory_limits(settings.memory),
+            "appendonly" | "appendfsync" | "aof-use-rdb-preamble" => {
+                shared.aof.apply_setting(name, &settings, &shared.engine)
+            }
             "notify-keyspace-events" => shared
                 .engine
                 .set_keyspace_events(settings.notify_keyspace_events),

@@ -12,14 +12,17 @@
 //!   without fork) to a file atomically, and loading a file into an engine.
 //! - [`open`] and [`save`]: an embedded engine backed by a data directory.
 //!
-//! The AOF (Redis 7's multi-part layout fed by the engine's propagation stream) comes with
-//! issue 5 too.
+//! - [`aof`]: the append-only file in Redis 7's multi-part layout (manifest, base, incremental
+//!   files), fed by the engine's propagation stream: fsync policies with group commit, rewrite
+//!   at a snapshot's offset without blocking clients, loading with `aof-load-truncated`, a
+//!   check-and-repair tool, and storage that tests can make fail.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use slotkv_engine::{Config, Engine, OpenError};
 
+pub mod aof;
 pub mod codec;
 pub mod rdb;
 pub mod rdb_files;

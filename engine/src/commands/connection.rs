@@ -452,6 +452,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Returns the Unix timestamp of the last successful save to disk.",
     ),
     server(
+        "bgrewriteaof",
+        1,
+        ADMIN.and(Flags::NOSCRIPT),
+        Group::Server,
+        "1.0.0",
+        "Asynchronously rewrites the append-only file to disk.",
+    ),
+    server(
         "debug",
         -2,
         ADMIN,

@@ -13,6 +13,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--check-aof") {
+        return check_aof(&args[1..]);
+    }
     let (settings, config_file) = match parse_invocation(&args) {
         Ok(Invocation::Run {
             settings,
@@ -48,12 +51,48 @@ fn main() -> ExitCode {
 const USAGE: &str = "Usage: slotkv-server [/path/to/redis.conf] [options]\n\
        slotkv-server - (read config from stdin)\n\
        slotkv-server -v or --version\n\
-       slotkv-server -h or --help\n\n\
+       slotkv-server -h or --help\n\
+       slotkv-server --check-aof [--fix] <file.manifest|file.aof>\n\n\
 Examples:\n\
        slotkv-server (run the server with default config)\n\
        slotkv-server /etc/redis/6379.conf\n\
        slotkv-server --port 7777\n\
        slotkv-server /etc/myredis.conf --loglevel verbose";
+
+/// `--check-aof [--fix] <file.manifest|file.aof>`: reports each file's state (and repairs the
+/// last one with `--fix`), as redis-check-aof does. Exits 0 when everything is valid or was
+/// fixed.
+fn check_aof(args: &[String]) -> ExitCode {
+    let fix = args.iter().any(|arg| arg == "--fix");
+    let paths: Vec<&String> = args.iter().filter(|arg| *arg != "--fix").collect();
+    let [path] = paths.as_slice() else {
+        eprintln!("Usage: slotkv-server --check-aof [--fix] <file.manifest|file.aof>");
+        return ExitCode::FAILURE;
+    };
+    match slotkv_persistence::aof::check::check(std::path::Path::new(path), fix) {
+        Ok(files) => {
+            let mut healthy = true;
+            for file in &files {
+                println_out(&file.to_string());
+                let valid = matches!(
+                    file.status,
+                    slotkv_persistence::aof::check::FileStatus::Valid { .. }
+                );
+                healthy &= valid || file.fixed;
+            }
+            if healthy {
+                ExitCode::SUCCESS
+            } else {
+                println_out("AOF is not valid. Use the --fix option to try fixing it.");
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 #[allow(clippy::print_stdout)]
 fn println_out(text: &str) {

@@ -12,6 +12,7 @@ use slotkv_engine::glob::glob_match;
 use slotkv_engine::notify::Events;
 use slotkv_engine::value::parse_i64;
 use slotkv_engine::{CommandError, MaxmemoryPolicy};
+use slotkv_persistence::aof::FsyncPolicy;
 
 use super::{parse_memory, set_failed, LogLevel, Settings};
 
@@ -296,6 +297,57 @@ static DIRECTIVES: &[Directive] = &[
         |s, v| set_yes_no(&mut s.stop_writes_on_bgsave_error, v),
         |s| yes_no(s.stop_writes_on_bgsave_error),
     ),
+    one(
+        "appendonly",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.aof.enabled, v),
+        |s| yes_no(s.aof.enabled),
+    ),
+    one(
+        "appendfilename",
+        Mutability::Immutable,
+        set_appendfilename,
+        |s| s.aof.filename.clone(),
+    ),
+    one(
+        "appenddirname",
+        Mutability::Immutable,
+        set_appenddirname,
+        |s| s.aof.dirname.clone(),
+    ),
+    one("appendfsync", Mutability::Mutable, set_appendfsync, |s| {
+        s.aof.fsync.name().to_owned()
+    }),
+    one(
+        "aof-use-rdb-preamble",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.aof.rdb_preamble, v),
+        |s| yes_no(s.aof.rdb_preamble),
+    ),
+    one(
+        "aof-load-truncated",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.aof.load_truncated, v),
+        |s| yes_no(s.aof.load_truncated),
+    ),
+    one(
+        "auto-aof-rewrite-percentage",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.aof.rewrite_percentage, v, 0, INT_MAX),
+        |s| s.aof.rewrite_percentage.to_string(),
+    ),
+    one(
+        "auto-aof-rewrite-min-size",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.aof.rewrite_min_size, v, 0),
+        |s| s.aof.rewrite_min_size.to_string(),
+    ),
+    one(
+        "aof-timestamp-enabled",
+        Mutability::Mutable,
+        set_aof_timestamp_enabled,
+        |_| "no".to_owned(),
+    ),
 ];
 
 /// Names Redis still accepts for renamed directives (before 7.0, listpacks were ziplists):
@@ -486,6 +538,46 @@ fn set_notify_keyspace_events(settings: &mut Settings, arg: &[u8]) -> Result<(),
     let text = std::str::from_utf8(arg).map_err(|_| NOT_UTF8.to_owned())?;
     settings.notify_keyspace_events = Events::parse(text)
         .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned())?;
+    Ok(())
+}
+
+/// A file or directory name that must not be a path, as Redis checks `appendfilename` and
+/// `appenddirname`.
+fn base_name(arg: &[u8], error: &str) -> Result<String, String> {
+    let name = text(arg)?;
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(error.to_owned());
+    }
+    Ok(name)
+}
+
+fn set_appendfilename(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.aof.filename = base_name(arg, "appendfilename can't be a path, just a filename")?;
+    Ok(())
+}
+
+fn set_appenddirname(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.aof.dirname = base_name(arg, "appenddirname can't be a path, just a dirname")?;
+    Ok(())
+}
+
+fn set_appendfsync(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.aof.fsync = FsyncPolicy::from_name(arg)
+        .ok_or("argument(s) must be one of the following: always, everysec, no")?;
+    Ok(())
+}
+
+/// Timestamp annotations are not written: only `no` is accepted (the loader skips
+/// annotations in files Redis wrote with them).
+fn set_aof_timestamp_enabled(_: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let mut enabled = false;
+    set_yes_no(&mut enabled, arg)?;
+    if enabled {
+        return Err(
+            "slotkv does not write AOF timestamp annotations: keep 'aof-timestamp-enabled no'"
+                .to_owned(),
+        );
+    }
     Ok(())
 }
 

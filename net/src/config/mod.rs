@@ -23,6 +23,7 @@ use parking_lot::RwLock;
 use slotkv_engine::notify::Events;
 use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::{CommandError, MemoryLimits, Reply};
+use slotkv_persistence::aof::FsyncPolicy;
 
 pub use source::{parse_invocation, Invocation};
 
@@ -79,6 +80,44 @@ pub struct Settings {
     pub rdbchecksum: bool,
     /// Refuse writes while the last background save failed (`stop-writes-on-bgsave-error`).
     pub stop_writes_on_bgsave_error: bool,
+    /// The append-only file and its settings (`appendonly`, `appendfsync`, ...).
+    pub aof: AofSettings,
+}
+
+/// The AOF directives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AofSettings {
+    /// `appendonly`.
+    pub enabled: bool,
+    /// `appendfilename`: prefix of the AOF's file names.
+    pub filename: String,
+    /// `appenddirname`: directory of the AOF, inside `dir`.
+    pub dirname: String,
+    /// `appendfsync`.
+    pub fsync: FsyncPolicy,
+    /// `aof-use-rdb-preamble`.
+    pub rdb_preamble: bool,
+    /// `aof-load-truncated`.
+    pub load_truncated: bool,
+    /// `auto-aof-rewrite-percentage` (0 disables automatic rewrites).
+    pub rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size` in bytes.
+    pub rewrite_min_size: u64,
+}
+
+impl Default for AofSettings {
+    fn default() -> Self {
+        AofSettings {
+            enabled: false,
+            filename: "appendonly.aof".to_owned(),
+            dirname: "appendonlydir".to_owned(),
+            fsync: FsyncPolicy::Everysec,
+            rdb_preamble: true,
+            load_truncated: true,
+            rewrite_percentage: 100,
+            rewrite_min_size: 64 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -110,6 +149,7 @@ impl Default for Settings {
             rdbcompression: true,
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
+            aof: AofSettings::default(),
         }
     }
 }

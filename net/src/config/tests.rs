@@ -190,7 +190,11 @@ fn file_with_comments_quotes_and_repeats() {
          databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
          daemonize no\nnotify-keyspace-events Elg\nmaxmemory 1gb\nmaxmemory-policy ALLKEYS-LRU\n\
          maxmemory-samples 7\nslave-ignore-maxmemory no\nsave 900 1 300 10\ndbfilename data.rdb\n\
-         rdbcompression no\nrdbchecksum no\nstop-writes-on-bgsave-error no\n",
+         rdbcompression no\nrdbchecksum no\nstop-writes-on-bgsave-error no\n\
+         appendonly yes\nappendfilename my.aof\n\
+         appenddirname aofs\nappendfsync ALWAYS\naof-use-rdb-preamble no\n\
+         aof-load-truncated no\nauto-aof-rewrite-percentage 50\n\
+         auto-aof-rewrite-min-size 1mb\naof-timestamp-enabled no\n",
     )
     .unwrap();
     assert_eq!(
@@ -225,8 +229,38 @@ fn file_with_comments_quotes_and_repeats() {
             rdbcompression: false,
             rdbchecksum: false,
             stop_writes_on_bgsave_error: false,
+            aof: super::AofSettings {
+                enabled: true,
+                filename: "my.aof".into(),
+                dirname: "aofs".into(),
+                fsync: slotkv_persistence::aof::FsyncPolicy::Always,
+                rdb_preamble: false,
+                load_truncated: false,
+                rewrite_percentage: 50,
+                rewrite_min_size: 1024 * 1024,
+            },
         }
     );
+    for (line, reason) in [
+        (
+            "appendfilename a/b",
+            "appendfilename can't be a path, just a filename",
+        ),
+        (
+            "appenddirname ..",
+            "appenddirname can't be a path, just a dirname",
+        ),
+        (
+            "appendfsync sometimes",
+            "argument(s) must be one of the following: always, everysec, no",
+        ),
+        ("appendonly maybe", "argument must be 'yes' or 'no'"),
+    ] {
+        assert_eq!(
+            load(&format!("{line}\n")).unwrap_err(),
+            fatal(1, line, reason)
+        );
+    }
 }
 
 #[test]
@@ -587,10 +621,13 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        43,
-        "17 directives, 5 RDB directives, 8 thresholds, 7 memory settings and 6 aliases"
+        52,
+        "17 directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings \
+         and 6 aliases"
     );
     assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
+    assert!(all.contains(&pair("appendfsync", "everysec")));
+    assert!(all.contains(&pair("appenddirname", "appendonlydir")));
     let cwd = std::env::current_dir().unwrap();
     assert!(all.contains(&pair("dir", &cwd.display().to_string())));
     assert!(all.contains(&pair("client-query-buffer-limit", "1073741824")));
