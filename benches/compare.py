@@ -97,7 +97,8 @@ def main():
     args = parser.parse_args()
     ensure_redis()
     subprocess.run(["cargo", "build", "--release", "--bin", "slotkv-server"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "slotkv-server")
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    binary = os.path.join(target, "release", "slotkv-server")
     workdir = tempfile.mkdtemp(prefix="slotkv-bench-")
     slot_port, redis_port = free_port(), free_port()
     servers = []
