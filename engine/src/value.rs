@@ -14,6 +14,29 @@ const EMBSTR_LEN_MAX: usize = 44;
 /// Strings up to this length are copied rather than shared when read (see [`StrValue::to_bytes`]).
 const COPY_ON_READ_LEN_MAX: usize = 256;
 
+/// Longest decimal text of an `i64` (`-9223372036854775808`).
+pub const I64_TEXT_LEN_MAX: usize = 20;
+
+/// Writes the decimal text of `n` at the end of `buffer` and returns it (no allocation, for
+/// integer members and elements read as text).
+pub fn format_i64(n: i64, buffer: &mut [u8; I64_TEXT_LEN_MAX]) -> &[u8] {
+    let mut magnitude = n.unsigned_abs();
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        start -= 1;
+        buffer[start] = b'-';
+    }
+    &buffer[start..]
+}
+
 /// Longest string kept inside the value itself, with no allocation: what fits beside the
 /// variant's tag and a length byte in the 40 bytes a value takes anyway.
 pub const INLINE_LEN_MAX: usize = 38;
@@ -297,6 +320,14 @@ mod tests {
             StrValue::from_bytes(b"abc"),
             StrValue::Raw(Bytes::from("abc"))
         );
+    }
+
+    #[test]
+    fn integers_are_formatted_like_display() {
+        let mut buffer = [0u8; I64_TEXT_LEN_MAX];
+        for n in [0, 7, -7, 10, -10, 1234567890, i64::MIN, i64::MAX] {
+            assert_eq!(format_i64(n, &mut buffer), n.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::keyspace::hash_key;
 use crate::types::encodings::Encodings;
 use crate::types::scan::ScanTable;
 use crate::value::{decimal_len, parse_i64};
+use crate::value::{format_i64, I64_TEXT_LEN_MAX};
 
 /// SPOP rebuilds a hash table set from what is left, as Redis does, when it pops at least this
 /// many times as many members as it leaves.
@@ -32,9 +33,6 @@ const POP_REBUILD_RATIO: usize = 5;
 /// Random sampling of distinct members copies the whole set instead when it asks for more than
 /// a third of it (redrawing duplicates would cost more).
 const SAMPLE_COPY_RATIO: usize = 3;
-
-/// Longest decimal text of an `i64` (`-9223372036854775808`).
-const I64_TEXT_LEN_MAX: usize = 20;
 
 /// One member as a set holds it: an integer (intset) or bytes (listpack, hashtable). The same
 /// member may appear either way; compare them with [`Member::with_text`] or [`SetValue`]'s
@@ -82,25 +80,6 @@ impl Member<'_> {
             Member::Bytes(data) => parse_i64(data),
         }
     }
-}
-
-/// Writes the decimal text of `n` at the end of `buffer` and returns it.
-fn format_i64(n: i64, buffer: &mut [u8; I64_TEXT_LEN_MAX]) -> &[u8] {
-    let mut magnitude = n.unsigned_abs();
-    let mut start = buffer.len();
-    loop {
-        start -= 1;
-        buffer[start] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        start -= 1;
-        buffer[start] = b'-';
-    }
-    &buffer[start..]
 }
 
 /// A set value.
@@ -678,14 +657,6 @@ mod tests {
     #[test]
     fn a_set_value_stays_small() {
         assert!(std::mem::size_of::<SetValue>() <= 32);
-    }
-
-    #[test]
-    fn integers_are_formatted_like_redis() {
-        let mut buffer = [0u8; I64_TEXT_LEN_MAX];
-        for n in [0, 7, -7, 10, 1234567890, i64::MIN, i64::MAX] {
-            assert_eq!(format_i64(n, &mut buffer), n.to_string().as_bytes());
-        }
     }
 
     #[test]

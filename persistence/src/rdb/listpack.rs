@@ -18,7 +18,7 @@
 //! The parser checks the header's total and count, every element's bounds and backlen, and the
 //! terminator; it never allocates more than the blob's length allows.
 
-use super::Element;
+use super::{packed_string, Element};
 use slotkv_engine::value::parse_i64;
 
 const HEADER_LEN: usize = 6;
@@ -118,9 +118,7 @@ fn string_at(
     len: usize,
     header: usize,
 ) -> Result<(Element<'_>, usize), &'static str> {
-    let end = start.checked_add(len).ok_or("listpack string too long")?;
-    let data = blob.get(start..end).ok_or("listpack string truncated")?;
-    Ok((Element::Bytes(data), header + len))
+    packed_string(blob, start, len, header).ok_or("listpack string truncated")
 }
 
 /// A little-endian two's complement integer of `width` bytes at `start`.

@@ -31,6 +31,19 @@ pub use encode::{encode_value, encode_value_with, EncodeOptions, UnsupportedValu
 pub use error::{RdbError, RdbErrorKind};
 pub use file::{Entry, Item, RdbReader, RdbWriter, WriterInfo, WriterOptions};
 pub use payload::{dump_payload, dump_payload_with, restore_payload};
+pub(crate) use slotkv_engine::value::{format_i64, I64_TEXT_LEN_MAX};
+
+/// The string element of `len` bytes at `start` of a packed blob (listpack or ziplist), with
+/// its encoded size (`header` plus `len`); `None` if the blob is shorter.
+pub(crate) fn packed_string(
+    blob: &[u8],
+    start: usize,
+    len: usize,
+    header: usize,
+) -> Option<(Element<'_>, usize)> {
+    let data = blob.get(start..start.checked_add(len)?)?;
+    Some((Element::Bytes(data), header + len))
+}
 
 /// The version slotkv writes: Redis 7.0's.
 pub const RDB_VERSION_WRITTEN: u16 = 10;
@@ -103,41 +116,6 @@ impl Element<'_> {
                 f(format_i64(n, &mut buffer))
             }
             Element::Bytes(data) => f(data),
-        }
-    }
-}
-
-/// Longest decimal text of an `i64` (`-9223372036854775808`).
-pub(crate) const I64_TEXT_LEN_MAX: usize = 20;
-
-/// Writes the decimal text of `n` at the end of `buffer` and returns it.
-pub(crate) fn format_i64(n: i64, buffer: &mut [u8; I64_TEXT_LEN_MAX]) -> &[u8] {
-    let mut magnitude = n.unsigned_abs();
-    let mut start = buffer.len();
-    loop {
-        start -= 1;
-        buffer[start] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        start -= 1;
-        buffer[start] = b'-';
-    }
-    &buffer[start..]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_integers_like_display() {
-        for n in [0, 7, -7, 10, -10, i64::MAX, i64::MIN, 1234567890] {
-            let mut buffer = [0u8; I64_TEXT_LEN_MAX];
-            assert_eq!(format_i64(n, &mut buffer), n.to_string().as_bytes());
         }
     }
 }

@@ -18,7 +18,7 @@
 //! Every field is checked: total and tail offsets, each previous-size against the real one,
 //! the count, bounds of every entry and the terminator.
 
-use super::Element;
+use super::{packed_string, Element};
 
 const HEADER_LEN: usize = 10;
 const END: u8 = 0xFF;
@@ -110,9 +110,7 @@ fn string_at(
     len: usize,
     header: usize,
 ) -> Result<(Element<'_>, usize), &'static str> {
-    let end = start.checked_add(len).ok_or("ziplist string too long")?;
-    let data = blob.get(start..end).ok_or("ziplist string truncated")?;
-    Ok((Element::Bytes(data), header + len))
+    packed_string(blob, start, len, header).ok_or("ziplist string truncated")
 }
 
 /// An integer entry whose encoding byte (at `at`) is `encoding`, and its size with that byte.
