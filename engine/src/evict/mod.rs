@@ -2,7 +2,7 @@
 //! a command runs, chosen by one of Redis's eight policies, without stopping other clients
 //! (each removal locks one slot).
 //!
-//! - [`access`]: the 24-bit per-key stamp (LRU clock or LFU counter) and how accesses update it.
+//! - [`access`]: the per-key stamp (LRU clock or LFU counter) and how accesses update it.
 //! - [`lru`], [`lfu`], [`ttl`], [`random`]: one [`Ranker`] per policy family.
 //! - [`pool`]: the best candidates of recent samples.
 //! - [`gauge`]: where the figure compared to the limit comes from ([`MemoryGauge`]).
