@@ -2,7 +2,9 @@
 //! last access in 10 ms ticks (Redis keeps seconds in 24 bits; finer ticks tell apart keys used
 //! within the same second, which sharpens eviction, and 32 bits still wrap only after 497
 //! days); under an LFU policy, as Redis, the minutes of the last decrement (16 bits) and a
-//! logarithmic access counter (8 bits).
+//! logarithmic access counter (8 bits), and in the 8 bits Redis does not have, the time of the
+//! last access in 100 ms ticks (wrapping every 25.6 s): among keys of equal counters, the one
+//! used longest ago goes first.
 //!
 //! A command computes one [`Touch`] from the time it started and the current policy; every
 //! key it looks up or creates is stamped through it.
@@ -43,8 +45,22 @@ fn lfu_minutes(now_ms: u64) -> u32 {
     ((now_ms / 60_000) & LFU_MINUTES_MASK) as u32
 }
 
-fn lfu_pack(minutes: u32, counter: u8) -> u32 {
-    (minutes << 8) | u32::from(counter)
+/// Resolution of the LFU stamp's recency byte.
+const LFU_RECENCY_TICK_MS: u64 = 100;
+
+fn lfu_recency_tick(now_ms: u64) -> u8 {
+    (now_ms / LFU_RECENCY_TICK_MS) as u8
+}
+
+/// Ticks (of 100 ms, modulo 256) since the last access an LFU stamp records: a tie-breaker
+/// between keys of equal counters, exact for the last 25.6 s.
+pub fn lfu_recency_ticks(stamp: u32, now_ms: u64) -> u8 {
+    lfu_recency_tick(now_ms).wrapping_sub((stamp >> 24) as u8)
+}
+
+fn lfu_pack(now_ms: u64, counter: u8) -> u32 {
+    let minutes = lfu_minutes(now_ms);
+    (u32::from(lfu_recency_tick(now_ms)) << 24) | (minutes << 8) | u32::from(counter)
 }
 
 /// The LFU counter of `stamp` after the decay due by `now_ms` (what OBJECT FREQ shows).
@@ -111,7 +127,7 @@ impl Touch {
     pub fn created(&self) -> u32 {
         match self.mode {
             AccessMode::Lru => lru_clock(self.now_ms),
-            AccessMode::Lfu { .. } => lfu_pack(lfu_minutes(self.now_ms), LFU_INIT_COUNTER),
+            AccessMode::Lfu { .. } => lfu_pack(self.now_ms, LFU_INIT_COUNTER),
         }
     }
 
@@ -132,7 +148,7 @@ impl Touch {
                 AccessHint {
                     freq: Some(freq), ..
                 },
-            ) => lfu_pack(lfu_minutes(self.now_ms), freq),
+            ) => lfu_pack(self.now_ms, freq),
             _ => self.created(),
         }
     }
@@ -156,7 +172,7 @@ impl Touch {
             } => {
                 let decayed = lfu_decayed(old, self.now_ms, decay_minutes);
                 let counter = lfu_increment(decayed, log_factor, rand::random::<f64>());
-                lfu_pack(lfu_minutes(self.now_ms), counter)
+                lfu_pack(self.now_ms, counter)
             }
         }
     }
@@ -199,6 +215,15 @@ mod tests {
         assert_eq!(lfu_decayed(stamp, 3 * 60_000, 1), counter - 3);
         assert_eq!(lfu_decayed(stamp, 3 * 60_000, 0), counter);
         assert_eq!(lfu_decayed(stamp, 600 * 60_000, 1), 0);
+    }
+
+    #[test]
+    fn lfu_stamps_record_recency_for_ties() {
+        let early = Touch::new(LFU, 1_000).created();
+        let late = Touch::new(LFU, 3_000).created();
+        assert_eq!(lfu_decayed(early, 3_000, 1), lfu_decayed(late, 3_000, 1));
+        assert_eq!(lfu_recency_ticks(early, 3_000), 20);
+        assert_eq!(lfu_recency_ticks(late, 3_000), 0);
     }
 
     #[test]
