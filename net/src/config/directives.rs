@@ -640,8 +640,9 @@ fn yes_no(value: bool) -> String {
 }
 
 /// `save <seconds> <changes> [<seconds> <changes> ...]`, as separate arguments (a file line)
-/// or one space-separated value (CONFIG SET); `save ""` disables saving. Each `save` replaces
-/// the points before it (Redis 7's redis.conf lists them all on one line).
+/// or one space-separated value (CONFIG SET); `save ""` disables saving. The points given
+/// replace the ones before; a configuration file's later `save` lines add theirs instead
+/// (see the loader in source.rs), as Redis reads them.
 fn set_save(settings: &mut Settings, args: &[&[u8]]) -> Result<(), String> {
     let mut words = Vec::new();
     for arg in args {

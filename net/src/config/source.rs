@@ -55,6 +55,7 @@ pub(super) fn parse_invocation_with_stdin(
     let mut loader = Loader {
         settings: &mut settings,
         files_read: 0,
+        save_seen: false,
     };
     let config_file = match command_line.config_file {
         Some(path) => {
@@ -147,6 +148,9 @@ impl<'a> CommandLine<'a> {
 struct Loader<'s> {
     settings: &'s mut Settings,
     files_read: usize,
+    /// Whether a `save` line was applied: the first replaces the default save points, later
+    /// ones add theirs, as Redis reads `save 900 1` / `save 300 10` on separate lines.
+    save_seen: bool,
 }
 
 /// Why a line failed: its own reason, or an error already placed in an included file.
@@ -217,7 +221,22 @@ impl Loader<'_> {
             return self.include(pattern, depth);
         }
         let values: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        directives::apply_line(self.settings, name, &values).map_err(LineFailure::Reason)
+        let is_save = name.eq_ignore_ascii_case(b"save");
+        let earlier_points = if is_save && self.save_seen {
+            self.settings.save_points.clone()
+        } else {
+            Vec::new()
+        };
+        directives::apply_line(self.settings, name, &values).map_err(LineFailure::Reason)?;
+        if is_save {
+            self.save_seen = true;
+            // `save ""` clears every point, earlier lines' included.
+            if !self.settings.save_points.is_empty() {
+                let added = std::mem::replace(&mut self.settings.save_points, earlier_points);
+                self.settings.save_points.extend(added);
+            }
+        }
+        Ok(())
     }
 
     /// Reads the file `pattern` names, or every file its glob matches, in name order.

@@ -289,6 +289,18 @@ fn save_points_and_the_rdb_file_name_are_checked() {
 }
 
 #[test]
+fn save_lines_add_up_and_an_empty_one_clears_them() {
+    let points = |text: &str| load(text).unwrap().save_points;
+    assert_eq!(
+        points("save 900 1\nsave 300 10\nsave 60 10000\n"),
+        [(900, 1), (300, 10), (60, 10_000)]
+    );
+    assert_eq!(points("save 900 1\nsave \"\"\n"), []);
+    assert_eq!(points("save \"\"\nsave 60 5\n"), [(60, 5)]);
+    assert_eq!(points("port 7000\n"), [(3600, 1), (300, 100), (60, 10_000)]);
+}
+
+#[test]
 fn file_errors_name_the_line() {
     assert_eq!(
         load("# header\nport abc\n").unwrap_err(),
