@@ -676,6 +676,8 @@ mod tests {
     #[test]
     fn keys_short_and_long_are_found_and_entries_stay_small() {
         assert!(std::mem::size_of::<Stored>() <= 80);
+        // Every database allocates 16384 of these: 56 bytes is 0.9 MB.
+        assert!(std::mem::size_of::<Mutex<SlotTable>>() <= 56);
         let ks = Keyspace::default();
         let mut slot = LockedSlot::lock(&ks, 0, 9);
         let long = [b'k'; 100];
