@@ -104,7 +104,8 @@ def main():
     servers = []
     try:
         servers.append(start("slotkv", [binary, "--port", str(slot_port), "--bind", "127.0.0.1",
-                                        "--loglevel", "warning"], slot_port, workdir))
+                                        "--save", "", "--appendonly", "no", "--loglevel", "warning",
+                                        "--dir", workdir], slot_port, workdir))
         servers.append(start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                        "--save", "", "--appendonly", "no", "--loglevel", "warning",
                                        "--dir", workdir], redis_port, workdir))

@@ -180,7 +180,8 @@ class Servers:
         pair = []
         slot_port, redis_port = free_port(), free_port()
         pair.append(self._start("slotkv", [self.binary, "--port", str(slot_port), "--bind", "127.0.0.1",
-                                           "--loglevel", "warning"] + extra, slot_port))
+                                           "--save", "", "--appendonly", "no", "--loglevel", "warning",
+                                           "--dir", self.workdir] + extra, slot_port))
         pair.append(self._start("redis", [REDIS_SERVER, "--port", str(redis_port), "--bind", "127.0.0.1",
                                           "--save", "", "--appendonly", "no", "--loglevel", "warning",
                                           "--dir", self.workdir] + extra, redis_port))
