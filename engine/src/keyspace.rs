@@ -95,9 +95,6 @@ impl Entry {
 /// fill the 24 a boxed slice would take anyway, and hold most keys applications use.
 const KEY_INLINE_MAX: usize = 22;
 
-/// Tables with this many buckets or fewer are never shrunk.
-const SHRINK_BUCKETS_MIN: usize = 16;
-
 /// A key's bytes, inline when short.
 #[derive(Debug)]
 enum KeyBytes {
@@ -234,14 +231,16 @@ impl SlotTable {
         }
     }
 
-    /// Gives memory back once removals (deletes, expiry, eviction) left the table less than
-    /// 1/8 full, as Redis shrinks its dicts: a slot that once held many keys does not keep
-    /// their room.
+    /// Gives memory back once removals (deletes, expiry, eviction) left the table less than a
+    /// quarter full, or empty: a slot that once held many keys does not keep their room. With
+    /// 16384 tables per database, most of them small when the data is, their spare room is
+    /// what a small cache spends beyond its keys. The new size leaves half again the keys'
+    /// room, so a table does not shrink and grow back on every other write.
     fn shrink_if_sparse(&mut self) {
-        let buckets = self.table.num_buckets();
-        if buckets > SHRINK_BUCKETS_MIN && self.table.len() * 8 < buckets {
-            self.table
-                .shrink_to(self.table.len() * 2, |s| hash_key(&s.key));
+        let (buckets, len) = (self.table.num_buckets(), self.table.len());
+        let sparse = buckets > 4 && len * 4 < buckets;
+        if sparse || (len == 0 && buckets > 0) {
+            self.table.shrink_to(len + len / 2, |s| hash_key(&s.key));
         }
     }
 
