@@ -1,7 +1,7 @@
 //! [`Engine`]: the handle embedded users and the server hold. Cloning it is cheap (one `Arc`);
 //! a background thread reclaims expired keys until the last handle is dropped.
 
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -87,12 +87,24 @@ impl Default for Config {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Session {
     pub(crate) db: usize,
+    /// Whether this session applies a primary's replication stream: its commands see keys
+    /// whose deadline passed as live, since only the primary's DEL removes them.
+    pub(crate) primary_link: bool,
 }
 
 impl Session {
     /// A session on database 0.
     pub fn new() -> Session {
         Session::default()
+    }
+
+    /// A session on database 0 for the stream of a replica's primary (see
+    /// [`Engine::set_follower`]).
+    pub fn primary_link() -> Session {
+        Session {
+            db: 0,
+            primary_link: true,
+        }
     }
 
     /// The selected database.
@@ -163,6 +175,11 @@ pub(crate) struct Inner {
     pub(crate) eviction: Eviction,
     /// The DUMP/RESTORE payload format, installed by the persistence crate.
     pub(crate) payload_codec: std::sync::OnceLock<Arc<dyn PayloadCodec>>,
+    /// A replica's engine: no active expiry, and expired keys are hidden from reads rather
+    /// than removed (the primary's DEL removes them).
+    pub(crate) follower: AtomicBool,
+    /// Eviction is left to someone else (a replica with `replica-ignore-maxmemory yes`).
+    pub(crate) evictions_paused: AtomicBool,
 }
 
 impl Inner {
@@ -210,6 +227,9 @@ impl Inner {
     /// Unlike Redis's random sampling this walks the slots that hold keys with deadlines, so
     /// every expired key is reclaimed within a bounded number of cycles.
     fn active_expire_cycle(&self, budget: Duration) -> u64 {
+        if self.follower.load(Ordering::Relaxed) {
+            return 0;
+        }
         let started = Instant::now();
         let total = (self.dbs.len() * SLOT_COUNT) as u64;
         let mut cursor = self.expire_cursor.load(Ordering::Relaxed) % total;
@@ -281,6 +301,8 @@ impl Engine {
             event_sink: RwLock::new(None),
             eviction: Eviction::new(config.memory),
             payload_codec: std::sync::OnceLock::new(),
+            follower: AtomicBool::new(false),
+            evictions_paused: AtomicBool::new(false),
         });
         if config.active_expiry {
             spawn_expiry_thread(Arc::downgrade(&inner))
@@ -504,6 +526,30 @@ impl Engine {
     /// Unsubscribes from the propagation stream.
     pub fn unsubscribe(&self, sink: &Arc<dyn PropagationSink>) {
         self.inner.propagator.unsubscribe(sink);
+    }
+
+    /// Subscribes to the propagation stream; returns the offset of the first record `sink`
+    /// will receive.
+    pub fn subscribe_at(&self, sink: Arc<dyn PropagationSink>) -> u64 {
+        self.inner.propagator.subscribe_at(sink)
+    }
+
+    /// Makes this engine a replica's (`true`) or a primary's: a follower runs no active expiry
+    /// and hides keys whose deadline passed from reads without removing them; only commands
+    /// of a [`Session::primary_link`] session change the data as the primary says.
+    pub fn set_follower(&self, follower: bool) {
+        self.inner.follower.store(follower, Ordering::Relaxed);
+    }
+
+    /// Whether [`Engine::set_follower`] made this engine a follower.
+    pub fn is_follower(&self) -> bool {
+        self.inner.follower.load(Ordering::Relaxed)
+    }
+
+    /// Stops (`true`) or resumes eviction: a replica that ignores `maxmemory` leaves it to its
+    /// primary, whose DELs it applies.
+    pub fn set_evictions_paused(&self, paused: bool) {
+        self.inner.evictions_paused.store(paused, Ordering::Relaxed);
     }
 
     /// Offset the next propagated record will start at.

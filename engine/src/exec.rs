@@ -121,7 +121,31 @@ impl<'a> Ctx<'a> {
             origin_db: self.session.db,
             now_ms: self.now_ms,
             touch: self.touch,
+            expiry: ExpiryView::of(self.engine, self.session),
             touched: Vec::new(),
+        }
+    }
+}
+
+/// How a command treats keys whose deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExpiryView {
+    /// A primary: remove them on access (counted, propagated as DEL).
+    Reclaim,
+    /// A replica's client: they are missing, but stay until the primary's DEL.
+    Hide,
+    /// A replica applying its primary's stream: they are live (the primary decides).
+    Ignore,
+}
+
+impl ExpiryView {
+    fn of(engine: &Inner, session: &Session) -> ExpiryView {
+        if session.primary_link {
+            ExpiryView::Ignore
+        } else if engine.follower.load(std::sync::atomic::Ordering::Relaxed) {
+            ExpiryView::Hide
+        } else {
+            ExpiryView::Reclaim
         }
     }
 }
@@ -182,6 +206,8 @@ pub struct Locks<'a> {
     origin_db: usize,
     now_ms: u64,
     touch: Touch,
+    /// How keys whose deadline passed are treated (a replica's engine differs).
+    expiry: ExpiryView,
     /// Watched keys this command may have written (only kept for slots that have watchers):
     /// their watchers are signalled when the command propagates, that is, when it did write.
     touched: Vec<(SlotId, Box<[u8]>)>,
@@ -224,8 +250,29 @@ impl<'a> Locks<'a> {
 
     /// The live entry of `key`; an expired entry is removed, counted and propagated as DEL.
     fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let (engine, now_ms, touch) = (self.engine, self.now_ms, self.touch);
+        let (engine, now_ms, touch) = (self.engine, self.expiry_now_ms(), self.touch);
+        if self.hides(key) {
+            return None;
+        }
         live_in(engine, now_ms, Some(&touch), self.slot_of(key), key)
+    }
+
+    /// The instant deadlines are compared with: never reached for a replica's primary link.
+    fn expiry_now_ms(&self) -> u64 {
+        match self.expiry {
+            ExpiryView::Ignore => 0,
+            ExpiryView::Reclaim | ExpiryView::Hide => self.now_ms,
+        }
+    }
+
+    /// Whether `key` is there but expired and must look missing without being removed.
+    fn hides(&mut self, key: &[u8]) -> bool {
+        let now_ms = self.now_ms;
+        self.expiry == ExpiryView::Hide
+            && self
+                .slot_of(key)
+                .raw_get(key)
+                .is_some_and(|entry| entry.is_expired(now_ms))
     }
 
     /// Turns what an insert or removal found into the previous live entry, accounting for an
@@ -255,17 +302,27 @@ impl<'a> Locks<'a> {
         for key in keys {
             self.read(key);
         }
-        // Every entry still present is live now: expired ones were removed by the reads.
+        // Every entry still present is live now: expired ones were removed by the reads, or
+        // (on a replica) are left out here.
         let this = &*self;
+        let hidden =
+            |entry: &&Entry| this.expiry == ExpiryView::Hide && entry.is_expired(this.now_ms);
         keys.iter()
-            .map(|key| this.slot_ref((this.db, key_slot(key))).raw_get(key))
+            .map(|key| {
+                this.slot_ref((this.db, key_slot(key)))
+                    .raw_get(key)
+                    .filter(|entry| !hidden(entry))
+            })
             .collect()
     }
 
     /// The live entry of `key` without marking it used, nor counting a hit or miss: for
     /// commands that inspect a key (OBJECT, TYPE) without being an access to it.
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
-        let (engine, now_ms) = (self.engine, self.now_ms);
+        if self.hides(key) {
+            return None;
+        }
+        let (engine, now_ms) = (self.engine, self.expiry_now_ms());
         live_in(engine, now_ms, None, self.slot_of(key), key).map(|e| &*e)
     }
 
@@ -276,7 +333,10 @@ impl<'a> Locks<'a> {
 
     /// The live entry of `key`, mutable. Change its deadline with [`Locks::set_expiry`].
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let (engine, now_ms, touch) = (self.engine, self.now_ms, self.touch);
+        if self.hides(key) {
+            return None;
+        }
+        let (engine, now_ms, touch) = (self.engine, self.expiry_now_ms(), self.touch);
         live_in(engine, now_ms, Some(&touch), self.slot_for_write(key), key)
     }
 
@@ -315,7 +375,7 @@ impl<'a> Locks<'a> {
 
     /// Removes `key`; returns its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let now_ms = self.now_ms;
+        let now_ms = self.expiry_now_ms();
         let previous = self.slot_for_write(key).remove(key, now_ms);
         self.settle(key, previous)
     }
@@ -338,11 +398,16 @@ impl<'a> Locks<'a> {
     /// The table of the locked `slot` of the addressed database, after reclaiming its expired
     /// keys (counted and propagated as DEL, as on access), so every entry it holds is live: for
     /// the commands that walk the keyspace (KEYS, SCAN, RANDOMKEY).
+    ///
+    /// A replica's engine reclaims nothing here: its walks may list keys whose deadline
+    /// passed until the primary's DEL arrives.
     pub fn live_table(&mut self, slot: u16) -> &SlotTable {
-        let (engine, now_ms) = (self.engine, self.now_ms);
+        let (engine, now_ms, expiry) = (self.engine, self.now_ms, self.expiry);
         let locked = self.slot_at((self.db, slot));
-        for key in locked.remove_expired(now_ms) {
-            engine.note_expired(locked.db(), &key);
+        if expiry == ExpiryView::Reclaim {
+            for key in locked.remove_expired(now_ms) {
+                engine.note_expired(locked.db(), &key);
+            }
         }
         locked.table()
     }

@@ -102,6 +102,22 @@ impl Propagator {
         self.has_sinks.store(true, Ordering::Release);
     }
 
+    /// Adds a subscriber and returns the offset its first record will start at.
+    pub fn subscribe_at(&self, sink: Arc<dyn PropagationSink>) -> u64 {
+        let mut state = self.state.lock();
+        state.sinks.push(sink);
+        state.selected_db = None;
+        self.has_sinks.store(true, Ordering::Release);
+        state.next_offset
+    }
+
+    /// Makes the next record announce its database with a SELECT, as if it changed: a
+    /// consumer that starts reading the stream at this point (a replica after a full sync)
+    /// then knows where the records apply.
+    pub fn reannounce_db(&self) {
+        self.state.lock().selected_db = None;
+    }
+
     /// Removes a subscriber (compared by identity).
     pub fn unsubscribe(&self, sink: &Arc<dyn PropagationSink>) {
         let mut state = self.state.lock();

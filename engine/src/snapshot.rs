@@ -197,6 +197,9 @@ impl Snapshot {
             captures.push(capture);
             sizes.push(size);
         }
+        // Whoever continues the stream from this offset (a replica after its full sync) must
+        // learn the database of the first record it applies.
+        engine.propagator.reannounce_db();
         Snapshot {
             engine: Arc::clone(engine),
             offset: engine.propagator.offset(),

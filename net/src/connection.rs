@@ -51,6 +51,13 @@ pub enum Outcome {
     Sleep(Duration),
     /// Stop the server; this connection closes without a reply (SHUTDOWN).
     Shutdown,
+    /// PSYNC / SYNC: the connection becomes a replica's (see [`crate::replication::primary`]).
+    Replicate(crate::replication::primary::SyncRequest),
+    /// WAIT: reply with the count of replicas that acknowledged, after up to `timeout`.
+    Wait {
+        wanted: usize,
+        timeout: Option<Duration>,
+    },
 }
 
 /// The per-connection state commands may change.
@@ -65,6 +72,8 @@ pub struct ClientState {
     pub pubsub: Option<SubscriberState>,
     /// Whether the command running is one of an EXEC's (which holds every other command off).
     pub in_exec: bool,
+    /// What a replica said with REPLCONF before its PSYNC.
+    pub replica_hello: crate::replication::primary::ReplicaHello,
 }
 
 /// Serves one accepted connection until it closes.
@@ -95,6 +104,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             transaction: TransactionState::default(),
             pubsub: None,
             in_exec: false,
+            replica_hello: Default::default(),
         },
     };
     if let Err(error) = connection.run().await {
@@ -463,6 +473,10 @@ impl Connection {
             );
             return (Outcome::Reply(Reply::Error(refused)), Some(spec.name));
         }
+        if let Some(refused) = self.shared.replication.refusal(spec) {
+            self.state.transaction.flag_error();
+            return (Outcome::Reply(refused), Some(spec.name));
+        }
         if (spec.flags.contains(Flags::WRITE) || spec.name == "ping")
             && crate::persist::writes_refused(&self.shared)
         {
@@ -513,6 +527,24 @@ impl Connection {
             Outcome::Shutdown => {
                 self.shared.request_shutdown();
                 Ok(Next::Close)
+            }
+            Outcome::Replicate(request) => {
+                self.flush().await?;
+                crate::replication::primary::serve_replica(
+                    &self.shared,
+                    &mut self.stream,
+                    &mut self.read_buffer,
+                    &self.state,
+                    request,
+                )
+                .await?;
+                Ok(Next::Close)
+            }
+            Outcome::Wait { wanted, timeout } => {
+                self.flush().await?;
+                let count = self.shared.replication.wait(wanted, timeout).await;
+                self.push_reply(&Reply::Integer(count as i64));
+                Ok(Next::Continue)
             }
         }
     }

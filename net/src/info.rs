@@ -63,7 +63,12 @@ pub fn render(shared: &Shared, sections: &[(&str, &str)]) -> String {
             "memory" => memory_fields(shared),
             "persistence" => persistence(shared),
             "stats" => stats(shared),
-            "replication" => replication(shared),
+            "replication" => {
+                for (name, value) in shared.replication.info_fields(shared) {
+                    let _ = write!(out, "{name}:{value}\r\n");
+                }
+                Vec::new()
+            }
             "cpu" => cpu(),
             "cluster" => vec![("cluster_enabled", "0".to_owned())],
             "keyspace" => {
@@ -227,25 +232,6 @@ fn stats(shared: &Shared) -> Fields {
         ("pubsub_channels", shared.pubsub.channel_count().to_string()),
         ("pubsub_patterns", shared.pubsub.pattern_count().to_string()),
         ("total_error_replies", load(&server.error_replies)),
-    ]
-}
-
-fn replication(shared: &Shared) -> Fields {
-    vec![
-        ("role", "master".to_owned()),
-        ("connected_slaves", "0".to_owned()),
-        ("master_failover_state", "no-failover".to_owned()),
-        ("master_replid", shared.replid.clone()),
-        ("master_replid2", "0".repeat(40)),
-        (
-            "master_repl_offset",
-            shared.engine.propagation_offset().to_string(),
-        ),
-        ("second_repl_offset", "-1".to_owned()),
-        ("repl_backlog_active", "0".to_owned()),
-        ("repl_backlog_size", "1048576".to_owned()),
-        ("repl_backlog_first_byte_offset", "0".to_owned()),
-        ("repl_backlog_histlen", "0".to_owned()),
     ]
 }
 

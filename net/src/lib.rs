@@ -28,6 +28,7 @@ pub mod logging;
 pub mod memory;
 pub mod persist;
 pub mod pubsub;
+pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod server_commands;

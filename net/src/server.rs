@@ -97,8 +97,8 @@ pub struct Shared {
     pub started_unix_secs: u64,
     /// 40 hex characters, new at every start (INFO run_id).
     pub run_id: String,
-    /// Replication id (INFO master_replid); the replication issue gives it meaning.
-    pub replid: String,
+    /// Replication: ids, offsets, backlog, replicas, the link to a primary.
+    pub replication: crate::replication::Replication,
     pub config_file: Option<std::path::PathBuf>,
     /// The port actually listened on (differs from the setting when it is 0).
     pub port: u16,
@@ -205,6 +205,8 @@ impl Server {
         let started_unix_secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let replication =
+            crate::replication::Replication::new(engine.clone(), random_hex_id(), &settings.repl);
         let shared = Arc::new(Shared {
             engine,
             config: Arc::new(LiveConfig::new(settings)),
@@ -216,7 +218,7 @@ impl Server {
             started: Instant::now(),
             started_unix_secs,
             run_id: random_hex_id(),
-            replid: random_hex_id(),
+            replication,
             config_file,
             port,
             rdb: Arc::new(crate::persist::RdbState::new(started_unix_secs)),
@@ -244,6 +246,8 @@ impl Server {
         let Server { shared, listeners } = self;
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
         let saver = tokio::spawn(crate::persist::cron(shared.clone()));
+        shared.replication.bind(&shared);
+        let replication_cron = tokio::spawn(crate::replication::cron_forever(shared.clone()));
         let rewriter = tokio::spawn(
             shared
                 .aof
@@ -261,6 +265,7 @@ impl Server {
         }
         sampler.abort();
         saver.abort();
+        replication_cron.abort();
         final_save(&shared);
         rewriter.abort();
         shared.aof.close();

@@ -55,6 +55,13 @@ pub fn run(
         "watch" => transaction::watch(shared, client, &args[1..]),
         "unwatch" => Ok(transaction::unwatch(shared, client)),
         "shutdown" => return shutdown(shared, args),
+        "replconf" => return crate::replication::commands::replconf(client, args),
+        "psync" | "sync" => {
+            return Outcome::Replicate(crate::replication::primary::SyncRequest::parse(args))
+        }
+        "wait" => return crate::replication::commands::wait(shared, client, args),
+        "replicaof" | "slaveof" => crate::replication::commands::replicaof(shared, args),
+        "role" => Ok(crate::replication::commands::role(&shared.replication)),
         "save" => crate::persist::save_command(shared),
         "bgsave" => crate::persist::bgsave_command(shared, args, client.in_exec),
         "lastsave" => Ok(Reply::Integer(shared.rdb.last_save_unix() as i64)),
@@ -406,6 +413,14 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
             | "zset-max-listpack-entries"
             | "zset-max-listpack-value"
             | "list-max-listpack-size" => shared.engine.set_encodings(settings.encodings),
+            "repl-backlog-size" => shared.replication.resize_backlog(&settings.repl),
+            "replica-read-only"
+            | "replica-serve-stale-data"
+            | "min-replicas-to-write"
+            | "min-replicas-max-lag" => shared.replication.update_refusals(&settings.repl),
+            "replica-ignore-maxmemory" if shared.replication.is_replica() => shared
+                .engine
+                .set_evictions_paused(settings.replica_ignore_maxmemory),
             // The others are read where they are used (timeout, maxclients, query buffer ...).
             _ => {}
         }

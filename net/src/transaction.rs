@@ -219,7 +219,8 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
                     std::thread::sleep(duration);
                     Reply::Ok
                 }
-                Outcome::Shutdown => {
+                // PSYNC is refused in MULTI, and WAIT answers at once inside EXEC.
+                Outcome::Shutdown | Outcome::Replicate(_) | Outcome::Wait { .. } => {
                     Reply::Error("ERR Command not allowed inside a transaction".into())
                 }
             },

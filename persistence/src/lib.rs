@@ -28,7 +28,10 @@ pub mod rdb;
 pub mod rdb_files;
 
 pub use codec::RdbPayloadCodec;
-pub use rdb_files::{load_file, save_snapshot, LoadError, LoadReport, SaveError, SaveReport};
+pub use rdb_files::{
+    load_bytes, load_file, save_snapshot, write_snapshot, BytesLoadError, LoadError, LoadReport,
+    SaveError, SaveReport,
+};
 
 /// The RDB file name in a data directory, as Redis's default `dbfilename`.
 pub const DEFAULT_DBFILENAME: &str = "dump.rdb";

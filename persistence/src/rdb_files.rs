@@ -108,21 +108,37 @@ fn write_file(
     used_mem: u64,
 ) -> io::Result<SaveReport> {
     let file = File::create(path)?;
+    let offset = snapshot.offset();
+    let out = BufWriter::with_capacity(FILE_BUFFER_BYTES, file);
+    let (out, keys) = write_snapshot(snapshot, out, options, used_mem)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    let bytes = file.metadata()?.len();
+    Ok(SaveReport {
+        keys,
+        bytes,
+        offset,
+    })
+}
+
+/// Streams `snapshot` as a whole RDB file into `out` (a file, or a replica's socket in a full
+/// sync); returns `out` and the number of keys written.
+pub fn write_snapshot<W: io::Write>(
+    snapshot: Snapshot,
+    out: W,
+    options: WriterOptions,
+    used_mem: u64,
+) -> io::Result<(W, u64)> {
     let info = WriterInfo {
         redis_ver: REDIS_VER.to_owned(),
         ctime_secs: unix_secs(),
         used_mem,
         aof_base: false,
     };
-    let offset = snapshot.offset();
     let sizes: Vec<_> = (0..snapshot.databases())
         .map(|db| snapshot.db_size(db))
         .collect();
-    let mut writer = RdbWriter::new(
-        BufWriter::with_capacity(FILE_BUFFER_BYTES, file),
-        options,
-        &info,
-    )?;
+    let mut writer = RdbWriter::new(out, options, &info)?;
     let (mut current_db, mut keys) = (None, 0);
     for slot in snapshot {
         if current_db != Some(slot.db) {
@@ -135,14 +151,7 @@ fn write_file(
             keys += 1;
         }
     }
-    let file = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    let bytes = file.metadata()?.len();
-    Ok(SaveReport {
-        keys,
-        bytes,
-        offset,
-    })
+    Ok((writer.finish()?, keys))
 }
 
 fn unix_secs() -> u64 {
@@ -230,18 +239,69 @@ pub fn load_file(engine: &Engine, path: &Path) -> Result<Option<LoadReport>, Loa
             })
         }
     };
-    let rdb_error = |error| LoadError::Rdb {
-        path: path.to_owned(),
-        error,
-    };
-    let mut reader = RdbReader::new(&data).map_err(rdb_error)?;
+    load_bytes(engine, &data)
+        .map(Some)
+        .map_err(|error| match error {
+            BytesLoadError::Rdb(error) => LoadError::Rdb {
+                path: path.to_owned(),
+                error,
+            },
+            BytesLoadError::DatabaseOutOfRange { db, databases } => LoadError::DatabaseOutOfRange {
+                path: path.to_owned(),
+                db,
+                databases,
+            },
+        })
+}
+
+/// Why [`load_bytes`] stopped.
+#[derive(Debug)]
+pub enum BytesLoadError {
+    /// The bytes are not a valid RDB file.
+    Rdb(RdbError),
+    /// The file holds a database this engine does not have.
+    DatabaseOutOfRange {
+        /// The database number in the file.
+        db: u64,
+        /// Databases the engine has.
+        databases: usize,
+    },
+}
+
+impl std::fmt::Display for BytesLoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BytesLoadError::Rdb(error) => write!(
+                f,
+                "Short read or corrupt RDB at byte {}: {}",
+                error.offset, error.kind
+            ),
+            BytesLoadError::DatabaseOutOfRange { db, databases } => write!(
+                f,
+                "the RDB holds database {db}, but the server has only {databases}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BytesLoadError {}
+
+/// Loads a whole RDB file held in memory (a file read at start-up, or what a primary sent in a
+/// full sync) into `engine`, skipping keys whose deadline passed, unless the engine is a
+/// replica's (which keeps them until its primary's DEL, as a Redis replica does).
+pub fn load_bytes(engine: &Engine, data: &[u8]) -> Result<LoadReport, BytesLoadError> {
+    let mut reader = RdbReader::new(data).map_err(BytesLoadError::Rdb)?;
     let mut report = LoadReport {
         version: reader.version(),
         ..LoadReport::default()
     };
-    let now_ms = engine.clock().now_ms();
+    let now_ms = if engine.is_follower() {
+        0
+    } else {
+        engine.clock().now_ms()
+    };
     for item in reader.by_ref() {
-        let Item::Entry(entry) = item.map_err(rdb_error)? else {
+        let Item::Entry(entry) = item.map_err(BytesLoadError::Rdb)? else {
             continue;
         };
         if entry.expire_at_ms.is_some_and(|at| at <= now_ms) {
@@ -254,13 +314,12 @@ pub fn load_file(engine: &Engine, path: &Path) -> Result<Option<LoadReport>, Loa
         };
         let db = usize::try_from(entry.db).unwrap_or(usize::MAX);
         if !engine.load_entry(db, &entry.key, entry.value, entry.expire_at_ms, hint) {
-            return Err(LoadError::DatabaseOutOfRange {
-                path: path.to_owned(),
+            return Err(BytesLoadError::DatabaseOutOfRange {
                 db: entry.db,
                 databases: engine.databases(),
             });
         }
         report.keys += 1;
     }
-    Ok(Some(report))
+    Ok(report)
 }

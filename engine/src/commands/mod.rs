@@ -10,6 +10,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod memory;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -35,4 +36,5 @@ pub(crate) fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(sort::COMMANDS)
         .chain(memory::COMMANDS)
         .chain(dump::COMMANDS)
+        .chain(replication::COMMANDS)
 }

@@ -55,7 +55,11 @@ impl Inner {
     /// may be evicted; other commands always run.
     pub(crate) fn make_room(&self, denyoom: bool) -> Result<(), CommandError> {
         let limit = self.eviction.maxmemory_bytes();
-        if limit == 0 {
+        if limit == 0
+            || self
+                .evictions_paused
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Ok(());
         }
         if self.used_memory() <= limit {

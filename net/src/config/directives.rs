@@ -342,6 +342,113 @@ static DIRECTIVES: &[Directive] = &[
         |s, v| set_memory(&mut s.aof.rewrite_min_size, v, 0),
         |s| s.aof.rewrite_min_size.to_string(),
     ),
+    Directive {
+        name: "replicaof",
+        // Changed at run time by REPLICAOF, as in Redis.
+        mutability: Mutability::Immutable,
+        setter: Setter::Many(set_replicaof),
+        render: |s| {
+            s.repl
+                .replicaof
+                .as_ref()
+                .map_or_else(String::new, |(host, port)| format!("{host} {port}"))
+        },
+    },
+    one("masterauth", Mutability::Mutable, set_masterauth, |s| {
+        s.repl.masterauth.clone().unwrap_or_default()
+    }),
+    one("masteruser", Mutability::Mutable, set_masteruser, |s| {
+        s.repl.masteruser.clone().unwrap_or_default()
+    }),
+    one(
+        "repl-backlog-size",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.repl.backlog_bytes, v, 1),
+        |s| s.repl.backlog_bytes.to_string(),
+    ),
+    one(
+        "repl-backlog-ttl",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.repl.backlog_ttl_secs, v, 0, LONG_MAX),
+        |s| s.repl.backlog_ttl_secs.to_string(),
+    ),
+    one(
+        "repl-ping-replica-period",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.repl.ping_period_secs, v, 1, INT_MAX),
+        |s| s.repl.ping_period_secs.to_string(),
+    ),
+    one(
+        "repl-timeout",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.repl.timeout_secs, v, 1, INT_MAX),
+        |s| s.repl.timeout_secs.to_string(),
+    ),
+    one(
+        "repl-diskless-sync",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.repl.diskless_sync, v),
+        |s| yes_no(s.repl.diskless_sync),
+    ),
+    one(
+        "replica-read-only",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.repl.read_only, v),
+        |s| yes_no(s.repl.read_only),
+    ),
+    one(
+        "replica-serve-stale-data",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.repl.serve_stale_data, v),
+        |s| yes_no(s.repl.serve_stale_data),
+    ),
+    one(
+        "replica-priority",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.repl.priority, v, 0, INT_MAX),
+        |s| s.repl.priority.to_string(),
+    ),
+    one(
+        "replica-announce-ip",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.repl.announce_ip, v),
+        |s| s.repl.announce_ip.clone(),
+    ),
+    one(
+        "replica-announce-port",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.repl.announce_port, v, 0, 65535),
+        |s| s.repl.announce_port.to_string(),
+    ),
+    one(
+        "replica-announced",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.repl.announced, v),
+        |s| yes_no(s.repl.announced),
+    ),
+    one(
+        "min-replicas-to-write",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.repl.min_replicas_to_write, v, 0, INT_MAX),
+        |s| s.repl.min_replicas_to_write.to_string(),
+    ),
+    one(
+        "min-replicas-max-lag",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.repl.min_replicas_max_lag_secs, v, 0, INT_MAX),
+        |s| s.repl.min_replicas_max_lag_secs.to_string(),
+    ),
+    Directive {
+        name: "client-output-buffer-limit",
+        mutability: Mutability::Mutable,
+        setter: Setter::Many(set_output_buffer_limit),
+        render: |s| {
+            format!(
+                "replica {} {} {}",
+                s.repl.output_hard_bytes, s.repl.output_soft_bytes, s.repl.output_soft_secs
+            )
+        },
+    },
     one(
         "aof-timestamp-enabled",
         Mutability::Mutable,
@@ -359,6 +466,15 @@ static ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
+    ("slaveof", "replicaof"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-priority", "replica-priority"),
+    ("slave-announce-ip", "replica-announce-ip"),
+    ("slave-announce-port", "replica-announce-port"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
 ];
 
 impl Directive {
@@ -510,6 +626,65 @@ fn set_loglevel(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
 fn set_requirepass(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
     let password = text(arg)?;
     settings.requirepass = (!password.is_empty()).then_some(password);
+    Ok(())
+}
+
+/// `replicaof <host> <port>`, or `replicaof no one`.
+fn set_replicaof(settings: &mut Settings, args: &[&[u8]]) -> Result<(), String> {
+    let [host, port] = args else {
+        return Err(WRONG_ARGUMENT_COUNT.to_owned());
+    };
+    if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
+        settings.repl.replicaof = None;
+        return Ok(());
+    }
+    let mut port_number = 0u16;
+    set_int(&mut port_number, port, 1, 65535)?;
+    settings.repl.replicaof = Some((text(host)?, port_number));
+    Ok(())
+}
+
+fn set_masterauth(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let password = text(arg)?;
+    settings.repl.masterauth = (!password.is_empty()).then_some(password);
+    Ok(())
+}
+
+fn set_masteruser(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let user = text(arg)?;
+    settings.repl.masteruser = (!user.is_empty()).then_some(user);
+    Ok(())
+}
+
+/// `client-output-buffer-limit <class> <hard> <soft> <soft-seconds> ...` (one value per word
+/// in a file, or one space-separated value in CONFIG SET). slotkv applies it to replicas;
+/// normal clients have no output limit and subscribers have the fixed pub/sub one.
+fn set_output_buffer_limit(settings: &mut Settings, args: &[&[u8]]) -> Result<(), String> {
+    let mut words = Vec::new();
+    for arg in args {
+        words.extend(text(arg)?.split_whitespace().map(str::to_owned));
+    }
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err(WRONG_ARGUMENT_COUNT.to_owned());
+    }
+    for group in words.chunks(4) {
+        let [class, hard, soft, secs] = group else {
+            return Err(WRONG_ARGUMENT_COUNT.to_owned());
+        };
+        if !(class.eq_ignore_ascii_case("replica") || class.eq_ignore_ascii_case("slave")) {
+            return Err(
+                "slotkv applies client-output-buffer-limit to the replica class only".to_owned(),
+            );
+        }
+        set_memory(&mut settings.repl.output_hard_bytes, hard.as_bytes(), 0)?;
+        set_memory(&mut settings.repl.output_soft_bytes, soft.as_bytes(), 0)?;
+        set_int(
+            &mut settings.repl.output_soft_secs,
+            secs.as_bytes(),
+            0,
+            LONG_MAX,
+        )?;
+    }
     Ok(())
 }
 

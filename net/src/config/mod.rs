@@ -82,6 +82,76 @@ pub struct Settings {
     pub stop_writes_on_bgsave_error: bool,
     /// The append-only file and its settings (`appendonly`, `appendfsync`, ...).
     pub aof: AofSettings,
+    /// Replication (`replicaof`, `repl-*`, `replica-*`, `min-replicas-*`, `masterauth`).
+    pub repl: ReplSettings,
+}
+
+/// The replication directives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplSettings {
+    /// `replicaof <host> <port>` at start-up.
+    pub replicaof: Option<(String, u16)>,
+    /// `masterauth`: password for the primary.
+    pub masterauth: Option<String>,
+    /// `masteruser`: user for the primary (AUTH user password).
+    pub masteruser: Option<String>,
+    /// `repl-backlog-size` in bytes.
+    pub backlog_bytes: u64,
+    /// `repl-backlog-ttl`: seconds without replicas before the backlog is freed (0: never).
+    pub backlog_ttl_secs: u64,
+    /// `repl-ping-replica-period` in seconds.
+    pub ping_period_secs: u64,
+    /// `repl-timeout` in seconds.
+    pub timeout_secs: u64,
+    /// `repl-diskless-sync`: send the RDB with an EOF marker to replicas that can take it.
+    pub diskless_sync: bool,
+    /// `replica-read-only`.
+    pub read_only: bool,
+    /// `replica-serve-stale-data`.
+    pub serve_stale_data: bool,
+    /// `replica-priority`.
+    pub priority: u64,
+    /// `replica-announce-ip` (empty: none).
+    pub announce_ip: String,
+    /// `replica-announce-port` (0: the listening port).
+    pub announce_port: u16,
+    /// `replica-announced`.
+    pub announced: bool,
+    /// `min-replicas-to-write` (0: off).
+    pub min_replicas_to_write: u64,
+    /// `min-replicas-max-lag` in seconds.
+    pub min_replicas_max_lag_secs: u64,
+    /// `client-output-buffer-limit replica <hard> <soft> <soft-seconds>`.
+    pub output_hard_bytes: u64,
+    pub output_soft_bytes: u64,
+    pub output_soft_secs: u64,
+}
+
+impl Default for ReplSettings {
+    /// Redis 7's defaults.
+    fn default() -> Self {
+        ReplSettings {
+            replicaof: None,
+            masterauth: None,
+            masteruser: None,
+            backlog_bytes: 1024 * 1024,
+            backlog_ttl_secs: 3600,
+            ping_period_secs: 10,
+            timeout_secs: 60,
+            diskless_sync: true,
+            read_only: true,
+            serve_stale_data: true,
+            priority: 100,
+            announce_ip: String::new(),
+            announce_port: 0,
+            announced: true,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag_secs: 10,
+            output_hard_bytes: 256 * 1024 * 1024,
+            output_soft_bytes: 64 * 1024 * 1024,
+            output_soft_secs: 60,
+        }
+    }
 }
 
 /// The AOF directives.
@@ -150,6 +220,7 @@ impl Default for Settings {
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
             aof: AofSettings::default(),
+            repl: ReplSettings::default(),
         }
     }
 }

@@ -239,6 +239,7 @@ fn file_with_comments_quotes_and_repeats() {
                 rewrite_percentage: 50,
                 rewrite_min_size: 1024 * 1024,
             },
+            repl: super::ReplSettings::default(),
         }
     );
     for (line, reason) in [
@@ -633,9 +634,9 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        52,
-        "17 directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings \
-         and 6 aliases"
+        78,
+        "17 directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
+         17 replication directives and 15 aliases"
     );
     assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
     assert!(all.contains(&pair("appendfsync", "everysec")));
@@ -861,4 +862,45 @@ fn encoding_thresholds_refuse_bad_values_in_redis_words() {
         failed("list-max-ziplist-size", "duplicate parameter")
     );
     assert_eq!(live.snapshot(), Settings::default());
+}
+
+#[test]
+fn replication_directives_and_their_old_names() {
+    let settings = load(
+        "slaveof 10.0.0.1 6380\nmasterauth pw\nmasteruser app\nrepl-backlog-size 16mb\n\
+         repl-backlog-ttl 0\nrepl-ping-slave-period 3\nrepl-timeout 20\n\
+         repl-diskless-sync no\nslave-read-only no\nreplica-serve-stale-data no\n\
+         slave-priority 7\nreplica-announce-ip 10.1.1.1\nreplica-announce-port 7000\n\
+         replica-announced no\nmin-slaves-to-write 2\nmin-replicas-max-lag 5\n\
+         client-output-buffer-limit \"replica 1mb 512kb 9\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        settings.repl,
+        super::ReplSettings {
+            replicaof: Some(("10.0.0.1".into(), 6380)),
+            masterauth: Some("pw".into()),
+            masteruser: Some("app".into()),
+            backlog_bytes: 16 * 1024 * 1024,
+            backlog_ttl_secs: 0,
+            ping_period_secs: 3,
+            timeout_secs: 20,
+            diskless_sync: false,
+            read_only: false,
+            serve_stale_data: false,
+            priority: 7,
+            announce_ip: "10.1.1.1".into(),
+            announce_port: 7000,
+            announced: false,
+            min_replicas_to_write: 2,
+            min_replicas_max_lag_secs: 5,
+            output_hard_bytes: 1024 * 1024,
+            output_soft_bytes: 512 * 1024,
+            output_soft_secs: 9,
+        }
+    );
+    let no_one = load("replicaof 10.0.0.1 6380\nreplicaof no one\n").unwrap();
+    assert_eq!(no_one.repl.replicaof, None);
+    assert!(load("replicaof host 0\n").is_err());
+    assert!(load("client-output-buffer-limit \"pubsub 1mb 1mb 1\"\n").is_err());
 }

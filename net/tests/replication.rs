@@ -1,0 +1,485 @@
+//! Replication end to end with real processes on ephemeral loopback ports: full sync and
+//! streaming, partial resync after the link is cut (the connection, not the process), the
+//! READONLY refusal, WAIT, promotion with REPLICAOF NO ONE and a sibling continuing
+//! partially, a chained replica, and both directions with Debian's redis-server 7.0 (skipped
+//! with a note when /usr/bin/redis-server is missing).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, TestServer};
+use redis::{Connection, Value};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+const DATABASES: i64 = 4;
+
+fn replica_of(primary_port: u16, extra: &[&str]) -> TestServer {
+    let port = primary_port.to_string();
+    let mut args = vec!["--replicaof", "127.0.0.1", port.as_str()];
+    args.extend_from_slice(extra);
+    TestServer::start(&args)
+}
+
+fn info_field(conn: &mut Connection, name: &str) -> Option<String> {
+    let info: String = redis::cmd("INFO").arg("replication").query(conn).ok()?;
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}:")).map(str::to_owned))
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits until `replica` is linked and has applied everything `primary` streamed.
+fn wait_caught_up(primary: &mut Connection, replica: &mut Connection) {
+    wait_until("the replica to catch up", || {
+        let target = info_field(primary, "master_repl_offset");
+        info_field(replica, "master_link_status").as_deref() == Some("up")
+            && target.is_some()
+            && info_field(replica, "slave_repl_offset") == target
+    });
+}
+
+/// Every key of every database with its type, value and whether it has a deadline.
+fn dataset(conn: &mut Connection) -> BTreeMap<(i64, String), String> {
+    let mut all = BTreeMap::new();
+    for db in 0..DATABASES {
+        let _: () = redis::cmd("SELECT").arg(db).query(conn).unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(conn).unwrap();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(conn).unwrap();
+            let value = match kind.as_str() {
+                "string" => format!("{:?}", redis::cmd("GET").arg(&key).query::<Value>(conn)),
+                "list" => format!(
+                    "{:?}",
+                    redis::cmd("LRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query::<Vec<String>>(conn)
+                ),
+                "set" => {
+                    let mut members: Vec<String> =
+                        redis::cmd("SMEMBERS").arg(&key).query(conn).unwrap();
+                    members.sort();
+                    format!("{members:?}")
+                }
+                "zset" => format!(
+                    "{:?}",
+                    redis::cmd("ZRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query::<Vec<String>>(conn)
+                ),
+                "hash" => format!(
+                    "{:?}",
+                    redis::cmd("HGETALL")
+                        .arg(&key)
+                        .query::<BTreeMap<String, String>>(conn)
+                ),
+                other => other.to_owned(),
+            };
+            let ttl: i64 = redis::cmd("PTTL").arg(&key).query(conn).unwrap();
+            all.insert((db, key), format!("{kind} {value} ttl={}", ttl > 0));
+        }
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(conn).unwrap();
+    all
+}
+
+/// Writes of every type, in several databases, with deadlines and transactions.
+fn write_mix(conn: &mut Connection, round: u32) {
+    for i in 0..50 {
+        let db = i64::from(i % 3);
+        let _: () = redis::cmd("SELECT").arg(db).query(conn).unwrap();
+        let k = format!("r{round}:{i}");
+        let _: () = redis::cmd("SET")
+            .arg(format!("{k}:s"))
+            .arg(i)
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("INCRBY")
+            .arg(format!("{k}:s"))
+            .arg(5)
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("RPUSH")
+            .arg(format!("{k}:l"))
+            .arg(&["a", "b", "c"])
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("LPOP")
+            .arg(format!("{k}:l"))
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("SADD")
+            .arg(format!("{k}:set"))
+            .arg(&["x", "y"])
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("ZADD")
+            .arg(format!("{k}:z"))
+            .arg(1.5)
+            .arg("m")
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("HSET")
+            .arg(format!("{k}:h"))
+            .arg("f")
+            .arg(i)
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("EXPIRE")
+            .arg(format!("{k}:h"))
+            .arg(1000)
+            .query(conn)
+            .unwrap();
+        let _: () = redis::cmd("INCRBYFLOAT")
+            .arg(format!("{k}:f"))
+            .arg("0.25")
+            .query(conn)
+            .unwrap();
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(conn).unwrap();
+    let _: Value = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(format!("tx{round}"))
+        .arg("1")
+        .cmd("DEL")
+        .arg(format!("r{round}:0:s"))
+        .cmd("SPOP")
+        .arg(format!("r{round}:3:set"))
+        .query(conn)
+        .unwrap();
+}
+
+fn set(conn: &mut Connection, key: &str, value: &str) {
+    let _: () = redis::cmd("SET").arg(key).arg(value).query(conn).unwrap();
+}
+
+fn get(conn: &mut Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(conn).unwrap()
+}
+
+#[test]
+fn full_sync_then_streaming_converge() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    write_mix(&mut p, 0);
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p), "after the full sync");
+    write_mix(&mut p, 1);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p), "after streaming");
+}
+
+#[test]
+fn seed_scenario_two_replicas_readonly_role_and_info() {
+    let primary = TestServer::start(&[]);
+    let replicas = [replica_of(primary.port, &[]), replica_of(primary.port, &[])];
+    let mut p = primary.client();
+    set(&mut p, "scott", "tiger");
+    for replica in &replicas {
+        let mut r = replica.client();
+        wait_caught_up(&mut p, &mut r);
+        assert_eq!(get(&mut r, "scott").as_deref(), Some("tiger"));
+        let refused = redis::cmd("SET")
+            .arg("a")
+            .arg("b")
+            .query::<()>(&mut r)
+            .unwrap_err();
+        assert_eq!(refused.code(), Some("READONLY"));
+        assert_eq!(
+            refused.detail(),
+            Some("You can't write against a read only replica.")
+        );
+        let role: Value = redis::cmd("ROLE").query(&mut r).unwrap();
+        let Value::Array(fields) = role else {
+            panic!("ROLE: {role:?}")
+        };
+        assert_eq!(fields[0], Value::BulkString(b"slave".to_vec()));
+        assert_eq!(fields[2], Value::Int(i64::from(primary.port)));
+        assert_eq!(fields[3], Value::BulkString(b"connected".to_vec()));
+        assert_eq!(info_field(&mut r, "role").as_deref(), Some("slave"));
+        assert_eq!(info_field(&mut r, "slave_read_only").as_deref(), Some("1"));
+        assert_eq!(
+            info_field(&mut r, "master_replid"),
+            info_field(&mut p, "master_replid")
+        );
+    }
+    assert_eq!(info_field(&mut p, "connected_slaves").as_deref(), Some("2"));
+    let slave0 = info_field(&mut p, "slave0").unwrap();
+    assert!(slave0.starts_with("ip=127.0.0.1,port="), "{slave0}");
+    assert!(slave0.contains(",state=online,offset="), "{slave0}");
+    let role: Value = redis::cmd("ROLE").query(&mut p).unwrap();
+    let Value::Array(fields) = role else {
+        panic!("ROLE: {role:?}")
+    };
+    assert_eq!(fields[0], Value::BulkString(b"master".to_vec()));
+    assert!(matches!(&fields[2], Value::Array(listed) if listed.len() == 2));
+}
+
+#[test]
+fn wait_counts_acknowledging_replicas() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let none: i64 = redis::cmd("WAIT").arg(1).arg(100).query(&mut p).unwrap();
+    assert_eq!(none, 0);
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    set(&mut p, "k", "v");
+    wait_caught_up(&mut p, &mut r);
+    set(&mut p, "k", "w");
+    let one: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut p).unwrap();
+    assert_eq!(one, 1);
+    let started = Instant::now();
+    let still_one: i64 = redis::cmd("WAIT").arg(2).arg(300).query(&mut p).unwrap();
+    assert_eq!(still_one, 1);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let refused = redis::cmd("WAIT")
+        .arg(1)
+        .arg(10)
+        .query::<i64>(&mut r)
+        .unwrap_err();
+    assert!(refused
+        .to_string()
+        .contains("WAIT cannot be used with replica instances"));
+}
+
+/// Kills the connection of the replica(s) of `primary` (their PSYNC connection).
+fn cut_replica_links(primary: &mut Connection) {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(primary).unwrap();
+    let ids: Vec<String> = list
+        .lines()
+        .filter(|line| line.contains("cmd=psync"))
+        .filter_map(|line| {
+            line.split(' ')
+                .next()?
+                .strip_prefix("id=")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(!ids.is_empty(), "no replica connection in {list}");
+    for id in ids {
+        let _: Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(primary)
+            .unwrap();
+    }
+}
+
+/// A key written on the replica itself: a full sync would flush it, a partial one keeps it.
+fn mark_replica(replica: &mut Connection) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("replica-read-only")
+        .arg("no")
+        .query(replica)
+        .unwrap();
+    set(replica, "local-marker", "1");
+}
+
+#[test]
+fn a_cut_link_resumes_with_a_partial_resync() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    write_mix(&mut p, 0);
+    wait_caught_up(&mut p, &mut r);
+    mark_replica(&mut r);
+    cut_replica_links(&mut p);
+    write_mix(&mut p, 1);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
+    let _: () = redis::cmd("DEL").arg("local-marker").query(&mut r).unwrap();
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+}
+
+#[test]
+fn an_overrun_backlog_forces_a_full_resync() {
+    let primary = TestServer::start(&["--repl-backlog-size", "16kb"]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    wait_caught_up(&mut p, &mut r);
+    mark_replica(&mut r);
+    // Cut the link and write more than the backlog holds before the replica is back.
+    cut_replica_links(&mut p);
+    let big = "x".repeat(1000);
+    for i in 0..40 {
+        set(&mut p, &format!("big{i}"), &big);
+    }
+    wait_caught_up(&mut p, &mut r);
+    wait_until("the full resync", || get(&mut r, "big39").is_some());
+    assert_eq!(get(&mut r, "local-marker"), None, "a full sync flushed it");
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+}
+
+#[test]
+fn promotion_keeps_the_history_for_siblings_and_chains_follow() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let a = replica_of(primary.port, &[]);
+    let b = replica_of(primary.port, &[]);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    write_mix(&mut p, 0);
+    wait_caught_up(&mut p, &mut ca);
+    wait_caught_up(&mut p, &mut cb);
+    let old_replid = info_field(&mut p, "master_replid");
+    // A chained replica of B receives the same stream.
+    let c = replica_of(b.port, &[]);
+    let mut cc = c.client();
+    wait_caught_up(&mut cb, &mut cc);
+    assert_eq!(dataset(&mut cc), dataset(&mut p));
+    assert_eq!(info_field(&mut cc, "master_replid"), old_replid);
+    drop(primary);
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut ca)
+        .unwrap();
+    assert_eq!(info_field(&mut ca, "role").as_deref(), Some("master"));
+    assert_eq!(info_field(&mut ca, "master_replid2"), old_replid);
+    assert_ne!(info_field(&mut ca, "master_replid"), old_replid);
+    mark_replica(&mut cb);
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(a.port)
+        .query(&mut cb)
+        .unwrap();
+    set(&mut ca, "after-promotion", "yes");
+    wait_caught_up(&mut ca, &mut cb);
+    assert_eq!(
+        get(&mut cb, "local-marker").as_deref(),
+        Some("1"),
+        "partial"
+    );
+    assert_eq!(get(&mut cb, "after-promotion").as_deref(), Some("yes"));
+    wait_caught_up(&mut cb, &mut cc);
+    assert_eq!(get(&mut cc, "after-promotion").as_deref(), Some("yes"));
+    assert_eq!(
+        info_field(&mut cc, "master_replid"),
+        info_field(&mut ca, "master_replid")
+    );
+}
+
+/// A redis-server process on a free port, killed (by its child handle) on drop.
+struct RedisServer {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start(extra: &[&str]) -> Option<RedisServer> {
+        if !Path::new(REDIS_SERVER).exists() {
+            eprintln!("note: {REDIS_SERVER} is missing; skipping the interoperability check");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(REDIS_SERVER)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--databases", "16"])
+            .args(["--repl-diskless-sync-delay", "0"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = RedisServer {
+            port,
+            child,
+            _dir: dir,
+        };
+        wait_until("redis-server to answer", || server.client().is_some());
+        Some(server)
+    }
+
+    fn client(&self) -> Option<Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .ok()?
+            .get_connection()
+            .ok()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_redis_server_replica_of_slotkv_converges() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    write_mix(&mut p, 0);
+    let port = primary.port.to_string();
+    let Some(redis) = RedisServer::start(&["--replicaof", "127.0.0.1", &port]) else {
+        return;
+    };
+    let mut r = redis.client().unwrap();
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p), "after the full sync");
+    write_mix(&mut p, 1);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p), "after streaming");
+    // The cut link continues partially in this direction too.
+    mark_replica(&mut r);
+    cut_replica_links(&mut p);
+    write_mix(&mut p, 2);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
+}
+
+#[test]
+fn a_slotkv_replica_of_redis_server_converges() {
+    let Some(redis) = RedisServer::start(&[]) else {
+        return;
+    };
+    let mut p = redis.client().unwrap();
+    write_mix(&mut p, 0);
+    let replica = replica_of(redis.port, &[]);
+    let mut r = replica.client();
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p), "after the full sync");
+    write_mix(&mut p, 1);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(dataset(&mut r), dataset(&mut p), "after streaming");
+    mark_replica(&mut r);
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(killed, 1);
+    write_mix(&mut p, 2);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
+    let _: () = redis::cmd("DEL").arg("local-marker").query(&mut r).unwrap();
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+}
