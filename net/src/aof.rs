@@ -94,14 +94,11 @@ impl AofHandle {
         )))
     }
 
-    /// BGREWRITEAOF: starts a rewrite on its own thread.
+    /// BGREWRITEAOF: starts a rewrite on its own thread. With appendonly no it writes a new
+    /// base only, as Redis 7 does (a directory another server, or a later `appendonly yes`
+    /// start-up, can load).
     pub fn bgrewriteaof(&self, engine: &Engine) -> Reply {
-        if !self.aof.is_open() {
-            return Reply::Error(
-                "ERR slotkv rewrites the append only file only while appendonly is yes".into(),
-            );
-        }
-        match self.aof.spawn_rewrite(engine) {
+        match self.aof.spawn_bgrewrite(engine) {
             Ok(()) => Reply::Simple("Background append only file rewriting started".into()),
             Err(error) => Reply::Error(format!("ERR {error}")),
         }
