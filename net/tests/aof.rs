@@ -115,11 +115,18 @@ fn every_acknowledged_write_survives_sigkill_under_appendfsync_always() {
     for chunk in keys.chunks(1000) {
         let values: Vec<Option<String>> = client.mget(chunk).unwrap();
         for (key, value) in chunk.iter().zip(values) {
-            assert_eq!(value.as_deref(), Some(&key[1..]), "acknowledged write {key} lost");
+            assert_eq!(
+                value.as_deref(),
+                Some(&key[1..]),
+                "acknowledged write {key} lost"
+            );
         }
     }
     eprintln!("{rounds} SIGKILL rounds, {acknowledged} acknowledged writes, none lost");
-    assert!(rounds >= 10 && acknowledged > 0, "{rounds} rounds, {acknowledged} writes");
+    assert!(
+        rounds >= 10 && acknowledged > 0,
+        "{rounds} rounds, {acknowledged} writes"
+    );
 }
 
 #[test]
@@ -292,7 +299,10 @@ fn bgrewriteaof_with_appendonly_no_writes_a_base_only() {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         files.sort();
-        assert_eq!(files, ["appendonly.aof.2.base.rdb", "appendonly.aof.manifest"]);
+        assert_eq!(
+            files,
+            ["appendonly.aof.2.base.rdb", "appendonly.aof.manifest"]
+        );
     }
     let server = start(dir.path(), &[]);
     let mut client = server.client();

@@ -424,8 +424,13 @@ impl Aof {
         };
         let manifest_name = Manifest::file_name(&self.filename);
         let text = manifest.render();
-        write_atomically(self.storage.as_ref(), &self.dir, &manifest_name, text.as_bytes())
-            .map_err(AofError::io("write the AOF manifest"))?;
+        write_atomically(
+            self.storage.as_ref(),
+            &self.dir,
+            &manifest_name,
+            text.as_bytes(),
+        )
+        .map_err(AofError::io("write the AOF manifest"))?;
         for info in previous.load_order().chain(&previous.history) {
             if info.name != name {
                 let _ = self.storage.remove(&self.dir.join(&info.name));
