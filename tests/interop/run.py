@@ -31,7 +31,9 @@ class Server:
     def __init__(self, binary, *args):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--loglevel", "warning", *args],
+            # No save points: stopping it must not leave a dump.rdb in the working directory.
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--loglevel", "warning", "--save", "",
+             *args],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.time() + 15
