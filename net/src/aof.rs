@@ -67,16 +67,20 @@ impl AofHandle {
     /// under `always` is returned (the replies must not be sent: nothing may be acknowledged
     /// that is not durable); under the other policies the records stay buffered, are retried,
     /// and writes are refused meanwhile.
+    ///
+    /// Only an fsync is worth `block_in_place` (it hands the worker's other tasks to another
+    /// thread, which costs more than the write(2) of a few records into the page cache that
+    /// the other policies need: done inline, as Redis does in its event loop).
     pub fn commit(&self) -> std::io::Result<()> {
         if !self.aof.needs_commit() {
             return Ok(());
         }
-        match tokio::task::block_in_place(|| self.aof.commit()) {
-            Err(error) if self.aof.fsync_policy() == FsyncPolicy::Always => {
-                Err(std::io::Error::other(error.to_string()))
-            }
-            _ => Ok(()),
+        if self.aof.fsync_policy() != FsyncPolicy::Always {
+            let _ = self.aof.commit();
+            return Ok(());
         }
+        tokio::task::block_in_place(|| self.aof.commit())
+            .map_err(|error| std::io::Error::other(error.to_string()))
     }
 
     /// Redis's refusal of write commands while the AOF cannot be written.
@@ -90,14 +94,11 @@ impl AofHandle {
         )))
     }
 
-    /// BGREWRITEAOF: starts a rewrite on its own thread.
+    /// BGREWRITEAOF: starts a rewrite on its own thread. With appendonly no it writes a new
+    /// base only, as Redis 7 does (a directory another server, or a later `appendonly yes`
+    /// start-up, can load).
     pub fn bgrewriteaof(&self, engine: &Engine) -> Reply {
-        if !self.aof.is_open() {
-            return Reply::Error(
-                "ERR slotkv rewrites the append only file only while appendonly is yes".into(),
-            );
-        }
-        match self.aof.spawn_rewrite(engine) {
+        match self.aof.spawn_bgrewrite(engine) {
             Ok(()) => Reply::Simple("Background append only file rewriting started".into()),
             Err(error) => Reply::Error(format!("ERR {error}")),
         }

@@ -4,8 +4,9 @@
 Usage: run.py path/to/slotkv-server
 
 Starts the server on a free loopback port, drives it with redis-cli, redis-py (RESP2 and RESP3)
-and a short redis-benchmark run, and kills the server (by PID) at the end. Exits non-zero on the
-first failed check.
+and a short redis-benchmark run, and kills the server (by PID) at the end. Then exchanges RDB
+files, DUMP payloads and AOF directories with redis-server (persist_checks.py). Exits non-zero
+on the first failed check.
 """
 
 import os
@@ -16,6 +17,8 @@ import sys
 import time
 
 import redis
+
+import persist_checks
 
 
 def free_port():
@@ -28,7 +31,9 @@ class Server:
     def __init__(self, binary, *args):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--loglevel", "warning", *args],
+            # No save points: stopping it must not leave a dump.rdb in the working directory.
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--loglevel", "warning", "--save", "",
+             *args],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.time() + 15
@@ -284,7 +289,12 @@ def main():
             print(f"ok   {name}")
     finally:
         server.stop()
-    print(f"interop: {len(checks)} checks passed")
+    persistence = persist_checks.checks(binary)
+    for name, check in persistence:
+        started = time.time()
+        check()
+        print(f"ok   {name} ({time.time() - started:.1f} s)")
+    print(f"interop: {len(checks) + len(persistence)} checks passed")
 
 
 if __name__ == "__main__":

@@ -264,6 +264,35 @@ impl Aof {
     /// Starts [`Aof::rewrite`] (or, when the AOF is not open, [`Aof::start`]) on its own
     /// thread; the rewrite counts as in progress from the moment this returns.
     pub fn spawn_rewrite(self: &Arc<Self>, engine: &Engine) -> Result<(), AofError> {
+        self.spawn_job(engine, |aof, engine| {
+            if aof.is_open() {
+                aof.rotate(engine)
+                    .and_then(|(snapshot, incr)| aof.install_base(snapshot, &incr))
+            } else {
+                aof.start_inner(engine)
+            }
+        })
+    }
+
+    /// BGREWRITEAOF: rewrites an open AOF as [`Aof::spawn_rewrite`] does; while the AOF is
+    /// closed (appendonly no) writes only a new base, as Redis 7 does (see
+    /// [`Aof::rewrite_closed`]). Runs on its own thread.
+    pub fn spawn_bgrewrite(self: &Arc<Self>, engine: &Engine) -> Result<(), AofError> {
+        self.spawn_job(engine, |aof, engine| {
+            if aof.is_open() {
+                aof.rotate(engine)
+                    .and_then(|(snapshot, incr)| aof.install_base(snapshot, &incr))
+            } else {
+                aof.rewrite_closed(engine)
+            }
+        })
+    }
+
+    fn spawn_job(
+        self: &Arc<Self>,
+        engine: &Engine,
+        job: fn(&Arc<Aof>, &Engine) -> Result<(), AofError>,
+    ) -> Result<(), AofError> {
         if self.rewriting.swap(true, Ordering::AcqRel) {
             return Err(AofError::RewriteInProgress);
         }
@@ -272,12 +301,7 @@ impl Aof {
             .name("slotkv-aofrw".into())
             .spawn(move || {
                 let started = Instant::now();
-                let result = if aof.is_open() {
-                    aof.rotate(&engine)
-                        .and_then(|(snapshot, incr)| aof.install_base(snapshot, &incr))
-                } else {
-                    aof.start_inner(&engine)
-                };
+                let result = job(&aof, &engine);
                 match &result {
                     Ok(()) => tracing::info!("Background AOF rewrite finished successfully"),
                     Err(error) => tracing::warn!("Background AOF rewrite failed: {error}"),
@@ -339,20 +363,7 @@ impl Aof {
             guard.as_ref().ok_or(AofError::NotOpen)?.manifest.base_seq() + 1
         };
         let name = Manifest::base_name(&self.filename, base_seq, rdb);
-        let temp = self
-            .dir
-            .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-        let written = self.write_base_file(&temp, snapshot, rdb);
-        let base_len = match written {
-            Ok(len) => len,
-            Err(error) => {
-                let _ = self.storage.remove(&temp);
-                return Err(error);
-            }
-        };
-        self.storage
-            .rename(&temp, &self.dir.join(&name))
-            .map_err(AofError::io("rename the new base"))?;
+        let base_len = self.write_base_named(&name, snapshot, rdb)?;
         let mut guard = self.active.lock();
         let active = guard.as_mut().ok_or(AofError::NotOpen)?;
         let old = active.manifest.clone();
@@ -384,6 +395,67 @@ impl Aof {
         self.current_size
             .store(active.other_files_len + active.file_len, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Rewrites while the AOF is closed (BGREWRITEAOF with appendonly no): a new base from a
+    /// snapshot and a manifest naming only it; the files of the earlier AOF are deleted, the
+    /// base holding all the data. Nothing is appended afterwards, and a failure here is only
+    /// reported (INFO's `aof_last_bgrewrite_status`): writes are not refused, as in Redis.
+    fn rewrite_closed(&self, engine: &Engine) -> Result<(), AofError> {
+        self.storage
+            .create_dir(&self.dir)
+            .map_err(AofError::io("create the AOF directory"))?;
+        let previous = super::load::read_manifest(&self.dir, &self.filename)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let rdb = self.rdb_preamble.load(Ordering::Relaxed);
+        let seq = previous.base_seq() + 1;
+        let name = Manifest::base_name(&self.filename, seq, rdb);
+        let base_len = self.write_base_named(&name, engine.snapshot(), rdb)?;
+        let manifest = Manifest {
+            base: Some(FileInfo {
+                name: name.clone(),
+                seq,
+                kind: FileType::Base,
+            }),
+            history: Vec::new(),
+            incr: Vec::new(),
+        };
+        let manifest_name = Manifest::file_name(&self.filename);
+        let text = manifest.render();
+        write_atomically(
+            self.storage.as_ref(),
+            &self.dir,
+            &manifest_name,
+            text.as_bytes(),
+        )
+        .map_err(AofError::io("write the AOF manifest"))?;
+        for info in previous.load_order().chain(&previous.history) {
+            if info.name != name {
+                let _ = self.storage.remove(&self.dir.join(&info.name));
+            }
+        }
+        self.base_size.store(base_len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes a base from `snapshot` into a temporary file and renames it to `name`.
+    fn write_base_named(&self, name: &str, snapshot: Snapshot, rdb: bool) -> Result<u64, AofError> {
+        let temp = self
+            .dir
+            .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let base_len = match self.write_base_file(&temp, snapshot, rdb) {
+            Ok(len) => len,
+            Err(error) => {
+                let _ = self.storage.remove(&temp);
+                return Err(error);
+            }
+        };
+        self.storage
+            .rename(&temp, &self.dir.join(name))
+            .map_err(AofError::io("rename the new base"))?;
+        Ok(base_len)
     }
 
     fn write_base_file(&self, path: &Path, snapshot: Snapshot, rdb: bool) -> Result<u64, AofError> {
