@@ -78,7 +78,7 @@ impl std::ops::Deref for InlineText {
 /// A string value in its compact form. Redis's encodings are kept apart because OBJECT
 /// ENCODING shows them: a short string as written is `embstr`; one changed in place (APPEND,
 /// SETRANGE, SETBIT, ...) or longer than 44 bytes is `raw`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum StrValue {
     /// A canonical decimal integer ("0", "-12", never "012" or "+1").
     Int(i64),
@@ -88,6 +88,27 @@ pub enum StrValue {
     Embedded(Bytes),
     /// Any other bytes.
     Raw(Bytes),
+}
+
+impl Clone for StrValue {
+    /// Short texts are copied, long ones shared. Sharing bytes built from a `Vec` allocates a
+    /// reference-counted header that stays for the value's life, so a snapshot cloning every
+    /// value would leave each short one about 32 bytes bigger for good.
+    fn clone(&self) -> StrValue {
+        let copy = |data: &Bytes| {
+            if data.len() <= COPY_ON_READ_LEN_MAX {
+                Bytes::copy_from_slice(data)
+            } else {
+                data.clone()
+            }
+        };
+        match self {
+            StrValue::Int(n) => StrValue::Int(*n),
+            StrValue::Inline(text) => StrValue::Inline(*text),
+            StrValue::Embedded(data) => StrValue::Embedded(copy(data)),
+            StrValue::Raw(data) => StrValue::Raw(copy(data)),
+        }
+    }
 }
 
 impl PartialEq for StrValue {
@@ -320,6 +341,16 @@ mod tests {
             StrValue::from_bytes(b"abc"),
             StrValue::Raw(Bytes::from("abc"))
         );
+    }
+
+    #[test]
+    fn clones_copy_short_texts_and_share_long_ones() {
+        let pointer = |value: &StrValue| value.text().map(<[u8]>::as_ptr);
+        let short = StrValue::from_vec(vec![b'a'; 100]);
+        let long = StrValue::from_vec(vec![b'a'; 1000]);
+        assert_eq!(short.clone(), short);
+        assert_ne!(pointer(&short.clone()), pointer(&short));
+        assert_eq!(pointer(&long.clone()), pointer(&long));
     }
 
     #[test]
