@@ -6,19 +6,81 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use slotkv_engine::command::{CommandSpec, Flags};
 use slotkv_engine::{Engine, Reply};
 use slotkv_persistence::aof::{self, Aof, AofOptions, DiskStorage, FsyncPolicy, LoadOptions};
+use tokio::sync::watch;
 
 use crate::config::Settings;
 
-/// The AOF and its background thread.
+/// The AOF and its background threads.
 #[derive(Debug)]
 pub struct AofHandle {
     /// The file manager and propagation sink.
     pub aof: Arc<Aof>,
     background: Mutex<Option<std::thread::JoinHandle<()>>>,
+    syncer: Arc<Syncer>,
+}
+
+/// Group commit under `appendfsync always`: a connection asks for the stream offset its
+/// replies depend on and waits (without holding a worker thread) while one thread writes and
+/// fsyncs for everyone who asked, so one fsync covers the writes of every connection served
+/// meanwhile.
+#[derive(Debug)]
+struct Syncer {
+    /// The highest offset asked for, and whether the server is closing.
+    wanted: Mutex<(u64, bool)>,
+    wake: Condvar,
+    /// Signalled after every attempt; holds the number of attempts that failed.
+    failures: watch::Sender<u64>,
+}
+
+impl Syncer {
+    fn new() -> Syncer {
+        Syncer {
+            wanted: Mutex::new((0, false)),
+            wake: Condvar::new(),
+            failures: watch::channel(0).0,
+        }
+    }
+
+    fn request(&self, offset: u64) {
+        let mut wanted = self.wanted.lock();
+        if offset > wanted.0 {
+            wanted.0 = offset;
+            self.wake.notify_one();
+        }
+    }
+
+    fn stop(&self) {
+        self.wanted.lock().1 = true;
+        self.wake.notify_one();
+    }
+
+    /// The syncing thread: waits for a request beyond what is fsynced, commits, reports.
+    fn run(&self, aof: &Aof) {
+        loop {
+            {
+                let mut wanted = self.wanted.lock();
+                while wanted.0 <= aof.synced_end() && !wanted.1 {
+                    self.wake.wait(&mut wanted);
+                }
+                if wanted.1 {
+                    return;
+                }
+            }
+            let failed = aof.commit().is_err();
+            if failed {
+                // Wait for a new request rather than retrying at once. Lowered before the
+                // round is reported: whoever asks after the report asks anew.
+                let mut wanted = self.wanted.lock();
+                wanted.0 = wanted.0.min(aof.synced_end());
+            }
+            self.failures
+                .send_modify(|failures| *failures += u64::from(failed));
+        }
+    }
 }
 
 /// How often the automatic rewrite rule is checked.
@@ -57,9 +119,16 @@ impl AofHandle {
         let background = aof
             .spawn_background()
             .map_err(|e| format!("cannot start the AOF thread: {e}"))?;
+        let syncer = Arc::new(Syncer::new());
+        let (for_thread, aof_for_thread) = (syncer.clone(), aof.clone());
+        std::thread::Builder::new()
+            .name("slotkv-aof-sync".into())
+            .spawn(move || for_thread.run(&aof_for_thread))
+            .map_err(|e| format!("cannot start the AOF sync thread: {e}"))?;
         Ok(AofHandle {
             aof,
             background: Mutex::new(Some(background)),
+            syncer,
         })
     }
 
@@ -68,10 +137,10 @@ impl AofHandle {
     /// that is not durable); under the other policies the records stay buffered, are retried,
     /// and writes are refused meanwhile.
     ///
-    /// Only an fsync is worth `block_in_place` (it hands the worker's other tasks to another
-    /// thread, which costs more than the write(2) of a few records into the page cache that
-    /// the other policies need: done inline, as Redis does in its event loop).
-    pub fn commit(&self) -> std::io::Result<()> {
+    /// The write(2) of a few records into the page cache the other policies need is done
+    /// inline, as Redis does in its event loop; an fsync is left to the syncing thread, which
+    /// groups the connections waiting for one.
+    pub async fn commit(&self) -> std::io::Result<()> {
         if !self.aof.needs_commit() {
             return Ok(());
         }
@@ -79,8 +148,23 @@ impl AofHandle {
             let _ = self.aof.commit();
             return Ok(());
         }
-        tokio::task::block_in_place(|| self.aof.commit())
-            .map_err(|error| std::io::Error::other(error.to_string()))
+        let target = self.aof.buffered_end();
+        let mut rounds = self.syncer.failures.subscribe();
+        let failures_before = *rounds.borrow_and_update();
+        self.syncer.request(target);
+        loop {
+            if self.aof.synced_end() >= target {
+                return Ok(());
+            }
+            if *rounds.borrow_and_update() > failures_before {
+                let error = self.aof.write_error().unwrap_or_default();
+                return Err(std::io::Error::other(error));
+            }
+            rounds
+                .changed()
+                .await
+                .map_err(|_| std::io::Error::other("the AOF is closed"))?;
+        }
     }
 
     /// Redis's refusal of write commands while the AOF cannot be written.
@@ -150,6 +234,7 @@ impl AofHandle {
 
     /// Writes and fsyncs what is left and stops the background thread (at shutdown).
     pub fn close(&self) {
+        self.syncer.stop();
         self.aof.shutdown();
         if let Some(thread) = self.background.lock().take() {
             let _ = thread.join();

@@ -561,7 +561,7 @@ impl Connection {
             return Ok(());
         }
         // Nothing is acknowledged before the AOF holds it as its fsync policy asks.
-        self.shared.aof.commit()?;
+        self.shared.aof.commit().await?;
         // A client that stopped reading cannot pin this task: CLIENT KILL and the pub/sub
         // output limit shut its socket down, which fails the write.
         self.stream.write_all(&self.reply_buffer).await?;

@@ -499,6 +499,16 @@ impl Aof {
         result
     }
 
+    /// The stream offset the records buffered so far end at.
+    pub fn buffered_end(&self) -> u64 {
+        self.buffered_end.load(Ordering::Acquire)
+    }
+
+    /// The stream offset up to which the file is fsynced.
+    pub fn synced_end(&self) -> u64 {
+        self.synced_end.load(Ordering::Acquire)
+    }
+
     /// Whether records were buffered that [`Aof::commit`] has not made durable yet.
     pub fn needs_commit(&self) -> bool {
         let target = self.buffered_end.load(Ordering::Acquire);
