@@ -9,7 +9,7 @@ use slotkv_engine::command::{is_keyword, parse_i64_arg, CommandSpec};
 use slotkv_engine::{CommandError, Reply};
 
 use crate::blocking::{self, BlockRequest};
-use crate::clients::{ClientInfo, CLIENT_NAME_LEN_MAX};
+use crate::clients::{ClientInfo, ClientType, CLIENT_NAME_LEN_MAX};
 use crate::connection::{ClientState, Outcome};
 use crate::pubsub::{self, Kind, SubscriberState};
 use crate::resp::Protocol;
@@ -222,20 +222,8 @@ fn client_list(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
     while let Some(option) = rest.next() {
         if is_keyword(option, "type") {
             let kind = rest.next().ok_or(CommandError::Syntax)?;
-            if is_keyword(kind, "normal") {
-                continue;
-            }
-            if ["master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is_keyword(kind, k))
-            {
-                clients.clear();
-                continue;
-            }
-            return Err(CommandError::err(format!(
-                "Unknown client type '{}'",
-                String::from_utf8_lossy(kind)
-            )));
+            let kind = parse_client_type(kind)?;
+            clients.retain(|c| c.client_type() == kind);
         } else if is_keyword(option, "id") {
             let ids = rest
                 .by_ref()
@@ -266,6 +254,15 @@ fn client_unblock(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError
     Ok(Reply::Integer(unblocked.into()))
 }
 
+fn parse_client_type(word: &[u8]) -> Result<ClientType, CommandError> {
+    ClientType::parse(word).ok_or_else(|| {
+        CommandError::err(format!(
+            "Unknown client type '{}'",
+            String::from_utf8_lossy(word)
+        ))
+    })
+}
+
 fn parse_client_id(arg: &[u8]) -> Result<u64, CommandError> {
     let id = parse_i64_arg(arg).map_err(|_| CommandError::err("Invalid client ID"))?;
     u64::try_from(id).map_err(|_| CommandError::err("Invalid client ID"))
@@ -280,7 +277,7 @@ struct KillFilter {
     user: Option<String>,
     max_age_secs: Option<u64>,
     skip_me: bool,
-    normal_only: Option<bool>,
+    kind: Option<ClientType>,
 }
 
 impl KillFilter {
@@ -297,7 +294,7 @@ impl KillFilter {
                 .is_none_or(|a| client.local.to_string() == *a)
             && self.user.as_ref().is_none_or(|u| u == "default")
             && self.max_age_secs.is_none_or(|age| client.age_secs() >= age)
-            && self.normal_only.unwrap_or(true)
+            && self.kind.is_none_or(|kind| client.client_type() == kind)
     }
 }
 
@@ -365,11 +362,7 @@ fn parse_kill_filter(options: &[Bytes]) -> Result<KillFilter, CommandError> {
             filter.max_age_secs =
                 Some(u64::try_from(parse_i64_arg(value)?).map_err(|_| CommandError::NotInteger)?);
         } else if is_keyword(option, "type") {
-            filter.normal_only = Some(match text.to_ascii_lowercase().as_str() {
-                "normal" => true,
-                "master" | "replica" | "slave" | "pubsub" => false,
-                _ => return Err(CommandError::err(format!("Unknown client type '{text}'"))),
-            });
+            filter.kind = Some(parse_client_type(value)?);
         } else if is_keyword(option, "skipme") {
             filter.skip_me = match text.to_ascii_lowercase().as_str() {
                 "yes" => true,

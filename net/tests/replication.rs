@@ -314,6 +314,83 @@ fn a_cut_link_resumes_with_a_partial_resync() {
     assert_eq!(dataset(&mut r), dataset(&mut p));
 }
 
+/// The lines of CLIENT LIST TYPE `kind`.
+fn client_list_of(conn: &mut Connection, kind: &str) -> Vec<String> {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg(kind)
+        .query(conn)
+        .unwrap();
+    list.lines().map(str::to_owned).collect()
+}
+
+fn client_kill_type(conn: &mut Connection, kind: &str) -> i64 {
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg(kind)
+        .query(conn)
+        .unwrap()
+}
+
+#[test]
+fn client_kill_type_master_on_the_replica_resumes_partially() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    write_mix(&mut p, 0);
+    wait_caught_up(&mut p, &mut r);
+    let links = client_list_of(&mut r, "master");
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0].contains(" flags=M "), "{}", links[0]);
+    assert!(links[0].contains(&format!(" addr=127.0.0.1:{} ", primary.port)));
+    assert!(client_list_of(&mut r, "normal")
+        .iter()
+        .all(|line| line.contains(" flags=N ")));
+    mark_replica(&mut r);
+    assert_eq!(client_kill_type(&mut r, "master"), 1);
+    write_mix(&mut p, 1);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
+    let _: () = redis::cmd("DEL").arg("local-marker").query(&mut r).unwrap();
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+    // The new link is listed again.
+    assert_eq!(client_list_of(&mut r, "master").len(), 1);
+}
+
+#[test]
+fn client_kill_type_replica_on_the_primary_resumes_partially() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    set(&mut p, "before", "1");
+    wait_caught_up(&mut p, &mut r);
+    let replicas = client_list_of(&mut p, "replica");
+    assert_eq!(replicas.len(), 1, "{replicas:?}");
+    assert!(replicas[0].contains(" flags=S "), "{}", replicas[0]);
+    assert_eq!(client_list_of(&mut p, "slave"), replicas);
+    assert!(client_list_of(&mut p, "master").is_empty());
+    mark_replica(&mut r);
+    assert_eq!(client_kill_type(&mut p, "normal"), 0, "only this client");
+    assert_eq!(client_kill_type(&mut p, "pubsub"), 0);
+    assert_eq!(client_kill_type(&mut p, "slave"), 1);
+    set(&mut p, "after", "2");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "after").as_deref(), Some("2"));
+    assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
+    assert_eq!(client_list_of(&mut p, "replica").len(), 1);
+    let unknown = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("robot")
+        .query::<i64>(&mut p)
+        .unwrap_err();
+    assert!(unknown.to_string().contains("Unknown client type 'robot'"));
+}
+
 #[test]
 fn an_overrun_backlog_forces_a_full_resync() {
     let primary = TestServer::start(&["--repl-backlog-size", "16kb"]);

@@ -380,6 +380,9 @@ pub async fn serve_replica(
             .await?;
         return Ok(());
     }
+    client
+        .info
+        .set_role(crate::clients::ReplicationRole::Replica);
     let hello = client.replica_hello.clone();
     let ip = hello
         .ip_address
