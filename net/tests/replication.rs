@@ -392,6 +392,44 @@ fn client_kill_type_replica_on_the_primary_resumes_partially() {
 }
 
 #[test]
+fn a_replica_that_stops_acknowledging_is_dropped_after_repl_timeout() {
+    let primary = TestServer::start(&["--repl-timeout", "2"]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    set(&mut p, "k", "v");
+    wait_caught_up(&mut p, &mut r);
+    // A replica that syncs and then never sends REPLCONF ACK.
+    let mut silent = primary.raw();
+    silent.send(b"REPLCONF listening-port 4242\r\n");
+    assert_eq!(silent.reply(), "+OK\r\n");
+    silent.send(b"PSYNC ? -1\r\n");
+    assert!(silent.line().starts_with("+FULLRESYNC "));
+    let header = silent.line();
+    let len: usize = header.trim_end().trim_start_matches('$').parse().unwrap();
+    silent.exact(len);
+    let synced = Instant::now();
+    wait_until("both replicas listed", || {
+        info_field(&mut p, "connected_slaves").as_deref() == Some("2")
+    });
+    silent
+        .drain_until_closed()
+        .expect("dropped before the read timeout");
+    let waited = synced.elapsed();
+    assert!(waited >= Duration::from_millis(1900), "{waited:?}");
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    // The replica that acknowledges every second stays.
+    wait_until("the silent replica to be forgotten", || {
+        info_field(&mut p, "connected_slaves").as_deref() == Some("1")
+    });
+    let slave0 = info_field(&mut p, "slave0").unwrap();
+    assert!(!slave0.contains("port=4242"), "{slave0}");
+    set(&mut p, "k", "w");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "k").as_deref(), Some("w"));
+}
+
+#[test]
 fn an_overrun_backlog_forces_a_full_resync() {
     let primary = TestServer::start(&["--repl-backlog-size", "16kb"]);
     let mut p = primary.client();

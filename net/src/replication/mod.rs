@@ -349,6 +349,26 @@ impl Replication {
         self.update_refusals(settings);
     }
 
+    /// Client ids of the streaming replicas that have not acknowledged within `repl-timeout`
+    /// (Redis then drops them: a replica acknowledges every second).
+    fn timed_out_replicas(&self, settings: &ReplSettings) -> Vec<u64> {
+        let timeout = Duration::from_secs(settings.timeout_secs);
+        self.state
+            .lock()
+            .replicas
+            .iter()
+            .filter(|r| r.is_online() && r.ack_age() > timeout)
+            .map(|r| {
+                tracing::warn!(
+                    "Disconnecting timedout replica (streaming sync): {}:{}",
+                    r.ip,
+                    r.port
+                );
+                r.client_id
+            })
+            .collect()
+    }
+
     /// Frees the backlog of a primary left without replicas (`repl-backlog-ttl`): a new
     /// replication id, as in Redis, since the history is gone.
     fn free_backlog(&self) {
@@ -376,7 +396,8 @@ pub fn random_id() -> String {
         .collect()
 }
 
-/// Runs [`Replication::cron`] every 100 ms until the task is aborted.
+/// Runs [`Replication::cron`] every 100 ms, and drops replicas silent for `repl-timeout`,
+/// until the task is aborted.
 pub async fn cron_forever(shared: Arc<crate::server::Shared>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut last_ping = Instant::now();
@@ -384,5 +405,12 @@ pub async fn cron_forever(shared: Arc<crate::server::Shared>) {
         ticker.tick().await;
         let settings = shared.config.read().repl.clone();
         shared.replication.cron(&settings, &mut last_ping);
+        // Killing the connection (not only its queue) also ends a write stuck on a replica
+        // that stopped reading.
+        for id in shared.replication.timed_out_replicas(&settings) {
+            if let Some(client) = shared.clients.get(id) {
+                client.kill();
+            }
+        }
     }
 }
