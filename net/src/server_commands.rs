@@ -34,12 +34,15 @@ pub fn run(
         "unsubscribe" => return unsubscribe(shared, client, Kind::Channel, &args[1..]),
         "punsubscribe" => return unsubscribe(shared, client, Kind::Pattern, &args[1..]),
         "sunsubscribe" => return unsubscribe(shared, client, Kind::Shard, &args[1..]),
-        "publish" => Ok(Reply::Integer(
-            shared.pubsub.publish(&args[1], &args[2]) as i64
-        )),
-        "spublish" => Ok(Reply::Integer(
-            shared.pubsub.publish_shard(&args[1], &args[2]) as i64,
-        )),
+        "publish" | "spublish" => {
+            shared.replication.propagate_publish(args, client.in_exec);
+            let receivers = if spec.name == "publish" {
+                shared.pubsub.publish(&args[1], &args[2])
+            } else {
+                shared.pubsub.publish_shard(&args[1], &args[2])
+            };
+            Ok(Reply::Integer(receivers as i64))
+        }
         "pubsub|help" => Ok(help(PUBSUB_HELP)),
         name if name.starts_with("pubsub|") => pubsub::pubsub_command(&shared.pubsub, args),
         name if blocking::is_blocking(name) => {

@@ -430,6 +430,77 @@ fn a_replica_that_stops_acknowledging_is_dropped_after_repl_timeout() {
 }
 
 #[test]
+fn publish_reaches_subscribers_on_replicas_and_chained_replicas() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    let chained = replica_of(replica.port, &[]);
+    let mut c = chained.client();
+    set(&mut p, "k", "v");
+    wait_caught_up(&mut p, &mut r);
+    wait_caught_up(&mut r, &mut c);
+    let mut on_replica = replica.raw();
+    on_replica.send(b"SUBSCRIBE news\r\n");
+    on_replica.reply();
+    on_replica.send(b"SSUBSCRIBE shard\r\n");
+    on_replica.reply();
+    let mut on_chained = chained.raw();
+    on_chained.send(b"PSUBSCRIBE n*\r\n");
+    on_chained.reply();
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hello")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(receivers, 0, "nobody listens on the primary itself");
+    assert_eq!(
+        on_replica.reply(),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    assert_eq!(
+        on_chained.reply(),
+        "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    let _: i64 = redis::cmd("SPUBLISH")
+        .arg("shard")
+        .arg("s1")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(
+        on_replica.reply(),
+        "*3\r\n$8\r\nsmessage\r\n$5\r\nshard\r\n$2\r\ns1\r\n"
+    );
+    // Inside a transaction, with a write before it.
+    let (_, published): ((), i64) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("k")
+        .arg("w")
+        .cmd("PUBLISH")
+        .arg("news")
+        .arg("in-exec")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(published, 0);
+    assert_eq!(
+        on_replica.reply(),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$7\r\nin-exec\r\n"
+    );
+    // The offsets still agree, and the data followed.
+    wait_caught_up(&mut p, &mut r);
+    wait_caught_up(&mut r, &mut c);
+    assert_eq!(get(&mut c, "k").as_deref(), Some("w"));
+    // A full sync after published messages starts at the right offset.
+    let late = replica_of(primary.port, &[]);
+    let mut l = late.client();
+    wait_caught_up(&mut p, &mut l);
+    set(&mut p, "k", "x");
+    wait_caught_up(&mut p, &mut l);
+    assert_eq!(get(&mut l, "k").as_deref(), Some("x"));
+}
+
+#[test]
 fn an_overrun_backlog_forces_a_full_resync() {
     let primary = TestServer::start(&["--repl-backlog-size", "16kb"]);
     let mut p = primary.client();

@@ -296,20 +296,46 @@ impl Replication {
             .iter()
             .map(|w| Bytes::from_static(w.as_bytes()))
             .collect();
+        self.append_between_writes(&args);
+    }
+
+    fn append_between_writes(&self, args: &[Bytes]) {
         let mut encoded = Vec::new();
-        encode_resp_array(&args, &mut encoded);
+        encode_resp_array(args, &mut encoded);
         let _order = self.order.lock();
         self.engine
             .with_ctx(&mut slotkv_engine::Session::new(), |_| {
-                let mut state = self.state.lock();
-                if state.feed != Feed::Propagation {
-                    return;
-                }
-                if let Some(delta) = state.delta.as_mut() {
-                    *delta += encoded.len() as i128;
-                }
-                state.append(Bytes::from(encoded));
+                self.inject(encoded);
             });
+    }
+
+    /// Appends bytes that are not in the propagation stream (so the offset delta grows).
+    fn inject(&self, encoded: Vec<u8>) {
+        let mut state = self.state.lock();
+        if state.feed != Feed::Propagation {
+            return;
+        }
+        if let Some(delta) = state.delta.as_mut() {
+            *delta += encoded.len() as i128;
+        }
+        state.append(Bytes::from(encoded));
+    }
+
+    /// PUBLISH / SPUBLISH on a primary: Redis (outside cluster mode) sends them to its
+    /// replicas, not to the AOF, so subscribers on replicas receive the messages too.
+    /// Inside EXEC the caller holds the engine's gate, which already keeps snapshots and
+    /// other stream appends out; the message then goes with the transaction.
+    pub fn propagate_publish(&self, args: &[Bytes], in_exec: bool) {
+        if self.state.lock().feed != Feed::Propagation {
+            return;
+        }
+        if in_exec {
+            let mut encoded = Vec::new();
+            encode_resp_array(args, &mut encoded);
+            self.inject(encoded);
+        } else {
+            self.append_between_writes(args);
+        }
     }
 
     /// Wakes WAIT callers after an acknowledgement.
