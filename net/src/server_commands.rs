@@ -64,6 +64,7 @@ pub fn run(
         }
         "wait" => return crate::replication::commands::wait(shared, client, args),
         "replicaof" | "slaveof" => crate::replication::commands::replicaof(shared, args),
+        "failover" => crate::replication::failover::failover_command(shared, args),
         "role" => Ok(crate::replication::commands::role(&shared.replication)),
         "save" => crate::persist::save_command(shared),
         "bgsave" => crate::persist::bgsave_command(shared, args, client.in_exec),

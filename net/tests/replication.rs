@@ -500,6 +500,170 @@ fn publish_reaches_subscribers_on_replicas_and_chained_replicas() {
     assert_eq!(get(&mut l, "k").as_deref(), Some("x"));
 }
 
+fn error_of(conn: &mut Connection, command: &mut redis::Cmd) -> String {
+    command.query::<Value>(conn).unwrap_err().to_string()
+}
+
+#[test]
+fn failover_switches_roles_without_losing_acknowledged_writes() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    set(&mut p, "before", "1");
+    wait_caught_up(&mut p, &mut r);
+    let port = replica.port.to_string();
+    let refusals = [
+        (
+            redis::cmd("FAILOVER").arg("ABORT").clone(),
+            "No failover in progress.",
+        ),
+        (
+            redis::cmd("FAILOVER")
+                .arg("TO")
+                .arg("127.0.0.1")
+                .arg(1)
+                .clone(),
+            "FAILOVER target HOST and PORT is not a replica.",
+        ),
+        (
+            redis::cmd("FAILOVER")
+                .arg("TO")
+                .arg("127.0.0.1")
+                .arg(&port)
+                .arg("FORCE")
+                .clone(),
+            "FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ),
+        (
+            redis::cmd("FAILOVER").arg("TIMEOUT").arg(0).clone(),
+            "FAILOVER timeout must be greater than 0",
+        ),
+    ];
+    for (mut command, message) in refusals {
+        let error = error_of(&mut p, &mut command);
+        assert!(error.contains(message), "{error}");
+    }
+    let error = error_of(&mut r, &mut redis::cmd("FAILOVER"));
+    assert!(error.contains("FAILOVER is not valid when server is a replica."));
+
+    // A writer keeps writing through the switch and notes what the primary acknowledged.
+    let writer_server = primary.client();
+    let writer = std::thread::spawn(move || {
+        let mut conn = writer_server;
+        let mut acknowledged = Vec::new();
+        for i in 0..100_000 {
+            match redis::cmd("SET")
+                .arg(format!("w:{i}"))
+                .arg(i)
+                .query::<()>(&mut conn)
+            {
+                Ok(()) => acknowledged.push(i),
+                Err(error) if error.code() == Some("READONLY") => break,
+                Err(error) => panic!("write {i}: {error}"),
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        acknowledged
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let _: () = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(&port)
+        .arg("TIMEOUT")
+        .arg(10_000)
+        .query(&mut p)
+        .unwrap();
+    wait_until("the switch", || {
+        info_field(&mut r, "role").as_deref() == Some("master")
+            && info_field(&mut p, "role").as_deref() == Some("slave")
+            && info_field(&mut p, "master_link_status").as_deref() == Some("up")
+            && info_field(&mut p, "master_failover_state").as_deref() == Some("no-failover")
+    });
+    assert_eq!(info_field(&mut p, "master_port"), Some(port.clone()));
+    let acknowledged = writer.join().unwrap();
+    assert!(!acknowledged.is_empty());
+    for i in &acknowledged {
+        assert_eq!(get(&mut r, &format!("w:{i}")), Some(i.to_string()), "w:{i}");
+    }
+    // The old primary continued partially (it kept its data) and now follows.
+    set(&mut r, "after", "x");
+    wait_caught_up(&mut r, &mut p);
+    assert_eq!(get(&mut p, "after").as_deref(), Some("x"));
+    assert_eq!(dataset(&mut p), dataset(&mut r));
+}
+
+#[test]
+fn failover_waits_pauses_writes_and_aborts_or_times_out() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    // A replica that never acknowledges, so the failover cannot complete.
+    let mut silent = primary.raw();
+    silent.send(b"REPLCONF listening-port 4242\r\n");
+    assert_eq!(silent.reply(), "+OK\r\n");
+    silent.send(b"PSYNC ? -1\r\n");
+    assert!(silent.line().starts_with("+FULLRESYNC "));
+    wait_until("the replica online", || {
+        info_field(&mut p, "slave0").is_some_and(|s| s.contains("state=online"))
+    });
+    // Past offset 0, which the silent replica never acknowledges.
+    set(&mut p, "k0", "v");
+    let _: () = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(4242)
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(
+        info_field(&mut p, "master_failover_state").as_deref(),
+        Some("waiting-for-sync")
+    );
+    let error = error_of(&mut p, &mut redis::cmd("FAILOVER"));
+    assert!(error.contains("FAILOVER already in progress."), "{error}");
+    let error = error_of(&mut p, redis::cmd("REPLICAOF").arg("NO").arg("ONE"));
+    assert!(
+        error.contains("REPLICAOF not allowed while failing over."),
+        "{error}"
+    );
+    // A write waits; reads do not.
+    let mut paused = primary.raw();
+    paused
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    paused.send(b"SET paused 1\r\n");
+    assert!(
+        paused.drain_until_closed().is_err(),
+        "no reply while paused"
+    );
+    assert_eq!(get(&mut p, "paused"), None);
+    let _: () = redis::cmd("FAILOVER").arg("ABORT").query(&mut p).unwrap();
+    assert_eq!(
+        info_field(&mut p, "master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    paused
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(paused.reply(), "+OK\r\n");
+    assert_eq!(info_field(&mut p, "role").as_deref(), Some("master"));
+    // With a timeout and no FORCE, the failover gives up by itself.
+    let started = Instant::now();
+    let _: () = redis::cmd("FAILOVER")
+        .arg("TIMEOUT")
+        .arg(300)
+        .query(&mut p)
+        .unwrap();
+    wait_until("the timeout", || {
+        info_field(&mut p, "master_failover_state").as_deref() == Some("no-failover")
+    });
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(info_field(&mut p, "role").as_deref(), Some("master"));
+    set(&mut p, "k", "v");
+}
+
 #[test]
 fn an_overrun_backlog_forces_a_full_resync() {
     let primary = TestServer::start(&["--repl-backlog-size", "16kb"]);

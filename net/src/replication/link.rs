@@ -287,8 +287,20 @@ async fn session(
         .await?;
     let (replid, next) = repl.psync_position();
     let next = next.to_string();
-    link.send(&["PSYNC", &replid, &next]).await?;
+    let failover = repl.failover_in_progress();
+    if failover {
+        link.send(&["PSYNC", &replid, &next, "FAILOVER"]).await?;
+    } else {
+        link.send(&["PSYNC", &replid, &next]).await?;
+    }
     let reply = link.read_line(true).await?;
+    if failover {
+        let accepted = reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE");
+        repl.failover_answered(shared, accepted);
+        if !accepted {
+            return Err(LinkError::Refused(reply));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut words = rest.split_whitespace();
         let (Some(replid), Some(offset)) = (

@@ -4,6 +4,7 @@
 //! - [`backlog`]: the ring of the newest stream bytes that partial resyncs read from.
 //! - [`primary`]: the primary's side: PSYNC, the full sync from an [`Engine::snapshot`], each
 //!   replica's bounded output queue, REPLCONF ACK, WAIT.
+//! - [`failover`]: FAILOVER, the coordinated switch of a primary and a replica.
 //! - [`link`]: the replica's side: the handshake, loading the RDB, applying the stream
 //!   through the engine, acknowledging, reconnecting with PSYNC.
 //! - this file: the shared state (replication ids, offsets, role), the refusals a replica or
@@ -18,10 +19,11 @@
 
 pub mod backlog;
 pub mod commands;
+pub mod failover;
 pub mod link;
 pub mod primary;
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -161,6 +163,12 @@ pub struct Replication {
     link_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The server (set once it exists), for the link tasks REPLICAOF starts.
     shared: std::sync::OnceLock<std::sync::Weak<crate::server::Shared>>,
+    /// The FAILOVER under way, if any.
+    failover: Mutex<failover::Failover>,
+    /// Writes wait while a FAILOVER runs (one relaxed load per command).
+    writes_paused: AtomicBool,
+    /// Woken when writes resume.
+    unpaused: tokio::sync::Notify,
 }
 
 impl Replication {
@@ -187,6 +195,9 @@ impl Replication {
             refusals: AtomicU8::new(0),
             link_task: Mutex::new(None),
             shared: std::sync::OnceLock::new(),
+            failover: Mutex::new(failover::Failover::default()),
+            writes_paused: AtomicBool::new(false),
+            unpaused: tokio::sync::Notify::new(),
         }
     }
 
@@ -355,7 +366,12 @@ impl Replication {
     /// refusals.
     pub fn cron(&self, settings: &ReplSettings, last_ping: &mut Instant) {
         let is_primary = !self.is_replica();
-        if is_primary && last_ping.elapsed() >= Duration::from_secs(settings.ping_period_secs) {
+        // While a failover waits for a replica to catch up, the stream stays still.
+        let failing_over = self.failover_state() != failover::FailoverState::None;
+        if is_primary
+            && !failing_over
+            && last_ping.elapsed() >= Duration::from_secs(settings.ping_period_secs)
+        {
             *last_ping = Instant::now();
             if !self.state.lock().replicas.is_empty() {
                 self.append_command(&["PING"]);
@@ -431,6 +447,7 @@ pub async fn cron_forever(shared: Arc<crate::server::Shared>) {
         ticker.tick().await;
         let settings = shared.config.read().repl.clone();
         shared.replication.cron(&settings, &mut last_ping);
+        shared.replication.failover_cron(&shared);
         // Killing the connection (not only its queue) also ends a write stuck on a replica
         // that stopped reading.
         for id in shared.replication.timed_out_replicas(&settings) {
