@@ -1,7 +1,8 @@
 //! Replication end to end with real processes on ephemeral loopback ports: full sync and
 //! streaming, partial resync after the link is cut (the connection, not the process), the
 //! READONLY refusal, WAIT, promotion with REPLICAOF NO ONE and a sibling continuing
-//! partially, a chained replica, and both directions with Debian's redis-server 7.0 (skipped
+//! partially, a chained replica, CLIENT KILL TYPE master/replica, repl-timeout, PUBLISH to
+//! subscribers on replicas, FAILOVER, and both directions with Debian's redis-server 7.0 (skipped
 //! with a note when /usr/bin/redis-server is missing).
 
 mod common;
