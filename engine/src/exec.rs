@@ -395,13 +395,12 @@ impl<'a> Locks<'a> {
         self.engine.encodings.load()
     }
 
-    /// The table of the locked `slot` of the addressed database, after reclaiming its expired
-    /// keys (counted and propagated as DEL, as on access), so every entry it holds is live: for
-    /// the commands that walk the keyspace (KEYS, SCAN, RANDOMKEY).
-    ///
-    /// A replica's engine reclaims nothing here: its walks may list keys whose deadline
-    /// passed until the primary's DEL arrives.
-    pub fn live_table(&mut self, slot: u16) -> &SlotTable {
+    /// The table of the locked `slot` of the addressed database as the commands that walk
+    /// the keyspace (KEYS, SCAN, RANDOMKEY) see it: every entry is live. A primary first
+    /// reclaims the slot's expired keys (counted and propagated as DEL, as on access); a
+    /// replica's client has them hidden instead, since only the primary's DEL removes them;
+    /// the primary's link sees them all.
+    pub fn live_table(&mut self, slot: u16) -> LiveTable<'_> {
         let (engine, now_ms, expiry) = (self.engine, self.now_ms, self.expiry);
         let locked = self.slot_at((self.db, slot));
         if expiry == ExpiryView::Reclaim {
@@ -409,7 +408,10 @@ impl<'a> Locks<'a> {
                 engine.note_expired(locked.db(), &key);
             }
         }
-        locked.table()
+        LiveTable {
+            table: locked.table(),
+            hide_expired_at: (expiry == ExpiryView::Hide).then_some(now_ms),
+        }
     }
 
     /// Reports keyspace event `event` (of `class`, e.g. [`Events::STRING`] and `"set"`) for
@@ -426,6 +428,37 @@ impl<'a> Locks<'a> {
             self.slot_ref(*target).signal_watchers(key);
         }
         self.engine.note_write(self.origin_db, args);
+    }
+}
+
+/// A slot's table as a keyspace walk sees it (see [`Locks::live_table`]).
+#[derive(Debug)]
+pub struct LiveTable<'t> {
+    table: &'t SlotTable,
+    /// On a replica's client: entries whose deadline is before this instant are hidden.
+    hide_expired_at: Option<u64>,
+}
+
+impl<'t> LiveTable<'t> {
+    /// The live entries.
+    pub fn iter(&self) -> impl Iterator<Item = (&'t [u8], &'t Entry)> + '_ {
+        let hide = self.hide_expired_at;
+        self.table
+            .iter()
+            .filter(move |(_, entry)| hide.is_none_or(|now_ms| !entry.is_expired(now_ms)))
+    }
+
+    /// Number of live entries (a count of the table when some may be hidden).
+    pub fn len(&self) -> usize {
+        match self.hide_expired_at {
+            None => self.table.len(),
+            Some(_) => self.iter().count(),
+        }
+    }
+
+    /// Whether no entry is live.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
     }
 }
 

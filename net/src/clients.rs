@@ -43,6 +43,45 @@ pub struct ClientInfo {
     pub wake_signal: Notify,
     /// Set by CLIENT UNBLOCK: how the blocked command should end.
     unblock_request: Mutex<Option<Unblock>>,
+    /// A [`ReplicationRole`] as a byte.
+    role: AtomicU8,
+    /// Subscriptions to channels, patterns and shard channels (`sub=`, `psub=`, `ssub=`).
+    subscriptions: [AtomicUsize; 3],
+}
+
+/// What a connection carries besides a client's commands (CLIENT LIST's `S` and `M` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReplicationRole {
+    /// An ordinary client.
+    None = 0,
+    /// A replica of this node, fed the replication stream after its PSYNC.
+    Replica = 1,
+    /// This replica's link to its primary.
+    Primary = 2,
+}
+
+/// A client's type, as CLIENT KILL TYPE and CLIENT LIST TYPE name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    Replica,
+    Primary,
+    PubSub,
+}
+
+impl ClientType {
+    /// `normal`, `master`, `replica` / `slave` or `pubsub` (any case).
+    pub fn parse(word: &[u8]) -> Option<ClientType> {
+        let word = std::str::from_utf8(word).ok()?.to_ascii_lowercase();
+        Some(match word.as_str() {
+            "normal" => ClientType::Normal,
+            "master" => ClientType::Primary,
+            "replica" | "slave" => ClientType::Replica,
+            "pubsub" => ClientType::PubSub,
+            _ => return None,
+        })
+    }
 }
 
 /// How CLIENT UNBLOCK ends a blocked command.
@@ -74,7 +113,73 @@ impl ClientInfo {
             blocked: AtomicBool::new(false),
             wake_signal: Notify::new(),
             unblock_request: Mutex::new(None),
+            role: AtomicU8::new(ReplicationRole::None as u8),
+            subscriptions: Default::default(),
         }
+    }
+
+    /// Marks the connection as a replica's or as the link to this node's primary.
+    pub fn set_role(&self, role: ReplicationRole) {
+        self.role.store(role as u8, Ordering::Release);
+    }
+
+    /// What the connection carries.
+    pub fn role(&self) -> ReplicationRole {
+        match self.role.load(Ordering::Acquire) {
+            1 => ReplicationRole::Replica,
+            2 => ReplicationRole::Primary,
+            _ => ReplicationRole::None,
+        }
+    }
+
+    /// Records the client's subscription counts: channels, patterns, shard channels.
+    pub fn set_subscriptions(&self, counts: [usize; 3]) {
+        for (slot, count) in self.subscriptions.iter().zip(counts) {
+            slot.store(count, Ordering::Relaxed);
+        }
+    }
+
+    fn subscription_count(&self, index: usize) -> usize {
+        self.subscriptions
+            .get(index)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// The client's type, as Redis decides it: the primary link first, then replicas, then
+    /// subscribers.
+    pub fn client_type(&self) -> ClientType {
+        match self.role() {
+            ReplicationRole::Primary => ClientType::Primary,
+            ReplicationRole::Replica => ClientType::Replica,
+            ReplicationRole::None if (0..3).any(|i| self.subscription_count(i) > 0) => {
+                ClientType::PubSub
+            }
+            ReplicationRole::None => ClientType::Normal,
+        }
+    }
+
+    /// CLIENT LIST's `flags=`: S (replica), M (primary), P (pub/sub), x (in MULTI), b
+    /// (blocked), N (none of them).
+    fn flags(&self) -> String {
+        let mut flags = String::new();
+        match self.role() {
+            ReplicationRole::Replica => flags.push('S'),
+            ReplicationRole::Primary => flags.push('M'),
+            ReplicationRole::None => {}
+        }
+        if self.client_type() == ClientType::PubSub {
+            flags.push('P');
+        }
+        if self.multi_queued.load(Ordering::Relaxed) >= 0 {
+            flags.push('x');
+        }
+        if self.is_blocked() {
+            flags.push('b');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
     }
 
     /// Notes activity: `command` ran just now.
@@ -167,7 +272,7 @@ impl ClientInfo {
     pub fn describe(&self) -> String {
         let qbuf = self.query_buffer_bytes.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
              omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
@@ -176,8 +281,11 @@ impl ClientInfo {
             self.name().unwrap_or_default(),
             self.age_secs(),
             self.idle_secs(),
-            if self.is_blocked() { "b" } else { "N" },
+            self.flags(),
             self.db.load(Ordering::Relaxed),
+            self.subscription_count(0),
+            self.subscription_count(1),
+            self.subscription_count(2),
             self.multi_queued.load(Ordering::Relaxed),
             *self.last_command.lock(),
             self.resp.load(Ordering::Relaxed),

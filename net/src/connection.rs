@@ -431,6 +431,15 @@ impl Connection {
                 }
             };
             commands += 1;
+            if self.shared.replication.writes_paused() && self.pausable(&args) {
+                // A FAILOVER holds writes back until the roles have switched.
+                self.flush().await?;
+                let (shared, info) = (self.shared.clone(), self.state.info.clone());
+                tokio::select! {
+                    () = shared.replication.until_unpaused() => {}
+                    () = info.killed() => break Next::Close,
+                }
+            }
             let (outcome, name) = self.dispatch(&args);
             last_command = name.or(last_command);
             if self.apply(outcome).await? == Next::Close {
@@ -452,6 +461,22 @@ impl Connection {
     }
 
     /// Resolves and runs one command; returns what to do and the command's name.
+    /// Whether a write pause (FAILOVER) holds this request back, as CLIENT PAUSE WRITE
+    /// would: writes, PUBLISH, and EXEC; commands queued in a MULTI wait for their EXEC.
+    fn pausable(&self, args: &[Bytes]) -> bool {
+        let Ok(spec) = CommandTable::global().resolve(args) else {
+            return false;
+        };
+        if spec.name == "exec" {
+            return true;
+        }
+        let queuing = self.state.info.multi_queued.load(Ordering::Relaxed) >= 0;
+        !queuing
+            && (spec.flags.contains(Flags::WRITE)
+                || spec.name == "publish"
+                || spec.name == "spublish")
+    }
+
     fn dispatch(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
         let spec = match CommandTable::global().resolve(args) {
             Ok(spec) => spec,

@@ -262,6 +262,14 @@ impl SubscriberState {
         self.subscribed.iter().map(BTreeSet::len).sum()
     }
 
+    /// Tells the client table the subscription counts (CLIENT LIST, CLIENT KILL TYPE pubsub).
+    fn publish_counts(&self) {
+        let [channels, patterns, shards] = &self.subscribed;
+        self.subscriber
+            .info
+            .set_subscriptions([channels.len(), patterns.len(), shards.len()]);
+    }
+
     /// Whether the client is subscribed to anything (RESP2 then restricts its commands).
     pub fn is_subscribed(&self) -> bool {
         self.count() > 0
@@ -293,6 +301,7 @@ impl SubscriberState {
                 hub.remove(kind, &name, self.subscriber.info.id);
             }
         }
+        self.publish_counts();
     }
 }
 
@@ -322,6 +331,7 @@ pub fn subscribe(
             state.count(),
         ));
     }
+    state.publish_counts();
     replies
 }
 
@@ -342,7 +352,7 @@ pub fn unsubscribe(
         return vec![confirmation(kind.unsubscribe_word(), None, state.count())];
     }
     let client_id = state.subscriber.info.id;
-    names
+    let replies = names
         .into_iter()
         .map(|name| {
             if state.set(kind).remove(&name) {
@@ -350,7 +360,9 @@ pub fn unsubscribe(
             }
             confirmation(kind.unsubscribe_word(), Some(name), state.count())
         })
-        .collect()
+        .collect();
+    state.publish_counts();
+    replies
 }
 
 /// PUBSUB CHANNELS | NUMSUB | NUMPAT | SHARDCHANNELS | SHARDNUMSUB | HELP.

@@ -9,7 +9,7 @@ use slotkv_engine::command::{is_keyword, parse_i64_arg, CommandSpec};
 use slotkv_engine::{CommandError, Reply};
 
 use crate::blocking::{self, BlockRequest};
-use crate::clients::{ClientInfo, CLIENT_NAME_LEN_MAX};
+use crate::clients::{ClientInfo, ClientType, CLIENT_NAME_LEN_MAX};
 use crate::connection::{ClientState, Outcome};
 use crate::pubsub::{self, Kind, SubscriberState};
 use crate::resp::Protocol;
@@ -34,12 +34,15 @@ pub fn run(
         "unsubscribe" => return unsubscribe(shared, client, Kind::Channel, &args[1..]),
         "punsubscribe" => return unsubscribe(shared, client, Kind::Pattern, &args[1..]),
         "sunsubscribe" => return unsubscribe(shared, client, Kind::Shard, &args[1..]),
-        "publish" => Ok(Reply::Integer(
-            shared.pubsub.publish(&args[1], &args[2]) as i64
-        )),
-        "spublish" => Ok(Reply::Integer(
-            shared.pubsub.publish_shard(&args[1], &args[2]) as i64,
-        )),
+        "publish" | "spublish" => {
+            shared.replication.propagate_publish(args, client.in_exec);
+            let receivers = if spec.name == "publish" {
+                shared.pubsub.publish(&args[1], &args[2])
+            } else {
+                shared.pubsub.publish_shard(&args[1], &args[2])
+            };
+            Ok(Reply::Integer(receivers as i64))
+        }
         "pubsub|help" => Ok(help(PUBSUB_HELP)),
         name if name.starts_with("pubsub|") => pubsub::pubsub_command(&shared.pubsub, args),
         name if blocking::is_blocking(name) => {
@@ -61,6 +64,7 @@ pub fn run(
         }
         "wait" => return crate::replication::commands::wait(shared, client, args),
         "replicaof" | "slaveof" => crate::replication::commands::replicaof(shared, args),
+        "failover" => crate::replication::failover::failover_command(shared, args),
         "role" => Ok(crate::replication::commands::role(&shared.replication)),
         "save" => crate::persist::save_command(shared),
         "bgsave" => crate::persist::bgsave_command(shared, args, client.in_exec),
@@ -222,20 +226,8 @@ fn client_list(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
     while let Some(option) = rest.next() {
         if is_keyword(option, "type") {
             let kind = rest.next().ok_or(CommandError::Syntax)?;
-            if is_keyword(kind, "normal") {
-                continue;
-            }
-            if ["master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is_keyword(kind, k))
-            {
-                clients.clear();
-                continue;
-            }
-            return Err(CommandError::err(format!(
-                "Unknown client type '{}'",
-                String::from_utf8_lossy(kind)
-            )));
+            let kind = parse_client_type(kind)?;
+            clients.retain(|c| c.client_type() == kind);
         } else if is_keyword(option, "id") {
             let ids = rest
                 .by_ref()
@@ -266,6 +258,15 @@ fn client_unblock(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError
     Ok(Reply::Integer(unblocked.into()))
 }
 
+fn parse_client_type(word: &[u8]) -> Result<ClientType, CommandError> {
+    ClientType::parse(word).ok_or_else(|| {
+        CommandError::err(format!(
+            "Unknown client type '{}'",
+            String::from_utf8_lossy(word)
+        ))
+    })
+}
+
 fn parse_client_id(arg: &[u8]) -> Result<u64, CommandError> {
     let id = parse_i64_arg(arg).map_err(|_| CommandError::err("Invalid client ID"))?;
     u64::try_from(id).map_err(|_| CommandError::err("Invalid client ID"))
@@ -280,7 +281,7 @@ struct KillFilter {
     user: Option<String>,
     max_age_secs: Option<u64>,
     skip_me: bool,
-    normal_only: Option<bool>,
+    kind: Option<ClientType>,
 }
 
 impl KillFilter {
@@ -297,7 +298,7 @@ impl KillFilter {
                 .is_none_or(|a| client.local.to_string() == *a)
             && self.user.as_ref().is_none_or(|u| u == "default")
             && self.max_age_secs.is_none_or(|age| client.age_secs() >= age)
-            && self.normal_only.unwrap_or(true)
+            && self.kind.is_none_or(|kind| client.client_type() == kind)
     }
 }
 
@@ -365,11 +366,7 @@ fn parse_kill_filter(options: &[Bytes]) -> Result<KillFilter, CommandError> {
             filter.max_age_secs =
                 Some(u64::try_from(parse_i64_arg(value)?).map_err(|_| CommandError::NotInteger)?);
         } else if is_keyword(option, "type") {
-            filter.normal_only = Some(match text.to_ascii_lowercase().as_str() {
-                "normal" => true,
-                "master" | "replica" | "slave" | "pubsub" => false,
-                _ => return Err(CommandError::err(format!("Unknown client type '{text}'"))),
-            });
+            filter.kind = Some(parse_client_type(value)?);
         } else if is_keyword(option, "skipme") {
             filter.skip_me = match text.to_ascii_lowercase().as_str() {
                 "yes" => true,

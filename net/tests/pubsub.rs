@@ -292,3 +292,39 @@ fn new_key_and_key_miss_events_need_their_own_classes() {
         "*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n$22\r\n__keyevent@0__:keymiss\r\n$6\r\nabsent\r\n"
     );
 }
+
+#[test]
+fn subscribers_are_the_pubsub_client_type() {
+    let server = TestServer::start(&[]);
+    let mut subscriber = server.raw();
+    subscriber.send(b"SUBSCRIBE a b\r\n");
+    subscriber.reply();
+    subscriber.reply();
+    subscriber.send(b"PSUBSCRIBE p*\r\n");
+    subscriber.reply();
+    let mut admin = server.client();
+    let listed: String = cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut admin)
+        .unwrap();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 1, "{listed}");
+    assert!(lines[0].contains(" flags=P "), "{}", lines[0]);
+    assert!(lines[0].contains(" sub=2 psub=1 ssub=0 "), "{}", lines[0]);
+    let normal: String = cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("normal")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(normal.lines().count(), 1, "only the admin: {normal}");
+    let killed: i64 = cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(killed, 1);
+}

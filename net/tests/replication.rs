@@ -1,7 +1,8 @@
 //! Replication end to end with real processes on ephemeral loopback ports: full sync and
 //! streaming, partial resync after the link is cut (the connection, not the process), the
 //! READONLY refusal, WAIT, promotion with REPLICAOF NO ONE and a sibling continuing
-//! partially, a chained replica, and both directions with Debian's redis-server 7.0 (skipped
+//! partially, a chained replica, CLIENT KILL TYPE master/replica, repl-timeout, PUBLISH to
+//! subscribers on replicas, FAILOVER, and both directions with Debian's redis-server 7.0 (skipped
 //! with a note when /usr/bin/redis-server is missing).
 
 mod common;
@@ -312,6 +313,356 @@ fn a_cut_link_resumes_with_a_partial_resync() {
     assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
     let _: () = redis::cmd("DEL").arg("local-marker").query(&mut r).unwrap();
     assert_eq!(dataset(&mut r), dataset(&mut p));
+}
+
+/// The lines of CLIENT LIST TYPE `kind`.
+fn client_list_of(conn: &mut Connection, kind: &str) -> Vec<String> {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg(kind)
+        .query(conn)
+        .unwrap();
+    list.lines().map(str::to_owned).collect()
+}
+
+fn client_kill_type(conn: &mut Connection, kind: &str) -> i64 {
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg(kind)
+        .query(conn)
+        .unwrap()
+}
+
+#[test]
+fn client_kill_type_master_on_the_replica_resumes_partially() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    write_mix(&mut p, 0);
+    wait_caught_up(&mut p, &mut r);
+    let links = client_list_of(&mut r, "master");
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0].contains(" flags=M "), "{}", links[0]);
+    assert!(links[0].contains(&format!(" addr=127.0.0.1:{} ", primary.port)));
+    assert!(client_list_of(&mut r, "normal")
+        .iter()
+        .all(|line| line.contains(" flags=N ")));
+    mark_replica(&mut r);
+    assert_eq!(client_kill_type(&mut r, "master"), 1);
+    write_mix(&mut p, 1);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
+    let _: () = redis::cmd("DEL").arg("local-marker").query(&mut r).unwrap();
+    assert_eq!(dataset(&mut r), dataset(&mut p));
+    // The new link is listed again.
+    assert_eq!(client_list_of(&mut r, "master").len(), 1);
+}
+
+#[test]
+fn client_kill_type_replica_on_the_primary_resumes_partially() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    set(&mut p, "before", "1");
+    wait_caught_up(&mut p, &mut r);
+    let replicas = client_list_of(&mut p, "replica");
+    assert_eq!(replicas.len(), 1, "{replicas:?}");
+    assert!(replicas[0].contains(" flags=S "), "{}", replicas[0]);
+    assert_eq!(client_list_of(&mut p, "slave"), replicas);
+    assert!(client_list_of(&mut p, "master").is_empty());
+    mark_replica(&mut r);
+    assert_eq!(client_kill_type(&mut p, "normal"), 0, "only this client");
+    assert_eq!(client_kill_type(&mut p, "pubsub"), 0);
+    assert_eq!(client_kill_type(&mut p, "slave"), 1);
+    set(&mut p, "after", "2");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "after").as_deref(), Some("2"));
+    assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
+    assert_eq!(client_list_of(&mut p, "replica").len(), 1);
+    let unknown = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("robot")
+        .query::<i64>(&mut p)
+        .unwrap_err();
+    assert!(unknown.to_string().contains("Unknown client type 'robot'"));
+}
+
+#[test]
+fn a_replica_that_stops_acknowledging_is_dropped_after_repl_timeout() {
+    let primary = TestServer::start(&["--repl-timeout", "2"]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    set(&mut p, "k", "v");
+    wait_caught_up(&mut p, &mut r);
+    // A replica that syncs and then never sends REPLCONF ACK.
+    let mut silent = primary.raw();
+    silent.send(b"REPLCONF listening-port 4242\r\n");
+    assert_eq!(silent.reply(), "+OK\r\n");
+    silent.send(b"PSYNC ? -1\r\n");
+    assert!(silent.line().starts_with("+FULLRESYNC "));
+    let header = silent.line();
+    let len: usize = header.trim_end().trim_start_matches('$').parse().unwrap();
+    silent.exact(len);
+    let synced = Instant::now();
+    wait_until("both replicas listed", || {
+        info_field(&mut p, "connected_slaves").as_deref() == Some("2")
+    });
+    silent
+        .drain_until_closed()
+        .expect("dropped before the read timeout");
+    let waited = synced.elapsed();
+    assert!(waited >= Duration::from_millis(1900), "{waited:?}");
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    // The replica that acknowledges every second stays.
+    wait_until("the silent replica to be forgotten", || {
+        info_field(&mut p, "connected_slaves").as_deref() == Some("1")
+    });
+    let slave0 = info_field(&mut p, "slave0").unwrap();
+    assert!(!slave0.contains("port=4242"), "{slave0}");
+    set(&mut p, "k", "w");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(get(&mut r, "k").as_deref(), Some("w"));
+}
+
+#[test]
+fn publish_reaches_subscribers_on_replicas_and_chained_replicas() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    let chained = replica_of(replica.port, &[]);
+    let mut c = chained.client();
+    set(&mut p, "k", "v");
+    wait_caught_up(&mut p, &mut r);
+    wait_caught_up(&mut r, &mut c);
+    let mut on_replica = replica.raw();
+    on_replica.send(b"SUBSCRIBE news\r\n");
+    on_replica.reply();
+    on_replica.send(b"SSUBSCRIBE shard\r\n");
+    on_replica.reply();
+    let mut on_chained = chained.raw();
+    on_chained.send(b"PSUBSCRIBE n*\r\n");
+    on_chained.reply();
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hello")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(receivers, 0, "nobody listens on the primary itself");
+    assert_eq!(
+        on_replica.reply(),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    assert_eq!(
+        on_chained.reply(),
+        "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    let _: i64 = redis::cmd("SPUBLISH")
+        .arg("shard")
+        .arg("s1")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(
+        on_replica.reply(),
+        "*3\r\n$8\r\nsmessage\r\n$5\r\nshard\r\n$2\r\ns1\r\n"
+    );
+    // Inside a transaction, with a write before it.
+    let (_, published): ((), i64) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("k")
+        .arg("w")
+        .cmd("PUBLISH")
+        .arg("news")
+        .arg("in-exec")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(published, 0);
+    assert_eq!(
+        on_replica.reply(),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$7\r\nin-exec\r\n"
+    );
+    // The offsets still agree, and the data followed.
+    wait_caught_up(&mut p, &mut r);
+    wait_caught_up(&mut r, &mut c);
+    assert_eq!(get(&mut c, "k").as_deref(), Some("w"));
+    // A full sync after published messages starts at the right offset.
+    let late = replica_of(primary.port, &[]);
+    let mut l = late.client();
+    wait_caught_up(&mut p, &mut l);
+    set(&mut p, "k", "x");
+    wait_caught_up(&mut p, &mut l);
+    assert_eq!(get(&mut l, "k").as_deref(), Some("x"));
+}
+
+fn error_of(conn: &mut Connection, command: &mut redis::Cmd) -> String {
+    command.query::<Value>(conn).unwrap_err().to_string()
+}
+
+#[test]
+fn failover_switches_roles_without_losing_acknowledged_writes() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    set(&mut p, "before", "1");
+    wait_caught_up(&mut p, &mut r);
+    let port = replica.port.to_string();
+    let refusals = [
+        (
+            redis::cmd("FAILOVER").arg("ABORT").clone(),
+            "No failover in progress.",
+        ),
+        (
+            redis::cmd("FAILOVER")
+                .arg("TO")
+                .arg("127.0.0.1")
+                .arg(1)
+                .clone(),
+            "FAILOVER target HOST and PORT is not a replica.",
+        ),
+        (
+            redis::cmd("FAILOVER")
+                .arg("TO")
+                .arg("127.0.0.1")
+                .arg(&port)
+                .arg("FORCE")
+                .clone(),
+            "FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ),
+        (
+            redis::cmd("FAILOVER").arg("TIMEOUT").arg(0).clone(),
+            "FAILOVER timeout must be greater than 0",
+        ),
+    ];
+    for (mut command, message) in refusals {
+        let error = error_of(&mut p, &mut command);
+        assert!(error.contains(message), "{error}");
+    }
+    let error = error_of(&mut r, &mut redis::cmd("FAILOVER"));
+    assert!(error.contains("FAILOVER is not valid when server is a replica."));
+
+    // A writer keeps writing through the switch and notes what the primary acknowledged.
+    let writer_server = primary.client();
+    let writer = std::thread::spawn(move || {
+        let mut conn = writer_server;
+        let mut acknowledged = Vec::new();
+        for i in 0..100_000 {
+            match redis::cmd("SET")
+                .arg(format!("w:{i}"))
+                .arg(i)
+                .query::<()>(&mut conn)
+            {
+                Ok(()) => acknowledged.push(i),
+                Err(error) if error.code() == Some("READONLY") => break,
+                Err(error) => panic!("write {i}: {error}"),
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        acknowledged
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let _: () = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(&port)
+        .arg("TIMEOUT")
+        .arg(10_000)
+        .query(&mut p)
+        .unwrap();
+    wait_until("the switch", || {
+        info_field(&mut r, "role").as_deref() == Some("master")
+            && info_field(&mut p, "role").as_deref() == Some("slave")
+            && info_field(&mut p, "master_link_status").as_deref() == Some("up")
+            && info_field(&mut p, "master_failover_state").as_deref() == Some("no-failover")
+    });
+    assert_eq!(info_field(&mut p, "master_port"), Some(port.clone()));
+    let acknowledged = writer.join().unwrap();
+    assert!(!acknowledged.is_empty());
+    for i in &acknowledged {
+        assert_eq!(get(&mut r, &format!("w:{i}")), Some(i.to_string()), "w:{i}");
+    }
+    // The old primary continued partially (it kept its data) and now follows.
+    set(&mut r, "after", "x");
+    wait_caught_up(&mut r, &mut p);
+    assert_eq!(get(&mut p, "after").as_deref(), Some("x"));
+    assert_eq!(dataset(&mut p), dataset(&mut r));
+}
+
+#[test]
+fn failover_waits_pauses_writes_and_aborts_or_times_out() {
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    // A replica that never acknowledges, so the failover cannot complete.
+    let mut silent = primary.raw();
+    silent.send(b"REPLCONF listening-port 4242\r\n");
+    assert_eq!(silent.reply(), "+OK\r\n");
+    silent.send(b"PSYNC ? -1\r\n");
+    assert!(silent.line().starts_with("+FULLRESYNC "));
+    wait_until("the replica online", || {
+        info_field(&mut p, "slave0").is_some_and(|s| s.contains("state=online"))
+    });
+    // Past offset 0, which the silent replica never acknowledges.
+    set(&mut p, "k0", "v");
+    let _: () = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(4242)
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(
+        info_field(&mut p, "master_failover_state").as_deref(),
+        Some("waiting-for-sync")
+    );
+    let error = error_of(&mut p, &mut redis::cmd("FAILOVER"));
+    assert!(error.contains("FAILOVER already in progress."), "{error}");
+    let error = error_of(&mut p, redis::cmd("REPLICAOF").arg("NO").arg("ONE"));
+    assert!(
+        error.contains("REPLICAOF not allowed while failing over."),
+        "{error}"
+    );
+    // A write waits; reads do not.
+    let mut paused = primary.raw();
+    paused
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    paused.send(b"SET paused 1\r\n");
+    assert!(
+        paused.drain_until_closed().is_err(),
+        "no reply while paused"
+    );
+    assert_eq!(get(&mut p, "paused"), None);
+    let _: () = redis::cmd("FAILOVER").arg("ABORT").query(&mut p).unwrap();
+    assert_eq!(
+        info_field(&mut p, "master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    paused
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(paused.reply(), "+OK\r\n");
+    assert_eq!(info_field(&mut p, "role").as_deref(), Some("master"));
+    // With a timeout and no FORCE, the failover gives up by itself.
+    let started = Instant::now();
+    let _: () = redis::cmd("FAILOVER")
+        .arg("TIMEOUT")
+        .arg(300)
+        .query(&mut p)
+        .unwrap();
+    wait_until("the timeout", || {
+        info_field(&mut p, "master_failover_state").as_deref() == Some("no-failover")
+    });
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(info_field(&mut p, "role").as_deref(), Some("master"));
+    set(&mut p, "k", "v");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //!
 //! Commands that walk the keyspace (KEYS, SCAN, RANDOMKEY) lock one slot at a time, so a long
 //! walk never stalls writers of other slots, and reclaim the expired keys of every slot they
-//! visit, so they never return a key whose deadline has passed.
+//! visit (a replica hides them instead), so they never return a key whose deadline has passed.
 
 use bytes::Bytes;
 use rand::Rng;
@@ -20,9 +20,9 @@ use crate::commands::server::database_index;
 use crate::error::CommandError;
 use crate::evict::access::{lfu_decayed, lru_idle_ms};
 use crate::evict::MaxmemoryPolicy;
-use crate::exec::Ctx;
+use crate::exec::{Ctx, LiveTable};
 use crate::glob::glob_match;
-use crate::keyspace::{Entry, SlotTable};
+use crate::keyspace::Entry;
 use crate::notify::Events;
 use crate::reply::Reply;
 use crate::slot::{key_slot, SLOT_COUNT};
@@ -447,7 +447,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
 fn walk_slots(
     ctx: &Ctx<'_>,
     first_slot: usize,
-    mut visit: impl FnMut(&SlotTable) -> bool,
+    mut visit: impl FnMut(&LiveTable<'_>) -> bool,
 ) -> usize {
     let db = ctx.db();
     if ctx.engine.dbs[db].key_count() == 0 {
@@ -456,7 +456,7 @@ fn walk_slots(
     for slot in first_slot..SLOT_COUNT {
         let slot_number = slot as u16;
         let mut locks = ctx.lock_slot(db, slot_number);
-        if !visit(locks.live_table(slot_number)) {
+        if !visit(&locks.live_table(slot_number)) {
             return slot + 1;
         }
     }
@@ -1248,6 +1248,42 @@ pub(crate) mod tests {
         }
         assert_eq!(run(&engine, &["DEL", "live"]), int(1));
         assert_eq!(run(&engine, &["RANDOMKEY"]), Reply::Nil);
+        assert_eq!(engine.key_count(0), 0);
+    }
+
+    #[test]
+    fn a_follower_hides_expired_keys_from_walks_without_removing_them() {
+        let (engine, clock) = engine();
+        set_all(&engine, &["gone1", "gone2", "live"]);
+        for key in ["gone1", "gone2"] {
+            assert_eq!(run(&engine, &["PEXPIRE", key, "5"]), int(1));
+        }
+        engine.set_follower(true);
+        clock.advance(5);
+        assert_eq!(sorted_bulks(&run(&engine, &["KEYS", "*"])), ["live"]);
+        let (scanned, _) = scan_all(&engine, &[]);
+        assert_eq!(scanned, ["live"]);
+        let (typed, _) = scan_all(&engine, &["TYPE", "string", "COUNT", "1"]);
+        assert_eq!(typed, ["live"]);
+        for _ in 0..20 {
+            assert_eq!(run(&engine, &["RANDOMKEY"]), bulk("live"));
+        }
+        assert_eq!(
+            engine.key_count(0),
+            3,
+            "hidden, not removed: the primary's DEL does"
+        );
+        // The primary's link sees every key, as the primary decides what expired.
+        let mut link = Session::primary_link();
+        assert_eq!(
+            sorted_bulks(&run_in(&engine, &mut link, &["KEYS", "*"])),
+            ["gone1", "gone2", "live"]
+        );
+        assert_eq!(run(&engine, &["DEL", "live"]), int(1));
+        assert_eq!(run(&engine, &["RANDOMKEY"]), Reply::Nil);
+        // Back to a primary: the walk reclaims them.
+        engine.set_follower(false);
+        assert_eq!(run(&engine, &["KEYS", "*"]), Reply::Array(vec![]));
         assert_eq!(engine.key_count(0), 0);
     }
 

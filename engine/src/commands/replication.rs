@@ -73,6 +73,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Sets a Redis server as a replica of another, or promotes it to being a master.",
     ),
     server(
+        "failover",
+        -1,
+        ADMIN.and(Flags::STALE),
+        Group::Server,
+        "6.2.0",
+        "Starts a coordinated failover from a server to one of its replicas.",
+    ),
+    server(
         "role",
         1,
         Flags::NOSCRIPT

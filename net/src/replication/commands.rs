@@ -59,6 +59,11 @@ fn replconf_options(
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
 pub fn replicaof(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
     let repl = &shared.replication;
+    if repl.failover_state() != super::failover::FailoverState::None {
+        return Err(CommandError::err(
+            "REPLICAOF not allowed while failing over.",
+        ));
+    }
     if is_keyword(&args[1], "no") && is_keyword(&args[2], "one") {
         repl.promote(shared);
         return Ok(Reply::Ok);
@@ -162,6 +167,7 @@ impl Replication {
     /// INFO replication's fields, as Redis 7 prints them.
     pub fn info_fields(&self, shared: &Shared) -> Vec<(String, String)> {
         let settings = shared.config.read().repl.clone();
+        let failover_state = self.failover_state();
         let state = self.state.lock();
         let mut fields: Vec<(String, String)> = Vec::new();
         let mut add = |name: &str, value: String| fields.push((name.to_owned(), value));
@@ -219,7 +225,7 @@ impl Replication {
             ));
         }
         let mut add = |name: &str, value: String| fields.push((name.to_owned(), value));
-        add("master_failover_state", "no-failover".into());
+        add("master_failover_state", failover_state.name().into());
         add("master_replid", state.replid.clone());
         add("master_replid2", state.replid2.clone());
         add("master_repl_offset", state.backlog.end().to_string());

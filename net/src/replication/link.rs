@@ -238,6 +238,18 @@ async fn session(
         .await
         .map_err(|_| LinkError::Timeout)??;
     let _ = stream.set_nodelay(true);
+    // The link is a client of this node's table too (CLIENT LIST flags=M, CLIENT KILL TYPE
+    // master), registered past `maxclients` as Redis does for its primary.
+    let peer = stream.peer_addr()?;
+    let local = stream.local_addr()?;
+    let socket = std::os::fd::AsFd::as_fd(&stream).try_clone_to_owned().ok();
+    let registration = shared
+        .clients
+        .register(peer, local, socket, u64::MAX)
+        .ok_or_else(|| LinkError::Refused("the client table is full".to_owned()))?;
+    registration
+        .info
+        .set_role(crate::clients::ReplicationRole::Primary);
     let mut link = Link {
         stream,
         buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
@@ -275,8 +287,20 @@ async fn session(
         .await?;
     let (replid, next) = repl.psync_position();
     let next = next.to_string();
-    link.send(&["PSYNC", &replid, &next]).await?;
+    let failover = repl.failover_in_progress();
+    if failover {
+        link.send(&["PSYNC", &replid, &next, "FAILOVER"]).await?;
+    } else {
+        link.send(&["PSYNC", &replid, &next]).await?;
+    }
     let reply = link.read_line(true).await?;
+    if failover {
+        let accepted = reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE");
+        repl.failover_answered(shared, accepted);
+        if !accepted {
+            return Err(LinkError::Refused(reply));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut words = rest.split_whitespace();
         let (Some(replid), Some(offset)) = (
@@ -303,7 +327,7 @@ async fn session(
     }
     repl.set_link_state(generation, LinkState::Connected);
     repl.update_refusals(&shared.config.read().repl);
-    stream_from_primary(shared, generation, &mut link).await
+    stream_from_primary(shared, generation, &mut link, &registration.info).await
 }
 
 /// The connection to the primary, with what was read but not used yet.
@@ -401,6 +425,8 @@ impl Link {
 struct Applied {
     /// REPLCONF GETACK was in it: acknowledge now.
     ack: bool,
+    /// The last command applied (CLIENT LIST's `cmd=` of the link).
+    last_command: Option<&'static str>,
 }
 
 /// Applies the primary's stream until the link fails or is replaced.
@@ -408,6 +434,7 @@ async fn stream_from_primary(
     shared: &Arc<Shared>,
     generation: u64,
     link: &mut Link,
+    client: &crate::clients::ClientInfo,
 ) -> Result<(), LinkError> {
     let repl = &shared.replication;
     let mut session = Session::primary_link();
@@ -446,6 +473,9 @@ async fn stream_from_primary(
         }
         if !repl.is_current(generation) {
             return Err(LinkError::Replaced);
+        }
+        if let Some(command) = applied.last_command {
+            client.touch(command);
         }
         if applied.ack {
             send_ack(repl, link).await?;
@@ -512,6 +542,7 @@ fn apply_command(
             return;
         }
     };
+    applied.last_command = Some(spec.name);
     match spec.handler {
         Handler::Engine(_) => {
             let reply = match exclusive {

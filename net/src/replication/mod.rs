@@ -4,6 +4,7 @@
 //! - [`backlog`]: the ring of the newest stream bytes that partial resyncs read from.
 //! - [`primary`]: the primary's side: PSYNC, the full sync from an [`Engine::snapshot`], each
 //!   replica's bounded output queue, REPLCONF ACK, WAIT.
+//! - [`failover`]: FAILOVER, the coordinated switch of a primary and a replica.
 //! - [`link`]: the replica's side: the handshake, loading the RDB, applying the stream
 //!   through the engine, acknowledging, reconnecting with PSYNC.
 //! - this file: the shared state (replication ids, offsets, role), the refusals a replica or
@@ -18,10 +19,11 @@
 
 pub mod backlog;
 pub mod commands;
+pub mod failover;
 pub mod link;
 pub mod primary;
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -161,6 +163,12 @@ pub struct Replication {
     link_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The server (set once it exists), for the link tasks REPLICAOF starts.
     shared: std::sync::OnceLock<std::sync::Weak<crate::server::Shared>>,
+    /// The FAILOVER under way, if any.
+    failover: Mutex<failover::Failover>,
+    /// Writes wait while a FAILOVER runs (one relaxed load per command).
+    writes_paused: AtomicBool,
+    /// Woken when writes resume.
+    unpaused: tokio::sync::Notify,
 }
 
 impl Replication {
@@ -187,6 +195,9 @@ impl Replication {
             refusals: AtomicU8::new(0),
             link_task: Mutex::new(None),
             shared: std::sync::OnceLock::new(),
+            failover: Mutex::new(failover::Failover::default()),
+            writes_paused: AtomicBool::new(false),
+            unpaused: tokio::sync::Notify::new(),
         }
     }
 
@@ -296,20 +307,46 @@ impl Replication {
             .iter()
             .map(|w| Bytes::from_static(w.as_bytes()))
             .collect();
+        self.append_between_writes(&args);
+    }
+
+    fn append_between_writes(&self, args: &[Bytes]) {
         let mut encoded = Vec::new();
-        encode_resp_array(&args, &mut encoded);
+        encode_resp_array(args, &mut encoded);
         let _order = self.order.lock();
         self.engine
             .with_ctx(&mut slotkv_engine::Session::new(), |_| {
-                let mut state = self.state.lock();
-                if state.feed != Feed::Propagation {
-                    return;
-                }
-                if let Some(delta) = state.delta.as_mut() {
-                    *delta += encoded.len() as i128;
-                }
-                state.append(Bytes::from(encoded));
+                self.inject(encoded);
             });
+    }
+
+    /// Appends bytes that are not in the propagation stream (so the offset delta grows).
+    fn inject(&self, encoded: Vec<u8>) {
+        let mut state = self.state.lock();
+        if state.feed != Feed::Propagation {
+            return;
+        }
+        if let Some(delta) = state.delta.as_mut() {
+            *delta += encoded.len() as i128;
+        }
+        state.append(Bytes::from(encoded));
+    }
+
+    /// PUBLISH / SPUBLISH on a primary: Redis (outside cluster mode) sends them to its
+    /// replicas, not to the AOF, so subscribers on replicas receive the messages too.
+    /// Inside EXEC the caller holds the engine's gate, which already keeps snapshots and
+    /// other stream appends out; the message then goes with the transaction.
+    pub fn propagate_publish(&self, args: &[Bytes], in_exec: bool) {
+        if self.state.lock().feed != Feed::Propagation {
+            return;
+        }
+        if in_exec {
+            let mut encoded = Vec::new();
+            encode_resp_array(args, &mut encoded);
+            self.inject(encoded);
+        } else {
+            self.append_between_writes(args);
+        }
     }
 
     /// Wakes WAIT callers after an acknowledgement.
@@ -329,7 +366,12 @@ impl Replication {
     /// refusals.
     pub fn cron(&self, settings: &ReplSettings, last_ping: &mut Instant) {
         let is_primary = !self.is_replica();
-        if is_primary && last_ping.elapsed() >= Duration::from_secs(settings.ping_period_secs) {
+        // While a failover waits for a replica to catch up, the stream stays still.
+        let failing_over = self.failover_state() != failover::FailoverState::None;
+        if is_primary
+            && !failing_over
+            && last_ping.elapsed() >= Duration::from_secs(settings.ping_period_secs)
+        {
             *last_ping = Instant::now();
             if !self.state.lock().replicas.is_empty() {
                 self.append_command(&["PING"]);
@@ -347,6 +389,26 @@ impl Replication {
             }
         }
         self.update_refusals(settings);
+    }
+
+    /// Client ids of the streaming replicas that have not acknowledged within `repl-timeout`
+    /// (Redis then drops them: a replica acknowledges every second).
+    fn timed_out_replicas(&self, settings: &ReplSettings) -> Vec<u64> {
+        let timeout = Duration::from_secs(settings.timeout_secs);
+        self.state
+            .lock()
+            .replicas
+            .iter()
+            .filter(|r| r.is_online() && r.ack_age() > timeout)
+            .map(|r| {
+                tracing::warn!(
+                    "Disconnecting timedout replica (streaming sync): {}:{}",
+                    r.ip,
+                    r.port
+                );
+                r.client_id
+            })
+            .collect()
     }
 
     /// Frees the backlog of a primary left without replicas (`repl-backlog-ttl`): a new
@@ -376,7 +438,8 @@ pub fn random_id() -> String {
         .collect()
 }
 
-/// Runs [`Replication::cron`] every 100 ms until the task is aborted.
+/// Runs [`Replication::cron`] every 100 ms, and drops replicas silent for `repl-timeout`,
+/// until the task is aborted.
 pub async fn cron_forever(shared: Arc<crate::server::Shared>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut last_ping = Instant::now();
@@ -384,5 +447,13 @@ pub async fn cron_forever(shared: Arc<crate::server::Shared>) {
         ticker.tick().await;
         let settings = shared.config.read().repl.clone();
         shared.replication.cron(&settings, &mut last_ping);
+        shared.replication.failover_cron(&shared);
+        // Killing the connection (not only its queue) also ends a write stuck on a replica
+        // that stopped reading.
+        for id in shared.replication.timed_out_replicas(&settings) {
+            if let Some(client) = shared.clients.get(id) {
+                client.kill();
+            }
+        }
     }
 }

@@ -214,21 +214,27 @@ pub struct SyncRequest {
     /// The next byte the replica wants; -1 for none.
     offset: i64,
     legacy: bool,
+    /// `PSYNC <replid> <offset> FAILOVER`: the primary hands its role over (FAILOVER).
+    failover: bool,
 }
 
 impl SyncRequest {
     /// PSYNC <replid> <offset>, or SYNC.
     pub fn parse(args: &[Bytes]) -> SyncRequest {
         match args {
-            [_, replid, offset] => SyncRequest {
+            [_, replid, offset, rest @ ..] => SyncRequest {
                 replid: String::from_utf8_lossy(replid).into_owned(),
                 offset: slotkv_engine::value::parse_i64(offset).unwrap_or(-1),
                 legacy: false,
+                failover: rest
+                    .first()
+                    .is_some_and(|word| word.eq_ignore_ascii_case(b"failover")),
             },
             _ => SyncRequest {
                 replid: "?".to_owned(),
                 offset: -1,
                 legacy: true,
+                failover: false,
             },
         }
     }
@@ -368,6 +374,20 @@ pub async fn serve_replica(
     request: SyncRequest,
 ) -> std::io::Result<()> {
     let repl = &shared.replication;
+    if request.failover {
+        if let Err(refusal) = repl.accept_failover_request(shared, &request.replid) {
+            stream
+                .write_all(format!("-ERR {refusal}\r\n").as_bytes())
+                .await?;
+            return Ok(());
+        }
+    }
+    if repl.failover_state() != super::failover::FailoverState::None {
+        stream
+            .write_all(b"-NOMASTERLINK Can't SYNC while failing over\r\n")
+            .await?;
+        return Ok(());
+    }
     let unlinked = repl
         .state
         .lock()
@@ -380,6 +400,9 @@ pub async fn serve_replica(
             .await?;
         return Ok(());
     }
+    client
+        .info
+        .set_role(crate::clients::ReplicationRole::Replica);
     let hello = client.replica_hello.clone();
     let ip = hello
         .ip_address

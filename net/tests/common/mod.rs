@@ -201,6 +201,19 @@ impl RawClient {
         out
     }
 
+    /// Reads and discards until the server closes the connection; an error if the read
+    /// timeout passes first.
+    pub fn drain_until_closed(&mut self) -> std::io::Result<usize> {
+        let mut total = 0;
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.reader.read(&mut buf)? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
     /// Whether the server closed the connection (reads EOF within the timeout).
     pub fn is_closed(&mut self) -> bool {
         let mut buf = [0u8; 1];
