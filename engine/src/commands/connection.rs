@@ -11,7 +11,8 @@ const ADMIN: Flags = Flags::ADMIN
     .and(Flags::STALE);
 const CONNECTION: Flags = Flags::NOSCRIPT.and(Flags::LOADING).and(Flags::STALE);
 
-const fn server(
+/// A row of a command the server answers (no keys): for every family the server handles.
+pub(crate) const fn server(
     name: &'static str,
     arity: i32,
     flags: Flags,

@@ -5,22 +5,11 @@
 use bytes::Bytes;
 
 use crate::command::{is_keyword, parse_i64_arg, CommandSpec, Flags, Group, Handler, KeyRange};
+use crate::commands::connection::server;
 use crate::error::CommandError;
 use crate::exec::Ctx;
 use crate::reply::Reply;
 use crate::usage::{entry_bytes, DEFAULT_SAMPLES};
-
-const fn server(
-    name: &'static str,
-    arity: i32,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, Handler::Server)
-        .flags(Flags::NONE)
-        .keys(KeyRange::NONE)
-        .doc(Group::Server, since, summary)
-}
 
 static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("memory|usage", -3, Handler::Engine(memory_usage))
@@ -34,30 +23,40 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "memory|stats",
         2,
+        Flags::NONE,
+        Group::Server,
         "4.0.0",
         "Returns details about memory usage.",
     ),
     server(
         "memory|doctor",
         2,
+        Flags::NONE,
+        Group::Server,
         "4.0.0",
         "Outputs a memory problems report.",
     ),
     server(
         "memory|malloc-stats",
         2,
+        Flags::NONE,
+        Group::Server,
         "4.0.0",
         "Returns the allocator statistics.",
     ),
     server(
         "memory|purge",
         2,
+        Flags::NONE,
+        Group::Server,
         "4.0.0",
         "Asks the allocator to release memory.",
     ),
     server(
         "memory|help",
         2,
+        Flags::NONE,
+        Group::Server,
         "4.0.0",
         "Returns helpful text about the different subcommands.",
     ),

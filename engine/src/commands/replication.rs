@@ -2,23 +2,10 @@
 //! replicas). They are listed here, with [`Handler::Server`], so COMMAND, arity checks and ACL
 //! categories know them.
 
-use crate::command::{CommandSpec, Flags, Group, Handler, KeyRange};
+use crate::command::{CommandSpec, Flags, Group};
+use crate::commands::connection::server;
 
 const ADMIN: Flags = Flags::ADMIN.and(Flags::NOSCRIPT);
-
-const fn server(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    group: Group,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, Handler::Server)
-        .flags(flags)
-        .keys(KeyRange::NONE)
-        .doc(group, since, summary)
-}
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     server(
