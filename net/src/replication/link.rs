@@ -175,6 +175,7 @@ impl Replication {
         state.replid2 = "0".repeat(40);
         state.second_offset = -1;
         state.backlog = Backlog::new(capacity, offset);
+        state.link_db = 0;
         if let Some(primary) = state.primary.as_mut() {
             primary.read_offset = offset;
         }
@@ -438,6 +439,14 @@ async fn stream_from_primary(
 ) -> Result<(), LinkError> {
     let repl = &shared.replication;
     let mut session = Session::primary_link();
+    let link_db = repl.state.lock().link_db;
+    if link_db != 0 {
+        let select = [
+            Bytes::from_static(b"SELECT"),
+            Bytes::from(link_db.to_string()),
+        ];
+        shared.engine.execute_in(&mut session, &select);
+    }
     let mut decoder = RequestDecoder::default();
     let limits = ParseLimits::default();
     // The commands of an open MULTI and their encoded bytes.
@@ -476,6 +485,7 @@ async fn stream_from_primary(
         }
         if let Some(command) = applied.last_command {
             client.touch(command);
+            repl.state.lock().link_db = session.db();
         }
         if applied.ack {
             send_ack(repl, link).await?;

@@ -112,6 +112,10 @@ pub(crate) struct State {
     primary: Option<PrimaryInfo>,
     /// Bumped by every REPLICAOF, so an old link task knows it is outdated.
     generation: u64,
+    /// The database the primary's stream last selected: a partial resync continues the
+    /// stream without a new SELECT, so the next link session starts there (Redis keeps it in
+    /// its cached primary client); a full sync's stream starts with one.
+    link_db: usize,
 }
 
 impl State {
@@ -185,6 +189,7 @@ impl Replication {
             alone_since: Instant::now(),
             primary: None,
             generation: 0,
+            link_db: 0,
         };
         Replication {
             engine,
