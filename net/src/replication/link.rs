@@ -119,6 +119,24 @@ impl Replication {
         tracing::info!("MASTER MODE enabled");
     }
 
+    /// Ends the link of an embedded follower and makes its engine a primary again, without
+    /// the backlog a promoted server keeps for its replicas (it has none).
+    pub(crate) fn unfollow(&self) {
+        if let Some(task) = self.link_task.lock().take() {
+            task.abort();
+        }
+        {
+            let mut state = self.state.lock();
+            state.generation += 1;
+            state.primary = None;
+            state.feed = Feed::Off;
+            Self::drop_replicas(&mut state);
+        }
+        self.engine.set_follower(false);
+        self.engine.set_evictions_paused(false);
+        self.refusals.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Whether the link task of `generation` is still the current one.
     fn is_current(&self, generation: u64) -> bool {
         self.state.lock().generation == generation
