@@ -1,6 +1,7 @@
 //! The embedded follower (`slotkv_net::replication::follow`): an `Engine` in this process
 //! follows a slotkv-server primary on an ephemeral loopback port: the full sync, the stream
-//! (every database, expiries), a cut link resuming, and stopping hands the engine back.
+//! (every database, expiries), a cut link resuming, and stopping hands the engine back; and a
+//! redis-server primary (skipped when /usr/bin/redis-server is missing).
 
 mod common;
 
@@ -135,4 +136,47 @@ fn a_follower_of_an_unreachable_primary_is_not_connected() {
     assert!(!follower.wait_connected(Duration::from_millis(300)));
     assert!(!follower.state().is_connected());
     drop(follower);
+}
+
+#[test]
+fn an_embedded_engine_follows_a_redis_server_primary() {
+    let Some(primary) = common::RedisServer::start(&[]) else {
+        return;
+    };
+    let mut p = primary.client().unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("scott")
+        .arg("tiger")
+        .query(&mut p)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query(&mut p)
+        .unwrap();
+    let engine = Engine::open(slotkv_engine::Config::default()).unwrap();
+    let follower = follow(
+        engine.clone(),
+        "127.0.0.1",
+        primary.port,
+        FollowOptions::default(),
+    )
+    .expect("follow");
+    assert!(
+        follower.wait_connected(Duration::from_secs(20)),
+        "the link comes up"
+    );
+    let mut session = Session::new();
+    assert_eq!(run(&engine, &mut session, &["GET", "scott"]), bulk("tiger"));
+    assert_eq!(run(&engine, &mut session, &["HGET", "h", "f"]), bulk("v"));
+    let _: () = redis::cmd("SET")
+        .arg("streamed")
+        .arg("yes")
+        .query(&mut p)
+        .unwrap();
+    eventually("the stream to arrive", || {
+        run(&engine, &mut session, &["GET", "streamed"]) == bulk("yes")
+    });
+    follower.stop();
 }

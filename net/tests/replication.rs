@@ -8,16 +8,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use common::{free_port, TestServer};
+use common::{RedisServer, TestServer};
 use redis::{Connection, Value};
 
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const DATABASES: i64 = 4;
 
 fn replica_of(primary_port: u16, extra: &[&str]) -> TestServer {
@@ -733,56 +730,6 @@ fn promotion_keeps_the_history_for_siblings_and_chains_follow() {
         info_field(&mut cc, "master_replid"),
         info_field(&mut ca, "master_replid")
     );
-}
-
-/// A redis-server process on a free port, killed (by its child handle) on drop.
-struct RedisServer {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start(extra: &[&str]) -> Option<RedisServer> {
-        if !Path::new(REDIS_SERVER).exists() {
-            eprintln!("note: {REDIS_SERVER} is missing; skipping the interoperability check");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--databases", "16"])
-            .args(["--repl-diskless-sync-delay", "0"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = RedisServer {
-            port,
-            child,
-            _dir: dir,
-        };
-        wait_until("redis-server to answer", || server.client().is_some());
-        Some(server)
-    }
-
-    fn client(&self) -> Option<Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .ok()?
-            .get_connection()
-            .ok()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
