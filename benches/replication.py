@@ -9,12 +9,14 @@ Builds slotkv-server in release mode (honouring CARGO_TARGET_DIR), starts every 
           each replica's lag: the primary's master_repl_offset minus the replica's (bytes of
           the stream not applied yet); the table shows the largest sample during the load, the
           lag right when the load ends, and how long the replicas then take to reach lag 0.
+          Each configuration runs `--rounds` times (3), alternating which server goes
+          first; the table shows the median of each figure.
   sync    Full sync time: a primary holding 1,000,000 keys (`key:NNNNNNNN`, 32-byte values,
           loaded through pipelines of 1000 SETs; slotkv has no DEBUG POPULATE), an empty
           replica told REPLICAOF; the time until its master_link_status is up and its DBSIZE
           equals the primary's.
 
-    benches/replication.py [--quick] [--only writes|sync]
+    benches/replication.py [--quick] [--only writes|sync] [--rounds 3]
 
 Both servers sync the same way: diskless (`repl-diskless-sync yes`, the default of both);
 Redis gets `repl-diskless-sync-delay 0`, as it would otherwise wait 5 s for more replicas
@@ -26,6 +28,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -183,17 +186,25 @@ def figure_sync(servers, kind, sizes):
 
 # ---------------------------------------------------------------- report
 
+def medians(rows):
+    """The median of each figure over the rounds; `same` holds if it held in every round."""
+    merged = {name: statistics.median(row[name] for row in rows)
+              for name in ("rps", "peak", "end", "catch_up_ms")}
+    merged["same"] = all(row["same"] for row in rows)
+    return merged
+
+
 def report(results, sizes):
     if "writes" in results:
         print(f"\nwrites: SET -n {sizes['requests']} -c 50 -P 16 on the primary; lag in bytes "
-              "(worst replica)")
+              "(worst replica); medians of the rounds")
         print(f"{'server':8} {'replicas':>8} {'SET/s':>10} {'vs 0':>6} {'peak lag':>10} "
               f"{'end lag':>10} {'catch-up ms':>12} {'same':>5}")
         for kind, replicas in sorted(results["writes"], key=lambda k: (k[0] != "slotkv", k[1])):
             row = results["writes"][(kind, replicas)]
             base = results["writes"][(kind, 0)]["rps"]
             print(f"{kind:8} {replicas:>8} {row['rps']:>10.0f} {row['rps'] / base:>6.2f} "
-                  f"{row['peak']:>10} {row['end']:>10} {row['catch_up_ms']:>12.1f} "
+                  f"{row['peak']:>10.0f} {row['end']:>10.0f} {row['catch_up_ms']:>12.1f} "
                   f"{'yes' if row['same'] else 'NO':>5}")
     if "sync" in results:
         print(f"\nsync: REPLICAOF to link up with DBSIZE equal, {sizes['sync_keys']:,} keys")
@@ -213,6 +224,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--only", choices=["writes", "sync"], help="run one figure")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each write configuration")
     args = parser.parse_args()
     if not os.path.exists(REDIS_SERVER) or not shutil.which("redis-benchmark"):
         sys.exit("redis-server / redis-benchmark are missing (apt-get install redis-server redis-tools)")
@@ -226,11 +238,15 @@ def main():
     began = time.perf_counter()
     try:
         if args.only in (None, "writes"):
-            results["writes"] = {}
-            for replicas in (0, 1, 2):
-                for kind in ("slotkv", "redis"):
-                    print(f"writes: {kind} with {replicas} replicas", flush=True)
-                    results["writes"][(kind, replicas)] = figure_writes(servers, kind, replicas, sizes)
+            runs = {}
+            for round_index in range(args.rounds):
+                for replicas in (0, 1, 2):
+                    kinds = ("slotkv", "redis") if round_index % 2 == 0 else ("redis", "slotkv")
+                    for kind in kinds:
+                        print(f"writes: round {round_index + 1}, {kind} with {replicas} replicas", flush=True)
+                        runs.setdefault((kind, replicas), []).append(
+                            figure_writes(servers, kind, replicas, sizes))
+            results["writes"] = {key: medians(rows) for key, rows in runs.items()}
         if args.only in (None, "sync"):
             results["sync"] = {}
             for kind in ("slotkv", "redis"):
