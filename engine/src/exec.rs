@@ -390,6 +390,14 @@ impl<'a> Locks<'a> {
         self.now_ms
     }
 
+    /// Whether a deadline that is not in the future deletes the key (EXPIRE and friends):
+    /// not on a replica applying its primary's stream, which may arrive late (after a cut
+    /// link); the deadline is then set as given and the primary's DEL removes the key, as in
+    /// Redis, where only a primary turns a past deadline into a deletion.
+    pub fn past_deadlines_delete(&self) -> bool {
+        self.expiry != ExpiryView::Ignore
+    }
+
     /// The compact-encoding thresholds, for helpers that only hold the locks.
     pub fn encodings(&self) -> crate::types::encodings::Encodings {
         self.engine.encodings.load()

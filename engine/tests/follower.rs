@@ -71,3 +71,20 @@ fn paused_eviction_lets_writes_past_maxmemory() {
         "evicted down to the limit, then wrote"
     );
 }
+
+#[test]
+fn the_primary_link_writes_into_a_key_whose_deadline_passed() {
+    let db = db();
+    db.engine.set_follower(true);
+    let mut link = Session::primary_link();
+    let deadline = (NOW_MS + 80).to_string();
+    db.run_in(&mut link, &["HSET", "h", "f6", "1"]);
+    db.run_in(&mut link, &["PEXPIREAT", "h", deadline.as_str()]);
+    db.advance(100);
+    assert_eq!(db.run_in(&mut link, &["HSET", "h", "f5", "2"]), int(1));
+    // A deadline that is already past when the replica applies it (the link was down).
+    db.run_in(&mut link, &["PEXPIREAT", "h", deadline.as_str()]);
+    assert_eq!(db.run_in(&mut link, &["HSET", "h", "f4", "3"]), int(1));
+    assert_eq!(db.run_in(&mut link, &["PERSIST", "h"]), int(1));
+    assert_eq!(db.run_in(&mut link, &["HLEN", "h"]), int(3));
+}

@@ -22,6 +22,7 @@ pub mod blocking;
 pub mod clients;
 pub mod config;
 pub mod connection;
+pub mod digest;
 pub mod info;
 pub mod introspect;
 pub mod logging;
@@ -32,6 +33,7 @@ pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod server_commands;
+pub mod sha1;
 pub mod transaction;
 
 /// The Redis version slotkv reports (INFO redis_version, HELLO), whose behaviour it follows.

@@ -110,6 +110,58 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The shared state around an opened engine: keyspace events into pub/sub, a fresh
+    /// replication state and run id.
+    fn assemble(
+        engine: Engine,
+        settings: Settings,
+        config_file: Option<std::path::PathBuf>,
+        port: u16,
+        aof: Arc<crate::aof::AofHandle>,
+    ) -> Arc<Shared> {
+        let (shutdown, _) = watch::channel(false);
+        let pubsub = Arc::new(crate::pubsub::Hub::default());
+        engine.set_event_sink(Arc::new(crate::pubsub::KeyspaceEvents {
+            hub: pubsub.clone(),
+        }));
+        engine.set_keyspace_events(settings.notify_keyspace_events);
+        let started_unix_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let replication =
+            crate::replication::Replication::new(engine.clone(), random_hex_id(), &settings.repl);
+        Arc::new(Shared {
+            engine,
+            config: Arc::new(LiveConfig::new(settings)),
+            aof,
+            clients: ClientRegistry::default(),
+            pubsub,
+            blocked: crate::blocking::BlockedQueues::default(),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            started_unix_secs,
+            run_id: random_hex_id(),
+            replication,
+            config_file,
+            port,
+            rdb: Arc::new(crate::persist::RdbState::new(started_unix_secs)),
+            final_save_handled: std::sync::atomic::AtomicBool::new(false),
+            shutdown,
+        })
+    }
+
+    /// The state of a server that does not listen, around an engine the caller opened (an
+    /// embedded follower, see [`crate::replication::follower`]): no AOF, no RDB file.
+    pub fn headless(engine: Engine, settings: Settings) -> Result<Arc<Shared>, StartError> {
+        let mut settings = settings;
+        settings.aof.enabled = false;
+        settings.save_points.clear();
+        slotkv_persistence::install_codec(&engine);
+        let aof =
+            Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
+        Ok(Shared::assemble(engine, settings, None, 0, aof))
+    }
+
     /// Asks the server to stop (SHUTDOWN, signals).
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
@@ -196,35 +248,7 @@ impl Server {
             .first()
             .and_then(|l| l.local_addr().ok())
             .map_or(settings.port, |a| a.port());
-        let (shutdown, _) = watch::channel(false);
-        let pubsub = Arc::new(crate::pubsub::Hub::default());
-        engine.set_event_sink(Arc::new(crate::pubsub::KeyspaceEvents {
-            hub: pubsub.clone(),
-        }));
-        engine.set_keyspace_events(settings.notify_keyspace_events);
-        let started_unix_secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let replication =
-            crate::replication::Replication::new(engine.clone(), random_hex_id(), &settings.repl);
-        let shared = Arc::new(Shared {
-            engine,
-            config: Arc::new(LiveConfig::new(settings)),
-            aof,
-            clients: ClientRegistry::default(),
-            pubsub: pubsub.clone(),
-            blocked: crate::blocking::BlockedQueues::default(),
-            stats: ServerStats::default(),
-            started: Instant::now(),
-            started_unix_secs,
-            run_id: random_hex_id(),
-            replication,
-            config_file,
-            port,
-            rdb: Arc::new(crate::persist::RdbState::new(started_unix_secs)),
-            final_save_handled: std::sync::atomic::AtomicBool::new(false),
-            shutdown,
-        });
+        let shared = Shared::assemble(engine, settings, config_file, port, aof);
         Ok(Server { shared, listeners })
     }
 

@@ -69,7 +69,7 @@ pub fn run(
         "save" => crate::persist::save_command(shared),
         "bgsave" => crate::persist::bgsave_command(shared, args, client.in_exec),
         "lastsave" => Ok(Reply::Integer(shared.rdb.last_save_unix() as i64)),
-        "debug" => return debug(args),
+        "debug" => return debug(shared, client, args),
         "bgrewriteaof" => Ok(shared.aof.bgrewriteaof(&shared.engine)),
         "info" => Ok(crate::info::reply(shared, client, &args[1..])),
         "memory|stats" => Ok(crate::memory::stats(&shared.engine)),
@@ -565,8 +565,27 @@ fn shutdown(shared: &Shared, args: &[Bytes]) -> Outcome {
     Outcome::Shutdown
 }
 
-fn debug(args: &[Bytes]) -> Outcome {
+fn debug(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Outcome {
     let sub = &args[1];
+    let digest = is_keyword(sub, "digest") && args.len() == 2;
+    let digest_value = is_keyword(sub, "digest-value");
+    if (digest || digest_value) && client.in_exec {
+        // A transaction holds every other command off; the digest's snapshot waits for that.
+        return Outcome::Reply(Reply::Error(
+            "ERR DEBUG DIGEST is not allowed inside MULTI".into(),
+        ));
+    }
+    if digest {
+        let digest = crate::digest::dataset_digest(&shared.engine);
+        return Outcome::Reply(Reply::Simple(digest.hex()));
+    }
+    if digest_value {
+        return Outcome::Reply(crate::digest::value_digests(
+            &shared.engine,
+            &mut client.session,
+            &args[2..],
+        ));
+    }
     if is_keyword(sub, "sleep") && args.len() == 3 {
         let seconds = match slotkv_engine::value::parse_f64(&args[2]) {
             Some(s) if (0.0..=DEBUG_SLEEP_SECS_MAX).contains(&s) => s,
@@ -577,6 +596,10 @@ fn debug(args: &[Bytes]) -> Outcome {
     if is_keyword(sub, "help") {
         return Outcome::Reply(help(&[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "SLEEP <seconds>",
             "    Wait <seconds> before replying (only this connection waits). Decimals allowed.",
             "HELP",

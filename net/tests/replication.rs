@@ -8,14 +8,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, TestServer};
+use rand::Rng;
+
+use common::{RedisServer, TestServer};
 use redis::{Connection, Value};
 
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const DATABASES: i64 = 4;
 
 fn replica_of(primary_port: u16, extra: &[&str]) -> TestServer {
@@ -733,56 +732,6 @@ fn promotion_keeps_the_history_for_siblings_and_chains_follow() {
     );
 }
 
-/// A redis-server process on a free port, killed (by its child handle) on drop.
-struct RedisServer {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start(extra: &[&str]) -> Option<RedisServer> {
-        if !Path::new(REDIS_SERVER).exists() {
-            eprintln!("note: {REDIS_SERVER} is missing; skipping the interoperability check");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--databases", "16"])
-            .args(["--repl-diskless-sync-delay", "0"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = RedisServer {
-            port,
-            child,
-            _dir: dir,
-        };
-        wait_until("redis-server to answer", || server.client().is_some());
-        Some(server)
-    }
-
-    fn client(&self) -> Option<Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .ok()?
-            .get_connection()
-            .ok()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_redis_server_replica_of_slotkv_converges() {
     let primary = TestServer::start(&[]);
@@ -833,4 +782,229 @@ fn a_slotkv_replica_of_redis_server_converges() {
     assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
     let _: () = redis::cmd("DEL").arg("local-marker").query(&mut r).unwrap();
     assert_eq!(dataset(&mut r), dataset(&mut p));
+}
+
+/// The key names of the convergence test: a prefix per type, so no command meets a key of
+/// another type, and a small key space, so keys are overwritten, emptied and deleted.
+fn random_key(rng: &mut impl rand::Rng, prefix: &str) -> String {
+    format!("{prefix}:{}", rng.gen_range(0..40))
+}
+
+/// A deadline that is either over before the end of the test (so keys expire on the
+/// primary while the replica follows) or far beyond it, never in between, so both digests
+/// are taken on the same logical contents.
+fn random_ttl_ms(rng: &mut impl rand::Rng) -> u64 {
+    if rng.gen_bool(0.5) {
+        rng.gen_range(1..300)
+    } else {
+        rng.gen_range(100_000..200_000)
+    }
+}
+
+/// One random write of any type (sometimes with an expiry).
+fn random_write(rng: &mut impl rand::Rng) -> redis::Cmd {
+    let n = rng.gen_range(0..1000).to_string();
+    let mut cmd;
+    match rng.gen_range(0..16) {
+        0 => {
+            cmd = redis::cmd("SET");
+            cmd.arg(random_key(rng, "s")).arg(&n);
+            if rng.gen_bool(0.3) {
+                cmd.arg("PX").arg(random_ttl_ms(rng));
+            }
+        }
+        1 => {
+            cmd = redis::cmd("APPEND");
+            cmd.arg(random_key(rng, "s")).arg(&n);
+        }
+        2 => {
+            cmd = redis::cmd("INCRBY");
+            cmd.arg(random_key(rng, "i")).arg(&n);
+        }
+        3 => {
+            cmd = redis::cmd(if rng.gen_bool(0.5) { "RPUSH" } else { "LPUSH" });
+            cmd.arg(random_key(rng, "l")).arg(&n).arg("x");
+        }
+        4 => {
+            cmd = redis::cmd("LPOP");
+            cmd.arg(random_key(rng, "l"));
+        }
+        5 => {
+            cmd = redis::cmd("LTRIM");
+            cmd.arg(random_key(rng, "l"))
+                .arg(0)
+                .arg(rng.gen_range(0..5));
+        }
+        6 => {
+            cmd = redis::cmd("SADD");
+            cmd.arg(random_key(rng, "t"))
+                .arg(&n)
+                .arg(rng.gen_range(0..10));
+        }
+        7 => {
+            cmd = redis::cmd("SREM");
+            cmd.arg(random_key(rng, "t")).arg(rng.gen_range(0..10));
+        }
+        8 => {
+            cmd = redis::cmd("HSET");
+            cmd.arg(random_key(rng, "h"))
+                .arg(format!("f{}", rng.gen_range(0..8)))
+                .arg(&n);
+        }
+        9 => {
+            cmd = redis::cmd("HDEL");
+            cmd.arg(random_key(rng, "h"))
+                .arg(format!("f{}", rng.gen_range(0..8)));
+        }
+        10 => {
+            cmd = redis::cmd("ZADD");
+            cmd.arg(random_key(rng, "z"))
+                .arg(rng.gen_range(-100.0..100.0f64))
+                .arg(format!("m{}", rng.gen_range(0..8)));
+        }
+        11 => {
+            cmd = redis::cmd("ZINCRBY");
+            cmd.arg(random_key(rng, "z"))
+                .arg(rng.gen_range(-5..5))
+                .arg(format!("m{}", rng.gen_range(0..8)));
+        }
+        12 => {
+            let prefix = ["s", "i", "l", "t", "h", "z"][rng.gen_range(0..6)];
+            cmd = redis::cmd("PEXPIRE");
+            cmd.arg(random_key(rng, prefix)).arg(random_ttl_ms(rng));
+        }
+        13 => {
+            let prefix = ["s", "i", "l", "t", "h", "z"][rng.gen_range(0..6)];
+            cmd = redis::cmd("PERSIST");
+            cmd.arg(random_key(rng, prefix));
+        }
+        14 => {
+            let prefix = ["s", "i", "l", "t", "h", "z"][rng.gen_range(0..6)];
+            cmd = redis::cmd("DEL");
+            cmd.arg(random_key(rng, prefix));
+        }
+        _ => {
+            cmd = redis::cmd("SETEX");
+            cmd.arg(random_key(rng, "s")).arg(150).arg(&n);
+        }
+    }
+    cmd
+}
+
+fn debug_digest(conn: &mut Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(conn).unwrap()
+}
+
+#[test]
+fn debug_digest_is_order_independent_and_tracks_contents() {
+    let (a, b) = (TestServer::start(&[]), TestServer::start(&[]));
+    let (mut a, mut b) = (a.client(), b.client());
+    assert_eq!(debug_digest(&mut a), "0".repeat(40));
+    let _: () = redis::pipe()
+        .cmd("SADD")
+        .arg("s")
+        .arg("1")
+        .arg("2")
+        .arg("x")
+        .cmd("SET")
+        .arg("k")
+        .arg("v")
+        .cmd("ZADD")
+        .arg("z")
+        .arg(1)
+        .arg("a")
+        .arg(2)
+        .arg("b")
+        .query(&mut a)
+        .unwrap();
+    let _: () = redis::pipe()
+        .cmd("ZADD")
+        .arg("z")
+        .arg(2)
+        .arg("b")
+        .arg(1)
+        .arg("a")
+        .cmd("SET")
+        .arg("k")
+        .arg("v")
+        .cmd("SADD")
+        .arg("s")
+        .arg("x")
+        .arg("2")
+        .arg("1")
+        .query(&mut b)
+        .unwrap();
+    let digest = debug_digest(&mut a);
+    assert_eq!(digest.len(), 40);
+    assert_eq!(digest, debug_digest(&mut b));
+    let values: Vec<String> = redis::cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg("k")
+        .arg("nope")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(values[1], "0".repeat(40));
+    assert_ne!(values[0], values[1]);
+    let _: () = redis::cmd("EXPIRE")
+        .arg("k")
+        .arg(1000)
+        .query(&mut b)
+        .unwrap();
+    assert_ne!(debug_digest(&mut b), digest, "an expiry changes the digest");
+    let expiring: Vec<String> = redis::cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg("k")
+        .query(&mut b)
+        .unwrap();
+    assert_ne!(expiring[0], values[0]);
+}
+
+/// Random writes of every type, with expiries and MULTI/EXEC, on a primary with a seeded RNG
+/// while the replica's link is cut a few times (CLIENT KILL TYPE master on the replica); at
+/// the end, after WAIT, both have the same DEBUG DIGEST.
+#[test]
+fn random_writes_with_cut_links_converge_by_digest() {
+    use rand::SeedableRng;
+    let primary = TestServer::start(&[]);
+    let mut p = primary.client();
+    let replica = replica_of(primary.port, &[]);
+    let mut r = replica.client();
+    wait_caught_up(&mut p, &mut r);
+    for seed in [1u64, 2, 3] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let rounds = 60;
+        for round in 0..rounds {
+            if round % 15 == 7 {
+                // The link is back (it reconnects after a second) before it is cut again.
+                wait_until("the link to be up", || {
+                    info_field(&mut r, "master_link_status").as_deref() == Some("up")
+                });
+                assert_eq!(client_kill_type(&mut r, "master"), 1, "seed {seed}");
+            }
+            let mut pipe = redis::pipe();
+            pipe.cmd("SELECT").arg(rng.gen_range(0..DATABASES)).ignore();
+            if rng.gen_bool(0.3) {
+                pipe.atomic();
+            }
+            for _ in 0..rng.gen_range(1..30) {
+                pipe.add_command(random_write(&mut rng)).ignore();
+            }
+            let _: () = pipe.query(&mut p).unwrap();
+        }
+        let _: () = redis::cmd("SELECT").arg(0).query(&mut p).unwrap();
+        // Every short deadline has passed; the long ones stay far away.
+        std::thread::sleep(Duration::from_millis(400));
+        wait_until("WAIT 1 to count the replica", || {
+            redis::cmd("WAIT")
+                .arg(1)
+                .arg(2000)
+                .query::<i64>(&mut p)
+                .ok()
+                == Some(1)
+        });
+        let digest = debug_digest(&mut p);
+        assert_ne!(digest, "0".repeat(40), "seed {seed}");
+        assert_eq!(dataset(&mut r), dataset(&mut p), "seed {seed}");
+        assert_eq!(debug_digest(&mut r), digest, "seed {seed}");
+    }
 }

@@ -670,7 +670,8 @@ impl ExpireCondition {
 }
 
 /// Gives `key` the deadline `deadline_ms` (Unix ms) if `condition` permits. A deadline that is
-/// not in the future deletes the key, propagated as DEL; otherwise the change is propagated as
+/// not in the future deletes the key, propagated as DEL (except on a replica's primary link,
+/// see [`crate::exec::Locks::past_deadlines_delete`]); otherwise the change is propagated as
 /// PEXPIREAT with the absolute deadline. Returns whether the key was changed.
 pub(crate) fn set_deadline(
     ctx: &Ctx<'_>,
@@ -686,7 +687,7 @@ pub(crate) fn set_deadline(
         return false;
     }
     match u64::try_from(deadline_ms) {
-        Ok(at_ms) if at_ms > locks.now_ms() => {
+        Ok(at_ms) if at_ms > locks.now_ms() || !locks.past_deadlines_delete() => {
             locks.set_expiry(key, Some(at_ms));
             locks.propagate(|| {
                 vec![

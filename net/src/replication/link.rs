@@ -119,6 +119,24 @@ impl Replication {
         tracing::info!("MASTER MODE enabled");
     }
 
+    /// Ends the link of an embedded follower and makes its engine a primary again, without
+    /// the backlog a promoted server keeps for its replicas (it has none).
+    pub(crate) fn unfollow(&self) {
+        if let Some(task) = self.link_task.lock().take() {
+            task.abort();
+        }
+        {
+            let mut state = self.state.lock();
+            state.generation += 1;
+            state.primary = None;
+            state.feed = Feed::Off;
+            Self::drop_replicas(&mut state);
+        }
+        self.engine.set_follower(false);
+        self.engine.set_evictions_paused(false);
+        self.refusals.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Whether the link task of `generation` is still the current one.
     fn is_current(&self, generation: u64) -> bool {
         self.state.lock().generation == generation
@@ -175,6 +193,7 @@ impl Replication {
         state.replid2 = "0".repeat(40);
         state.second_offset = -1;
         state.backlog = Backlog::new(capacity, offset);
+        state.link_db = 0;
         if let Some(primary) = state.primary.as_mut() {
             primary.read_offset = offset;
         }
@@ -438,6 +457,14 @@ async fn stream_from_primary(
 ) -> Result<(), LinkError> {
     let repl = &shared.replication;
     let mut session = Session::primary_link();
+    let link_db = repl.state.lock().link_db;
+    if link_db != 0 {
+        let select = [
+            Bytes::from_static(b"SELECT"),
+            Bytes::from(link_db.to_string()),
+        ];
+        shared.engine.execute_in(&mut session, &select);
+    }
     let mut decoder = RequestDecoder::default();
     let limits = ParseLimits::default();
     // The commands of an open MULTI and their encoded bytes.
@@ -476,6 +503,7 @@ async fn stream_from_primary(
         }
         if let Some(command) = applied.last_command {
             client.touch(command);
+            repl.state.lock().link_db = session.db();
         }
         if applied.ack {
             send_ack(repl, link).await?;

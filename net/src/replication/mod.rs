@@ -5,6 +5,7 @@
 //! - [`primary`]: the primary's side: PSYNC, the full sync from an [`Engine::snapshot`], each
 //!   replica's bounded output queue, REPLCONF ACK, WAIT.
 //! - [`failover`]: FAILOVER, the coordinated switch of a primary and a replica.
+//! - [`follower`]: an embedded [`Engine`] following a remote primary through the same link.
 //! - [`link`]: the replica's side: the handshake, loading the RDB, applying the stream
 //!   through the engine, acknowledging, reconnecting with PSYNC.
 //! - this file: the shared state (replication ids, offsets, role), the refusals a replica or
@@ -20,6 +21,7 @@
 pub mod backlog;
 pub mod commands;
 pub mod failover;
+pub mod follower;
 pub mod link;
 pub mod primary;
 
@@ -112,6 +114,10 @@ pub(crate) struct State {
     primary: Option<PrimaryInfo>,
     /// Bumped by every REPLICAOF, so an old link task knows it is outdated.
     generation: u64,
+    /// The database the primary's stream last selected: a partial resync continues the
+    /// stream without a new SELECT, so the next link session starts there (Redis keeps it in
+    /// its cached primary client); a full sync's stream starts with one.
+    link_db: usize,
 }
 
 impl State {
@@ -144,6 +150,8 @@ impl PropagationSink for PropagationFeed {
         state.append(Bytes::from(encoded));
     }
 }
+
+pub use follower::{follow, FollowError, FollowOptions, FollowerHandle, FollowerState};
 
 /// Replication: ids, offsets, backlog, replicas, and the link to a primary.
 #[derive(Debug)]
@@ -185,6 +193,7 @@ impl Replication {
             alone_since: Instant::now(),
             primary: None,
             generation: 0,
+            link_db: 0,
         };
         Replication {
             engine,

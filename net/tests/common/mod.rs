@@ -220,3 +220,62 @@ impl RawClient {
         matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
     }
 }
+
+/// Debian's redis-server, for the interoperability checks.
+pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// A redis-server process on a free port, killed (by its child handle) on drop.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start(extra: &[&str]) -> Option<RedisServer> {
+        if !std::path::Path::new(REDIS_SERVER).exists() {
+            eprintln!("note: {REDIS_SERVER} is missing; skipping the interoperability check");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(REDIS_SERVER)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--databases", "16"])
+            .args(["--repl-diskless-sync-delay", "0"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = RedisServer {
+            port,
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while server.client().is_none() {
+            if Instant::now() > deadline {
+                panic!("redis-server did not answer");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(server)
+    }
+
+    pub fn client(&self) -> Option<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .ok()?
+            .get_connection()
+            .ok()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
