@@ -20,7 +20,7 @@ use slotkv_engine::keyspace::Entry;
 use slotkv_engine::value::{StrValue, Value};
 use slotkv_engine::{Engine, Reply, Session};
 
-use crate::sha1::sha1;
+use sha1::{Digest as _, Sha1};
 
 /// A digest under construction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,15 +29,15 @@ pub struct Digest([u8; 20]);
 impl Digest {
     /// Order-dependent: the digest becomes SHA-1(digest ‖ bytes).
     fn mix(&mut self, bytes: &[u8]) {
-        let mut input = Vec::with_capacity(20 + bytes.len());
-        input.extend_from_slice(&self.0);
-        input.extend_from_slice(bytes);
-        self.0 = sha1(&input);
+        let mut hasher = Sha1::new();
+        hasher.update(self.0);
+        hasher.update(bytes);
+        self.0 = hasher.finalize().into();
     }
 
     /// Order-independent: XORs SHA-1(bytes) in.
     fn xor_bytes(&mut self, bytes: &[u8]) {
-        self.xor(&Digest(sha1(bytes)));
+        self.xor(&Digest(Sha1::digest(bytes).into()));
     }
 
     fn xor(&mut self, other: &Digest) {

@@ -33,7 +33,6 @@ pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod server_commands;
-pub mod sha1;
 pub mod transaction;
 
 /// The Redis version slotkv reports (INFO redis_version, HELLO), whose behaviour it follows.
