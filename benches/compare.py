@@ -87,6 +87,14 @@ def benchmark(port, args):
     return rows
 
 
+def slotkv_binary():
+    """Builds the release server (honouring CARGO_TARGET_DIR) and returns its path."""
+    subprocess.run(["cargo", "build", "--release", "-p", "slotkv-net", "--bin", "slotkv-server"],
+                   cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    return os.path.join(target, "release", "slotkv-server")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -96,9 +104,7 @@ def main():
     parser.add_argument("--tests", default="set,get")
     args = parser.parse_args()
     ensure_redis()
-    subprocess.run(["cargo", "build", "--release", "--bin", "slotkv-server"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    binary = os.path.join(target, "release", "slotkv-server")
+    binary = slotkv_binary()
     workdir = tempfile.mkdtemp(prefix="slotkv-bench-")
     slot_port, redis_port = free_port(), free_port()
     servers = []

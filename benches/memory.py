@@ -32,13 +32,12 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True  # importing compare.py must not leave __pycache__ in benches/
-from compare import free_port, start, stop  # noqa: E402
+from compare import free_port, slotkv_binary, start, stop  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -156,13 +155,6 @@ def rss_bytes(server):
 
 def used_memory(client):
     return int(info(client, "memory")["used_memory"])
-
-
-def slotkv_binary():
-    subprocess.run(["cargo", "build", "--release", "-p", "slotkv-net", "--bin", "slotkv-server"],
-                   cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    return os.path.join(target, "release", "slotkv-server")
 
 
 class Servers:

@@ -42,8 +42,8 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # importing compare.py must not leave __pycache__ in benches/
-from compare import ensure_redis, free_port, start, stop  # noqa: E402
-from memory import RawClient, ReplyError, encode, info, slotkv_binary  # noqa: E402
+from compare import ensure_redis, free_port, slotkv_binary, start, stop  # noqa: E402
+from memory import RawClient, ReplyError, encode, info  # noqa: E402
 
 REDIS_SERVER = "/usr/bin/redis-server"
 MB = 1024 * 1024

@@ -36,7 +36,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # importing compare.py must not leave __pycache__ in benches/
-from compare import free_port, start, stop  # noqa: E402
+from compare import free_port, slotkv_binary, start, stop  # noqa: E402
 from memory import RawClient, encode, info  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,13 +46,6 @@ QUICK = {"requests": 50_000, "sync_keys": 100_000}
 SAMPLE_SECONDS = 0.02
 CATCH_UP_SECONDS_MAX = 60
 BATCH = 1000
-
-
-def slotkv_binary():
-    subprocess.run(["cargo", "build", "--release", "-p", "slotkv-net", "--bin", "slotkv-server"],
-                   cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    return os.path.join(target, "release", "slotkv-server")
 
 
 class Servers:
