@@ -178,10 +178,6 @@ impl Aof {
             .storage
             .append(&path)
             .map_err(AofError::io("open the AOF"))?;
-        let syncer = self
-            .storage
-            .append(&path)
-            .map_err(AofError::io("open the AOF"))?;
         let file_len = self
             .storage
             .size(&path)
@@ -192,13 +188,7 @@ impl Aof {
             .store(other_files_len + file_len, Ordering::Relaxed);
         self.current_size
             .store(other_files_len + file_len, Ordering::Relaxed);
-        *guard = Some(Active {
-            file,
-            syncer: Arc::new(Mutex::new(syncer)),
-            file_len,
-            manifest,
-            other_files_len,
-        });
+        *guard = Some(self.active(&path, file, file_len, manifest, other_files_len)?);
         self.reset_offsets(engine.propagation_offset());
         self.pending.lock().file_db = None;
         engine.subscribe(self.clone());
@@ -713,14 +703,27 @@ impl Aof {
             .storage
             .create(&path)
             .map_err(AofError::io("create the AOF"))?;
+        self.active(&path, file, 0, manifest, other_files_len)
+    }
+
+    /// The incremental file being appended to through `file` (`file_len` bytes long), with a
+    /// second handle on it for the fsyncs of the background thread.
+    fn active(
+        &self,
+        path: &Path,
+        file: Box<dyn AppendFile>,
+        file_len: u64,
+        manifest: Manifest,
+        other_files_len: u64,
+    ) -> Result<Active, AofError> {
         let syncer = self
             .storage
-            .append(&path)
+            .append(path)
             .map_err(AofError::io("open the AOF"))?;
         Ok(Active {
             file,
             syncer: Arc::new(Mutex::new(syncer)),
-            file_len: 0,
+            file_len,
             manifest,
             other_files_len,
         })
