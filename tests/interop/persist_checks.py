@@ -33,6 +33,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def terminate(proc):
+    """Stops a server this suite started: SIGTERM, then SIGKILL after 10 s (by PID only)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 class Process:
     """redis-server or slotkv-server in `workdir`, ready once PING answers PONG (loaded)."""
 
@@ -65,13 +76,7 @@ class Process:
         return out.stdout.strip()
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        terminate(self.proc)
 
 
 def texts(prefix, count):

@@ -10,7 +10,6 @@ on the first failed check.
 """
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,12 +18,7 @@ import time
 import redis
 
 import persist_checks
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from persist_checks import free_port
 
 
 class Server:
@@ -47,13 +41,7 @@ class Server:
         raise RuntimeError("slotkv-server did not start")
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        persist_checks.terminate(self.proc)
 
 
 def cli(port, *args, stdin=None):
