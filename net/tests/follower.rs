@@ -32,6 +32,17 @@ fn bulk(text: &str) -> Reply {
     Reply::Bulk(Bytes::from(text.to_owned()))
 }
 
+/// `engine` following the primary on `port`, once its link is up.
+fn follow_connected(engine: &Engine, port: u16) -> slotkv_net::replication::FollowerHandle {
+    let follower =
+        follow(engine.clone(), "127.0.0.1", port, FollowOptions::default()).expect("follow");
+    assert!(
+        follower.wait_connected(Duration::from_secs(20)),
+        "the link comes up"
+    );
+    follower
+}
+
 #[test]
 fn an_embedded_engine_follows_a_slotkv_primary() {
     let primary = TestServer::start(&[]);
@@ -48,17 +59,7 @@ fn an_embedded_engine_follows_a_slotkv_primary() {
         &mut session,
         &["SET", "local", "gone after the sync"],
     );
-    let follower = follow(
-        engine.clone(),
-        "127.0.0.1",
-        primary.port,
-        FollowOptions::default(),
-    )
-    .expect("follow");
-    assert!(
-        follower.wait_connected(Duration::from_secs(20)),
-        "the link comes up"
-    );
+    let follower = follow_connected(&engine, primary.port);
     assert_eq!(run(&engine, &mut session, &["GET", "before"]), bulk("sync"));
     assert_eq!(run(&engine, &mut session, &["GET", "local"]), Reply::Nil);
 
@@ -156,17 +157,7 @@ fn an_embedded_engine_follows_a_redis_server_primary() {
         .query(&mut p)
         .unwrap();
     let engine = Engine::open(slotkv_engine::Config::default()).unwrap();
-    let follower = follow(
-        engine.clone(),
-        "127.0.0.1",
-        primary.port,
-        FollowOptions::default(),
-    )
-    .expect("follow");
-    assert!(
-        follower.wait_connected(Duration::from_secs(20)),
-        "the link comes up"
-    );
+    let follower = follow_connected(&engine, primary.port);
     let mut session = Session::new();
     assert_eq!(run(&engine, &mut session, &["GET", "scott"]), bulk("tiger"));
     assert_eq!(run(&engine, &mut session, &["HGET", "h", "f"]), bulk("v"));
