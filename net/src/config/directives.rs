@@ -354,6 +354,18 @@ static DIRECTIVES: &[Directive] = &[
                 .map_or_else(String::new, |(host, port)| format!("{host} {port}"))
         },
     },
+    one(
+        "aclfile",
+        Mutability::Immutable,
+        |s, v| set_text(&mut s.aclfile, v),
+        |s| s.aclfile.clone(),
+    ),
+    one(
+        "acllog-max-len",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.acllog_max_len, v, 0, LONG_MAX),
+        |s| s.acllog_max_len.to_string(),
+    ),
     one("masterauth", Mutability::Mutable, set_masterauth, |s| {
         s.repl.masterauth.clone().unwrap_or_default()
     }),
