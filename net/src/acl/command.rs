@@ -50,7 +50,10 @@ pub fn gate(
         Denial::Channel(_) => &shared.acl.denied.channel,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    state.info.touch(spec.name);
+    // The log's client info shows the denied command, or EXEC when it runs one of its queue.
+    if !state.in_exec {
+        state.info.touch(spec.name);
+    }
     let event = Event {
         reason: denial.reason(),
         context,
