@@ -423,7 +423,7 @@ impl CommandSpec {
         if self.flags.contains(Flags::ADMIN) {
             categories.push("@admin");
         }
-        if self.flags.contains(Flags::ADMIN) {
+        if self.flags.contains(Flags::ADMIN) || DANGEROUS.contains(&self.name) {
             categories.push("@dangerous");
         }
         if self.flags.contains(Flags::BLOCKING) {
@@ -437,6 +437,34 @@ impl CommandSpec {
         categories
     }
 }
+
+/// Commands Redis 7 puts in `@dangerous` although they are not all `admin` (ACL CAT dangerous),
+/// as far as slotkv has them; admin commands and subcommands are dangerous anyway.
+const DANGEROUS: &[&str] = &[
+    "acl",
+    "bgrewriteaof",
+    "bgsave",
+    "client",
+    "cluster",
+    "config",
+    "debug",
+    "flushall",
+    "flushdb",
+    "info",
+    "keys",
+    "lastsave",
+    "psync",
+    "replconf",
+    "replicaof",
+    "restore",
+    "role",
+    "save",
+    "shutdown",
+    "slaveof",
+    "sort",
+    "swapdb",
+    "sync",
+];
 
 /// All commands, indexed by lower-case name.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! The permission check of one command against a user: the command (or subcommand) bit, then
-//! the keys at the command's key positions with the access its read/write nature needs, then
+//! the keys at the command's key positions with the access its read/write nature needs (the
+//! sources of the `*STORE` family, BITOP, PFMERGE, COPY and SORT are only read), then
 //! the channels of PUBLISH/SPUBLISH and the subscribe commands. A user passes if any selector
 //! passes; otherwise the most specific denial is reported (channel over key over command), as
 //! Redis does. Errors and DRYRUN texts are Redis 7's.
@@ -97,8 +98,27 @@ fn names_channels_as_keys(spec: &CommandSpec) -> bool {
     matches!(spec.name, "spublish" | "ssubscribe" | "sunsubscribe")
 }
 
-fn key_access(spec: &CommandSpec) -> KeyAccess {
-    if spec.flags.contains(Flags::WRITE) {
+/// Which of a write command's keys (by their order in `key_positions`, of `count`) it only
+/// reads, as Redis 7's key specifications say (`RO` sources, an `OW`/`RW` destination).
+/// Every other key of a write command needs write access.
+fn reads_only(spec: &CommandSpec, ordinal: usize, count: usize) -> bool {
+    match spec.name {
+        // Destination first, then the sources.
+        "sinterstore" | "sunionstore" | "sdiffstore" | "zrangestore" | "bitop" | "pfmerge" => {
+            ordinal > 0
+        }
+        // The counted sources, then the destination.
+        "zunionstore" | "zinterstore" | "zdiffstore" => ordinal + 1 < count,
+        // The key sorted or copied, then the STORE destination / the copy.
+        "sort" | "copy" => ordinal == 0,
+        _ => false,
+    }
+}
+
+fn key_access(spec: &CommandSpec, ordinal: usize, count: usize) -> KeyAccess {
+    if spec.flags.contains(Flags::WRITE) && reads_only(spec, ordinal, count) {
+        KeyAccess::Read
+    } else if spec.flags.contains(Flags::WRITE) {
         KeyAccess::Write
     } else if spec.flags.contains(Flags::READONLY) {
         KeyAccess::Read
@@ -118,9 +138,10 @@ fn check_selector(
         return Err(Denial::Command);
     }
     if spec.has_key_arguments() && !names_channels_as_keys(spec) {
-        let access = key_access(spec);
-        for position in spec.key_positions(args) {
+        let positions = spec.key_positions(args);
+        for (ordinal, &position) in positions.iter().enumerate() {
             if let Some(key) = args.get(position) {
+                let access = key_access(spec, ordinal, positions.len());
                 if !selector.allows_key(key, access) {
                     return Err(Denial::Key(key.clone()));
                 }

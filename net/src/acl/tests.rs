@@ -178,6 +178,24 @@ fn key_patterns_follow_the_read_write_nature_of_the_command() {
         Err(Denial::Key(Bytes::from_static(b"other")))
     );
     assert_eq!(run(&u, "SINTERCARD 2 app:a ro:b"), Ok(()));
+    // Store commands read their sources and write their destination only.
+    assert_eq!(run(&u, "SUNIONSTORE wo:d ro:a app:b"), Ok(()));
+    assert_eq!(run(&u, "ZUNIONSTORE wo:d 2 ro:a ro:b"), Ok(()));
+    assert_eq!(run(&u, "COPY ro:a wo:b"), Ok(()));
+    assert_eq!(run(&u, "SORT ro:a STORE wo:b"), Ok(()));
+    assert_eq!(
+        run(&u, "SUNIONSTORE ro:d app:b"),
+        Err(Denial::Key(Bytes::from_static(b"ro:d")))
+    );
+    assert_eq!(
+        run(&u, "ZUNIONSTORE wo:d 1 wo:a"),
+        Err(Denial::Key(Bytes::from_static(b"wo:a")))
+    );
+    assert_eq!(
+        run(&u, "SMOVE ro:a wo:b x"),
+        Err(Denial::Key(Bytes::from_static(b"ro:a"))),
+        "a move writes both keys"
+    );
     // Patterns with both flags merge, and print as `~`.
     let merged = user("on %R~k %W~k");
     assert_eq!(merged.root.describe_keys(), "~k");
@@ -336,4 +354,22 @@ fn slots_track_whether_they_are_unrestricted() {
         .expect("valid");
     assert!(default.is_unrestricted());
     assert!(!Selector::default().is_unrestricted());
+}
+
+#[test]
+fn dangerous_commands_leave_with_minus_dangerous() {
+    let u = user("on allkeys +@all -@dangerous");
+    for line in [
+        "KEYS *",
+        "FLUSHALL",
+        "INFO",
+        "CONFIG GET hz",
+        "SORT k",
+        "ACL LIST",
+    ] {
+        assert_eq!(run(&u, line), Err(Denial::Command), "{line}");
+    }
+    for line in ["GET k", "DBSIZE", "CLIENT ID", "ACL WHOAMI", "PING"] {
+        assert_eq!(run(&u, line), Ok(()), "{line}");
+    }
 }
