@@ -134,7 +134,10 @@ fn check_selector(
     args: &[Bytes],
 ) -> Result<(), Denial> {
     // AUTH, HELLO and QUIT (`no_auth`) are open to everyone, as in Redis.
-    if !spec.flags.contains(Flags::NO_AUTH) && !selector.allows_command(id) {
+    if !spec.flags.contains(Flags::NO_AUTH)
+        && !selector.allows_command(id)
+        && !selector.allows_first_arg(id, args.get(1).map(|arg| &arg[..]))
+    {
         return Err(Denial::Command);
     }
     if spec.has_key_arguments() && !names_channels_as_keys(spec) {

@@ -40,6 +40,8 @@ pub const CATEGORIES: [&str; 21] = [
 
 /// Longest key or channel pattern a rule may carry (a bound on what one rule stores).
 pub const PATTERN_LEN_MAX: usize = 64 * 1024;
+/// Most first-argument rules (`+select|0`) one selector holds.
+const FIRST_ARGS_MAX: usize = 4096;
 
 /// Why a rule was refused; `Display` is Redis's wording after `Error in ACL SETUSER modifier`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,15 +153,18 @@ pub fn category_index(name: &str) -> Option<usize> {
 }
 
 /// What a command rule names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     Category(usize),
     /// A command or subcommand id.
     Command(usize),
+    /// The first argument of a command without subcommands (`+select|0`, which Redis still
+    /// takes though it calls it deprecated), lower-case.
+    FirstArg(usize, Vec<u8>),
 }
 
 /// One `+...` or `-...` rule, kept for the description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct CommandRule {
     allow: bool,
     target: Target,
@@ -200,6 +205,8 @@ pub struct Selector {
     base_all: bool,
     rules: Vec<CommandRule>,
     allowed: Vec<u64>,
+    /// Commands allowed with one first argument only (`+select|0`).
+    first_args: Vec<(usize, Vec<u8>)>,
     all_keys: bool,
     keys: Vec<KeyPattern>,
     all_channels: bool,
@@ -213,6 +220,7 @@ impl Default for Selector {
             base_all: false,
             rules: Vec::new(),
             allowed: vec![0; CommandIndex::global().len().div_ceil(64)],
+            first_args: Vec::new(),
             all_keys: false,
             keys: Vec::new(),
             all_channels: false,
@@ -314,39 +322,47 @@ impl Selector {
     fn set_all_commands(&mut self, allow: bool) {
         self.base_all = allow;
         self.rules.clear();
+        self.first_args.clear();
         let fill = if allow { u64::MAX } else { 0 };
         self.allowed.iter_mut().for_each(|word| *word = fill);
     }
 
     fn add_command_rule(&mut self, name: &[u8], allow: bool) -> Result<(), RuleError> {
         let target = parse_target(name)?;
-        let index = CommandIndex::global();
+        if matches!(target, Target::FirstArg(..)) && !allow {
+            // Only allowing a first argument exists, as in Redis.
+            return Err(RuleError::UnknownCommand);
+        }
+        let ids = affected_ids(&target);
         // Compaction: the new rule replaces every earlier rule it fully overrides.
-        self.rules.retain(|rule| match (rule.target, target) {
+        self.rules.retain(|rule| match (&rule.target, &target) {
             (Target::Category(old), Target::Category(new)) => old != new,
-            (Target::Command(old), Target::Command(new)) => {
-                old != new && !index.children[new].contains(&old)
+            (Target::Command(old), Target::Command(_)) => !ids.contains(old),
+            (Target::FirstArg(old, _), Target::Command(_) | Target::Category(_)) => {
+                !ids.contains(old)
             }
+            (old @ Target::FirstArg(..), new @ Target::FirstArg(..)) => old != new,
             _ => true,
         });
-        self.rules.push(CommandRule { allow, target });
-        self.apply_to_bitmap(CommandRule { allow, target });
-        Ok(())
-    }
-
-    fn apply_to_bitmap(&mut self, rule: CommandRule) {
-        let index = CommandIndex::global();
-        let ids: Vec<usize> = match rule.target {
-            Target::Category(category) => (0..index.len())
-                .filter(|&id| index.categories[id] & (1 << category) != 0)
-                .collect(),
-            Target::Command(id) => std::iter::once(id)
-                .chain(index.children[id].iter().copied())
-                .collect(),
-        };
-        for id in ids {
-            self.set_bit(id, rule.allow);
+        match &target {
+            Target::FirstArg(id, arg) => {
+                if self.first_args.len() >= FIRST_ARGS_MAX {
+                    return Err(RuleError::Syntax);
+                }
+                let entry = (*id, arg.clone());
+                if !self.first_args.contains(&entry) {
+                    self.first_args.push(entry);
+                }
+            }
+            Target::Command(_) | Target::Category(_) => {
+                self.first_args.retain(|(id, _)| !ids.contains(id));
+                for &id in &ids {
+                    self.set_bit(id, allow);
+                }
+            }
         }
+        self.rules.push(CommandRule { allow, target });
+        Ok(())
     }
 
     fn set_bit(&mut self, id: usize, allow: bool) {
@@ -357,6 +373,16 @@ impl Selector {
                 *word &= !(1 << (id % 64));
             }
         }
+    }
+
+    /// Whether the command with `id` is allowed for this first argument only (`+select|0`).
+    pub fn allows_first_arg(&self, id: usize, first: Option<&[u8]>) -> bool {
+        let Some(first) = first else {
+            return false;
+        };
+        self.first_args
+            .iter()
+            .any(|(allowed, arg)| *allowed == id && arg.eq_ignore_ascii_case(first))
     }
 
     /// Whether the command or subcommand with `id` is allowed.
@@ -409,9 +435,12 @@ impl Selector {
         let mut words = vec![if self.base_all { "+@all" } else { "-@all" }.to_owned()];
         for rule in &self.rules {
             let sign = if rule.allow { '+' } else { '-' };
-            let name = match rule.target {
-                Target::Category(category) => format!("@{}", CATEGORIES[category]),
-                Target::Command(id) => index.specs[id].name.to_owned(),
+            let name = match &rule.target {
+                Target::Category(category) => format!("@{}", CATEGORIES[*category]),
+                Target::Command(id) => index.specs[*id].name.to_owned(),
+                Target::FirstArg(id, arg) => {
+                    format!("{}|{}", index.specs[*id].name, String::from_utf8_lossy(arg))
+                }
             };
             words.push(format!("{sign}{name}"));
         }
@@ -497,17 +526,36 @@ fn parse_target(name: &[u8]) -> Result<Target, RuleError> {
         .next()
         .and_then(|name| table.lookup(name.as_bytes()))
         .ok_or(RuleError::UnknownCommand)?;
-    let spec = match parts.next() {
-        None => command,
-        Some(sub) => command
-            .subcommand(sub.as_bytes())
-            .ok_or(RuleError::UnknownCommand)?,
-    };
-    if parts.next().is_some() {
-        return Err(RuleError::FirstArgOfSubcommand);
+    let id = |spec| index.id(spec).ok_or(RuleError::UnknownCommand);
+    match (parts.next(), parts.next()) {
+        (None, _) => Ok(Target::Command(id(command)?)),
+        // A plain command: `+select|0` allows that first argument only.
+        (Some(first), None) if command.subcommands.is_empty() && !first.is_empty() => Ok(
+            Target::FirstArg(id(command)?, first.to_ascii_lowercase().into_bytes()),
+        ),
+        (Some(_), _) if command.subcommands.is_empty() => Err(RuleError::UnknownCommand),
+        (Some(sub), rest) => {
+            let sub = command
+                .subcommand(sub.as_bytes())
+                .ok_or(RuleError::UnknownCommand)?;
+            match rest {
+                None => Ok(Target::Command(id(sub)?)),
+                Some(_) => Err(RuleError::FirstArgOfSubcommand),
+            }
+        }
     }
-    index
-        .id(spec)
-        .map(Target::Command)
-        .ok_or(RuleError::UnknownCommand)
+}
+
+/// The ids a command or category rule sets or clears (a command's subcommands included).
+fn affected_ids(target: &Target) -> Vec<usize> {
+    let index = CommandIndex::global();
+    match target {
+        Target::Category(category) => (0..index.len())
+            .filter(|&id| index.categories[id] & (1 << category) != 0)
+            .collect(),
+        Target::Command(id) => std::iter::once(*id)
+            .chain(index.children[*id].iter().copied())
+            .collect(),
+        Target::FirstArg(..) => Vec::new(),
+    }
 }

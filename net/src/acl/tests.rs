@@ -137,6 +137,10 @@ fn command_rules_are_compacted_as_redis_prints_them() {
         ("+@all -client|kill", "+@all -client|kill"),
         ("+memory|doctor", "-@all +memory|doctor"),
         ("nocommands allcommands", "+@all"),
+        (
+            "-@all +select|0 +select|0 +debug|sleep +debug",
+            "-@all +select|0 +debug",
+        ),
     ];
     for (rules, expected) in cases {
         assert_eq!(user(rules).root.describe_commands(), expected, "{rules}");
@@ -372,4 +376,19 @@ fn dangerous_commands_leave_with_minus_dangerous() {
     for line in ["GET k", "DBSIZE", "CLIENT ID", "ACL WHOAMI", "PING"] {
         assert_eq!(run(&u, line), Ok(()), "{line}");
     }
+}
+
+#[test]
+fn first_argument_rules_allow_one_first_argument() {
+    let u = user("on allkeys +select|0 +debug|Sleep");
+    assert_eq!(run(&u, "SELECT 0"), Ok(()));
+    assert_eq!(run(&u, "SELECT 1"), Err(Denial::Command));
+    assert_eq!(run(&u, "DEBUG SLEEP 0"), Ok(()));
+    assert_eq!(run(&u, "DEBUG DIGEST"), Err(Denial::Command));
+    assert_eq!(u.root.describe_commands(), "-@all +select|0 +debug|sleep");
+    assert_eq!(apply_error("", "-select|0"), RuleError::UnknownCommand);
+    let mut reset = u.clone();
+    reset.apply(b"-select").expect("valid");
+    assert_eq!(run(&reset, "SELECT 0"), Err(Denial::Command));
+    assert_eq!(reset.root.describe_commands(), "-@all +debug|sleep -select");
 }

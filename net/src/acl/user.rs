@@ -25,8 +25,8 @@ pub type PasswordHash = String;
 pub struct User {
     pub enabled: bool,
     pub nopass: bool,
-    /// `skip-sanitize-payload` (RESTORE payloads are checked for every user alike in slotkv;
-    /// the flag is kept so ACL files round-trip).
+    /// `skip-sanitize-payload`: kept so Redis ACL files load and round-trip; it changes
+    /// nothing in slotkv.
     pub skip_sanitize_payload: bool,
     pub passwords: Vec<PasswordHash>,
     pub root: Selector,
