@@ -445,7 +445,7 @@ fn auth(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Rep
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    crate::acl::command::authenticate(shared, client, user, password)?;
+    crate::acl::command::authenticate(shared, client, "auth", user, password)?;
     Ok(Reply::Ok)
 }
 
@@ -477,7 +477,7 @@ fn hello(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Re
                     String::from_utf8_lossy(option)
                 )));
             };
-            crate::acl::command::authenticate(shared, client, user, password)?;
+            crate::acl::command::authenticate(shared, client, "hello", user, password)?;
         } else if is_keyword(option, "setname") {
             new_name = Some(rest.next().ok_or(CommandError::Syntax)?.clone());
         } else {

@@ -148,9 +148,8 @@ fn setuser_errors_use_redis_wording() {
         "-ERR Usernames can't contain spaces or null characters\r\n"
     );
     assert_eq!(
-        call(&mut raw, &["ACL", "DELUSER", "default"]),
-        ":0\r\n",
-        "the default user stays"
+        call(&mut raw, &["ACL", "DELUSER", "nobody", "default"]),
+        "-ERR The 'default' user cannot be removed\r\n"
     );
     assert_eq!(
         call(&mut raw, &["ACL", "CAT", "nosuch"]),
@@ -223,7 +222,7 @@ fn auth_and_hello_failures_are_refused_logged_and_counted() {
         "$6\r\nobject\r\n$4\r\nAUTH\r\n",
         "$8\r\nusername\r\n$3\r\nbob\r\n",
         "$11\r\nage-seconds\r\n",
-        "$11\r\nclient-info\r\n",
+        "cmd=hello user=default",
         "$8\r\nentry-id\r\n:0\r\n",
         "$17\r\ntimestamp-created\r\n:",
         "$22\r\ntimestamp-last-updated\r\n:",

@@ -69,11 +69,12 @@ fn log_max_len(shared: &Shared) -> usize {
     usize::try_from(shared.config.read().acllog_max_len).unwrap_or(usize::MAX)
 }
 
-/// AUTH and HELLO AUTH: switches the connection to `name` if `password` opens it; otherwise
-/// logs the failure and answers WRONGPASS.
+/// AUTH and HELLO AUTH (`command` says which): switches the connection to `name` if
+/// `password` opens it; otherwise logs the failure and answers WRONGPASS.
 pub fn authenticate(
     shared: &Shared,
     state: &mut ClientState,
+    command: &'static str,
     name: &[u8],
     password: &[u8],
 ) -> Result<(), CommandError> {
@@ -86,6 +87,7 @@ pub fn authenticate(
         }
         None => {
             shared.acl.denied.auth.fetch_add(1, Ordering::Relaxed);
+            state.info.touch(command);
             let context = if state.transaction.multi.is_some() {
                 Context::Multi
             } else {
@@ -134,7 +136,7 @@ pub fn run(
             .get(&args[2])
             .map_or(Reply::Nil, |slot| slot.rules().getuser_reply())),
         "acl|setuser" => setuser(shared, state, args),
-        "acl|deluser" => Ok(deluser(shared, state, &args[2..])),
+        "acl|deluser" => deluser(shared, state, &args[2..]),
         "acl|cat" => cat(args),
         "acl|genpass" => genpass(args),
         "acl|log" => log(shared, args),
@@ -191,7 +193,10 @@ fn setuser(shared: &Shared, state: &ClientState, args: &[Bytes]) -> Result<Reply
     Ok(Reply::Ok)
 }
 
-fn deluser(shared: &Shared, state: &ClientState, names: &[Bytes]) -> Reply {
+fn deluser(shared: &Shared, state: &ClientState, names: &[Bytes]) -> Result<Reply, CommandError> {
+    if names.iter().any(|name| name.as_ref() == b"default") {
+        return Err(CommandError::err("The 'default' user cannot be removed"));
+    }
     let names: Vec<String> = names
         .iter()
         .map(|name| String::from_utf8_lossy(name).into_owned())
@@ -200,7 +205,7 @@ fn deluser(shared: &Shared, state: &ClientState, names: &[Bytes]) -> Reply {
     let removed = shared.acl.delete(&refs);
     let changes: Vec<Change> = removed.iter().cloned().map(Change::Removed).collect();
     apply_changes(shared, state, &changes);
-    Reply::Integer(removed.len() as i64)
+    Ok(Reply::Integer(removed.len() as i64))
 }
 
 /// Deals with the connections of changed users: removed users' connections close; a changed
