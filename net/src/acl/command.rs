@@ -324,10 +324,11 @@ fn dryrun(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
     })?;
     let line = &args[3..];
     let table = CommandTable::global();
-    if table.lookup(&line[0]).is_none() {
+    let name = line.first().ok_or(CommandError::Syntax)?;
+    if table.lookup(name).is_none() {
         return Err(CommandError::err(format!(
             "Command '{}' not found",
-            String::from_utf8_lossy(&line[0])
+            String::from_utf8_lossy(name)
         )));
     }
     let spec = table.resolve(line)?;

@@ -224,11 +224,6 @@ impl Acl {
         self.default.replace(user);
     }
 
-    /// The configured ACL file, if any.
-    pub fn aclfile(&self) -> Option<&PathBuf> {
-        self.aclfile.as_ref()
-    }
-
     /// ACL LOAD: replaces every user with the file's. Changed and removed users are reported.
     pub fn load_file(&self) -> Result<Vec<Change>, String> {
         let path = self.aclfile.as_ref().ok_or_else(no_aclfile)?;
