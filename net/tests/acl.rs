@@ -1,13 +1,14 @@
 //! Users and ACL end to end against the real binary: key patterns with %R/%W, categories and
 //! subcommands, AUTH/HELLO failures, NOPERM inside MULTI and at EXEC, ACL LOG, connections
 //! closed by ACL DELUSER and by lost channel rights, CLIENT KILL USER, ACL SAVE/LOAD, `user`
-//! lines in a configuration file, and a replica authenticating with masteruser/masterauth.
+//! lines in a configuration file, and replicas (slotkv, and Debian's redis-server when it is
+//! installed) authenticating with masteruser/masterauth.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RawClient, TestServer};
+use common::{RawClient, RedisServer, TestServer};
 
 /// Sends one command as a RESP array.
 fn send(raw: &mut RawClient, words: &[&str]) {
@@ -547,5 +548,48 @@ fn a_replica_authenticates_with_masteruser_and_masterauth() {
         call(&mut replica_raw, &["GET", "k"]) == "$1\r\nv\r\n"
     });
     assert!(call(&mut admin, &["CLIENT", "LIST"]).contains("flags=S"));
+    assert!(call(&mut admin, &["CLIENT", "LIST", "TYPE", "replica"]).contains(" user=repl "));
+}
+
+#[test]
+fn a_redis_server_replica_authenticates_to_slotkv_with_masteruser() {
+    let primary = TestServer::start(&["--requirepass", "adminpw"]);
+    let mut admin = login(&primary, "default", "adminpw");
+    ok(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "repl",
+            "on",
+            ">replpw",
+            "+psync",
+            "+replconf",
+            "+ping",
+        ],
+    );
+    let port = primary.port.to_string();
+    let Some(replica) = RedisServer::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--masteruser",
+        "repl",
+        "--masterauth",
+        "replpw",
+    ]) else {
+        return;
+    };
+    let mut conn = replica.client().expect("connect to redis-server");
+    ok(&mut admin, &["SET", "k", "from-slotkv"]);
+    wait_until("redis-server to replicate", || {
+        redis::cmd("GET")
+            .arg("k")
+            .query::<Option<String>>(&mut conn)
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some("from-slotkv")
+    });
     assert!(call(&mut admin, &["CLIENT", "LIST", "TYPE", "replica"]).contains(" user=repl "));
 }
