@@ -468,6 +468,25 @@ fn aclfile_save_and_load_round_trip() {
         call(&mut admin, &["ACL", "USERS"]),
         "*2\r\n$7\r\ndefault\r\n$3\r\nnew\r\n"
     );
+    // A missing file is an error too, and start-up refuses it.
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        call(&mut admin, &["ACL", "LOAD"]),
+        format!(
+            "-ERR Error loading ACLs, opening file '{}': No such file or directory\r\n",
+            path.display()
+        )
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
+        .args(["--port", "0", "--aclfile", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Aborting Redis startup because of ACL errors: Error loading ACLs"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -84,8 +84,9 @@ fn parse_line(words: &[Bytes], users: &mut UserSet) -> Result<(), String> {
 pub fn load(path: &Path) -> Result<UserSet, String> {
     let text = read_limited(path).map_err(|error| {
         format!(
-            "Error loading ACLs, opening file '{}': {error}",
-            path.display()
+            "Error loading ACLs, opening file '{}': {}",
+            path.display(),
+            crate::config::os_reason(&error)
         )
     })?;
     parse_lines(&text, &path.display().to_string())

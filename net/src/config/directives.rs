@@ -802,7 +802,7 @@ fn render_dir(settings: &Settings) -> String {
 
 /// The system's text for an I/O error (strerror), without Rust's "(os error N)" suffix, as
 /// Redis prints it.
-pub(super) fn os_reason(error: &io::Error) -> String {
+pub(crate) fn os_reason(error: &io::Error) -> String {
     let text = error.to_string();
     match text.rsplit_once(" (os error ") {
         Some((reason, _)) => reason.to_owned(),

@@ -25,6 +25,7 @@ use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::{CommandError, MemoryLimits, Reply};
 use slotkv_persistence::aof::FsyncPolicy;
 
+pub(crate) use directives::os_reason;
 pub use source::{parse_invocation, Invocation};
 
 /// Everything the server reads from its configuration.
