@@ -399,6 +399,9 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
                 .set_proto_max_bulk_len(settings.proto_max_bulk_len),
             "hz" => shared.engine.set_hz(settings.hz),
             "requirepass" => shared.acl.set_requirepass(settings.requirepass.as_deref()),
+            "acl-pubsub-default" => shared
+                .acl
+                .set_pubsub_default(settings.acl_pubsub_default_all),
             "maxmemory"
             | "maxmemory-policy"
             | "maxmemory-samples"

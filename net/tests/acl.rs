@@ -377,6 +377,21 @@ fn channel_rights_are_checked_and_revoking_them_drops_subscribers() {
     send(&mut admin, &["PUBLISH", "news:5", "hello"]);
     assert_eq!(admin.reply(), ":1\r\n");
     assert!(kept.reply().contains("hello"));
+    // New users get every channel under `acl-pubsub-default allchannels`.
+    ok(
+        &mut admin,
+        &["CONFIG", "SET", "acl-pubsub-default", "allchannels"],
+    );
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "open", "on", ">p", "+publish"],
+    );
+    let mut open = login(&server, "open", "p");
+    assert_eq!(call(&mut open, &["PUBLISH", "anything", "x"]), ":0\r\n");
+    assert_eq!(
+        call(&mut admin, &["CONFIG", "GET", "acl-pubsub-default"]),
+        "*2\r\n$18\r\nacl-pubsub-default\r\n$11\r\nallchannels\r\n"
+    );
 }
 
 #[test]

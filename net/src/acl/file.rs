@@ -9,7 +9,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use super::user::{is_valid_username, merge_selector_words, User};
+use super::user::{is_valid_username, merge_selector_words, Defaults, User};
 
 /// Largest ACL file read.
 const FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
@@ -18,12 +18,12 @@ const FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 pub type UserSet = BTreeMap<String, User>;
 
 /// Builds a user from its rules (the words after the name), starting from a new user.
-pub fn user_from_rules(words: &[Bytes]) -> Result<User, String> {
+pub fn user_from_rules(words: &[Bytes], defaults: Defaults) -> Result<User, String> {
     let rules = merge_selector_words(words)
         .map_err(|_| "Unmatched parenthesis in selector definition".to_owned())?;
-    let mut user = User::default();
+    let mut user = User::new(defaults);
     for rule in &rules {
-        user.apply(rule).map_err(|error| {
+        user.apply(rule, defaults).map_err(|error| {
             format!(
                 "Error in applying operation '{}': {error}",
                 String::from_utf8_lossy(rule)
@@ -34,7 +34,7 @@ pub fn user_from_rules(words: &[Bytes]) -> Result<User, String> {
 }
 
 /// Parses `user <name> <rules...>` lines; `place` names the source in errors (a path).
-pub fn parse_lines(text: &[u8], place: &str) -> Result<UserSet, String> {
+pub fn parse_lines(text: &[u8], place: &str, defaults: Defaults) -> Result<UserSet, String> {
     let mut users = UserSet::new();
     let mut errors = String::new();
     for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
@@ -47,7 +47,7 @@ pub fn parse_lines(text: &[u8], place: &str) -> Result<UserSet, String> {
             .filter(|word| !word.is_empty())
             .map(Bytes::copy_from_slice)
             .collect();
-        if let Err(reason) = parse_line(&words, &mut users) {
+        if let Err(reason) = parse_line(&words, &mut users, defaults) {
             errors.push_str(&format!("{place}:{}: {reason}. ", index + 1));
         }
     }
@@ -58,7 +58,7 @@ pub fn parse_lines(text: &[u8], place: &str) -> Result<UserSet, String> {
 }
 
 /// One line: its user goes into `users`.
-fn parse_line(words: &[Bytes], users: &mut UserSet) -> Result<(), String> {
+fn parse_line(words: &[Bytes], users: &mut UserSet, defaults: Defaults) -> Result<(), String> {
     let (Some(keyword), Some(name)) = (words.first(), words.get(1)) else {
         return Err("should start with user keyword followed by the username".to_owned());
     };
@@ -75,13 +75,13 @@ fn parse_line(words: &[Bytes], users: &mut UserSet) -> Result<(), String> {
     if users.contains_key(&name) {
         return Err(format!("Duplicate user '{name}' found"));
     }
-    let user = user_from_rules(&words[2..])?;
+    let user = user_from_rules(&words[2..], defaults)?;
     users.insert(name, user);
     Ok(())
 }
 
 /// Reads and parses the ACL file at `path`.
-pub fn load(path: &Path) -> Result<UserSet, String> {
+pub fn load(path: &Path, defaults: Defaults) -> Result<UserSet, String> {
     let text = read_limited(path).map_err(|error| {
         format!(
             "Error loading ACLs, opening file '{}': {}",
@@ -89,7 +89,7 @@ pub fn load(path: &Path) -> Result<UserSet, String> {
             crate::config::os_reason(&error)
         )
     })?;
-    parse_lines(&text, &path.display().to_string())
+    parse_lines(&text, &path.display().to_string(), defaults)
 }
 
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {

@@ -33,7 +33,7 @@ use parking_lot::{RwLock, RwLockReadGuard};
 
 use crate::config::Settings;
 use file::UserSet;
-use user::User;
+use user::{Defaults, User};
 
 /// The message of Redis when both `aclfile` and `user` lines are configured.
 const FILE_AND_USERS: &str = "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.";
@@ -114,6 +114,8 @@ pub struct Acl {
     users: RwLock<BTreeMap<String, Arc<UserSlot>>>,
     default: Arc<UserSlot>,
     aclfile: Option<PathBuf>,
+    /// `acl-pubsub-default allchannels`: new users and selectors get every channel.
+    pubsub_all: AtomicBool,
     pub log: log::AclLog,
     pub denied: DeniedStats,
 }
@@ -132,6 +134,7 @@ impl Acl {
             default: UserSlot::new("default", default_user),
             users: RwLock::new(BTreeMap::new()),
             aclfile,
+            pubsub_all: AtomicBool::new(settings.acl_pubsub_default_all),
             log: log::AclLog::default(),
             denied: DeniedStats::default(),
         };
@@ -139,14 +142,26 @@ impl Acl {
             .write()
             .insert("default".to_owned(), acl.default.clone());
         if !settings.users.is_empty() {
-            let users = users_from_directives(&settings.users)?;
+            let users = users_from_directives(&settings.users, acl.defaults())?;
             acl.install(users);
         }
         if let Some(path) = &acl.aclfile {
-            let users = file::load(path)?;
+            let users = file::load(path, acl.defaults())?;
             acl.install(users);
         }
         Ok(acl)
+    }
+
+    /// What new users and selectors start from.
+    fn defaults(&self) -> Defaults {
+        Defaults {
+            all_channels: self.pubsub_all.load(Ordering::Relaxed),
+        }
+    }
+
+    /// CONFIG SET acl-pubsub-default.
+    pub fn set_pubsub_default(&self, all_channels: bool) {
+        self.pubsub_all.store(all_channels, Ordering::Relaxed);
     }
 
     /// The default user, which every connection starts as.
@@ -174,11 +189,12 @@ impl Acl {
     /// ACL SETUSER: applies `rules` to a copy of the user (a new one if absent) and stores it.
     pub fn set_user(&self, name: &str, rules: &[Vec<u8>]) -> Result<Change, (Vec<u8>, String)> {
         let existing = self.users.read().get(name).cloned();
+        let defaults = self.defaults();
         let mut user = existing
             .as_ref()
-            .map_or_else(User::default, |slot| slot.rules().clone());
+            .map_or_else(|| User::new(defaults), |slot| slot.rules().clone());
         for rule in rules {
-            user.apply(rule)
+            user.apply(rule, defaults)
                 .map_err(|error| (rule.clone(), error.to_string()))?;
         }
         let mut users = self.users.write();
@@ -227,7 +243,7 @@ impl Acl {
     /// ACL LOAD: replaces every user with the file's. Changed and removed users are reported.
     pub fn load_file(&self) -> Result<Vec<Change>, String> {
         let path = self.aclfile.as_ref().ok_or_else(no_aclfile)?;
-        let users = file::load(path)?;
+        let users = file::load(path, self.defaults())?;
         Ok(self.install(users))
     }
 
@@ -288,13 +304,13 @@ fn apply_requirepass(user: &mut User, password: Option<&str>) {
         Some(password) => format!(">{password}"),
         None => "nopass".to_owned(),
     };
-    // `resetpass` and `>...`/`nopass` cannot fail.
-    let _ = user.apply(b"resetpass");
-    let _ = user.apply(rule.as_bytes());
+    // `resetpass` and `>...`/`nopass` cannot fail, and do not depend on the defaults.
+    let _ = user.apply(b"resetpass", Defaults::default());
+    let _ = user.apply(rule.as_bytes(), Defaults::default());
 }
 
 /// The users of the configuration's `user` lines (each `name rules...`).
-fn users_from_directives(lines: &[Vec<Vec<u8>>]) -> Result<UserSet, String> {
+fn users_from_directives(lines: &[Vec<Vec<u8>>], defaults: Defaults) -> Result<UserSet, String> {
     let mut users = UserSet::new();
     for words in lines {
         let Some((name, rules)) = words.split_first() else {
@@ -316,7 +332,7 @@ fn users_from_directives(lines: &[Vec<Vec<u8>>]) -> Result<UserSet, String> {
             .iter()
             .map(|rule| bytes::Bytes::copy_from_slice(rule))
             .collect();
-        let user = file::user_from_rules(&rules)
+        let user = file::user_from_rules(&rules, defaults)
             .map_err(|reason| format!("Error in user declaration '{name}': {reason}"))?;
         users.insert(name, user);
     }

@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 use slotkv_engine::command::{CommandSpec, CommandTable};
 use slotkv_engine::glob::glob_match;
 
+use super::user::Defaults;
+
 /// Redis 7's ACL categories, in ACL CAT's order.
 pub const CATEGORIES: [&str; 21] = [
     "keyspace",
@@ -214,8 +216,15 @@ pub struct Selector {
 }
 
 impl Default for Selector {
-    /// No commands, keys or channels (a new user, a new selector).
+    /// No commands, keys or channels (a new user, a new selector, under Redis 7's defaults).
     fn default() -> Self {
+        Selector::new(Defaults::default())
+    }
+}
+
+impl Selector {
+    /// No commands or keys; every channel or none, as `defaults` say.
+    pub fn new(defaults: Defaults) -> Selector {
         Selector {
             base_all: false,
             rules: Vec::new(),
@@ -223,13 +232,11 @@ impl Default for Selector {
             first_args: Vec::new(),
             all_keys: false,
             keys: Vec::new(),
-            all_channels: false,
+            all_channels: defaults.all_channels,
             channels: Vec::new(),
         }
     }
-}
 
-impl Selector {
     /// Everything allowed (the default user's root selector).
     pub fn everything() -> Selector {
         let mut selector = Selector::default();

@@ -6,9 +6,14 @@ use slotkv_engine::command::CommandTable;
 use super::checker::{allows_subscription, check, Denial};
 use super::file::{parse_lines, user_from_rules};
 use super::selector::{RuleError, Selector};
-use super::user::{hash_password, merge_selector_words, User};
+use super::user::{hash_password, merge_selector_words, Defaults, User};
 use super::{Acl, Change};
 use crate::config::Settings;
+
+/// Redis 7's defaults for new users (`acl-pubsub-default resetchannels`).
+const NO: Defaults = Defaults {
+    all_channels: false,
+};
 
 fn words(line: &str) -> Vec<Bytes> {
     line.split_whitespace()
@@ -19,7 +24,8 @@ fn words(line: &str) -> Vec<Bytes> {
 fn user(rules: &str) -> User {
     let mut user = User::default();
     for rule in merge_selector_words(&words(rules)).expect("balanced") {
-        user.apply(&rule).unwrap_or_else(|e| panic!("{rules}: {e}"));
+        user.apply(&rule, NO)
+            .unwrap_or_else(|e| panic!("{rules}: {e}"));
     }
     user
 }
@@ -34,7 +40,7 @@ fn run(user: &User, line: &str) -> Result<(), Denial> {
 
 fn apply_error(rules: &str, bad: &str) -> RuleError {
     let mut user = user(rules);
-    user.apply(bad.as_bytes()).expect_err(bad)
+    user.apply(bad.as_bytes(), NO).expect_err(bad)
 }
 
 #[test]
@@ -60,26 +66,27 @@ fn passwords_are_hashed_added_and_removed() {
     assert!(u.accepts(b"secret") && u.accepts(b"other") && !u.accepts(b"nope"));
     assert_eq!(u.passwords[0], hash_password(b"secret"));
     assert_eq!(u.passwords[0].len(), 64);
-    u.apply(b"<secret").expect("present");
+    u.apply(b"<secret", NO).expect("present");
     assert!(!u.accepts(b"secret"));
-    assert_eq!(u.apply(b"<secret"), Err(RuleError::PasswordNotFound));
+    assert_eq!(u.apply(b"<secret", NO), Err(RuleError::PasswordNotFound));
     let hash = hash_password(b"h");
-    u.apply(format!("#{hash}").as_bytes()).expect("valid hash");
+    u.apply(format!("#{hash}").as_bytes(), NO)
+        .expect("valid hash");
     assert!(u.accepts(b"h"));
-    u.apply(format!("!{hash}").as_bytes()).expect("present");
+    u.apply(format!("!{hash}").as_bytes(), NO).expect("present");
     assert!(!u.accepts(b"h"));
-    assert_eq!(u.apply(b"#abc"), Err(RuleError::BadHash));
+    assert_eq!(u.apply(b"#abc", NO), Err(RuleError::BadHash));
     let upper = hash.to_ascii_uppercase();
     assert_eq!(
-        u.apply(format!("#{upper}").as_bytes()),
+        u.apply(format!("#{upper}").as_bytes(), NO),
         Err(RuleError::BadHash)
     );
-    u.apply(b"nopass").expect("flag");
+    u.apply(b"nopass", NO).expect("flag");
     assert!(u.passwords.is_empty() && u.accepts(b"x"));
-    u.apply(b"resetpass").expect("flag");
+    u.apply(b"resetpass", NO).expect("flag");
     assert!(!u.nopass && !u.accepts(b"x"));
-    u.apply(b"off").expect("flag");
-    u.apply(b"nopass").expect("flag");
+    u.apply(b"off", NO).expect("flag");
+    u.apply(b"nopass", NO).expect("flag");
     assert!(!u.accepts(b"x"), "a disabled user never authenticates");
 }
 
@@ -248,9 +255,9 @@ fn selectors_grant_alternatives_and_the_worst_denial_is_reported() {
          (~app:* resetchannels -@all +set) (resetchannels &news -@all +publish)"
     );
     let mut cleared = u.clone();
-    cleared.apply(b"clearselectors").expect("flag");
+    cleared.apply(b"clearselectors", NO).expect("flag");
     assert_eq!(run(&cleared, "SET app:1 v"), Err(Denial::Command));
-    assert_eq!(User::default().apply(b"(+get"), Err(RuleError::Syntax));
+    assert_eq!(User::default().apply(b"(+get", NO), Err(RuleError::Syntax));
 }
 
 #[test]
@@ -274,7 +281,7 @@ fn selector_words_merge_and_unbalanced_ones_fail() {
 #[test]
 fn reset_returns_to_a_new_user() {
     let mut u = user("on >p allkeys allchannels +@all (+get)");
-    u.apply(b"reset").expect("flag");
+    u.apply(b"reset", NO).expect("flag");
     assert_eq!(u, User::default());
 }
 
@@ -285,7 +292,7 @@ fn the_description_rebuilds_the_same_user() {
         "off nopass allkeys allchannels -@all +@read -get",
     ] {
         let original = user(rules);
-        let rebuilt = user_from_rules(&words(&original.describe())).expect("own description");
+        let rebuilt = user_from_rules(&words(&original.describe()), NO).expect("own description");
         assert_eq!(rebuilt, original, "{rules}");
     }
 }
@@ -293,11 +300,15 @@ fn the_description_rebuilds_the_same_user() {
 #[test]
 fn acl_files_parse_with_every_error_placed() {
     let users =
-        parse_lines(b"user alice on >x ~* +@all\n\nuser bob off\n", "f.acl").expect("valid");
+        parse_lines(b"user alice on >x ~* +@all\n\nuser bob off\n", "f.acl", NO).expect("valid");
     assert_eq!(users.len(), 2);
     assert!(users["alice"].accepts(b"x"));
-    let error = parse_lines(b"user a on\nuser a off\nnotuser x\nuser c +nope\n", "f.acl")
-        .expect_err("invalid");
+    let error = parse_lines(
+        b"user a on\nuser a off\nnotuser x\nuser c +nope\n",
+        "f.acl",
+        NO,
+    )
+    .expect_err("invalid");
     assert!(
         error.contains("f.acl:2: Duplicate user 'a' found. "),
         "{error}"
@@ -388,7 +399,30 @@ fn first_argument_rules_allow_one_first_argument() {
     assert_eq!(u.root.describe_commands(), "-@all +select|0 +debug|sleep");
     assert_eq!(apply_error("", "-select|0"), RuleError::UnknownCommand);
     let mut reset = u.clone();
-    reset.apply(b"-select").expect("valid");
+    reset.apply(b"-select", NO).expect("valid");
     assert_eq!(run(&reset, "SELECT 0"), Err(Denial::Command));
     assert_eq!(reset.root.describe_commands(), "-@all +debug|sleep -select");
+}
+
+#[test]
+fn acl_pubsub_default_shapes_new_users_selectors_and_reset() {
+    let all = Defaults { all_channels: true };
+    let mut u = User::new(all);
+    assert_eq!(u.root.describe_channels(), "&*");
+    u.apply(b"(+publish)", all).expect("selector");
+    assert_eq!(u.selectors[0].describe_channels(), "&*");
+    u.apply(b"reset", NO).expect("flag");
+    assert_eq!(u, User::default());
+    let settings = Settings {
+        acl_pubsub_default_all: true,
+        ..Settings::default()
+    };
+    let acl = Acl::from_settings(&settings).expect("valid");
+    acl.set_user("p", &[b"on".to_vec()]).expect("valid");
+    let slot = acl.get(b"p").expect("created");
+    assert_eq!(slot.rules().root.describe_channels(), "&*");
+    acl.set_pubsub_default(false);
+    acl.set_user("q", &[b"on".to_vec()]).expect("valid");
+    let slot = acl.get(b"q").expect("created");
+    assert_eq!(slot.rules().root.describe_channels(), "");
 }

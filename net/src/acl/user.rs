@@ -17,6 +17,13 @@ pub const SELECTORS_MAX: usize = 1024;
 /// Longest username accepted.
 pub const USERNAME_LEN_MAX: usize = 1024;
 
+/// What a new user or selector starts with, from the configuration: `acl-pubsub-default`
+/// (`allchannels` or, Redis 7's default, `resetchannels`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaults {
+    pub all_channels: bool,
+}
+
 /// A SHA-256 digest as 64 lowercase hex characters (Redis's stored form).
 pub type PasswordHash = String;
 
@@ -34,16 +41,9 @@ pub struct User {
 }
 
 impl Default for User {
-    /// A new user: off, no password, nothing allowed.
+    /// A new user under Redis 7's defaults: off, no password, nothing allowed.
     fn default() -> Self {
-        User {
-            enabled: false,
-            nopass: false,
-            skip_sanitize_payload: false,
-            passwords: Vec::new(),
-            root: Selector::default(),
-            selectors: Vec::new(),
-        }
+        User::new(Defaults::default())
     }
 }
 
@@ -65,6 +65,18 @@ pub fn is_valid_username(name: &[u8]) -> bool {
 }
 
 impl User {
+    /// A new user: off, no password, no command or key, channels as `defaults` say.
+    pub fn new(defaults: Defaults) -> User {
+        User {
+            enabled: false,
+            nopass: false,
+            skip_sanitize_payload: false,
+            passwords: Vec::new(),
+            root: Selector::new(defaults),
+            selectors: Vec::new(),
+        }
+    }
+
     /// The default user as Redis creates it: on, nopass, everything allowed.
     pub fn default_user() -> User {
         User {
@@ -75,11 +87,12 @@ impl User {
         }
     }
 
-    /// Applies one rule (a whole `(...)` selector included).
-    pub fn apply(&mut self, rule: &[u8]) -> Result<(), RuleError> {
+    /// Applies one rule (a whole `(...)` selector included); `defaults` shape what `reset` and
+    /// new selectors start from.
+    pub fn apply(&mut self, rule: &[u8], defaults: Defaults) -> Result<(), RuleError> {
         if let Some(inner) = rule.strip_prefix(b"(") {
             let inner = inner.strip_suffix(b")").ok_or(RuleError::Syntax)?;
-            return self.add_selector(inner);
+            return self.add_selector(inner, defaults);
         }
         match rule.to_ascii_lowercase().as_slice() {
             b"on" => self.enabled = true,
@@ -95,7 +108,7 @@ impl User {
             b"sanitize-payload" => self.skip_sanitize_payload = false,
             b"skip-sanitize-payload" => self.skip_sanitize_payload = true,
             b"clearselectors" => self.selectors.clear(),
-            b"reset" => *self = User::default(),
+            b"reset" => *self = User::new(defaults),
             _ => return self.apply_password_or_selector_rule(rule),
         }
         Ok(())
@@ -143,11 +156,11 @@ impl User {
         Ok(())
     }
 
-    fn add_selector(&mut self, rules: &[u8]) -> Result<(), RuleError> {
+    fn add_selector(&mut self, rules: &[u8], defaults: Defaults) -> Result<(), RuleError> {
         if self.selectors.len() >= SELECTORS_MAX {
             return Err(RuleError::Syntax);
         }
-        let mut selector = Selector::default();
+        let mut selector = Selector::new(defaults);
         for rule in rules
             .split(u8::is_ascii_whitespace)
             .filter(|r| !r.is_empty())

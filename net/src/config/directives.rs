@@ -366,6 +366,19 @@ static DIRECTIVES: &[Directive] = &[
         |s, v| set_int(&mut s.acllog_max_len, v, 0, LONG_MAX),
         |s| s.acllog_max_len.to_string(),
     ),
+    one(
+        "acl-pubsub-default",
+        Mutability::Mutable,
+        set_acl_pubsub_default,
+        |s| {
+            if s.acl_pubsub_default_all {
+                "allchannels"
+            } else {
+                "resetchannels"
+            }
+            .to_owned()
+        },
+    ),
     one("masterauth", Mutability::Mutable, set_masterauth, |s| {
         s.repl.masterauth.clone().unwrap_or_default()
     }),
@@ -653,6 +666,19 @@ fn set_replicaof(settings: &mut Settings, args: &[&[u8]]) -> Result<(), String> 
     let mut port_number = 0u16;
     set_int(&mut port_number, port, 1, 65535)?;
     settings.repl.replicaof = Some((text(host)?, port_number));
+    Ok(())
+}
+
+fn set_acl_pubsub_default(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.acl_pubsub_default_all = if arg.eq_ignore_ascii_case(b"allchannels") {
+        true
+    } else if arg.eq_ignore_ascii_case(b"resetchannels") {
+        false
+    } else {
+        return Err(
+            "argument(s) must be one of the following: allchannels, resetchannels".to_owned(),
+        );
+    };
     Ok(())
 }
 

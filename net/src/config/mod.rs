@@ -72,6 +72,9 @@ pub struct Settings {
     pub aclfile: String,
     /// Most entries the ACL log keeps (`acllog-max-len`).
     pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels` (true) or `resetchannels` (false, the default): the
+    /// channels of new users and selectors.
+    pub acl_pubsub_default_all: bool,
     /// Background task frequency per second (`hz`), kept within 1..=500 as Redis does.
     pub hz: u32,
     /// Keyspace notifications published (`notify-keyspace-events`), none by default.
@@ -222,6 +225,7 @@ impl Default for Settings {
             users: Vec::new(),
             aclfile: String::new(),
             acllog_max_len: 128,
+            acl_pubsub_default_all: false,
             hz: 10,
             notify_keyspace_events: Events::NONE,
             save_points: vec![(3600, 1), (300, 100), (60, 10_000)],
