@@ -112,9 +112,10 @@ impl Group {
         }
     }
 
-    /// The ACL category the group maps to.
-    pub fn acl_category(self) -> &'static str {
-        match self {
+    /// The ACL category the group maps to; server and cluster commands take theirs from
+    /// their flags only (`admin` gives `@admin`), so DBSIZE or INFO are not `@admin`.
+    pub fn acl_category(self) -> Option<&'static str> {
+        Some(match self {
             Group::Generic => "@keyspace",
             Group::String => "@string",
             Group::Hash => "@hash",
@@ -125,9 +126,9 @@ impl Group {
             Group::HyperLogLog => "@hyperloglog",
             Group::Transactions => "@transaction",
             Group::PubSub => "@pubsub",
-            Group::Server | Group::Cluster => "@admin",
+            Group::Server | Group::Cluster => return None,
             Group::Connection => "@connection",
-        }
+        })
     }
 }
 
@@ -418,12 +419,15 @@ impl CommandSpec {
         if self.flags.contains(Flags::READONLY) {
             categories.push("@read");
         }
-        categories.push(self.group.acl_category());
-        if self.flags.contains(Flags::ADMIN) && !categories.contains(&"@admin") {
+        categories.extend(self.group.acl_category());
+        if self.flags.contains(Flags::ADMIN) {
             categories.push("@admin");
         }
-        if self.flags.contains(Flags::ADMIN) {
+        if self.flags.contains(Flags::ADMIN) || DANGEROUS.contains(&self.name) {
             categories.push("@dangerous");
+        }
+        if self.flags.contains(Flags::BLOCKING) {
+            categories.push("@blocking");
         }
         categories.push(if self.flags.contains(Flags::FAST) {
             "@fast"
@@ -433,6 +437,34 @@ impl CommandSpec {
         categories
     }
 }
+
+/// Commands Redis 7 puts in `@dangerous` although they are not all `admin` (ACL CAT dangerous),
+/// as far as slotkv has them; admin commands and subcommands are dangerous anyway.
+const DANGEROUS: &[&str] = &[
+    "acl",
+    "bgrewriteaof",
+    "bgsave",
+    "client",
+    "cluster",
+    "config",
+    "debug",
+    "flushall",
+    "flushdb",
+    "info",
+    "keys",
+    "lastsave",
+    "psync",
+    "replconf",
+    "replicaof",
+    "restore",
+    "role",
+    "save",
+    "shutdown",
+    "slaveof",
+    "sort",
+    "swapdb",
+    "sync",
+];
 
 /// All commands, indexed by lower-case name.
 #[derive(Debug)]

@@ -43,6 +43,9 @@ struct Attempt {
 /// A parsed blocking command.
 #[derive(Debug, Clone)]
 pub struct BlockRequest {
+    /// The blocking command as the client sent it (its permissions are checked again before
+    /// each retry after a wait).
+    pub command: Vec<Bytes>,
     /// Keys to wait on, in the order given.
     pub keys: Vec<Bytes>,
     attempts: Vec<Attempt>,
@@ -88,6 +91,7 @@ impl BlockRequest {
                     Shape::KeyAndElement
                 };
                 Ok(BlockRequest {
+                    command: args.to_vec(),
                     keys: keys.to_vec(),
                     attempts,
                     shape,
@@ -104,6 +108,7 @@ impl BlockRequest {
                     "RPOPLPUSH"
                 });
                 Ok(BlockRequest {
+                    command: args.to_vec(),
                     keys: vec![args[1].clone()],
                     attempts: vec![Attempt {
                         key: args[1].clone(),
@@ -136,6 +141,7 @@ impl BlockRequest {
         attempt_args.extend_from_slice(&args[2..]);
         let key = keys.first().cloned().unwrap_or_default();
         Ok(BlockRequest {
+            command: args.to_vec(),
             keys,
             attempts: vec![Attempt {
                 key,

@@ -26,6 +26,8 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     pub resp: AtomicU8,
     name: Mutex<Option<String>>,
+    /// The user the connection is authenticated as (`user=`, CLIENT KILL USER, ACL DELUSER).
+    user: Mutex<String>,
     last_command: Mutex<&'static str>,
     /// Bytes waiting in the query buffer at the last look (qbuf).
     pub query_buffer_bytes: AtomicUsize,
@@ -105,6 +107,7 @@ impl ClientInfo {
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             name: Mutex::new(None),
+            user: Mutex::new("default".to_owned()),
             last_command: Mutex::new("NULL"),
             query_buffer_bytes: AtomicUsize::new(0),
             multi_queued: AtomicI64::new(-1),
@@ -210,6 +213,16 @@ impl ClientInfo {
         *self.name.lock() = (!name.is_empty()).then(|| name.to_owned());
     }
 
+    /// The user the connection is authenticated as.
+    pub fn user(&self) -> String {
+        self.user.lock().clone()
+    }
+
+    /// Records the user after AUTH or HELLO AUTH.
+    pub fn set_user(&self, user: &str) {
+        user.clone_into(&mut self.user.lock());
+    }
+
     /// Asks the connection to close (CLIENT KILL); it closes at its next wake-up.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
@@ -274,7 +287,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
-             omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+             omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.peer,
             self.local,
@@ -288,6 +301,7 @@ impl ClientInfo {
             self.subscription_count(2),
             self.multi_queued.load(Ordering::Relaxed),
             *self.last_command.lock(),
+            self.user(),
             self.resp.load(Ordering::Relaxed),
         )
     }

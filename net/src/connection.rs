@@ -21,6 +21,7 @@ use slotkv_engine::{Reply, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::acl::{self, log::Context};
 use crate::blocking::{self, BlockRequest, Tried};
 use crate::clients::{ClientInfo, Unblock};
 use crate::pubsub::{self, SubscriberState};
@@ -66,6 +67,8 @@ pub struct ClientState {
     pub session: Session,
     pub protocol: Protocol,
     pub authenticated: bool,
+    /// The user the connection runs as (the default user until AUTH).
+    pub user: Arc<crate::acl::UserSlot>,
     pub info: Arc<ClientInfo>,
     pub transaction: TransactionState,
     /// Subscriptions and mailbox, made at the first SUBSCRIBE.
@@ -88,7 +91,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             .await;
         return;
     };
-    let authenticated = shared.config.read().requirepass.is_none();
+    let authenticated = shared.acl.new_connections_authenticated();
     let mut connection = Connection {
         shared: shared.clone(),
         stream,
@@ -100,6 +103,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             session: Session::new(),
             protocol: Protocol::Resp2,
             authenticated,
+            user: shared.acl.default_user(),
             info: registration.info.clone(),
             transaction: TransactionState::default(),
             pubsub: None,
@@ -213,6 +217,22 @@ pub fn run_command(
     }
 }
 
+/// Runs a command a blocked client retries and takes its reply.
+fn run_to_reply(
+    shared: &Shared,
+    state: &mut ClientState,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Reply {
+    match run_command(shared, state, spec, args, None) {
+        Outcome::Reply(reply) => reply,
+        other => Reply::Error(format!(
+            "ERR unexpected outcome of {}: {other:?}",
+            spec.name
+        )),
+    }
+}
+
 impl Connection {
     async fn run(&mut self) -> std::io::Result<()> {
         loop {
@@ -298,15 +318,27 @@ impl Connection {
     fn try_request(&mut self, request: &BlockRequest) -> Tried {
         let shared = self.shared.clone();
         request.try_once(|args| match CommandTable::global().resolve(args) {
-            Ok(spec) => match run_command(&shared, &mut self.state, spec, args, None) {
-                Outcome::Reply(reply) => reply,
-                other => Reply::Error(format!(
-                    "ERR unexpected outcome of {}: {other:?}",
-                    spec.name
-                )),
-            },
+            Ok(spec) => run_to_reply(&shared, &mut self.state, spec, args),
             Err(error) => error.into(),
         })
+    }
+
+    /// Checks a blocked command again before a retry: the user's rules may have changed while
+    /// it waited, and Redis then refuses it.
+    fn still_permitted(&self, request: &BlockRequest) -> Result<(), Reply> {
+        if self.state.user.is_unrestricted() {
+            return Ok(());
+        }
+        let spec = CommandTable::global()
+            .resolve(&request.command)
+            .map_err(Reply::from)?;
+        acl::command::gate(
+            &self.shared,
+            &self.state,
+            spec,
+            &request.command,
+            Context::Toplevel,
+        )
     }
 
     /// Serves a blocking command: at once if there is data, else after waiting for it (see
@@ -376,6 +408,9 @@ impl Connection {
                 continue;
             }
             watch.clear();
+            if let Err(denied) = self.still_permitted(request) {
+                return Ok(Some(denied));
+            }
             if let Tried::Done(reply) = self.try_request(request) {
                 return Ok(Some(reply));
             }
@@ -489,6 +524,17 @@ impl Connection {
             self.state.transaction.flag_error();
             let noauth = Reply::Error("NOAUTH Authentication required.".into());
             return (Outcome::Reply(noauth), Some(spec.name));
+        }
+        if !self.state.user.is_unrestricted() {
+            let context = match self.state.transaction.multi {
+                Some(_) => Context::Multi,
+                None => Context::Toplevel,
+            };
+            if let Err(denied) = acl::command::gate(&self.shared, &self.state, spec, args, context)
+            {
+                self.state.transaction.flag_error();
+                return (Outcome::Reply(denied), Some(spec.name));
+            }
         }
         if !pubsub::allowed_while_subscribed(&self.state, spec.name) {
             self.state.transaction.flag_error();

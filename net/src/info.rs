@@ -232,7 +232,20 @@ fn stats(shared: &Shared) -> Fields {
         ("pubsub_channels", shared.pubsub.channel_count().to_string()),
         ("pubsub_patterns", shared.pubsub.pattern_count().to_string()),
         ("total_error_replies", load(&server.error_replies)),
+        ("acl_access_denied_auth", denied(&shared.acl.denied.auth)),
+        ("acl_access_denied_cmd", denied(&shared.acl.denied.cmd)),
+        ("acl_access_denied_key", denied(&shared.acl.denied.key)),
+        (
+            "acl_access_denied_channel",
+            denied(&shared.acl.denied.channel),
+        ),
     ]
+}
+
+fn denied(counter: &std::sync::atomic::AtomicU64) -> String {
+    counter
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .to_string()
 }
 
 fn cpu() -> Fields {

@@ -4,6 +4,7 @@
 //! - [`config`]: redis.conf and command-line settings, CONFIG GET/SET.
 //! - [`server`]: listeners, accept loop, shared state, shutdown.
 //! - [`connection`]: one client: read, parse, dispatch, pipelined replies.
+//! - [`acl`]: users, permissions and the check on every command (ACL, AUTH).
 //! - [`server_commands`]: commands the server answers itself (CLIENT, HELLO, AUTH, ...).
 //! - [`pubsub`]: channels, patterns and shard channels; PUBLISH and PUBSUB.
 //! - [`blocking`]: BLPOP and the other blocking pops, served first come first served.
@@ -17,6 +18,7 @@
 //!
 //! The engine does the data work; this crate owns sockets, the protocol and process state.
 
+pub mod acl;
 pub mod aof;
 pub mod blocking;
 pub mod clients;

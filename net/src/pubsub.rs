@@ -135,6 +135,22 @@ impl Hub {
         }
     }
 
+    /// The subscriptions of the client `client_id`, of every kind (ACL SETUSER checks them
+    /// against the user's new channel permissions).
+    pub fn subscriptions_of(&self, client_id: u64) -> Vec<(Kind, Bytes)> {
+        let mut found = Vec::new();
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            let table = self.table(kind).lock();
+            found.extend(
+                table
+                    .iter()
+                    .filter(|(_, subscribers)| subscribers.contains_key(&client_id))
+                    .map(|(name, _)| (kind, name.clone())),
+            );
+        }
+        found
+    }
+
     /// PUBLISH: delivers to channel subscribers and matching patterns; returns the receivers.
     pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
         let mut receivers = 0;

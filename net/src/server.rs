@@ -90,6 +90,8 @@ pub struct Shared {
     /// The append-only file (open or not).
     pub aof: Arc<crate::aof::AofHandle>,
     pub clients: ClientRegistry,
+    /// Users, their permissions, the ACL log.
+    pub acl: crate::acl::Acl,
     pub pubsub: Arc<crate::pubsub::Hub>,
     pub blocked: crate::blocking::BlockedQueues,
     pub stats: ServerStats,
@@ -114,6 +116,7 @@ impl Shared {
     /// replication state and run id.
     fn assemble(
         engine: Engine,
+        acl: crate::acl::Acl,
         settings: Settings,
         config_file: Option<std::path::PathBuf>,
         port: u16,
@@ -135,6 +138,7 @@ impl Shared {
             config: Arc::new(LiveConfig::new(settings)),
             aof,
             clients: ClientRegistry::default(),
+            acl,
             pubsub,
             blocked: crate::blocking::BlockedQueues::default(),
             stats: ServerStats::default(),
@@ -157,9 +161,10 @@ impl Shared {
         settings.aof.enabled = false;
         settings.save_points.clear();
         slotkv_persistence::install_codec(&engine);
+        let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
         let aof =
             Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
-        Ok(Shared::assemble(engine, settings, None, 0, aof))
+        Ok(Shared::assemble(engine, acl, settings, None, 0, aof))
     }
 
     /// Asks the server to stop (SHUTDOWN, signals).
@@ -194,6 +199,8 @@ pub enum StartError {
     Load(slotkv_persistence::LoadError),
     /// The AOF could not be loaded or opened.
     Aof(String),
+    /// The users (`user` lines, `aclfile`) cannot be loaded.
+    Acl(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -207,6 +214,9 @@ impl std::fmt::Display for StartError {
             StartError::NoListener => f.write_str("Configured to not listen anywhere, exiting."),
             StartError::Load(error) => write!(f, "Fatal error loading the DB: {error}. Exiting."),
             StartError::Aof(message) => f.write_str(message),
+            StartError::Acl(message) => {
+                write!(f, "Aborting Redis startup because of ACL errors: {message}")
+            }
         }
     }
 }
@@ -228,6 +238,7 @@ impl Server {
         config_file: Option<std::path::PathBuf>,
     ) -> Result<Server, StartError> {
         crate::memory::note_startup();
+        let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
         let engine = Engine::open(EngineConfig {
             databases: settings.databases,
             proto_max_bulk_len: settings.proto_max_bulk_len,
@@ -248,7 +259,7 @@ impl Server {
             .first()
             .and_then(|l| l.local_addr().ok())
             .map_or(settings.port, |a| a.port());
-        let shared = Shared::assemble(engine, settings, config_file, port, aof);
+        let shared = Shared::assemble(engine, acl, settings, config_file, port, aof);
         Ok(Server { shared, listeners })
     }
 

@@ -1,5 +1,6 @@
 //! Commands the server answers itself (the engine's table lists them with `Handler::Server`):
-//! CLIENT, CONFIG, COMMAND, INFO, HELLO, AUTH, QUIT, SHUTDOWN and DEBUG.
+//! CLIENT, CONFIG, COMMAND, INFO, HELLO, AUTH, ACL (in [`crate::acl::command`]), QUIT,
+//! SHUTDOWN and DEBUG.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -84,6 +85,7 @@ pub fn run(
         // jemalloc returns dirty pages to the system on its own decay schedule.
         "memory|purge" => Ok(Reply::Ok),
         "memory|help" => Ok(help(MEMORY_HELP)),
+        name if name.starts_with("acl|") => crate::acl::command::run(shared, client, spec, args),
         "hello" => hello(shared, client, args),
         "auth" => auth(shared, client, args),
         "client|id" => Ok(Reply::Integer(client.info.id as i64)),
@@ -100,6 +102,7 @@ pub fn run(
         "config|set" => config_set(shared, args),
         "config|resetstat" => {
             shared.stats.reset();
+            shared.acl.denied.reset();
             shared.engine.reset_stats();
             Ok(Reply::Ok)
         }
@@ -296,7 +299,7 @@ impl KillFilter {
                 .laddr
                 .as_ref()
                 .is_none_or(|a| client.local.to_string() == *a)
-            && self.user.as_ref().is_none_or(|u| u == "default")
+            && self.user.as_ref().is_none_or(|u| *u == client.user())
             && self.max_age_secs.is_none_or(|age| client.age_secs() >= age)
             && self.kind.is_none_or(|kind| client.client_type() == kind)
     }
@@ -324,6 +327,11 @@ fn client_kill(
         };
     }
     let filter = parse_kill_filter(&args[2..])?;
+    if let Some(user) = &filter.user {
+        if shared.acl.get(user.as_bytes()).is_none() {
+            return Err(CommandError::err(format!("No such user '{user}'")));
+        }
+    }
     let mut killed = 0;
     for target in shared.clients.all() {
         if filter.matches(&target, client.info.id) {
@@ -390,6 +398,10 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
                 .engine
                 .set_proto_max_bulk_len(settings.proto_max_bulk_len),
             "hz" => shared.engine.set_hz(settings.hz),
+            "requirepass" => shared.acl.set_requirepass(settings.requirepass.as_deref()),
+            "acl-pubsub-default" => shared
+                .acl
+                .set_pubsub_default(settings.acl_pubsub_default_all),
             "maxmemory"
             | "maxmemory-policy"
             | "maxmemory-samples"
@@ -425,43 +437,18 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
     Ok(Reply::Ok)
 }
 
-fn check_password(shared: &Shared, user: &[u8], password: &[u8]) -> Result<(), CommandError> {
-    let Some(expected) = shared.config.read().requirepass.clone() else {
-        return Err(CommandError::err(
-            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        ));
-    };
-    if user == b"default" && constant_time_eq(password, expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(CommandError::Other(
-            "WRONGPASS invalid username-password pair or user is disabled.".into(),
-        ))
-    }
-}
-
-/// Compares without an early exit, so timing does not reveal how much of a password matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for (i, &byte) in a.iter().enumerate() {
-        diff |= usize::from(byte ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
-}
-
 fn auth(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (user, password) = match args.len() {
         2 => (&b"default"[..], &args[1]),
         3 => (&args[1][..], &args[2]),
         _ => return Err(CommandError::Syntax),
     };
-    if args.len() == 2 && shared.config.read().requirepass.is_none() {
+    if args.len() == 2 && shared.acl.default_user().rules().nopass {
         return Err(CommandError::err(
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    check_password(shared, user, password)?;
-    client.authenticated = true;
+    crate::acl::command::authenticate(shared, client, "auth", user, password)?;
     Ok(Reply::Ok)
 }
 
@@ -493,8 +480,7 @@ fn hello(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Re
                     String::from_utf8_lossy(option)
                 )));
             };
-            check_password(shared, user, password)?;
-            client.authenticated = true;
+            crate::acl::command::authenticate(shared, client, "hello", user, password)?;
         } else if is_keyword(option, "setname") {
             new_name = Some(rest.next().ok_or(CommandError::Syntax)?.clone());
         } else {
@@ -618,14 +604,6 @@ fn debug(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_comparison_is_equality() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(!constant_time_eq(b"", b"x"));
-    }
 
     #[test]
     fn kill_filters_parse() {

@@ -11,6 +11,7 @@ use slotkv_engine::command::{CommandSpec, CommandTable, Flags};
 use slotkv_engine::watch::WatchSet;
 use slotkv_engine::{CommandError, Reply};
 
+use crate::acl::log::Context;
 use crate::blocking::Tried;
 use crate::connection::{run_command, ClientState, Outcome};
 use crate::server::Shared;
@@ -190,8 +191,16 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
     let replies = multi
         .queued
         .into_iter()
-        .map(
-            |(spec, args)| match run_command(shared, state, spec, &args, Some(&exclusive)) {
+        .map(|(spec, args)| {
+            // The user's rules may have changed since the command was queued.
+            if !state.user.is_unrestricted() {
+                if let Err(denied) =
+                    crate::acl::command::gate(shared, state, spec, &args, Context::Multi)
+                {
+                    return denied;
+                }
+            }
+            match run_command(shared, state, spec, &args, Some(&exclusive)) {
                 Outcome::Reply(reply) | Outcome::Close(reply) => reply,
                 Outcome::Many(replies) => Reply::Array(replies),
                 // Inside a transaction a blocking command does not wait: one try, as Redis does.
@@ -223,8 +232,8 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
                 Outcome::Shutdown | Outcome::Replicate(_) | Outcome::Wait { .. } => {
                     Reply::Error("ERR Command not allowed inside a transaction".into())
                 }
-            },
-        )
+            }
+        })
         .collect();
     state.in_exec = false;
     Reply::Array(replies)

@@ -76,6 +76,31 @@ def check_redis_cli(port):
     assert cli(port, "--scan", "--pattern", "pipe:99*").splitlines().__len__() == 11
 
 
+def check_redis_cli_acl(port):
+    """A user made with redis-cli, then used through --user/--pass, REDISCLI_AUTH and redis-py."""
+    assert cli(port, "ACL", "SETUSER", "cliuser", "on", ">clipw", "+@read", "+acl|whoami", "~cli:*") == "OK"
+    assert cli(port, "--user", "cliuser", "--pass", "clipw", "--no-auth-warning", "ACL", "WHOAMI") == "cliuser"
+    env = dict(os.environ, REDISCLI_AUTH="clipw")
+    out = subprocess.run(
+        ["redis-cli", "-p", str(port), "--user", "cliuser", "SET", "cli:x", "1"],
+        capture_output=True, text=True, timeout=30, env=env,
+    )
+    assert "NOPERM User cliuser has no permissions to run the 'set' command" in out.stdout + out.stderr, out
+    r = redis.Redis(host="127.0.0.1", port=port, username="cliuser", password="clipw", decode_responses=True)
+    assert r.get("cli:key") is not None
+    try:
+        r.get("other")
+        raise AssertionError("a key outside ~cli:* was readable")
+    except redis.exceptions.NoPermissionError as error:
+        assert "No permissions to access a key" in str(error), error
+    try:
+        redis.Redis(host="127.0.0.1", port=port, username="cliuser", password="bad").ping()
+        raise AssertionError("a wrong password was accepted")
+    except redis.exceptions.AuthenticationError:
+        pass
+    assert cli(port, "ACL", "DELUSER", "cliuser") == "1"
+
+
 def check_redis_py(port, protocol):
     r = redis.Redis(host="127.0.0.1", port=port, protocol=protocol, decode_responses=True)
     r.flushall()
@@ -257,6 +282,7 @@ def main():
     server = Server(binary)
     checks = [
         ("redis-cli", lambda: check_redis_cli(server.port)),
+        ("redis-cli and redis-py ACL users", lambda: check_redis_cli_acl(server.port)),
         ("redis-py RESP2", lambda: check_redis_py(server.port, 2)),
         ("redis-py RESP3", lambda: check_redis_py(server.port, 3)),
         ("redis-py data types RESP2", lambda: check_redis_py_types(server.port, 2)),

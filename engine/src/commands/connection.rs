@@ -128,6 +128,117 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// Flags of ACL's subcommands that only read connection or table state (CAT, GENPASS,
+/// WHOAMI, HELP): no `admin`, as in Redis.
+const ACL_INFO: Flags = CONNECTION;
+
+static ACL_SUBCOMMANDS: &[CommandSpec] = &[
+    server(
+        "acl|cat",
+        -2,
+        ACL_INFO,
+        Group::Server,
+        "6.0.0",
+        "Lists the ACL categories, or the commands inside a category.",
+    ),
+    server(
+        "acl|deluser",
+        -3,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Deletes ACL users, and terminates their connections.",
+    ),
+    server(
+        "acl|dryrun",
+        -4,
+        ADMIN,
+        Group::Server,
+        "7.0.0",
+        "Simulates the execution of a command by a user, without executing the command.",
+    ),
+    server(
+        "acl|genpass",
+        -2,
+        ACL_INFO,
+        Group::Server,
+        "6.0.0",
+        "Generates a pseudorandom, secure password that can be used to identify ACL users.",
+    ),
+    server(
+        "acl|getuser",
+        3,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Lists the ACL rules of a user.",
+    ),
+    server(
+        "acl|list",
+        2,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Dumps the effective rules in ACL file format.",
+    ),
+    server(
+        "acl|load",
+        2,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Reloads the rules from the configured ACL file.",
+    ),
+    server(
+        "acl|log",
+        -2,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Lists recent security events generated due to ACL rules.",
+    ),
+    server(
+        "acl|save",
+        2,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Saves the effective ACL rules in the configured ACL file.",
+    ),
+    server(
+        "acl|setuser",
+        -3,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Creates and modifies an ACL user and its rules.",
+    ),
+    server(
+        "acl|users",
+        2,
+        ADMIN,
+        Group::Server,
+        "6.0.0",
+        "Lists all ACL users.",
+    ),
+    server(
+        "acl|whoami",
+        2,
+        ACL_INFO,
+        Group::Server,
+        "6.0.0",
+        "Returns the authenticated username of the current connection.",
+    ),
+    server(
+        "acl|help",
+        2,
+        Flags::LOADING.and(Flags::STALE),
+        Group::Server,
+        "6.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "command|count",
@@ -379,6 +490,15 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "A container for server configuration commands.",
     )
     .subcommands(CONFIG_SUBCOMMANDS),
+    server(
+        "acl",
+        -2,
+        Flags::NONE,
+        Group::Server,
+        "6.0.0",
+        "A container for Access List Control commands.",
+    )
+    .subcommands(ACL_SUBCOMMANDS),
     server(
         "command",
         -1,

@@ -354,6 +354,31 @@ static DIRECTIVES: &[Directive] = &[
                 .map_or_else(String::new, |(host, port)| format!("{host} {port}"))
         },
     },
+    one(
+        "aclfile",
+        Mutability::Immutable,
+        |s, v| set_text(&mut s.aclfile, v),
+        |s| s.aclfile.clone(),
+    ),
+    one(
+        "acllog-max-len",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.acllog_max_len, v, 0, LONG_MAX),
+        |s| s.acllog_max_len.to_string(),
+    ),
+    one(
+        "acl-pubsub-default",
+        Mutability::Mutable,
+        set_acl_pubsub_default,
+        |s| {
+            if s.acl_pubsub_default_all {
+                "allchannels"
+            } else {
+                "resetchannels"
+            }
+            .to_owned()
+        },
+    ),
     one("masterauth", Mutability::Mutable, set_masterauth, |s| {
         s.repl.masterauth.clone().unwrap_or_default()
     }),
@@ -644,6 +669,19 @@ fn set_replicaof(settings: &mut Settings, args: &[&[u8]]) -> Result<(), String> 
     Ok(())
 }
 
+fn set_acl_pubsub_default(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.acl_pubsub_default_all = if arg.eq_ignore_ascii_case(b"allchannels") {
+        true
+    } else if arg.eq_ignore_ascii_case(b"resetchannels") {
+        false
+    } else {
+        return Err(
+            "argument(s) must be one of the following: allchannels, resetchannels".to_owned(),
+        );
+    };
+    Ok(())
+}
+
 fn set_masterauth(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
     let password = text(arg)?;
     settings.repl.masterauth = (!password.is_empty()).then_some(password);
@@ -790,7 +828,7 @@ fn render_dir(settings: &Settings) -> String {
 
 /// The system's text for an I/O error (strerror), without Rust's "(os error N)" suffix, as
 /// Redis prints it.
-pub(super) fn os_reason(error: &io::Error) -> String {
+pub(crate) fn os_reason(error: &io::Error) -> String {
     let text = error.to_string();
     match text.rsplit_once(" (os error ") {
         Some((reason, _)) => reason.to_owned(),

@@ -25,6 +25,7 @@ use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::{CommandError, MemoryLimits, Reply};
 use slotkv_persistence::aof::FsyncPolicy;
 
+pub(crate) use directives::os_reason;
 pub use source::{parse_invocation, Invocation};
 
 /// Everything the server reads from its configuration.
@@ -65,6 +66,15 @@ pub struct Settings {
     pub replica_ignore_maxmemory: bool,
     /// Password of the default user (`requirepass`); `None` means no authentication.
     pub requirepass: Option<String>,
+    /// `user <name> <rules...>` lines, applied to the ACL at start-up (name first).
+    pub users: Vec<Vec<Vec<u8>>>,
+    /// ACL file (`aclfile`), empty for none; cannot be combined with `user` lines.
+    pub aclfile: String,
+    /// Most entries the ACL log keeps (`acllog-max-len`).
+    pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels` (true) or `resetchannels` (false, the default): the
+    /// channels of new users and selectors.
+    pub acl_pubsub_default_all: bool,
     /// Background task frequency per second (`hz`), kept within 1..=500 as Redis does.
     pub hz: u32,
     /// Keyspace notifications published (`notify-keyspace-events`), none by default.
@@ -212,6 +222,10 @@ impl Default for Settings {
             memory: MemoryLimits::default(),
             replica_ignore_maxmemory: true,
             requirepass: None,
+            users: Vec::new(),
+            aclfile: String::new(),
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
             hz: 10,
             notify_keyspace_events: Events::NONE,
             save_points: vec![(3600, 1), (300, 100), (60, 10_000)],

@@ -14,6 +14,8 @@ use super::{ConfigError, Settings};
 const FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 /// Deepest chain of includes, which also stops a file that includes itself.
 const INCLUDE_DEPTH_MAX: usize = 16;
+/// Most `user` lines a configuration may hold (a bound on what start-up keeps).
+const USER_LINES_MAX: usize = 100_000;
 /// Most files read in all, so a fan of includes cannot multiply without end.
 const FILES_MAX: usize = 1024;
 const UNBALANCED_QUOTES: &str = "Unbalanced quotes in configuration line";
@@ -220,6 +222,9 @@ impl Loader<'_> {
             };
             return self.include(pattern, depth);
         }
+        if name.eq_ignore_ascii_case(b"user") {
+            return self.add_user(values);
+        }
         let values: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
         let is_save = name.eq_ignore_ascii_case(b"save");
         let earlier_points = if is_save && self.save_seen {
@@ -236,6 +241,19 @@ impl Loader<'_> {
                 self.settings.save_points.extend(added);
             }
         }
+        Ok(())
+    }
+
+    /// `user <name> [rule ...]`: kept for the ACL to apply at start-up (it is no setting of
+    /// its own: CONFIG GET does not list it, as in Redis).
+    fn add_user(&mut self, values: &[Vec<u8>]) -> Result<(), LineFailure> {
+        if values.is_empty() {
+            return Err(LineFailure::Reason(BAD_DIRECTIVE.to_owned()));
+        }
+        if self.settings.users.len() >= USER_LINES_MAX {
+            return Err(LineFailure::Reason("too many user lines".to_owned()));
+        }
+        self.settings.users.push(values.to_vec());
         Ok(())
     }
 

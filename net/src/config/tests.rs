@@ -194,7 +194,8 @@ fn file_with_comments_quotes_and_repeats() {
          appendonly yes\nappendfilename my.aof\n\
          appenddirname aofs\nappendfsync ALWAYS\naof-use-rdb-preamble no\n\
          aof-load-truncated no\nauto-aof-rewrite-percentage 50\n\
-         auto-aof-rewrite-min-size 1mb\naof-timestamp-enabled no\n",
+         auto-aof-rewrite-min-size 1mb\naof-timestamp-enabled no\n\
+         acllog-max-len 5\nacl-pubsub-default ALLCHANNELS\naclfile users.acl\nuser alice on \"(+get ~k*)\" >x\n",
     )
     .unwrap();
     assert_eq!(
@@ -222,6 +223,15 @@ fn file_with_comments_quotes_and_repeats() {
             },
             replica_ignore_maxmemory: false,
             requirepass: Some("sec ret".into()),
+            users: vec![vec![
+                b"alice".to_vec(),
+                b"on".to_vec(),
+                b"(+get ~k*)".to_vec(),
+                b">x".to_vec(),
+            ]],
+            aclfile: "users.acl".into(),
+            acllog_max_len: 5,
+            acl_pubsub_default_all: true,
             hz: 500,
             notify_keyspace_events: Events::parse("Elg").unwrap(),
             save_points: vec![(900, 1), (300, 10)],
@@ -634,9 +644,9 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        78,
+        81,
         "17 directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
-         17 replication directives and 15 aliases"
+         17 replication directives, 3 ACL directives and 15 aliases"
     );
     assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
     assert!(all.contains(&pair("appendfsync", "everysec")));
