@@ -58,6 +58,8 @@ pub enum Outcome {
         wanted: usize,
         timeout: Option<Duration>,
     },
+    /// MIGRATE: move keys to another server, then reply (see [`crate::migrate`]).
+    Migrate(crate::migrate::MigrateRequest),
 }
 
 /// The per-connection state commands may change.
@@ -74,6 +76,8 @@ pub struct ClientState {
     pub in_exec: bool,
     /// What a replica said with REPLCONF before its PSYNC.
     pub replica_hello: crate::replication::primary::ReplicaHello,
+    /// Cluster flags (READONLY, ASKING) and the routing last read.
+    pub cluster: crate::cluster::ClusterClient,
 }
 
 /// Serves one accepted connection until it closes.
@@ -105,6 +109,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             pubsub: None,
             in_exec: false,
             replica_hello: Default::default(),
+            cluster: Default::default(),
         },
     };
     if let Err(error) = connection.run().await {
@@ -195,6 +200,11 @@ pub fn run_command(
 ) -> Outcome {
     if let Some(refusal) = shared.aof.refusal(spec) {
         return Outcome::Reply(refusal);
+    }
+    if shared.cluster.is_some() {
+        if let Some(refusal) = crate::cluster::single_database_refusal(spec, args) {
+            return Outcome::Reply(refusal);
+        }
     }
     match spec.handler {
         Handler::Engine(_) => Outcome::Reply(match exclusive {
@@ -477,7 +487,15 @@ impl Connection {
                 || spec.name == "spublish")
     }
 
+    /// Resolves and runs one command; returns what to do and the command's name.
     fn dispatch(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
+        let (outcome, name) = self.dispatch_checked(args);
+        let in_transaction = self.state.transaction.multi.is_some();
+        self.state.cluster.after_command(name, in_transaction);
+        (outcome, name)
+    }
+
+    fn dispatch_checked(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
         let spec = match CommandTable::global().resolve(args) {
             Ok(spec) => spec,
             Err(error) => {
@@ -489,6 +507,19 @@ impl Connection {
             self.state.transaction.flag_error();
             let noauth = Reply::Error("NOAUTH Authentication required.".into());
             return (Outcome::Reply(noauth), Some(spec.name));
+        }
+        if let Some(view) = &self.shared.cluster {
+            if let Some(refused) =
+                crate::cluster::check(&self.shared, view, &mut self.state, spec, args)
+            {
+                if spec.name == "exec" {
+                    // As Redis: a transaction that cannot run here is discarded.
+                    let _ = transaction::discard(&self.shared, &mut self.state);
+                } else {
+                    self.state.transaction.flag_error();
+                }
+                return (Outcome::Reply(refused), Some(spec.name));
+            }
         }
         if !pubsub::allowed_while_subscribed(&self.state, spec.name) {
             self.state.transaction.flag_error();
@@ -569,6 +600,12 @@ impl Connection {
                 self.flush().await?;
                 let count = self.shared.replication.wait(wanted, timeout).await;
                 self.push_reply(&Reply::Integer(count as i64));
+                Ok(Next::Continue)
+            }
+            Outcome::Migrate(request) => {
+                let reply =
+                    crate::migrate::run(&self.shared, &mut self.state.session, request).await;
+                self.push_reply(&reply);
                 Ok(Next::Continue)
             }
         }

@@ -154,9 +154,33 @@ fn key_specs(spec: &CommandSpec) -> Reply {
                 specs.push(unknown_key_spec(SORT_STORE_NOTE, &["OW", "update"]));
             }
         }
+        // The keys after KEYS, found by searching for the keyword from the end.
+        Some(MovableKeys::Migrate) => specs.push(key_spec(
+            None,
+            MIGRATE_KEY_FLAGS.to_vec(),
+            typed_spec(
+                "keyword",
+                vec![
+                    ("keyword", Reply::text("KEYS")),
+                    ("startfrom", Reply::Integer(-2)),
+                ],
+            ),
+            typed_spec(
+                "range",
+                vec![
+                    ("lastkey", Reply::Integer(-1)),
+                    ("keystep", Reply::Integer(1)),
+                    ("limit", Reply::Integer(0)),
+                ],
+            ),
+        )),
     }
     Reply::Set(specs)
 }
+
+/// MIGRATE's keys are read and deleted; each of its two specifications may miss keys (the
+/// key argument is empty in the KEYS form).
+const MIGRATE_KEY_FLAGS: [&str; 4] = ["RW", "access", "delete", "incomplete"];
 
 /// The `notes` of SORT's two "unknown" key specifications, saying why clients must ask.
 const SORT_PATTERNS_NOTE: &str =
@@ -229,6 +253,7 @@ fn fixed_key_flags(spec: &CommandSpec) -> Vec<&'static str> {
             vec!["OW", "update"]
         }
         Some(MovableKeys::Sort { .. }) => vec!["RO", "access"],
+        Some(MovableKeys::Migrate) => MIGRATE_KEY_FLAGS.to_vec(),
         _ => key_flags(spec.flags),
     }
 }

@@ -106,6 +106,10 @@ pub struct Shared {
     pub rdb: Arc<crate::persist::RdbState>,
     /// Set once SHUTDOWN decided about the final save, so stopping does not save again.
     pub final_save_handled: std::sync::atomic::AtomicBool,
+    /// Cluster mode's routing view; `None` unless `cluster-enabled yes`.
+    pub cluster: Option<crate::cluster::ClusterView>,
+    /// MIGRATE's cached connections to target servers.
+    pub migrate_links: crate::migrate::LinkCache,
     shutdown: watch::Sender<bool>,
 }
 
@@ -130,6 +134,13 @@ impl Shared {
             .map_or(0, |d| d.as_secs());
         let replication =
             crate::replication::Replication::new(engine.clone(), random_hex_id(), &settings.repl);
+        let run_id = random_hex_id();
+        let cluster = settings.cluster.enabled.then(|| {
+            // A fresh node is named at random; the cluster driver installs the name nodes.conf
+            // keeps with its first routing.
+            let id = slotkv_cluster::NodeId::random(&mut rand::thread_rng());
+            crate::cluster::ClusterView::new(&settings.cluster, id, port)
+        });
         Arc::new(Shared {
             engine,
             config: Arc::new(LiveConfig::new(settings)),
@@ -140,12 +151,14 @@ impl Shared {
             stats: ServerStats::default(),
             started: Instant::now(),
             started_unix_secs,
-            run_id: random_hex_id(),
+            run_id,
             replication,
             config_file,
             port,
             rdb: Arc::new(crate::persist::RdbState::new(started_unix_secs)),
             final_save_handled: std::sync::atomic::AtomicBool::new(false),
+            cluster,
+            migrate_links: crate::migrate::LinkCache::default(),
             shutdown,
         })
     }
@@ -269,6 +282,7 @@ impl Server {
     pub async fn run(self) {
         let Server { shared, listeners } = self;
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
+        let migrate_links = tokio::spawn(crate::migrate::close_idle_links_forever(shared.clone()));
         let saver = tokio::spawn(crate::persist::cron(shared.clone()));
         shared.replication.bind(&shared);
         let replication_cron = tokio::spawn(crate::replication::cron_forever(shared.clone()));
@@ -288,6 +302,7 @@ impl Server {
             task.abort();
         }
         sampler.abort();
+        migrate_links.abort();
         saver.abort();
         replication_cron.abort();
         final_save(&shared);

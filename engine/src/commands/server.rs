@@ -19,12 +19,27 @@ use crate::keyspace::{Keyspace, SlotTable, WholeKeyspace};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 
-static CLUSTER_SUBCOMMANDS: &[CommandSpec] =
-    &[
-        CommandSpec::new("cluster|keyslot", 3, Handler::Engine(cluster_keyslot))
-            .flags(Flags::STALE)
-            .doc(Group::Cluster, "3.0.0", "Returns the hash slot for a key."),
-    ];
+/// CLUSTER's subcommands. KEYSLOT needs nothing but the key; the others are answered by the
+/// server's cluster module (they need cluster mode).
+static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("cluster|keyslot", 3, Handler::Engine(cluster_keyslot))
+        .flags(Flags::STALE)
+        .doc(Group::Cluster, "3.0.0", "Returns the hash slot for a key."),
+    CommandSpec::new("cluster|countkeysinslot", 3, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns the number of keys in a hash slot.",
+        ),
+    CommandSpec::new("cluster|getkeysinslot", 4, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns the key names in a hash slot.",
+        ),
+];
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, Handler::Engine(ping))
