@@ -169,6 +169,7 @@ impl Shared {
         let mut settings = settings;
         settings.aof.enabled = false;
         settings.save_points.clear();
+        settings.cluster.enabled = false;
         slotkv_persistence::install_codec(&engine);
         let aof =
             Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
@@ -191,6 +192,8 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
+    /// Cluster mode: the driver and its bound bus port, started by `run`.
+    cluster_bus: Option<(Arc<crate::cluster::bus::ClusterNode>, TcpListener)>,
 }
 
 /// Why the server could not start.
@@ -207,6 +210,8 @@ pub enum StartError {
     Load(slotkv_persistence::LoadError),
     /// The AOF could not be loaded or opened.
     Aof(String),
+    /// nodes.conf or the cluster bus port.
+    Cluster(crate::cluster::bus::BusStartError),
 }
 
 impl std::fmt::Display for StartError {
@@ -220,6 +225,7 @@ impl std::fmt::Display for StartError {
             StartError::NoListener => f.write_str("Configured to not listen anywhere, exiting."),
             StartError::Load(error) => write!(f, "Fatal error loading the DB: {error}. Exiting."),
             StartError::Aof(message) => f.write_str(message),
+            StartError::Cluster(error) => write!(f, "{error}"),
         }
     }
 }
@@ -261,8 +267,23 @@ impl Server {
             .first()
             .and_then(|l| l.local_addr().ok())
             .map_or(settings.port, |a| a.port());
+        let cluster_bus = if settings.cluster.enabled {
+            let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, port)
+                .await
+                .map_err(StartError::Cluster)?;
+            Some((Arc::new(node), bus))
+        } else {
+            None
+        };
         let shared = Shared::assemble(engine, settings, config_file, port, aof);
-        Ok(Server { shared, listeners })
+        if let (Some(view), Some((node, _))) = (&shared.cluster, &cluster_bus) {
+            view.install_node(Arc::clone(node));
+        }
+        Ok(Server {
+            shared,
+            listeners,
+            cluster_bus,
+        })
     }
 
     /// The state connections share.
@@ -280,7 +301,14 @@ impl Server {
 
     /// Accepts connections until shutdown is requested.
     pub async fn run(self) {
-        let Server { shared, listeners } = self;
+        let Server {
+            shared,
+            listeners,
+            cluster_bus,
+        } = self;
+        let cluster_tasks = cluster_bus.map_or_else(Vec::new, |(node, bus)| {
+            crate::cluster::bus::start(&shared, &node, bus)
+        });
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
         let migrate_links = tokio::spawn(crate::migrate::close_idle_links_forever(shared.clone()));
         let saver = tokio::spawn(crate::persist::cron(shared.clone()));
@@ -303,6 +331,9 @@ impl Server {
         }
         sampler.abort();
         migrate_links.abort();
+        for task in cluster_tasks {
+            task.abort();
+        }
         saver.abort();
         replication_cron.abort();
         final_save(&shared);

@@ -36,6 +36,11 @@ pub fn run(
         "sunsubscribe" => return unsubscribe(shared, client, Kind::Shard, &args[1..]),
         "publish" | "spublish" => {
             shared.replication.propagate_publish(args, client.in_exec);
+            if let Some(node) = shared.cluster.as_ref().and_then(|view| view.node()) {
+                // Cluster mode: every node's subscribers (SPUBLISH: the shard's) get it too.
+                let sharded = spec.name == "spublish";
+                node.with(|machine, _| machine.publish(&args[1], &args[2], sharded));
+            }
             let receivers = if spec.name == "publish" {
                 shared.pubsub.publish(&args[1], &args[2])
             } else {

@@ -7,12 +7,16 @@
 //! - [`redirect`]: Redis's rules for serving, redirecting (MOVED, ASK) or refusing (CROSSSLOT,
 //!   TRYAGAIN, CLUSTERDOWN) a command, as a pure function of the routing, the client's flags
 //!   and which keys exist.
+//! - [`bus`]: the driver running the cluster state machine (bus links, nodes.conf, ticks).
+//! - [`admin`]: the CLUSTER subcommands the state machine answers.
 //! - [`commands`]: READONLY, READWRITE, ASKING, and the CLUSTER subcommands the server answers,
 //!   dispatched through one table the driver extends.
 //!
 //! Why a view: the state machine (gossip, failover) changes rarely and runs elsewhere; every
 //! command only needs an immutable picture of the slot owners, read with one atomic load.
 
+pub mod admin;
+pub mod bus;
 pub mod commands;
 pub mod redirect;
 
@@ -86,6 +90,8 @@ pub struct ClusterView {
     allow_reads_when_down: AtomicBool,
     allow_pubsubshard_when_down: AtomicBool,
     preferred_endpoint: AtomicU8,
+    /// The state machine's driver, installed once the bus is up.
+    node: std::sync::OnceLock<Arc<bus::ClusterNode>>,
 }
 
 impl ClusterView {
@@ -117,9 +123,20 @@ impl ClusterView {
             allow_reads_when_down: AtomicBool::new(false),
             allow_pubsubshard_when_down: AtomicBool::new(true),
             preferred_endpoint: AtomicU8::new(0),
+            node: std::sync::OnceLock::new(),
         };
         view.apply_settings(settings);
         view
+    }
+
+    /// The cluster driver, once started.
+    pub fn node(&self) -> Option<&Arc<bus::ClusterNode>> {
+        self.node.get()
+    }
+
+    /// Installs the cluster driver (once, at start-up).
+    pub fn install_node(&self, node: Arc<bus::ClusterNode>) {
+        let _ = self.node.set(node);
     }
 
     /// Installs a new routing: commands that start after this call are checked against it.
