@@ -13,7 +13,7 @@ use common::{RawClient, TestServer};
 use slotkv_cluster::routing::{NO_OWNER, SLOT_COUNT};
 use slotkv_cluster::{NodeId, RouteNode, Routing};
 use slotkv_engine::slot::key_slot;
-use slotkv_net::config::Settings;
+use slotkv_net::config::{ClusterSettings, Settings};
 use slotkv_net::server::{Server, Shared};
 
 /// A cluster-enabled server running in this process on its own runtime.
@@ -34,12 +34,17 @@ impl Node {
         let dir = tempfile::tempdir().expect("temporary directory");
         for _ in 0..5 {
             let port = common::free_port();
-            let mut settings = Settings::default();
-            settings.port = port;
-            settings.bind = vec!["127.0.0.1".into()];
-            settings.dir = dir.path().to_path_buf();
-            settings.save_points.clear();
-            settings.cluster.enabled = true;
+            let settings = Settings {
+                port,
+                bind: vec!["127.0.0.1".into()],
+                dir: dir.path().to_path_buf(),
+                save_points: Vec::new(),
+                cluster: ClusterSettings {
+                    enabled: true,
+                    ..ClusterSettings::default()
+                },
+                ..Settings::default()
+            };
             // Another test may take the probed port first: try another.
             let Ok(server) = runtime.block_on(Server::bind(settings, None)) else {
                 continue;
