@@ -288,6 +288,24 @@ fn a_replica_serves_reads_after_readonly() {
 }
 
 #[test]
+fn a_blocked_client_is_redirected_when_its_slot_moves() {
+    let node = Node::start();
+    node.install(routing(node.port, None, &[("list", 0)]));
+    let mut blocked = node.client();
+    blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nlist\r\n$1\r\n0\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    // Unrelated routing changes leave it waiting.
+    node.install(routing(node.port, None, &[("list", 0), ("other", 1)]));
+    std::thread::sleep(Duration::from_millis(100));
+    node.install(routing(node.port, None, &[("list", 1)]));
+    assert_eq!(
+        blocked.reply().trim_end(),
+        format!("-MOVED {} 10.0.0.2:7001", slot("list"))
+    );
+    assert_eq!(blocked.cmd("PING"), "+PONG");
+}
+
+#[test]
 fn slot_keys_are_counted_and_listed() {
     let node = Node::start();
     node.install(routing(node.port, None, &[("{t}", 0)]));

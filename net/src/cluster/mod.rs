@@ -80,6 +80,8 @@ impl EndpointType {
 #[derive(Debug)]
 pub struct ClusterView {
     routing: RwLock<Arc<Routing>>,
+    /// Woken by every routing change, for blocked clients to check their keys' slot.
+    changed: tokio::sync::Notify,
     /// Bumped by every [`ClusterView::set_routing`]: connections keep the `Arc` they last read
     /// and take the lock only when this moved.
     generation: AtomicU64,
@@ -113,6 +115,7 @@ impl ClusterView {
         };
         let view = ClusterView {
             routing: RwLock::new(Arc::new(alone)),
+            changed: tokio::sync::Notify::new(),
             generation: AtomicU64::new(0),
             allow_reads_when_down: AtomicBool::new(false),
             allow_pubsubshard_when_down: AtomicBool::new(true),
@@ -127,6 +130,12 @@ impl ClusterView {
     pub fn set_routing(&self, routing: Arc<Routing>) {
         *self.routing.write() = routing;
         self.generation.fetch_add(1, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// Completes at the next routing change after the call.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// The current routing.
@@ -227,22 +236,36 @@ pub fn check(
         .map(|refusal| Reply::Error(refusal.message(&routing, view.policy())))
 }
 
-/// Refusals of the commands that address another database, which cluster mode does not
-/// have (only database 0, as in Redis): SELECT of a non-zero index, SWAPDB, and COPY ... DB.
-pub fn single_database_refusal(spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
-    let refused = match spec.name {
-        "select" => names_other_database(args.get(1)),
-        "swapdb" => true,
-        "copy" => copy_names_other_database(args),
-        _ => false,
+/// Refusals of commands cluster mode does not allow, as Redis words them: those that address
+/// another database (a cluster node has only database 0): SELECT of a non-zero index, SWAPDB,
+/// COPY ... DB; and those that change replication outside the cluster's control: REPLICAOF
+/// and FAILOVER (CLUSTER REPLICATE and CLUSTER FAILOVER do it in a cluster).
+pub fn cluster_mode_refusal(spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
+    let refusal = match spec.name {
+        "select" if names_other_database(args.get(1)) => {
+            "ERR SELECT is not allowed in cluster mode"
+        }
+        "swapdb" => "ERR SWAPDB is not allowed in cluster mode",
+        "copy" if copy_names_other_database(args) => {
+            "ERR Copying to another database is not allowed in cluster mode"
+        }
+        "replicaof" | "slaveof" => "ERR REPLICAOF not allowed in cluster mode.",
+        "failover" => {
+            "ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead."
+        }
+        _ => return None,
     };
-    refused.then(|| {
-        Reply::Error(match spec.name {
-            "select" => "ERR SELECT is not allowed in cluster mode".to_owned(),
-            "swapdb" => "ERR SWAPDB is not allowed in cluster mode".to_owned(),
-            _ => "ERR Copying to another database is not allowed in cluster mode".to_owned(),
-        })
-    })
+    Some(Reply::Error(refusal.to_owned()))
+}
+
+/// The error that ends a wait of a blocked client (BLPOP, ...) when the routing changed under
+/// it: the cluster failed, or the slot of its keys is no longer served here (nor imported).
+/// `None` while it may keep waiting. Every blocking command is a write, so READONLY on a
+/// replica never lets one wait there.
+pub fn blocked_refusal(view: &ClusterView, keys: &[Bytes]) -> Option<Reply> {
+    let routing = view.routing();
+    let refusal = redirect::blocked_refusal(&routing, keys)?;
+    Some(Reply::Error(refusal.message(&routing, view.policy())))
 }
 
 /// Whether `index` is a database index other than 0 (a bad integer is left to the command's
