@@ -23,8 +23,8 @@ pub const CLUSTER_DISABLED: &str = "This instance has cluster support disabled";
 #[derive(Debug)]
 pub struct Call<'a> {
     pub shared: &'a Shared,
+    /// The routing and settings (what NODES, SLOTS and SHARDS will read).
     pub view: &'a ClusterView,
-    pub client: &'a mut ClientState,
     /// The subcommand's name in the command table (`cluster|<name>`).
     pub name: &'static str,
     /// The whole command line, `CLUSTER` and the subcommand included.
@@ -43,7 +43,6 @@ pub static SUBCOMMANDS: &[(&str, Family)] = &[
 /// Runs a CLUSTER subcommand the server answers.
 pub fn cluster(
     shared: &Shared,
-    client: &mut ClientState,
     spec: &CommandSpec,
     args: &[Bytes],
 ) -> Result<Reply, CommandError> {
@@ -60,7 +59,6 @@ pub fn cluster(
     family(Call {
         shared,
         view,
-        client,
         name,
         args,
     })
