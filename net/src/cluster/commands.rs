@@ -41,11 +41,7 @@ pub static SUBCOMMANDS: &[(&str, Family)] = &[
 ];
 
 /// Runs a CLUSTER subcommand the server answers.
-pub fn cluster(
-    shared: &Shared,
-    spec: &CommandSpec,
-    args: &[Bytes],
-) -> Result<Reply, CommandError> {
+pub fn cluster(shared: &Shared, spec: &CommandSpec, args: &[Bytes]) -> Result<Reply, CommandError> {
     let view = shared
         .cluster
         .as_ref()
