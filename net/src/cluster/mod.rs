@@ -181,17 +181,15 @@ pub struct ClusterClient {
 }
 
 impl ClusterClient {
-    /// The view's routing, refreshed only when the view's generation moved.
-    fn routing(&mut self, view: &ClusterView) -> Arc<Routing> {
+    /// The view's routing, reloaded only when the view's generation moved: borrowed, so the
+    /// hot path does not bump the shared `Arc`'s count (one contended cache line).
+    fn routing(&mut self, view: &ClusterView) -> &Routing {
         let generation = view.generation();
-        match &self.cached {
-            Some((seen, routing)) if *seen == generation => routing.clone(),
-            _ => {
-                let routing = view.routing();
-                self.cached = Some((generation, routing.clone()));
-                routing
-            }
-        }
+        let (_, routing) = match self.cached.take() {
+            Some((seen, routing)) if seen == generation => self.cached.insert((seen, routing)),
+            _ => self.cached.insert((generation, view.routing())),
+        };
+        routing
     }
 
     /// Forgets ASKING after a command, as Redis does: unless a transaction is open (the flag
@@ -216,13 +214,18 @@ pub fn check(
     if !spec.has_key_arguments() && !is_exec {
         return None;
     }
-    let routing = state.cluster.routing(view);
+    let ClientState {
+        cluster,
+        transaction,
+        ..
+    } = state;
     let client = Client {
-        asking: state.cluster.asking,
-        readonly: state.cluster.readonly,
+        asking: cluster.asking,
+        readonly: cluster.readonly,
     };
+    let routing = cluster.routing(view);
     let queued;
-    let request = match (&state.transaction.multi, is_exec) {
+    let request = match (&transaction.multi, is_exec) {
         (Some(multi), true) => {
             queued = multi.queued().collect::<Vec<_>>();
             Request::Exec(&queued)
@@ -231,9 +234,10 @@ pub fn check(
         _ => Request::Single(spec, args),
     };
     let mut exists = |key: &[u8]| shared.engine.key_exists(0, key);
-    redirect::redirect(&routing, &view.policy(), client, request, &mut exists)
+    let policy = view.policy();
+    redirect::redirect(routing, &policy, client, request, &mut exists)
         .err()
-        .map(|refusal| Reply::Error(refusal.message(&routing, view.policy())))
+        .map(|refusal| Reply::Error(refusal.message(routing, policy)))
 }
 
 /// Refusals of commands cluster mode does not allow, as Redis words them: those that address
