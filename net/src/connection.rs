@@ -621,8 +621,15 @@ impl Connection {
                 Ok(Next::Continue)
             }
             Outcome::Migrate(request) => {
-                let reply =
-                    crate::migrate::run(&self.shared, &mut self.state.session, request).await;
+                self.flush().await?;
+                // CLIENT KILL ends the wait; nothing was deleted here before the exchange ended,
+                // so dropping it midway loses no key.
+                let info = self.state.info.clone();
+                let shared = self.shared.clone();
+                let reply = tokio::select! {
+                    reply = crate::migrate::run(&shared, &mut self.state.session, request) => reply,
+                    () = info.killed() => return Ok(Next::Close),
+                };
                 self.push_reply(&reply);
                 Ok(Next::Continue)
             }
