@@ -185,10 +185,16 @@ impl ClusterClient {
     /// hot path does not bump the shared `Arc`'s count (one contended cache line).
     fn routing(&mut self, view: &ClusterView) -> &Routing {
         let generation = view.generation();
-        let (_, routing) = match self.cached.take() {
-            Some((seen, routing)) if seen == generation => self.cached.insert((seen, routing)),
-            _ => self.cached.insert((generation, view.routing())),
-        };
+        if self
+            .cached
+            .as_ref()
+            .is_some_and(|(seen, _)| *seen != generation)
+        {
+            self.cached = None;
+        }
+        let (_, routing) = self
+            .cached
+            .get_or_insert_with(|| (generation, view.routing()));
         routing
     }
 
