@@ -281,9 +281,11 @@ fn a_replica_serves_reads_after_readonly() {
     let moved = format!("-MOVED {} 10.0.0.2:7001", slot("k"));
     assert_eq!(c.cmd("GET k"), moved);
     assert_eq!(c.cmd("READONLY"), "+OK");
+    assert!(c.cmd("CLIENT INFO").contains(" flags=r "));
     assert_eq!(c.cmd("GET k"), "$-1");
     assert_eq!(c.cmd("SET k v"), moved);
     assert_eq!(c.cmd("READWRITE"), "+OK");
+    assert!(c.cmd("CLIENT INFO").contains(" flags=N "));
     assert_eq!(c.cmd("GET k"), moved);
 }
 

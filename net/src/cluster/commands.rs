@@ -70,8 +70,14 @@ pub fn connection_flag(
         return Err(CommandError::err(CLUSTER_DISABLED));
     }
     match name {
-        "readonly" => client.cluster.readonly = true,
-        "readwrite" => client.cluster.readonly = false,
+        "readonly" | "readwrite" => {
+            let readonly = name == "readonly";
+            client.cluster.readonly = readonly;
+            client
+                .info
+                .cluster_readonly
+                .store(readonly, std::sync::atomic::Ordering::Relaxed);
+        }
         _ => client.cluster.asking = true,
     }
     Ok(Reply::Ok)
