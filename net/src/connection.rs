@@ -202,7 +202,7 @@ pub fn run_command(
         return Outcome::Reply(refusal);
     }
     if shared.cluster.is_some() {
-        if let Some(refusal) = crate::cluster::single_database_refusal(spec, args) {
+        if let Some(refusal) = crate::cluster::cluster_mode_refusal(spec, args) {
             return Outcome::Reply(refusal);
         }
     }
@@ -352,6 +352,9 @@ impl Connection {
         self.flush().await?;
         let info = self.state.info.clone();
         let deadline = blocking::deadline(request.timeout);
+        let shared = self.shared.clone();
+        let cluster = shared.cluster.as_ref();
+        let mut routing_seen = cluster.map(crate::cluster::ClusterView::generation);
         loop {
             let timeout = async {
                 match deadline {
@@ -359,8 +362,23 @@ impl Connection {
                     None => std::future::pending().await,
                 }
             };
+            let routing_changed = async {
+                match cluster {
+                    Some(view) => view.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            // A change that came between two waits is caught here.
+            if let Some(view) = cluster.filter(|view| Some(view.generation()) != routing_seen) {
+                routing_seen = Some(view.generation());
+                if let Some(refused) = crate::cluster::blocked_refusal(view, &request.keys) {
+                    return Ok(Some(refused));
+                }
+                continue;
+            }
             tokio::select! {
                 () = info.wake_signal.notified() => {}
+                () = routing_changed => continue,
                 () = timeout => return Ok(Some(request.timeout_reply.clone())),
                 () = info.killed() => return Ok(None),
                 readable = self.stream.readable() => {
@@ -603,8 +621,15 @@ impl Connection {
                 Ok(Next::Continue)
             }
             Outcome::Migrate(request) => {
-                let reply =
-                    crate::migrate::run(&self.shared, &mut self.state.session, request).await;
+                self.flush().await?;
+                // CLIENT KILL ends the wait; nothing was deleted here before the exchange ended,
+                // so dropping it midway loses no key.
+                let info = self.state.info.clone();
+                let shared = self.shared.clone();
+                let reply = tokio::select! {
+                    reply = crate::migrate::run(&shared, &mut self.state.session, request) => reply,
+                    () = info.killed() => return Ok(Next::Close),
+                };
                 self.push_reply(&reply);
                 Ok(Next::Continue)
             }

@@ -502,6 +502,35 @@ mod tests {
     }
 
     #[test]
+    fn migrate_reports_its_key_and_the_keys_after_keys() {
+        let mut line: Vec<Bytes> = ["MIGRATE", "h", "1", "", "0", "5", "KEYS", "a", "b"]
+            .iter()
+            .map(|word| Bytes::copy_from_slice(word.as_bytes()))
+            .collect();
+        assert_eq!(
+            getkeys(CommandTable::global(), &line).unwrap(),
+            bulks(&["a", "b"])
+        );
+        line[3] = Bytes::from_static(b"k");
+        line.truncate(6);
+        assert_eq!(
+            getkeys(CommandTable::global(), &line).unwrap(),
+            bulks(&["k"])
+        );
+        let info = entries(run(&["COMMAND", "INFO", "migrate"]).unwrap());
+        let migrate = entries(info[0].clone());
+        assert_eq!(migrate[2], simples(&["write", "movablekeys"]));
+        let Reply::Set(specs) = &migrate[8] else {
+            panic!("key specs: {:?}", migrate[8]);
+        };
+        assert_eq!(specs.len(), 2);
+        let flags = simples(&["RW", "access", "delete", "incomplete"]);
+        assert!(specs.iter().all(|spec| *map_value(spec, "flags") == flags));
+        let search = map_value(&specs[1], "begin_search");
+        assert_eq!(*map_value(search, "type"), Reply::text("keyword"));
+    }
+
+    #[test]
     fn info_unknown_is_nil_and_names_ignore_case() {
         let reply = entries(run(&["command", "info", "nosuch", "GET", "CLIENT|ID"]).unwrap());
         assert_eq!(reply[0], Reply::Nil);

@@ -172,16 +172,6 @@ impl LinkCache {
             .lock()
             .retain(|_, link| link.last_use.elapsed() < LINK_IDLE_MAX);
     }
-
-    /// Number of cached connections.
-    pub fn len(&self) -> usize {
-        self.links.lock().len()
-    }
-
-    /// Whether no connection is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The server's task closing idle MIGRATE connections.

@@ -75,7 +75,7 @@ pub fn run(
             crate::cluster::commands::connection_flag(shared, client, spec.name)
         }
         name if name.starts_with("cluster|") => {
-            crate::cluster::commands::cluster(shared, client, spec, args)
+            crate::cluster::commands::cluster(shared, spec, args)
         }
         "migrate" => {
             return match crate::migrate::MigrateRequest::parse(args, shared.cluster.is_some()) {

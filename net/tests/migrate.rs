@@ -195,3 +195,27 @@ fn payloads_cross_to_redis_and_back() {
     assert_eq!(theirs.cmd(&back), "+OK");
     assert_eq!(src.cmd("ZRANGE z 0 -1"), "*2\r\n$1\r\na\r\n$1\r\nb");
 }
+
+#[test]
+fn client_kill_ends_a_waiting_migrate_and_the_key_stays() {
+    let source = TestServer::start(&[]);
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("address").port();
+    let mut src = source.raw();
+    src.cmd("SET k v");
+    let id = src.cmd("CLIENT ID");
+    let port = silent_port.to_string();
+    src.send(
+        format!(
+            "*6\r\n$7\r\nMIGRATE\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n$1\r\nk\r\n$1\r\n0\r\n$5\r\n60000\r\n",
+            port.len()
+        )
+        .as_bytes(),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let mut other = source.raw();
+    assert_eq!(other.cmd(&format!("CLIENT KILL ID {}", &id[1..])), ":1");
+    assert!(src.is_closed());
+    assert_eq!(other.cmd("GET k"), "$1\r\nv");
+    drop(silent);
+}

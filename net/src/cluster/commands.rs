@@ -23,8 +23,8 @@ pub const CLUSTER_DISABLED: &str = "This instance has cluster support disabled";
 #[derive(Debug)]
 pub struct Call<'a> {
     pub shared: &'a Shared,
+    /// The routing and settings (what NODES, SLOTS and SHARDS will read).
     pub view: &'a ClusterView,
-    pub client: &'a mut ClientState,
     /// The subcommand's name in the command table (`cluster|<name>`).
     pub name: &'static str,
     /// The whole command line, `CLUSTER` and the subcommand included.
@@ -65,12 +65,7 @@ pub static SUBCOMMANDS: &[(&str, Family)] = &[
 ];
 
 /// Runs a CLUSTER subcommand the server answers.
-pub fn cluster(
-    shared: &Shared,
-    client: &mut ClientState,
-    spec: &CommandSpec,
-    args: &[Bytes],
-) -> Result<Reply, CommandError> {
+pub fn cluster(shared: &Shared, spec: &CommandSpec, args: &[Bytes]) -> Result<Reply, CommandError> {
     let view = shared
         .cluster
         .as_ref()
@@ -84,7 +79,6 @@ pub fn cluster(
     family(Call {
         shared,
         view,
-        client,
         name,
         args,
     })
@@ -100,8 +94,14 @@ pub fn connection_flag(
         return Err(CommandError::err(CLUSTER_DISABLED));
     }
     match name {
-        "readonly" => client.cluster.readonly = true,
-        "readwrite" => client.cluster.readonly = false,
+        "readonly" | "readwrite" => {
+            let readonly = name == "readonly";
+            client.cluster.readonly = readonly;
+            client
+                .info
+                .cluster_readonly
+                .store(readonly, std::sync::atomic::Ordering::Relaxed);
+        }
         _ => client.cluster.asking = true,
     }
     Ok(Reply::Ok)

@@ -84,6 +84,8 @@ impl EndpointType {
 #[derive(Debug)]
 pub struct ClusterView {
     routing: RwLock<Arc<Routing>>,
+    /// Woken by every routing change, for blocked clients to check their keys' slot.
+    changed: tokio::sync::Notify,
     /// Bumped by every [`ClusterView::set_routing`]: connections keep the `Arc` they last read
     /// and take the lock only when this moved.
     generation: AtomicU64,
@@ -119,6 +121,7 @@ impl ClusterView {
         };
         let view = ClusterView {
             routing: RwLock::new(Arc::new(alone)),
+            changed: tokio::sync::Notify::new(),
             generation: AtomicU64::new(0),
             allow_reads_when_down: AtomicBool::new(false),
             allow_pubsubshard_when_down: AtomicBool::new(true),
@@ -144,6 +147,12 @@ impl ClusterView {
     pub fn set_routing(&self, routing: Arc<Routing>) {
         *self.routing.write() = routing;
         self.generation.fetch_add(1, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// Completes at the next routing change after the call.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// The current routing.
@@ -189,17 +198,21 @@ pub struct ClusterClient {
 }
 
 impl ClusterClient {
-    /// The view's routing, refreshed only when the view's generation moved.
-    fn routing(&mut self, view: &ClusterView) -> Arc<Routing> {
+    /// The view's routing, reloaded only when the view's generation moved: borrowed, so the
+    /// hot path does not bump the shared `Arc`'s count (one contended cache line).
+    fn routing(&mut self, view: &ClusterView) -> &Routing {
         let generation = view.generation();
-        match &self.cached {
-            Some((seen, routing)) if *seen == generation => routing.clone(),
-            _ => {
-                let routing = view.routing();
-                self.cached = Some((generation, routing.clone()));
-                routing
-            }
+        if self
+            .cached
+            .as_ref()
+            .is_some_and(|(seen, _)| *seen != generation)
+        {
+            self.cached = None;
         }
+        let (_, routing) = self
+            .cached
+            .get_or_insert_with(|| (generation, view.routing()));
+        routing
     }
 
     /// Forgets ASKING after a command, as Redis does: unless a transaction is open (the flag
@@ -224,13 +237,18 @@ pub fn check(
     if !spec.has_key_arguments() && !is_exec {
         return None;
     }
-    let routing = state.cluster.routing(view);
+    let ClientState {
+        cluster,
+        transaction,
+        ..
+    } = state;
     let client = Client {
-        asking: state.cluster.asking,
-        readonly: state.cluster.readonly,
+        asking: cluster.asking,
+        readonly: cluster.readonly,
     };
+    let routing = cluster.routing(view);
     let queued;
-    let request = match (&state.transaction.multi, is_exec) {
+    let request = match (&transaction.multi, is_exec) {
         (Some(multi), true) => {
             queued = multi.queued().collect::<Vec<_>>();
             Request::Exec(&queued)
@@ -239,27 +257,42 @@ pub fn check(
         _ => Request::Single(spec, args),
     };
     let mut exists = |key: &[u8]| shared.engine.key_exists(0, key);
-    redirect::redirect(&routing, &view.policy(), client, request, &mut exists)
+    let policy = view.policy();
+    redirect::redirect(routing, &policy, client, request, &mut exists)
         .err()
-        .map(|refusal| Reply::Error(refusal.message(&routing, view.policy())))
+        .map(|refusal| Reply::Error(refusal.message(routing, policy)))
 }
 
-/// Refusals of the commands that address another database, which cluster mode does not
-/// have (only database 0, as in Redis): SELECT of a non-zero index, SWAPDB, and COPY ... DB.
-pub fn single_database_refusal(spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
-    let refused = match spec.name {
-        "select" => names_other_database(args.get(1)),
-        "swapdb" => true,
-        "copy" => copy_names_other_database(args),
-        _ => false,
+/// Refusals of commands cluster mode does not allow, as Redis words them: those that address
+/// another database (a cluster node has only database 0): SELECT of a non-zero index, SWAPDB,
+/// COPY ... DB; and those that change replication outside the cluster's control: REPLICAOF
+/// and FAILOVER (CLUSTER REPLICATE and CLUSTER FAILOVER do it in a cluster).
+pub fn cluster_mode_refusal(spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
+    let refusal = match spec.name {
+        "select" if names_other_database(args.get(1)) => {
+            "ERR SELECT is not allowed in cluster mode"
+        }
+        "swapdb" => "ERR SWAPDB is not allowed in cluster mode",
+        "copy" if copy_names_other_database(args) => {
+            "ERR Copying to another database is not allowed in cluster mode"
+        }
+        "replicaof" | "slaveof" => "ERR REPLICAOF not allowed in cluster mode.",
+        "failover" => {
+            "ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead."
+        }
+        _ => return None,
     };
-    refused.then(|| {
-        Reply::Error(match spec.name {
-            "select" => "ERR SELECT is not allowed in cluster mode".to_owned(),
-            "swapdb" => "ERR SWAPDB is not allowed in cluster mode".to_owned(),
-            _ => "ERR Copying to another database is not allowed in cluster mode".to_owned(),
-        })
-    })
+    Some(Reply::Error(refusal.to_owned()))
+}
+
+/// The error that ends a wait of a blocked client (BLPOP, ...) when the routing changed under
+/// it: the cluster failed, or the slot of its keys is no longer served here (nor imported).
+/// `None` while it may keep waiting. Every blocking command is a write, so READONLY on a
+/// replica never lets one wait there.
+pub fn blocked_refusal(view: &ClusterView, keys: &[Bytes]) -> Option<Reply> {
+    let routing = view.routing();
+    let refusal = redirect::blocked_refusal(&routing, keys)?;
+    Some(Reply::Error(refusal.message(&routing, view.policy())))
 }
 
 /// Whether `index` is a database index other than 0 (a bad integer is left to the command's

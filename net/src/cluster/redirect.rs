@@ -199,6 +199,22 @@ pub fn redirect(
     Ok(())
 }
 
+/// Whether a client blocked on `keys` (all of one slot, checked when it blocked) must stop
+/// waiting after a routing change, as Redis checks its blocked clients: the cluster failed,
+/// or the slot lost its owner, or it is served elsewhere and not imported here.
+pub fn blocked_refusal(routing: &Routing, keys: &[Bytes]) -> Option<Refusal> {
+    if !routing.ok {
+        return Some(Refusal::Down);
+    }
+    let slot = key_slot(keys.first()?);
+    let owner = routing.slot_owner.get(usize::from(slot)).copied()?;
+    if routing.owner(slot).is_none() {
+        return Some(Refusal::SlotUnbound);
+    }
+    let elsewhere = owner != routing.myself && routing.importing_from(slot).is_none();
+    elsewhere.then_some(Refusal::Moved { slot, node: owner })
+}
+
 /// Walks every key of the request: one slot for all (CROSSSLOT otherwise), an owner for it
 /// (else the slot is unbound), and, for a slot in migration, which keys are here.
 fn walk_keys(
@@ -537,6 +553,27 @@ mod tests {
             check(&r, "SSUBSCRIBE mine news"),
             "CROSSSLOT Keys in request don't hash to the same slot"
         );
+    }
+
+    #[test]
+    fn blocked_clients_stop_waiting_when_their_slot_leaves() {
+        let mut r = routing(None);
+        let slot = own(&mut r, "list", 0);
+        let keys = [Bytes::from_static(b"list")];
+        assert_eq!(blocked_refusal(&r, &keys), None);
+        assert_eq!(blocked_refusal(&r, &[]), None);
+        r.importing = vec![(slot, 1)];
+        r.slot_owner[usize::from(slot)] = 1;
+        assert_eq!(blocked_refusal(&r, &keys), None);
+        r.importing.clear();
+        assert_eq!(
+            blocked_refusal(&r, &keys),
+            Some(Refusal::Moved { slot, node: 1 })
+        );
+        r.slot_owner[usize::from(slot)] = NO_OWNER;
+        assert_eq!(blocked_refusal(&r, &keys), Some(Refusal::SlotUnbound));
+        r.ok = false;
+        assert_eq!(blocked_refusal(&r, &keys), Some(Refusal::Down));
     }
 
     #[test]
