@@ -306,6 +306,7 @@ impl Server {
             listeners,
             cluster_bus,
         } = self;
+        let cluster_node = cluster_bus.as_ref().map(|(node, _)| Arc::clone(node));
         let cluster_tasks = cluster_bus.map_or_else(Vec::new, |(node, bus)| {
             crate::cluster::bus::start(&shared, &node, bus)
         });
@@ -333,6 +334,9 @@ impl Server {
         migrate_links.abort();
         for task in cluster_tasks {
             task.abort();
+        }
+        if let Some(node) = cluster_node {
+            node.flush_config();
         }
         saver.abort();
         replication_cron.abort();

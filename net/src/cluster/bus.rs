@@ -1,8 +1,7 @@
 //! The cluster driver: runs this node's [`Cluster`] state machine with real sockets and time.
 //!
 //! - nodes.conf is loaded at start-up (or a fresh node is named at random) and rewritten
-//!   atomically (temporary file, fsync, rename, fsync of the directory) whenever the state
-//!   machine asks, never older over newer;
+//!   whenever the state machine asks ([`super::conf_file`]);
 //! - the bus listener accepts frames from peers on `cluster-port` and feeds them in;
 //! - one outbound link per node ID, a task with a bounded queue of encoded frames, which
 //!   reconnects by itself and falls back to the node's announced hostname when its IP no longer
@@ -17,7 +16,7 @@
 //! socket write or file write happens while the machine is locked.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::conf_file::ConfigFile;
 use crate::config::Settings;
 use crate::server::Shared;
 
@@ -96,9 +96,7 @@ impl Drop for Link {
 pub struct ClusterNode {
     machine: Mutex<Cluster>,
     links: Mutex<HashMap<NodeId, Link>>,
-    conf_path: PathBuf,
-    /// Version of the last nodes.conf written, so a slower writer never overwrites a newer one.
-    saved_version: Mutex<u64>,
+    conf_file: Arc<ConfigFile>,
     bus_port: u16,
     shared: OnceLock<Weak<Shared>>,
     links_dropped: AtomicU64,
@@ -107,7 +105,7 @@ pub struct ClusterNode {
 impl std::fmt::Debug for ClusterNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterNode")
-            .field("conf_path", &self.conf_path)
+            .field("conf_file", &self.conf_file.path())
             .field("bus_port", &self.bus_port)
             .finish_non_exhaustive()
     }
@@ -183,8 +181,7 @@ impl ClusterNode {
         let node = ClusterNode {
             machine: Mutex::new(machine),
             links: Mutex::new(HashMap::new()),
-            conf_path,
-            saved_version: Mutex::new(0),
+            conf_file: ConfigFile::open(conf_path),
             bus_port: port,
             shared: OnceLock::new(),
             links_dropped: AtomicU64::new(0),
@@ -228,15 +225,23 @@ impl ClusterNode {
     }
 
     fn act(&self, actions: Vec<Action>) {
-        for action in actions {
+        // The configuration first: an epoch or a vote is on disk before any message says so.
+        let (saves, actions): (Vec<Action>, Vec<Action>) = actions
+            .into_iter()
+            .partition(|action| matches!(action, Action::Save(..)));
+        for action in saves.into_iter().chain(actions) {
             match action {
                 Action::Send(to, addr, frame) => self.send(to, addr, frame),
                 Action::CloseLink(id) => {
                     self.links.lock().remove(&id);
                 }
-                Action::Save(version, text) => self.save(version, &text),
+                Action::Save(version, text) => self.conf_file.save(version, text),
                 Action::Routing(routing) => {
                     if let Some(view) = self.shared().as_ref().and_then(|s| s.cluster.as_ref()) {
+                        if view.routing().ok != routing.ok {
+                            let state = if routing.ok { "ok" } else { "fail" };
+                            tracing::info!("Cluster state changed: {state}");
+                        }
                         view.set_routing(Arc::new(routing));
                     }
                 }
@@ -260,6 +265,7 @@ impl ClusterNode {
             let Some(node) = self.self_arc() else {
                 return;
             };
+            tracing::debug!("Cluster bus: new link to {to} at {}:{}", addr.ip, addr.port);
             links.insert(to, spawn_link(node, to, addr));
         }
         let Some(link) = links.get(&to) else {
@@ -280,28 +286,15 @@ impl ClusterNode {
         shared.cluster.as_ref()?.node().cloned()
     }
 
-    /// CLUSTER SAVECONFIG: writes nodes.conf now.
+    /// CLUSTER SAVECONFIG: writes and fsyncs nodes.conf now.
     pub fn save_now(&self) -> std::io::Result<()> {
         let (version, text) = self.read(|m| (m.version(), m.nodes_conf()));
-        let mut saved = self.saved_version.lock();
-        write_atomically(&self.conf_path, text.as_bytes())?;
-        *saved = (*saved).max(version);
-        Ok(())
+        self.conf_file.save_now(version, &text)
     }
 
-    /// Writes nodes.conf atomically unless a newer version was written already.
-    fn save(&self, version: u64, text: &str) {
-        let mut saved = self.saved_version.lock();
-        if version < *saved {
-            return;
-        }
-        match write_atomically(&self.conf_path, text.as_bytes()) {
-            Ok(()) => *saved = version,
-            Err(error) => tracing::warn!(
-                "Could not save the cluster config file {}: {error}",
-                self.conf_path.display()
-            ),
-        }
+    /// Writes a pending nodes.conf before the process exits.
+    pub fn flush_config(&self) {
+        self.conf_file.flush();
     }
 }
 
@@ -487,6 +480,7 @@ async fn run_link(
 ) {
     loop {
         if let Some(mut stream) = connect(&addr).await {
+            tracing::debug!("Cluster bus: connected to {to} at {}:{}", addr.ip, addr.port);
             let _ = stream.set_nodelay(true);
             node.with(|machine, now| machine.link_up(&to, now));
             let closed = pump(&mut stream, &mut frames).await;
@@ -536,26 +530,4 @@ async fn connect(addr: &BusAddr) -> Option<TcpStream> {
         return None;
     }
     attempt(addr.hostname.clone()).await
-}
-
-/// Replaces `path` with `bytes`: temporary file, fsync, rename, fsync of the directory.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let temp = dir.join(format!(
-        "{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("nodes.conf"),
-        std::process::id()
-    ));
-    let mut file = std::fs::File::create(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }

@@ -9,6 +9,7 @@
 //!   and which keys exist.
 //! - [`bus`]: the driver running the cluster state machine (bus links, nodes.conf, ticks).
 //! - [`admin`]: the CLUSTER subcommands the state machine answers.
+//! - [`conf_file`]: nodes.conf on disk.
 //! - [`commands`]: READONLY, READWRITE, ASKING, and the CLUSTER subcommands the server answers,
 //!   dispatched through one table the driver extends.
 //!
@@ -18,6 +19,7 @@
 pub mod admin;
 pub mod bus;
 pub mod commands;
+pub mod conf_file;
 pub mod redirect;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
