@@ -90,6 +90,8 @@ pub struct Cluster {
     pub(crate) config: ClusterConfig,
     pub(crate) nodes: BTreeMap<NodeId, Node>,
     pub(crate) slot_owner: Vec<Option<NodeId>>,
+    /// Slots with an owner.
+    pub(crate) assigned: usize,
     pub(crate) migrating: BTreeMap<u16, NodeId>,
     pub(crate) importing: BTreeMap<u16, NodeId>,
     pub(crate) current_epoch: u64,
@@ -135,6 +137,7 @@ impl Cluster {
             config,
             nodes: BTreeMap::from([(myself, node)]),
             slot_owner: vec![None; SLOT_COUNT],
+            assigned: 0,
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             current_epoch: 0,
@@ -454,6 +457,11 @@ impl Cluster {
             return;
         };
         let old = std::mem::replace(entry, owner);
+        match (old.is_some(), owner.is_some()) {
+            (false, true) => self.assigned += 1,
+            (true, false) => self.assigned -= 1,
+            _ => {}
+        }
         if let Some(n) = old.and_then(|id| self.nodes.get_mut(&id)) {
             n.slots.remove(slot);
         }
@@ -640,7 +648,9 @@ impl Cluster {
         };
         for slot in node.slots.iter() {
             if let Some(o) = self.slot_owner.get_mut(usize::from(slot)) {
-                *o = None;
+                if o.take().is_some() {
+                    self.assigned -= 1;
+                }
             }
         }
         self.migrating.retain(|_, n| n != id);
@@ -1234,10 +1244,8 @@ impl Cluster {
     pub(crate) fn update_state(&mut self, now: u64) {
         let mut ok = true;
         if self.config.require_full_coverage {
-            ok = self.slot_owner.iter().all(|o| {
-                o.and_then(|id| self.nodes.get(&id))
-                    .is_some_and(|n| !n.fail)
-            });
+            ok = self.assigned == SLOT_COUNT
+                && self.nodes.values().all(|n| !n.fail || n.slots.is_empty());
         }
         let size = self.cluster_size();
         let reachable = self
