@@ -833,7 +833,11 @@ impl Cluster {
         if header.flags & flags::REPLICA == 0 {
             return;
         }
-        let lost: Vec<u16> = node.slots.iter().collect();
+        let lost: Vec<u16> = if node.slots.is_empty() {
+            Vec::new()
+        } else {
+            node.slots.iter().collect()
+        };
         let was = (node.role, node.primary);
         for slot in lost {
             self.assign(slot, None);

@@ -17,6 +17,14 @@ fn config() -> ClusterConfig {
     }
 }
 
+fn check(ok: bool, what: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("check failed: {what}"))
+    }
+}
+
 /// Seeds to run: `SIM_SEED` alone when set, else `count` seeds from `base`.
 fn seeds(base: u64, count: u64) -> Vec<u64> {
     match std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
@@ -56,18 +64,30 @@ fn create_three_primaries_three_replicas() {
         let mut sim = Sim::new(seed, 6, config());
         sim.create(3, 1)?;
         let c = sim.cluster(0);
-        assert!(c
-            .info_text()
-            .starts_with("cluster_state:ok\r\ncluster_slots_assigned:16384\r\n"));
-        assert_eq!(c.slots_info().len(), 3);
-        assert!(c.slots_info().iter().all(|r| r.nodes.len() == 2));
-        assert_eq!(c.nodes_text().lines().count(), 6);
-        let shards = c.shards_info();
-        assert!(shards.iter().all(|s| s.nodes.len() == 2));
+        let info = c.info_text();
+        check(
+            info.starts_with("cluster_state:ok\r\ncluster_slots_assigned:16384\r\n"),
+            &info,
+        )?;
+        check(
+            info.contains("cluster_known_nodes:6\r\ncluster_size:3\r\n"),
+            &info,
+        )?;
+        let slots = c.slots_info();
+        check(
+            slots.len() == 3 && slots.iter().all(|r| r.nodes.len() == 2),
+            "CLUSTER SLOTS",
+        )?;
+        check(c.nodes_text().lines().count() == 6, "CLUSTER NODES")?;
+        check(
+            c.shards_info().iter().all(|s| s.nodes.len() == 2),
+            "CLUSTER SHARDS",
+        )?;
         for i in 3..6 {
-            let replica = sim.cluster(i);
-            let primary = sim.cluster(i - 3);
-            assert_eq!(replica.myshardid(), primary.myshardid());
+            check(
+                sim.cluster(i).myshardid() == sim.cluster(i - 3).myshardid(),
+                "shard ids",
+            )?;
         }
         Ok(())
     });

@@ -5,9 +5,9 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use slotkv_cluster::{Cluster, ClusterConfig, Endpoint, Message, NodeId, Output};
+use slotkv_cluster::{Cluster, ClusterConfig, Endpoint, Message, NodeId, Output, SlotSet};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// Virtual time of a step (the driver's tick period).
 pub const STEP_MS: u64 = 100;
@@ -83,7 +83,8 @@ pub struct Sim {
     pub manual: bool,
     queue: BinaryHeap<Reverse<Packet>>,
     seq: u64,
-    claims: HashMap<(u16, u64), NodeId>,
+    /// Per config epoch, the slots each primary claimed with it.
+    claims: BTreeMap<u64, BTreeMap<NodeId, SlotSet>>,
     pub messages: u64,
 }
 
@@ -103,7 +104,7 @@ impl Sim {
             joined: BTreeSet::new(),
             queue: BinaryHeap::new(),
             seq: 0,
-            claims: HashMap::new(),
+            claims: BTreeMap::new(),
             messages: 0,
         };
         for i in 0..count {
@@ -362,11 +363,34 @@ impl Sim {
         let start = self.now;
         while !cond(self) {
             if self.now - start > limit_ms {
-                return Err(format!("timed out after {limit_ms} ms waiting for {what}"));
+                return Err(format!(
+                    "timed out after {limit_ms} ms waiting for {what}{}",
+                    self.dump()
+                ));
             }
             self.step()?;
         }
         Ok(self.now - start)
+    }
+
+    /// Every node's CLUSTER NODES, when `SIM_DUMP` is set (for replays).
+    pub fn dump(&self) -> String {
+        if std::env::var_os("SIM_DUMP").is_none() {
+            return String::new();
+        }
+        let mut out = format!("\nat {} ms:\n", self.now);
+        for (i, node) in self.nodes.iter().enumerate() {
+            match &node.cluster {
+                Some(c) => out.push_str(&format!(
+                    "--- node {i} offset {} paused {}:\n{}",
+                    node.offset,
+                    node.paused_until,
+                    c.nodes_text()
+                )),
+                None => out.push_str(&format!("--- node {i} down\n")),
+            }
+        }
+        out
     }
 
     // ----- invariants -----
@@ -413,14 +437,16 @@ impl Sim {
         let Some(node) = c.node(&me) else {
             return Ok(());
         };
-        for slot in node.slots.iter() {
-            let owner = *self.claims.entry((slot, epoch)).or_insert(me);
-            if owner != me {
-                return Err(format!(
-                    "slot {slot} claimed by {owner} and {me} with config epoch {epoch}"
-                ));
-            }
+        let claims = self.claims.entry(epoch).or_default();
+        let clash = claims
+            .iter()
+            .find(|(id, slots)| **id != me && slots.intersects(&node.slots));
+        if let Some((other, _)) = clash {
+            return Err(format!(
+                "{other} and {me} claim a slot with config epoch {epoch}"
+            ));
         }
+        claims.entry(me).or_default().union_with(&node.slots);
         Ok(())
     }
 
@@ -467,28 +493,47 @@ impl Sim {
             if !c.state_ok() {
                 return Err(format!("node {i} is not ok"));
             }
-            for id in ids.keys() {
-                if c.node(id).is_none_or(|n| n.handshake || n.failing()) {
-                    return Err(format!("node {i} does not see {id} healthy"));
+            for (id, &j) in &ids {
+                let own = self.cluster(j);
+                let same_role = |n: &slotkv_cluster::Node| {
+                    n.role == own.node(id).map_or(n.role, |m| m.role) && n.primary == own.primary()
+                };
+                if c.node(id)
+                    .is_none_or(|n| n.handshake || n.failing() || !same_role(n))
+                {
+                    return Err(format!(
+                        "node {i} does not see node {j} healthy in its role"
+                    ));
                 }
             }
         }
-        for slot in 0..16384u16 {
-            let owner = reference
-                .slot_owner(slot)
-                .ok_or(format!("slot {slot} unowned"))?;
-            let Some(&j) = ids.get(&owner) else {
-                return Err(format!("slot {slot} owned by a node that is down"));
+        // The reference's primaries cover every slot, each claims exactly its slots itself,
+        // and every node sees the same slots for each of them.
+        let mut covered = 0;
+        for (id, &j) in &ids {
+            let Some(view) = reference
+                .node(id)
+                .filter(|n| n.is_primary() && !n.slots.is_empty())
+            else {
+                continue;
             };
-            if !self.cluster(j).is_primary() || self.cluster(j).slot_owner(slot) != Some(owner) {
-                return Err(format!("slot {slot}: owner {j} does not claim it"));
+            covered += view.slots.len();
+            let own = self.cluster(j);
+            if !own.is_primary() || own.node(id).is_none_or(|n| n.slots != view.slots) {
+                return Err(format!(
+                    "node {j} does not claim the slots others see it serve"
+                ));
             }
-            if let Some(&i) = alive
-                .iter()
-                .find(|&&i| self.cluster(i).slot_owner(slot) != Some(owner))
-            {
-                return Err(format!("node {i} disagrees on slot {slot}"));
+            if let Some(&i) = alive.iter().find(|&&i| {
+                self.cluster(i)
+                    .node(id)
+                    .is_none_or(|n| n.slots != view.slots)
+            }) {
+                return Err(format!("node {i} disagrees on the slots of node {j}"));
             }
+        }
+        if covered != 16384 {
+            return Err(format!("only {covered} slots are served by live primaries"));
         }
         Ok(())
     }
