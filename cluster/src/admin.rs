@@ -83,10 +83,10 @@ impl Cluster {
         if let Some(&busy) = slots.iter().find(|&&s| self.slot_owner(s).is_some()) {
             return Err(ClusterError::SlotBusy(busy));
         }
-        for &slot in slots {
-            self.importing.remove(&slot);
-            self.assign(slot, Some(self.myself));
+        for slot in slots {
+            self.importing.remove(slot);
         }
+        self.assign_many(slots, Some(self.myself));
         self.after_admin(now_ms);
         Ok(())
     }
@@ -97,11 +97,11 @@ impl Cluster {
         if let Some(&free) = slots.iter().find(|&&s| self.slot_owner(s).is_none()) {
             return Err(ClusterError::SlotUnassigned(free));
         }
-        for &slot in slots {
-            self.migrating.remove(&slot);
-            self.importing.remove(&slot);
-            self.assign(slot, None);
+        for slot in slots {
+            self.migrating.remove(slot);
+            self.importing.remove(slot);
         }
+        self.assign_many(slots, None);
         self.after_admin(now_ms);
         Ok(())
     }
@@ -112,9 +112,7 @@ impl Cluster {
             return Err(ClusterError::FlushSlotsNotEmpty);
         }
         let mine: Vec<u16> = self.me().slots.iter().collect();
-        for slot in mine {
-            self.assign(slot, None);
-        }
+        self.assign_many(&mine, None);
         self.after_admin(now_ms);
         Ok(())
     }
@@ -148,9 +146,8 @@ impl Cluster {
             me.primary = None;
             self.outputs.push(Output::Promote);
         }
-        for slot in 0..SLOT_COUNT as u16 {
-            self.assign(slot, None);
-        }
+        let all: Vec<u16> = (0..SLOT_COUNT as u16).collect();
+        self.assign_many(&all, None);
         self.migrating.clear();
         self.importing.clear();
         let others: Vec<NodeId> = self

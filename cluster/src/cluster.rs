@@ -453,20 +453,35 @@ impl Cluster {
 
     /// Sets the owner of a slot, keeping nodes' slot sets in step.
     pub(crate) fn assign(&mut self, slot: u16, owner: Option<NodeId>) {
-        let Some(entry) = self.slot_owner.get_mut(usize::from(slot)) else {
-            return;
-        };
-        let old = std::mem::replace(entry, owner);
-        match (old.is_some(), owner.is_some()) {
-            (false, true) => self.assigned += 1,
-            (true, false) => self.assigned -= 1,
-            _ => {}
+        self.assign_many(&[slot], owner);
+    }
+
+    /// Sets the owner of several slots (one node lookup per owner, not per slot).
+    pub(crate) fn assign_many(&mut self, slots: &[u16], owner: Option<NodeId>) {
+        let mut lost: BTreeMap<NodeId, Vec<u16>> = BTreeMap::new();
+        let mut moved = Vec::with_capacity(slots.len());
+        for &slot in slots {
+            let Some(entry) = self.slot_owner.get_mut(usize::from(slot)) else {
+                continue;
+            };
+            let old = std::mem::replace(entry, owner);
+            match (old, owner) {
+                (None, Some(_)) => self.assigned += 1,
+                (Some(_), None) => self.assigned -= 1,
+                _ => {}
+            }
+            if let Some(old) = old {
+                lost.entry(old).or_default().push(slot);
+            }
+            moved.push(slot);
         }
-        if let Some(n) = old.and_then(|id| self.nodes.get_mut(&id)) {
-            n.slots.remove(slot);
+        for (id, slots) in lost {
+            if let Some(n) = self.nodes.get_mut(&id) {
+                slots.into_iter().for_each(|s| n.slots.remove(s));
+            }
         }
         if let Some(n) = owner.and_then(|id| self.nodes.get_mut(&id)) {
-            n.slots.insert(slot);
+            moved.into_iter().for_each(|s| n.slots.insert(s));
         }
     }
 
@@ -839,9 +854,7 @@ impl Cluster {
             node.slots.iter().collect()
         };
         let was = (node.role, node.primary);
-        for slot in lost {
-            self.assign(slot, None);
-        }
+        self.assign_many(&lost, None);
         let primary = header.primary.filter(|p| *p != sender);
         if was != (Role::Replica, primary) {
             let n = self.nodes.get_mut(&sender).expect("checked");
@@ -867,14 +880,18 @@ impl Cluster {
         };
         let mut lost_mine = Vec::new();
         let mut took_from_my_primary = false;
-        let mut touched = false;
+        let mut taken = Vec::new();
+        let mut epochs: BTreeMap<NodeId, u64> = BTreeMap::new();
         for slot in claimed.iter() {
             let owner = self.slot_owner(slot);
             if owner == Some(sender) || self.importing.contains_key(&slot) {
                 continue;
             }
-            if owner.is_some_and(|o| self.epoch_of(&o) >= epoch) {
-                continue;
+            if let Some(o) = owner {
+                let owner_epoch = *epochs.entry(o).or_insert_with(|| self.epoch_of(&o));
+                if owner_epoch >= epoch {
+                    continue;
+                }
             }
             if owner == Some(self.myself) {
                 lost_mine.push(slot);
@@ -882,9 +899,10 @@ impl Cluster {
             if owner.is_some() && owner == my_primary {
                 took_from_my_primary = true;
             }
-            self.assign(slot, Some(sender));
-            touched = true;
+            taken.push(slot);
         }
+        let touched = !taken.is_empty();
+        self.assign_many(&taken, Some(sender));
         if !touched {
             return;
         }
@@ -909,9 +927,7 @@ impl Cluster {
             return;
         };
         let mine: Vec<u16> = self.me().slots.iter().collect();
-        for slot in mine {
-            self.assign(slot, None);
-        }
+        self.assign_many(&mine, None);
         self.migrating.clear();
         self.importing.clear();
         let me = self.me_mut();

@@ -267,9 +267,7 @@ impl Cluster {
             me.role = Role::Primary;
             me.primary = None;
         }
-        for slot in slots {
-            self.assign(slot, Some(self.myself));
-        }
+        self.assign_many(&slots, Some(self.myself));
         if self.election.epoch > self.me().config_epoch {
             let epoch = self.election.epoch;
             self.me_mut().config_epoch = epoch;

@@ -196,9 +196,7 @@ impl Cluster {
             cluster.nodes.insert(node.id, node);
         }
         for p in &parsed {
-            for &slot in &p.slots {
-                cluster.assign(slot, Some(p.node.id));
-            }
+            cluster.assign_many(&p.slots, Some(p.node.id));
             cluster.migrating.extend(p.migrating.iter().copied());
             cluster.importing.extend(p.importing.iter().copied());
         }

@@ -25,11 +25,16 @@ fn check(ok: bool, what: &str) -> Result<(), String> {
     }
 }
 
-/// Seeds to run: `SIM_SEED` alone when set, else `count` seeds from `base`.
+/// Seeds to run: `SIM_SEED` alone when set, else `count` seeds from `base` (`SIM_SEEDS=n`
+/// runs n times as many, for long sweeps).
 fn seeds(base: u64, count: u64) -> Vec<u64> {
-    match std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+    let env = |name| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    match env("SIM_SEED") {
         Some(seed) => vec![seed],
-        None => (base..base + count).collect(),
+        None => {
+            let count = count * env("SIM_SEEDS").unwrap_or(1);
+            (base * 1000..base * 1000 + count).collect()
+        }
     }
 }
 
@@ -301,6 +306,7 @@ fn fifty_nodes_form_and_fail_over() {
             },
         );
         sim.create(25, 1)?;
+        eprintln!("formed at {} ms after {} messages", sim.now, sim.messages);
         let old = sim.primary_of(0).ok_or("no primary")?;
         sim.crash(old);
         sim.wait(120_000, "a replica to take over", |s| {

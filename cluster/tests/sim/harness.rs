@@ -5,7 +5,7 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use slotkv_cluster::{Cluster, ClusterConfig, Endpoint, Message, NodeId, Output, SlotSet};
+use slotkv_cluster::{Body, Cluster, ClusterConfig, Endpoint, Message, NodeId, Output, SlotSet};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -86,6 +86,8 @@ pub struct Sim {
     /// Per config epoch, the slots each primary claimed with it.
     claims: BTreeMap<u64, BTreeMap<NodeId, SlotSet>>,
     pub messages: u64,
+    /// Votes granted: (candidate, epoch) -> voters that flagged the candidate's primary FAIL.
+    votes: BTreeMap<(NodeId, u64), BTreeSet<NodeId>>,
 }
 
 impl Sim {
@@ -106,6 +108,7 @@ impl Sim {
             seq: 0,
             claims: BTreeMap::new(),
             messages: 0,
+            votes: BTreeMap::new(),
         };
         for i in 0..count {
             let me = Endpoint {
@@ -216,7 +219,12 @@ impl Sim {
 
     fn apply(&mut self, i: usize, out: Output) {
         match out {
-            Output::Send { addr, msg, .. } => self.transmit(i, &addr.ip, addr.port, &msg),
+            Output::Send { to, addr, msg } => {
+                if msg.body == Body::FailoverAuthAck {
+                    self.record_vote(i, to, &msg);
+                }
+                self.transmit(i, &addr.ip, addr.port, &msg)
+            }
             Output::SaveConfig => {
                 if let Some(c) = &self.nodes[i].cluster {
                     self.nodes[i].conf = c.nodes_conf();
@@ -450,28 +458,37 @@ impl Sim {
         Ok(())
     }
 
-    /// A replica promoted by an election: a majority of the slot-serving primaries flag its
-    /// old primary FAIL.
+    /// Notes a vote of node `i` for `candidate` when `i` flags the candidate's primary (as the
+    /// candidate itself knows it) FAIL.
+    fn record_vote(&mut self, i: usize, candidate: NodeId, ack: &Message) {
+        let primary = self
+            .index_of(candidate)
+            .and_then(|j| self.cluster(j).primary());
+        let Some(c) = &self.nodes[i].cluster else {
+            return;
+        };
+        if primary.and_then(|p| c.node(&p)).is_some_and(|p| p.fail) {
+            let key = (candidate, ack.header.current_epoch);
+            self.votes.entry(key).or_default().insert(c.myid());
+        }
+    }
+
+    /// A replica promoted by an election (not a manual failover) got the votes of a majority
+    /// of the slot-serving primaries, each of which flagged its old primary FAIL.
     fn check_failover(&self, i: usize, last_primary: Option<NodeId>) -> Result<(), String> {
         let promoted = self.events.last().is_some_and(
             |e| matches!(e, Event::Promoted { node, at } if *node == i && *at == self.now),
         );
-        let Some(old) = last_primary.filter(|_| promoted && !self.manual) else {
+        if !promoted || self.manual || last_primary.is_none() {
             return Ok(());
-        };
-        let seeing = (0..self.nodes.len())
-            .filter(|&j| self.alive(j) && j != i)
-            .filter(|&j| {
-                let c = self.cluster(j);
-                let serves = c
-                    .node(&c.myid())
-                    .is_some_and(|n| c.is_primary() && !n.slots.is_empty());
-                serves && c.node(&old).is_some_and(|n| n.fail)
-            })
-            .count();
-        if seeing < self.shards / 2 + 1 {
+        }
+        let c = self.cluster(i);
+        let key = (c.myid(), c.config_epoch());
+        let voters = self.votes.get(&key).map_or(0, BTreeSet::len);
+        if voters < self.shards / 2 + 1 {
             return Err(format!(
-                "node {i} was promoted while only {seeing} primaries flag {old} FAIL"
+                "node {i} was promoted with epoch {} by {voters} votes from primaries seeing the failure",
+                key.1
             ));
         }
         Ok(())
