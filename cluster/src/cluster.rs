@@ -124,7 +124,12 @@ fn stat_index(kind: MessageType) -> usize {
 impl Cluster {
     /// A fresh node alone in its cluster: a primary without slots, epoch 0.
     pub fn new(myself: NodeId, config: ClusterConfig, me: Endpoint, now_ms: u64) -> Cluster {
-        let mut rng = SmallRng::seed_from_u64(config.seed);
+        // Nodes built with the same seed still draw different numbers.
+        let salt = myself
+            .as_bytes()
+            .iter()
+            .fold(0u64, |h, &b| h.rotate_left(5) ^ u64::from(b));
+        let mut rng = SmallRng::seed_from_u64(config.seed ^ salt);
         let mut node = Node::new(myself, &me.ip, me.port, me.bus_port, now_ms);
         node.tls_port = me.tls_port;
         node.hostname = me.hostname;
@@ -940,6 +945,7 @@ impl Cluster {
         self.reset_manual_failover();
         self.changed();
         self.outputs.push(Output::Replicate { primary, ip, port });
+        self.broadcast_pong(now);
     }
 
     /// The sender claims slots a node with a higher config epoch serves: tell it (UPDATE).
