@@ -403,7 +403,9 @@ impl Cluster {
         for id in ids {
             self.node_cron(now, id);
         }
-        self.track_orphans(now);
+        if self.ticks % 10 == 0 {
+            self.track_orphans(now);
+        }
         if self.manual.end != 0 && now > self.manual.end {
             self.reset_manual_failover();
         }
@@ -598,28 +600,23 @@ impl Cluster {
 
     /// About a tenth of the known nodes (at least 3), plus every node flagged PFAIL.
     fn gossip_section(&mut self, now: u64, to: &NodeId) -> Vec<GossipEntry> {
-        let mut candidates: Vec<NodeId> = self
-            .peers()
-            .filter(|n| {
-                n.id != *to && (n.link_connected || !n.slots.is_empty() || n.pong_received != 0)
-            })
-            .map(|n| n.id)
+        let myself = self.myself;
+        let mut candidates: Vec<&Node> = self
+            .nodes
+            .values()
+            .filter(|n| n.id != myself && !n.handshake && !n.noaddr && n.id != *to)
+            .filter(|n| n.link_connected || !n.slots.is_empty() || n.pong_received != 0)
             .collect();
         let wanted = (self.nodes.len() / 10).max(3).min(candidates.len());
-        let mut chosen: Vec<NodeId> = Vec::with_capacity(wanted);
+        let mut chosen: Vec<&Node> = Vec::with_capacity(wanted);
         for _ in 0..wanted {
             let at = self.rng.gen_range(0..candidates.len());
             chosen.push(candidates.swap_remove(at));
         }
-        chosen.extend(
-            candidates
-                .into_iter()
-                .filter(|id| self.nodes.get(id).is_some_and(|n| n.pfail)),
-        );
+        chosen.extend(candidates.into_iter().filter(|n| n.pfail));
         chosen.truncate(crate::message::MAX_GOSSIP);
         chosen
-            .iter()
-            .filter_map(|id| self.nodes.get(id))
+            .into_iter()
             .map(|n| GossipEntry {
                 id: n.id,
                 flags: n.wire_flags(),

@@ -5,7 +5,9 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use slotkv_cluster::{Body, Cluster, ClusterConfig, Endpoint, Message, NodeId, Output, SlotSet};
+use slotkv_cluster::{
+    Body, BusAddr, Cluster, ClusterConfig, Endpoint, Message, NodeId, Output, SlotSet,
+};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -44,6 +46,7 @@ struct Packet {
     from: usize,
     to_ip: String,
     to_port: u16,
+    to_hostname: String,
     bytes: Vec<u8>,
 }
 
@@ -223,7 +226,7 @@ impl Sim {
                 if msg.body == Body::FailoverAuthAck {
                     self.record_vote(i, to, &msg);
                 }
-                self.transmit(i, &addr.ip, addr.port, &msg)
+                self.transmit(i, &addr, &msg)
             }
             Output::SaveConfig => {
                 if let Some(c) = &self.nodes[i].cluster {
@@ -245,7 +248,7 @@ impl Sim {
         }
     }
 
-    fn transmit(&mut self, from: usize, ip: &str, port: u16, msg: &Message) {
+    fn transmit(&mut self, from: usize, addr: &BusAddr, msg: &Message) {
         let mut bytes = Vec::new();
         msg.encode(&mut bytes);
         let copies = if self.rng.gen_bool(self.faults.dup) {
@@ -263,19 +266,22 @@ impl Sim {
                 at: self.now + delay,
                 seq: self.seq,
                 from,
-                to_ip: ip.to_string(),
-                to_port: port,
+                to_ip: addr.ip.clone(),
+                to_port: addr.port,
+                to_hostname: addr.hostname.clone(),
                 bytes: bytes.clone(),
             }));
         }
     }
 
     fn deliver(&mut self, p: Packet) -> Result<(), String> {
-        let Some(to) = (0..self.nodes.len()).find(|&j| {
-            self.alive(j)
-                && self.nodes[j].me.ip == p.to_ip
-                && self.nodes[j].me.bus_port == p.to_port
-        }) else {
+        // As a driver would: the address, else the hostname when nobody answers there.
+        let at =
+            |j: usize| self.nodes[j].me.ip == p.to_ip && self.nodes[j].me.bus_port == p.to_port;
+        let named =
+            |j: usize| !p.to_hostname.is_empty() && self.nodes[j].me.hostname == p.to_hostname;
+        let up = || (0..self.nodes.len()).filter(|&j| self.alive(j));
+        let Some(to) = up().find(|&j| at(j)).or_else(|| up().find(|&j| named(j))) else {
             return Ok(());
         };
         if self.blocked.contains(&(p.from, to)) {
