@@ -193,6 +193,25 @@ impl Cluster {
         &self.config
     }
 
+    /// Applies new settings (CONFIG SET cluster-*); takes effect from the next input.
+    pub fn set_config(&mut self, config: ClusterConfig) {
+        let nofailover = config.replica_no_failover;
+        self.config = config;
+        self.me_mut().nofailover = nofailover;
+    }
+
+    /// Applies a new announced endpoint (CONFIG SET cluster-announce-*, or the ports after a
+    /// restart); peers learn it from the next heartbeats.
+    pub fn set_endpoint(&mut self, me: Endpoint) {
+        let node = self.me_mut();
+        node.ip = me.ip;
+        node.port = me.port;
+        node.tls_port = me.tls_port;
+        node.bus_port = me.bus_port;
+        node.hostname = me.hostname;
+        self.changed();
+    }
+
     /// `currentEpoch`.
     pub fn current_epoch(&self) -> u64 {
         self.current_epoch

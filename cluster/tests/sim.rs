@@ -236,6 +236,59 @@ fn replica_migrates_to_an_orphaned_primary() {
 }
 
 #[test]
+fn no_failover_for_nofailover_replicas_or_stale_data() {
+    run_seeds(700, 5, |seed| {
+        // cluster-replica-no-failover: the shard stays down.
+        let mut sim = Sim::new(seed, 6, config());
+        sim.create(3, 1)?;
+        sim.admin(3, |c, _| {
+            c.set_config(ClusterConfig {
+                replica_no_failover: true,
+                ..config()
+            })
+        });
+        sim.run_for(2000)?;
+        sim.crash(0);
+        sim.run_for(6 * TIMEOUT)?;
+        check(
+            sim.primary_of(0).is_none(),
+            "a no-failover replica took over",
+        )?;
+        check(
+            sim.cluster(1)
+                .node(&sim.id(3))
+                .is_some_and(|n| n.nofailover),
+            "nofailover flag",
+        )?;
+        check(!sim.cluster(1).state_ok(), "cluster_state stays fail")?;
+        // A replica cut from its primary for longer than the validity limit does not either;
+        // with cluster-replica-validity-factor 0 it does.
+        for (factor, expect) in [(1, false), (0, true)] {
+            let mut sim = Sim::new(
+                seed,
+                6,
+                ClusterConfig {
+                    replica_validity_factor: factor,
+                    repl_ping_period_ms: 1000,
+                    ..config()
+                },
+            );
+            sim.create(3, 1)?;
+            sim.nodes[4].repl_down = true;
+            sim.run_for(3 * TIMEOUT)?;
+            sim.crash(1);
+            sim.run_for(6 * TIMEOUT)?;
+            let took_over = sim.primary_of(5461).is_some();
+            check(
+                took_over == expect,
+                &format!("validity factor {factor}: took over {took_over}"),
+            )?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn manual_failovers() {
     run_seeds(600, 10, |seed| {
         let mut sim = Sim::new(seed, 6, config());

@@ -60,6 +60,8 @@ pub struct SimNode {
     pub offset: u64,
     pub paused_until: u64,
     pub skew: i64,
+    /// The replication link to its primary is down (the bus still works).
+    pub repl_down: bool,
     incarnation: u64,
     seen: (u64, u64),
     max_epochs: (u64, u64),
@@ -130,6 +132,7 @@ impl Sim {
                 offset: 0,
                 paused_until: 0,
                 skew: 0,
+                repl_down: false,
                 incarnation: 0,
                 seen: (0, 0),
                 max_epochs: (0, 0),
@@ -340,7 +343,8 @@ impl Sim {
             let source = c
                 .primary()
                 .and_then(|p| self.index_of(p))
-                .filter(|&j| !self.blocked.contains(&(i, j)) && self.cluster(j).is_primary());
+                .filter(|&j| !self.blocked.contains(&(i, j)) && self.cluster(j).is_primary())
+                .filter(|_| !self.nodes[i].repl_down);
             let t = self.local_time(i, self.now);
             let offset = source.map(|j| self.nodes[j].offset);
             let node = &mut self.nodes[i];
