@@ -71,7 +71,8 @@ impl Cluster {
             return Err(ClusterError::ForgetMyPrimary);
         }
         self.remove_node(&node);
-        self.banned.insert(node, now_ms + FORGET_BAN_MS);
+        self.banned
+            .insert(node, now_ms.saturating_add(FORGET_BAN_MS));
         self.update_state(now_ms);
         self.flush();
         Ok(())
@@ -284,7 +285,7 @@ impl Cluster {
     /// CLUSTER COUNT-FAILURE-REPORTS id.
     pub fn count_failure_reports(&self, now_ms: u64, id: &str) -> Result<usize, ClusterError> {
         let node = self.lookup(id)?;
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         Ok(self.nodes.get(&node).map_or(0, |n| {
             n.fail_reports
                 .values()

@@ -1007,7 +1007,7 @@ impl Cluster {
         {
             return;
         }
-        self.current_epoch += 1;
+        self.current_epoch = self.current_epoch.saturating_add(1);
         let epoch = self.current_epoch;
         self.me_mut().config_epoch = epoch;
         self.changed();
@@ -1045,7 +1045,7 @@ impl Cluster {
         from_primary: bool,
         g: &GossipEntry,
     ) {
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         let Some(n) = self.nodes.get_mut(&g.id) else {
             return;
         };
@@ -1077,7 +1077,7 @@ impl Cluster {
     pub(crate) fn mark_failing_if_needed(&mut self, now: u64, id: NodeId) {
         let quorum = self.quorum();
         let me_primary = self.me().is_primary();
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         let Some(n) = self.nodes.get_mut(&id) else {
             return;
         };
@@ -1114,7 +1114,7 @@ impl Cluster {
     /// A FAIL node answered: replicas and slot-less primaries are cleared at once, primaries
     /// with slots once nobody took them over for twice the node timeout.
     fn clear_failure_if_needed(&mut self, now: u64, id: &NodeId) {
-        let undo = self.config.node_timeout_ms * 2;
+        let undo = self.config.node_timeout_ms.saturating_mul(2);
         let Some(n) = self.nodes.get_mut(id) else {
             return;
         };

@@ -37,7 +37,7 @@ impl Cluster {
             return Err(ClusterError::PrimaryDown);
         }
         self.reset_manual_failover();
-        self.manual.end = now_ms + MF_TIMEOUT;
+        self.manual.end = now_ms.saturating_add(MF_TIMEOUT);
         match kind {
             FailoverKind::Takeover => {
                 self.bump_epoch_without_consensus();
@@ -63,7 +63,7 @@ impl Cluster {
         if mine != 0 && mine == max {
             return false;
         }
-        self.current_epoch += 1;
+        self.current_epoch = self.current_epoch.saturating_add(1);
         let epoch = self.current_epoch;
         self.me_mut().config_epoch = epoch;
         self.changed();
@@ -99,10 +99,10 @@ impl Cluster {
             return;
         }
         self.reset_manual_failover();
-        self.manual.end = now + MF_TIMEOUT;
+        self.manual.end = now.saturating_add(MF_TIMEOUT);
         self.manual.replica = Some(from);
         self.outputs
-            .push(Output::PauseWritesUntil(now + MF_TIMEOUT * 2));
+            .push(Output::PauseWritesUntil(now.saturating_add(MF_TIMEOUT * 2)));
         self.send_heartbeat(now, crate::message::HeartbeatKind::Ping, from, None);
     }
 
@@ -134,8 +134,8 @@ impl Cluster {
             return;
         }
         let timeout = self.config.node_timeout_ms;
-        let auth_timeout = (timeout * 2).max(2000);
-        let retry = auth_timeout * 2;
+        let auth_timeout = timeout.saturating_mul(2).max(2000);
+        let retry = auth_timeout.saturating_mul(2);
         if !manual && self.data_too_old(now) {
             return;
         }
@@ -148,7 +148,7 @@ impl Cluster {
             };
             self.election = Election {
                 scheduled: true,
-                auth_time: now + delay,
+                auth_time: now.saturating_add(delay),
                 rank,
                 ..Election::default()
             };
@@ -165,7 +165,7 @@ impl Cluster {
             return;
         }
         if !self.election.sent {
-            self.current_epoch += 1;
+            self.current_epoch = self.current_epoch.saturating_add(1);
             self.election.epoch = self.current_epoch;
             self.election.sent = true;
             self.save_pending = true;
@@ -196,7 +196,10 @@ impl Cluster {
         let age = now
             .saturating_sub(self.primary_link_down_since)
             .saturating_sub(timeout);
-        age > self.config.repl_ping_period_ms + timeout * factor
+        age > self
+            .config
+            .repl_ping_period_ms
+            .saturating_add(timeout.saturating_mul(factor))
     }
 
     pub(crate) fn count_vote(&mut self, header: &Header) {
@@ -228,7 +231,7 @@ impl Cluster {
         if !primary.fail && !forced {
             return;
         }
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         if primary
             .voted_time
             .is_some_and(|t| now.saturating_sub(t) < window)
