@@ -288,8 +288,12 @@ impl Cluster {
         }
     }
 
-    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH).
-    pub fn publish(&mut self, channel: &[u8], message: &[u8], sharded: bool) {
+    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH); `false` when
+    /// channel and message exceed [`crate::message::MAX_PUBLISH_PAYLOAD`] and nothing was sent.
+    pub fn publish(&mut self, channel: &[u8], message: &[u8], sharded: bool) -> bool {
+        if channel.len().saturating_add(message.len()) > crate::message::MAX_PUBLISH_PAYLOAD {
+            return false;
+        }
         let body = Body::Publish {
             sharded,
             channel: channel.to_vec(),
@@ -307,6 +311,7 @@ impl Cluster {
         for to in targets {
             self.send(to, body.clone());
         }
+        true
     }
 
     /// Builds the routing view the data path reads.

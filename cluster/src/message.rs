@@ -13,8 +13,10 @@ use std::fmt;
 pub const SIGNATURE: &[u8; 4] = b"SKCB";
 /// Format version written and accepted.
 pub const VERSION: u16 = 1;
-/// Largest frame accepted or written (bytes).
-pub const MAX_FRAME: usize = 1 << 20;
+/// Largest frame accepted or written (bytes): a driver buffers at most this much per link.
+pub const MAX_FRAME: usize = 16 << 20;
+/// Largest channel + message of a PUBLISH (the rest of the frame stays below 64 KiB).
+pub const MAX_PUBLISH_PAYLOAD: usize = MAX_FRAME - (64 << 10);
 /// Largest gossip section accepted.
 pub const MAX_GOSSIP: usize = 1024;
 /// Most slot ranges in one slot set (every other slot).
@@ -236,8 +238,8 @@ impl Message {
     }
 
     /// Appends the frame to `out`. Texts longer than their limits are cut, gossip sections
-    /// beyond [`MAX_GOSSIP`] entries are cut; a PUBLISH whose frame would exceed [`MAX_FRAME`]
-    /// must be refused by the caller ([`Message::encoded_len_fits`]).
+    /// beyond [`MAX_GOSSIP`] entries are cut; PUBLISH payloads beyond
+    /// [`MAX_PUBLISH_PAYLOAD`] are refused earlier by [`crate::Cluster::publish`].
     pub fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(SIGNATURE);
@@ -248,13 +250,6 @@ impl Message {
         encode_body(&self.body, out);
         let len = u32::try_from(out.len() - start).unwrap_or(u32::MAX);
         out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
-    }
-
-    /// Whether the encoded frame stays within [`MAX_FRAME`].
-    pub fn encoded_len_fits(&self) -> bool {
-        let mut buf = Vec::new();
-        self.encode(&mut buf);
-        buf.len() <= MAX_FRAME
     }
 
     /// Decodes the frame at the start of `buf`: `Ok(None)` when more bytes are needed,

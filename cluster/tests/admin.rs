@@ -310,7 +310,9 @@ fn publish_reaches_every_node_and_sharded_only_the_shard() {
     nodes[0].add_slots(NOW, &[1]).unwrap();
     nodes[2].replicate(NOW, &"a".repeat(40), false).unwrap();
     pump(&mut nodes, NOW);
-    nodes[0].publish(b"news", b"hello", false);
+    assert!(nodes[0].publish(b"news", b"hello", false));
+    let huge = vec![0u8; slotkv_cluster::message::MAX_PUBLISH_PAYLOAD];
+    assert!(!nodes[0].publish(b"x", &huge, false));
     let outs = pump(&mut nodes, NOW);
     let got: Vec<usize> = outs
         .iter()
@@ -318,7 +320,7 @@ fn publish_reaches_every_node_and_sharded_only_the_shard() {
         .map(|(i, _)| *i)
         .collect();
     assert_eq!(got, vec![1, 2]);
-    nodes[0].publish(b"shard", b"hi", true);
+    assert!(nodes[0].publish(b"shard", b"hi", true));
     let outs = pump(&mut nodes, NOW);
     let got: Vec<usize> = outs
         .iter()

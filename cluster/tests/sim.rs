@@ -378,6 +378,38 @@ fn chaos_then_heal_converges() {
 }
 
 #[test]
+fn fifteen_nodes_lose_two_primaries_at_once() {
+    run_seeds(1500, 5, |seed| {
+        let mut sim = Sim::new(seed, 15, config());
+        sim.faults = Faults {
+            loss: 0.01,
+            dup: 0.01,
+            max_delay_ms: 50,
+        };
+        sim.create(5, 2)?;
+        let (a, b) = (
+            sim.primary_of(0).ok_or("no primary")?,
+            sim.primary_of(16383).ok_or("no primary")?,
+        );
+        sim.crash(a);
+        sim.crash(b);
+        sim.wait(10 * TIMEOUT, "both shards to fail over", |s| {
+            s.primary_of(0).is_some() && s.primary_of(16383).is_some()
+        })?;
+        sim.restart(a, None)?;
+        sim.restart(b, None)?;
+        sim.wait(60_000, "agreement", |s| s.agreement().is_ok())?;
+        check(
+            sim.replicas_of(sim.primary_of(0).ok_or("no primary")?)
+                .len()
+                == 2,
+            "the old primary rejoined its shard",
+        )?;
+        Ok(())
+    });
+}
+
+#[test]
 fn fifty_nodes_form_and_fail_over() {
     run_seeds(2000, 1, |seed| {
         let mut sim = Sim::new(
