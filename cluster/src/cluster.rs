@@ -68,6 +68,9 @@ pub(crate) struct Election {
     pub(crate) epoch: u64,
     pub(crate) rank: u64,
     pub(crate) voters: BTreeSet<NodeId>,
+    /// The request as first sent (re-sent as is to primaries that did not vote yet).
+    pub(crate) request: Option<Header>,
+    pub(crate) last_request: u64,
 }
 
 /// A manual failover in progress (on the replica or on its primary).

@@ -106,7 +106,9 @@ impl Cluster {
         self.send_heartbeat(now, crate::message::HeartbeatKind::Ping, from, None);
     }
 
-    /// Number of sibling replicas with a larger replication offset (0: best placed).
+    /// Number of sibling replicas ahead of this one: a larger replication offset, or the same
+    /// offset and a lower node ID (0: best placed). The tie-break keeps equal replicas from
+    /// splitting the votes.
     fn rank(&self, primary: &NodeId) -> u64 {
         self.nodes
             .values()
@@ -115,7 +117,8 @@ impl Cluster {
                     && n.is_replica()
                     && n.primary == Some(*primary)
                     && !n.nofailover
-                    && n.repl_offset > self.repl_offset
+                    && (n.repl_offset, std::cmp::Reverse(n.id))
+                        > (self.repl_offset, std::cmp::Reverse(self.myself))
             })
             .count() as u64
     }
@@ -173,16 +176,34 @@ impl Cluster {
             if manual {
                 header.mflags |= mflags::FORCEACK;
             }
-            let targets: Vec<NodeId> = self.peers().map(|n| n.id).collect();
-            for to in targets {
-                if let Some(addr) = self.nodes.get(&to).map(|n| n.bus_addr()) {
-                    self.send_with(to, addr, header.clone(), Body::FailoverAuthRequest);
-                }
-            }
+            self.election.request = Some(header);
+            self.request_votes(now);
             return;
         }
         if self.election.voters.len() >= self.quorum() {
             self.promote(now);
+        } else if now.saturating_sub(self.election.last_request) >= 1000 {
+            self.request_votes(now);
+        }
+    }
+
+    /// Sends the election's request (unchanged: same epoch) to every peer that did not vote
+    /// yet: a primary that learned of the failure late, or lost the request, can still vote
+    /// in this epoch.
+    fn request_votes(&mut self, now: u64) {
+        let Some(header) = self.election.request.clone() else {
+            return;
+        };
+        self.election.last_request = now;
+        let targets: Vec<NodeId> = self
+            .peers()
+            .filter(|n| !self.election.voters.contains(&n.id))
+            .map(|n| n.id)
+            .collect();
+        for to in targets {
+            if let Some(addr) = self.nodes.get(&to).map(|n| n.bus_addr()) {
+                self.send_with(to, addr, header.clone(), Body::FailoverAuthRequest);
+            }
         }
     }
 
