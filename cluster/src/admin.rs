@@ -71,7 +71,8 @@ impl Cluster {
             return Err(ClusterError::ForgetMyPrimary);
         }
         self.remove_node(&node);
-        self.banned.insert(node, now_ms + FORGET_BAN_MS);
+        self.banned
+            .insert(node, now_ms.saturating_add(FORGET_BAN_MS));
         self.update_state(now_ms);
         self.flush();
         Ok(())
@@ -83,10 +84,10 @@ impl Cluster {
         if let Some(&busy) = slots.iter().find(|&&s| self.slot_owner(s).is_some()) {
             return Err(ClusterError::SlotBusy(busy));
         }
-        for &slot in slots {
-            self.importing.remove(&slot);
-            self.assign(slot, Some(self.myself));
+        for slot in slots {
+            self.importing.remove(slot);
         }
+        self.assign_many(slots, Some(self.myself));
         self.after_admin(now_ms);
         Ok(())
     }
@@ -97,11 +98,11 @@ impl Cluster {
         if let Some(&free) = slots.iter().find(|&&s| self.slot_owner(s).is_none()) {
             return Err(ClusterError::SlotUnassigned(free));
         }
-        for &slot in slots {
-            self.migrating.remove(&slot);
-            self.importing.remove(&slot);
-            self.assign(slot, None);
+        for slot in slots {
+            self.migrating.remove(slot);
+            self.importing.remove(slot);
         }
+        self.assign_many(slots, None);
         self.after_admin(now_ms);
         Ok(())
     }
@@ -112,9 +113,7 @@ impl Cluster {
             return Err(ClusterError::FlushSlotsNotEmpty);
         }
         let mine: Vec<u16> = self.me().slots.iter().collect();
-        for slot in mine {
-            self.assign(slot, None);
-        }
+        self.assign_many(&mine, None);
         self.after_admin(now_ms);
         Ok(())
     }
@@ -148,9 +147,8 @@ impl Cluster {
             me.primary = None;
             self.outputs.push(Output::Promote);
         }
-        for slot in 0..SLOT_COUNT as u16 {
-            self.assign(slot, None);
-        }
+        let all: Vec<u16> = (0..SLOT_COUNT as u16).collect();
+        self.assign_many(&all, None);
         self.migrating.clear();
         self.importing.clear();
         let others: Vec<NodeId> = self
@@ -287,7 +285,7 @@ impl Cluster {
     /// CLUSTER COUNT-FAILURE-REPORTS id.
     pub fn count_failure_reports(&self, now_ms: u64, id: &str) -> Result<usize, ClusterError> {
         let node = self.lookup(id)?;
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         Ok(self.nodes.get(&node).map_or(0, |n| {
             n.fail_reports
                 .values()

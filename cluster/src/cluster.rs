@@ -68,6 +68,9 @@ pub(crate) struct Election {
     pub(crate) epoch: u64,
     pub(crate) rank: u64,
     pub(crate) voters: BTreeSet<NodeId>,
+    /// The request as first sent (re-sent as is to primaries that did not vote yet).
+    pub(crate) request: Option<Header>,
+    pub(crate) last_request: u64,
 }
 
 /// A manual failover in progress (on the replica or on its primary).
@@ -90,6 +93,8 @@ pub struct Cluster {
     pub(crate) config: ClusterConfig,
     pub(crate) nodes: BTreeMap<NodeId, Node>,
     pub(crate) slot_owner: Vec<Option<NodeId>>,
+    /// Slots with an owner.
+    pub(crate) assigned: usize,
     pub(crate) migrating: BTreeMap<u16, NodeId>,
     pub(crate) importing: BTreeMap<u16, NodeId>,
     pub(crate) current_epoch: u64,
@@ -122,7 +127,12 @@ fn stat_index(kind: MessageType) -> usize {
 impl Cluster {
     /// A fresh node alone in its cluster: a primary without slots, epoch 0.
     pub fn new(myself: NodeId, config: ClusterConfig, me: Endpoint, now_ms: u64) -> Cluster {
-        let mut rng = SmallRng::seed_from_u64(config.seed);
+        // Nodes built with the same seed still draw different numbers.
+        let salt = myself
+            .as_bytes()
+            .iter()
+            .fold(0u64, |h, &b| h.rotate_left(5) ^ u64::from(b));
+        let mut rng = SmallRng::seed_from_u64(config.seed ^ salt);
         let mut node = Node::new(myself, &me.ip, me.port, me.bus_port, now_ms);
         node.tls_port = me.tls_port;
         node.hostname = me.hostname;
@@ -135,6 +145,7 @@ impl Cluster {
             config,
             nodes: BTreeMap::from([(myself, node)]),
             slot_owner: vec![None; SLOT_COUNT],
+            assigned: 0,
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             current_epoch: 0,
@@ -183,6 +194,25 @@ impl Cluster {
     /// The settings.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
+    }
+
+    /// Applies new settings (CONFIG SET cluster-*); takes effect from the next input.
+    pub fn set_config(&mut self, config: ClusterConfig) {
+        let nofailover = config.replica_no_failover;
+        self.config = config;
+        self.me_mut().nofailover = nofailover;
+    }
+
+    /// Applies a new announced endpoint (CONFIG SET cluster-announce-*, or the ports after a
+    /// restart); peers learn it from the next heartbeats.
+    pub fn set_endpoint(&mut self, me: Endpoint) {
+        let node = self.me_mut();
+        node.ip = me.ip;
+        node.port = me.port;
+        node.tls_port = me.tls_port;
+        node.bus_port = me.bus_port;
+        node.hostname = me.hostname;
+        self.changed();
     }
 
     /// `currentEpoch`.
@@ -261,8 +291,12 @@ impl Cluster {
         }
     }
 
-    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH).
-    pub fn publish(&mut self, channel: &[u8], message: &[u8], sharded: bool) {
+    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH); `false` when
+    /// channel and message exceed [`crate::message::MAX_PUBLISH_PAYLOAD`] and nothing was sent.
+    pub fn publish(&mut self, channel: &[u8], message: &[u8], sharded: bool) -> bool {
+        if channel.len().saturating_add(message.len()) > crate::message::MAX_PUBLISH_PAYLOAD {
+            return false;
+        }
         let body = Body::Publish {
             sharded,
             channel: channel.to_vec(),
@@ -280,6 +314,7 @@ impl Cluster {
         for to in targets {
             self.send(to, body.clone());
         }
+        true
     }
 
     /// Builds the routing view the data path reads.
@@ -395,7 +430,9 @@ impl Cluster {
         for id in ids {
             self.node_cron(now, id);
         }
-        self.track_orphans(now);
+        if self.ticks % 10 == 0 {
+            self.track_orphans(now);
+        }
         if self.manual.end != 0 && now > self.manual.end {
             self.reset_manual_failover();
         }
@@ -450,15 +487,35 @@ impl Cluster {
 
     /// Sets the owner of a slot, keeping nodes' slot sets in step.
     pub(crate) fn assign(&mut self, slot: u16, owner: Option<NodeId>) {
-        let Some(entry) = self.slot_owner.get_mut(usize::from(slot)) else {
-            return;
-        };
-        let old = std::mem::replace(entry, owner);
-        if let Some(n) = old.and_then(|id| self.nodes.get_mut(&id)) {
-            n.slots.remove(slot);
+        self.assign_many(&[slot], owner);
+    }
+
+    /// Sets the owner of several slots (one node lookup per owner, not per slot).
+    pub(crate) fn assign_many(&mut self, slots: &[u16], owner: Option<NodeId>) {
+        let mut lost: BTreeMap<NodeId, Vec<u16>> = BTreeMap::new();
+        let mut moved = Vec::with_capacity(slots.len());
+        for &slot in slots {
+            let Some(entry) = self.slot_owner.get_mut(usize::from(slot)) else {
+                continue;
+            };
+            let old = std::mem::replace(entry, owner);
+            match (old, owner) {
+                (None, Some(_)) => self.assigned += 1,
+                (Some(_), None) => self.assigned -= 1,
+                _ => {}
+            }
+            if let Some(old) = old {
+                lost.entry(old).or_default().push(slot);
+            }
+            moved.push(slot);
+        }
+        for (id, slots) in lost {
+            if let Some(n) = self.nodes.get_mut(&id) {
+                slots.into_iter().for_each(|s| n.slots.remove(s));
+            }
         }
         if let Some(n) = owner.and_then(|id| self.nodes.get_mut(&id)) {
-            n.slots.insert(slot);
+            moved.into_iter().for_each(|s| n.slots.insert(s));
         }
     }
 
@@ -570,28 +627,23 @@ impl Cluster {
 
     /// About a tenth of the known nodes (at least 3), plus every node flagged PFAIL.
     fn gossip_section(&mut self, now: u64, to: &NodeId) -> Vec<GossipEntry> {
-        let mut candidates: Vec<NodeId> = self
-            .peers()
-            .filter(|n| {
-                n.id != *to && (n.link_connected || !n.slots.is_empty() || n.pong_received != 0)
-            })
-            .map(|n| n.id)
+        let myself = self.myself;
+        let mut candidates: Vec<&Node> = self
+            .nodes
+            .values()
+            .filter(|n| n.id != myself && !n.handshake && !n.noaddr && n.id != *to)
+            .filter(|n| n.link_connected || !n.slots.is_empty() || n.pong_received != 0)
             .collect();
         let wanted = (self.nodes.len() / 10).max(3).min(candidates.len());
-        let mut chosen: Vec<NodeId> = Vec::with_capacity(wanted);
+        let mut chosen: Vec<&Node> = Vec::with_capacity(wanted);
         for _ in 0..wanted {
             let at = self.rng.gen_range(0..candidates.len());
             chosen.push(candidates.swap_remove(at));
         }
-        chosen.extend(
-            candidates
-                .into_iter()
-                .filter(|id| self.nodes.get(id).is_some_and(|n| n.pfail)),
-        );
+        chosen.extend(candidates.into_iter().filter(|n| n.pfail));
         chosen.truncate(crate::message::MAX_GOSSIP);
         chosen
-            .iter()
-            .filter_map(|id| self.nodes.get(id))
+            .into_iter()
             .map(|n| GossipEntry {
                 id: n.id,
                 flags: n.wire_flags(),
@@ -640,7 +692,9 @@ impl Cluster {
         };
         for slot in node.slots.iter() {
             if let Some(o) = self.slot_owner.get_mut(usize::from(slot)) {
-                *o = None;
+                if o.take().is_some() {
+                    self.assigned -= 1;
+                }
             }
         }
         self.migrating.retain(|_, n| n != id);
@@ -823,11 +877,13 @@ impl Cluster {
         if header.flags & flags::REPLICA == 0 {
             return;
         }
-        let lost: Vec<u16> = node.slots.iter().collect();
+        let lost: Vec<u16> = if node.slots.is_empty() {
+            Vec::new()
+        } else {
+            node.slots.iter().collect()
+        };
         let was = (node.role, node.primary);
-        for slot in lost {
-            self.assign(slot, None);
-        }
+        self.assign_many(&lost, None);
         let primary = header.primary.filter(|p| *p != sender);
         if was != (Role::Replica, primary) {
             let n = self.nodes.get_mut(&sender).expect("checked");
@@ -853,14 +909,18 @@ impl Cluster {
         };
         let mut lost_mine = Vec::new();
         let mut took_from_my_primary = false;
-        let mut touched = false;
+        let mut taken = Vec::new();
+        let mut epochs: BTreeMap<NodeId, u64> = BTreeMap::new();
         for slot in claimed.iter() {
             let owner = self.slot_owner(slot);
             if owner == Some(sender) || self.importing.contains_key(&slot) {
                 continue;
             }
-            if owner.is_some_and(|o| self.epoch_of(&o) >= epoch) {
-                continue;
+            if let Some(o) = owner {
+                let owner_epoch = *epochs.entry(o).or_insert_with(|| self.epoch_of(&o));
+                if owner_epoch >= epoch {
+                    continue;
+                }
             }
             if owner == Some(self.myself) {
                 lost_mine.push(slot);
@@ -868,9 +928,10 @@ impl Cluster {
             if owner.is_some() && owner == my_primary {
                 took_from_my_primary = true;
             }
-            self.assign(slot, Some(sender));
-            touched = true;
+            taken.push(slot);
         }
+        let touched = !taken.is_empty();
+        self.assign_many(&taken, Some(sender));
         if !touched {
             return;
         }
@@ -895,9 +956,7 @@ impl Cluster {
             return;
         };
         let mine: Vec<u16> = self.me().slots.iter().collect();
-        for slot in mine {
-            self.assign(slot, None);
-        }
+        self.assign_many(&mine, None);
         self.migrating.clear();
         self.importing.clear();
         let me = self.me_mut();
@@ -910,6 +969,7 @@ impl Cluster {
         self.reset_manual_failover();
         self.changed();
         self.outputs.push(Output::Replicate { primary, ip, port });
+        self.broadcast_pong(now);
     }
 
     /// The sender claims slots a node with a higher config epoch serves: tell it (UPDATE).
@@ -955,7 +1015,7 @@ impl Cluster {
         {
             return;
         }
-        self.current_epoch += 1;
+        self.current_epoch = self.current_epoch.saturating_add(1);
         let epoch = self.current_epoch;
         self.me_mut().config_epoch = epoch;
         self.changed();
@@ -993,7 +1053,7 @@ impl Cluster {
         from_primary: bool,
         g: &GossipEntry,
     ) {
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         let Some(n) = self.nodes.get_mut(&g.id) else {
             return;
         };
@@ -1025,7 +1085,7 @@ impl Cluster {
     pub(crate) fn mark_failing_if_needed(&mut self, now: u64, id: NodeId) {
         let quorum = self.quorum();
         let me_primary = self.me().is_primary();
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         let Some(n) = self.nodes.get_mut(&id) else {
             return;
         };
@@ -1062,7 +1122,7 @@ impl Cluster {
     /// A FAIL node answered: replicas and slot-less primaries are cleared at once, primaries
     /// with slots once nobody took them over for twice the node timeout.
     fn clear_failure_if_needed(&mut self, now: u64, id: &NodeId) {
-        let undo = self.config.node_timeout_ms * 2;
+        let undo = self.config.node_timeout_ms.saturating_mul(2);
         let Some(n) = self.nodes.get_mut(id) else {
             return;
         };
@@ -1234,10 +1294,8 @@ impl Cluster {
     pub(crate) fn update_state(&mut self, now: u64) {
         let mut ok = true;
         if self.config.require_full_coverage {
-            ok = self.slot_owner.iter().all(|o| {
-                o.and_then(|id| self.nodes.get(&id))
-                    .is_some_and(|n| !n.fail)
-            });
+            ok = self.assigned == SLOT_COUNT
+                && self.nodes.values().all(|n| !n.fail || n.slots.is_empty());
         }
         let size = self.cluster_size();
         let reachable = self

@@ -37,7 +37,7 @@ impl Cluster {
             return Err(ClusterError::PrimaryDown);
         }
         self.reset_manual_failover();
-        self.manual.end = now_ms + MF_TIMEOUT;
+        self.manual.end = now_ms.saturating_add(MF_TIMEOUT);
         match kind {
             FailoverKind::Takeover => {
                 self.bump_epoch_without_consensus();
@@ -63,7 +63,7 @@ impl Cluster {
         if mine != 0 && mine == max {
             return false;
         }
-        self.current_epoch += 1;
+        self.current_epoch = self.current_epoch.saturating_add(1);
         let epoch = self.current_epoch;
         self.me_mut().config_epoch = epoch;
         self.changed();
@@ -99,14 +99,16 @@ impl Cluster {
             return;
         }
         self.reset_manual_failover();
-        self.manual.end = now + MF_TIMEOUT;
+        self.manual.end = now.saturating_add(MF_TIMEOUT);
         self.manual.replica = Some(from);
         self.outputs
-            .push(Output::PauseWritesUntil(now + MF_TIMEOUT * 2));
+            .push(Output::PauseWritesUntil(now.saturating_add(MF_TIMEOUT * 2)));
         self.send_heartbeat(now, crate::message::HeartbeatKind::Ping, from, None);
     }
 
-    /// Number of sibling replicas with a larger replication offset (0: best placed).
+    /// Number of sibling replicas ahead of this one: a larger replication offset, or the same
+    /// offset and a lower node ID (0: best placed). The tie-break keeps equal replicas from
+    /// splitting the votes.
     fn rank(&self, primary: &NodeId) -> u64 {
         self.nodes
             .values()
@@ -115,7 +117,8 @@ impl Cluster {
                     && n.is_replica()
                     && n.primary == Some(*primary)
                     && !n.nofailover
-                    && n.repl_offset > self.repl_offset
+                    && (n.repl_offset, std::cmp::Reverse(n.id))
+                        > (self.repl_offset, std::cmp::Reverse(self.myself))
             })
             .count() as u64
     }
@@ -134,8 +137,8 @@ impl Cluster {
             return;
         }
         let timeout = self.config.node_timeout_ms;
-        let auth_timeout = (timeout * 2).max(2000);
-        let retry = auth_timeout * 2;
+        let auth_timeout = timeout.saturating_mul(2).max(2000);
+        let retry = auth_timeout.saturating_mul(2);
         if !manual && self.data_too_old(now) {
             return;
         }
@@ -148,7 +151,7 @@ impl Cluster {
             };
             self.election = Election {
                 scheduled: true,
-                auth_time: now + delay,
+                auth_time: now.saturating_add(delay),
                 rank,
                 ..Election::default()
             };
@@ -165,7 +168,7 @@ impl Cluster {
             return;
         }
         if !self.election.sent {
-            self.current_epoch += 1;
+            self.current_epoch = self.current_epoch.saturating_add(1);
             self.election.epoch = self.current_epoch;
             self.election.sent = true;
             self.save_pending = true;
@@ -173,16 +176,34 @@ impl Cluster {
             if manual {
                 header.mflags |= mflags::FORCEACK;
             }
-            let targets: Vec<NodeId> = self.peers().map(|n| n.id).collect();
-            for to in targets {
-                if let Some(addr) = self.nodes.get(&to).map(|n| n.bus_addr()) {
-                    self.send_with(to, addr, header.clone(), Body::FailoverAuthRequest);
-                }
-            }
+            self.election.request = Some(header);
+            self.request_votes(now);
             return;
         }
         if self.election.voters.len() >= self.quorum() {
             self.promote(now);
+        } else if now.saturating_sub(self.election.last_request) >= 1000 {
+            self.request_votes(now);
+        }
+    }
+
+    /// Sends the election's request (unchanged: same epoch) to every peer that did not vote
+    /// yet: a primary that learned of the failure late, or lost the request, can still vote
+    /// in this epoch.
+    fn request_votes(&mut self, now: u64) {
+        let Some(header) = self.election.request.clone() else {
+            return;
+        };
+        self.election.last_request = now;
+        let targets: Vec<NodeId> = self
+            .peers()
+            .filter(|n| !self.election.voters.contains(&n.id))
+            .map(|n| n.id)
+            .collect();
+        for to in targets {
+            if let Some(addr) = self.nodes.get(&to).map(|n| n.bus_addr()) {
+                self.send_with(to, addr, header.clone(), Body::FailoverAuthRequest);
+            }
         }
     }
 
@@ -196,7 +217,10 @@ impl Cluster {
         let age = now
             .saturating_sub(self.primary_link_down_since)
             .saturating_sub(timeout);
-        age > self.config.repl_ping_period_ms + timeout * factor
+        age > self
+            .config
+            .repl_ping_period_ms
+            .saturating_add(timeout.saturating_mul(factor))
     }
 
     pub(crate) fn count_vote(&mut self, header: &Header) {
@@ -228,7 +252,7 @@ impl Cluster {
         if !primary.fail && !forced {
             return;
         }
-        let window = self.config.node_timeout_ms * 2;
+        let window = self.config.node_timeout_ms.saturating_mul(2);
         if primary
             .voted_time
             .is_some_and(|t| now.saturating_sub(t) < window)
@@ -267,9 +291,7 @@ impl Cluster {
             me.role = Role::Primary;
             me.primary = None;
         }
-        for slot in slots {
-            self.assign(slot, Some(self.myself));
-        }
+        self.assign_many(&slots, Some(self.myself));
         if self.election.epoch > self.me().config_epoch {
             let epoch = self.election.epoch;
             self.me_mut().config_epoch = epoch;

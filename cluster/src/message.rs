@@ -4,7 +4,8 @@
 //! checks the frame length before parsing and never trusts a length field beyond the frame, so
 //! arbitrary bytes produce an error, never a panic or an unbounded allocation.
 
-use crate::slots::{SlotSet, SLOT_BYTES};
+use crate::routing::SLOT_COUNT;
+use crate::slots::SlotSet;
 use crate::NodeId;
 use std::fmt;
 
@@ -12,10 +13,14 @@ use std::fmt;
 pub const SIGNATURE: &[u8; 4] = b"SKCB";
 /// Format version written and accepted.
 pub const VERSION: u16 = 1;
-/// Largest frame accepted or written (bytes).
-pub const MAX_FRAME: usize = 1 << 20;
+/// Largest frame accepted or written (bytes): a driver buffers at most this much per link.
+pub const MAX_FRAME: usize = 16 << 20;
+/// Largest channel + message of a PUBLISH (the rest of the frame stays below 64 KiB).
+pub const MAX_PUBLISH_PAYLOAD: usize = MAX_FRAME - (64 << 10);
 /// Largest gossip section accepted.
 pub const MAX_GOSSIP: usize = 1024;
+/// Most slot ranges in one slot set (every other slot).
+pub const MAX_RANGES: usize = SLOT_COUNT / 2;
 /// Longest announced IP text.
 pub const MAX_IP_LEN: usize = 46;
 /// Longest announced hostname.
@@ -233,8 +238,8 @@ impl Message {
     }
 
     /// Appends the frame to `out`. Texts longer than their limits are cut, gossip sections
-    /// beyond [`MAX_GOSSIP`] entries are cut; a PUBLISH whose frame would exceed [`MAX_FRAME`]
-    /// must be refused by the caller ([`Message::encoded_len_fits`]).
+    /// beyond [`MAX_GOSSIP`] entries are cut; PUBLISH payloads beyond
+    /// [`MAX_PUBLISH_PAYLOAD`] are refused earlier by [`crate::Cluster::publish`].
     pub fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(SIGNATURE);
@@ -245,13 +250,6 @@ impl Message {
         encode_body(&self.body, out);
         let len = u32::try_from(out.len() - start).unwrap_or(u32::MAX);
         out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
-    }
-
-    /// Whether the encoded frame stays within [`MAX_FRAME`].
-    pub fn encoded_len_fits(&self) -> bool {
-        let mut buf = Vec::new();
-        self.encode(&mut buf);
-        buf.len() <= MAX_FRAME
     }
 
     /// Decodes the frame at the start of `buf`: `Ok(None)` when more bytes are needed,
@@ -312,6 +310,16 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// Slots as a count of ranges and inclusive (start, end) pairs.
+fn put_slots(out: &mut Vec<u8>, slots: &SlotSet) {
+    let ranges = slots.ranges();
+    put_u16(out, ranges.len() as u16);
+    for &(start, end) in ranges {
+        put_u16(out, start);
+        put_u16(out, end);
+    }
+}
+
 fn put_id(out: &mut Vec<u8>, id: &NodeId) {
     out.extend_from_slice(id.as_bytes());
 }
@@ -331,7 +339,7 @@ fn encode_header(h: &Header, out: &mut Vec<u8>) {
         }
         None => out.push(0),
     }
-    out.extend_from_slice(h.slots.as_bytes());
+    put_slots(out, &h.slots);
     put_text(out, &h.ip, MAX_IP_LEN);
     put_u16(out, h.port);
     put_u16(out, h.tls_port);
@@ -371,7 +379,7 @@ fn encode_body(body: &Body, out: &mut Vec<u8>) {
         } => {
             put_id(out, node);
             put_u64(out, *config_epoch);
-            out.extend_from_slice(slots.as_bytes());
+            put_slots(out, slots);
         }
     }
 }
@@ -430,7 +438,19 @@ impl<'a> Reader<'a> {
     }
 
     fn slots(&mut self) -> Result<SlotSet, BusError> {
-        Ok(SlotSet::from_bytes(&self.array::<SLOT_BYTES>()?))
+        let count = usize::from(self.u16()?);
+        if count > MAX_RANGES {
+            return Err(BusError::BadField("slot range count"));
+        }
+        let mut ranges = Vec::with_capacity(count.min(64));
+        for _ in 0..count {
+            let (start, end) = (self.u16()?, self.u16()?);
+            if start > end || usize::from(end) >= SLOT_COUNT {
+                return Err(BusError::BadField("slot range"));
+            }
+            ranges.push((start, end));
+        }
+        Ok(SlotSet::from_ranges(&ranges))
     }
 }
 

@@ -106,7 +106,7 @@ impl Cluster {
             " {} {primary} {ping} {pong} {epoch} {link}",
             n.flags_text(myself)
         );
-        for range in n.slots.ranges() {
+        for &range in n.slots.ranges() {
             let _ = write!(line, " {}", range_text(range));
         }
         if myself {
@@ -196,9 +196,7 @@ impl Cluster {
             cluster.nodes.insert(node.id, node);
         }
         for p in &parsed {
-            for &slot in &p.slots {
-                cluster.assign(slot, Some(p.node.id));
-            }
+            cluster.assign_many(&p.slots, Some(p.node.id));
             cluster.migrating.extend(p.migrating.iter().copied());
             cluster.importing.extend(p.importing.iter().copied());
         }
@@ -273,7 +271,7 @@ impl Cluster {
                     .filter(|n| n.primary == Some(primary.id) && n.is_replica() && !n.fail)
                     .map(slot_node),
             );
-            for (start, end) in primary.slots.ranges() {
+            for &(start, end) in primary.slots.ranges() {
                 out.push(SlotRange {
                     start,
                     end,
@@ -310,7 +308,7 @@ impl Cluster {
                 );
                 Shard {
                     id: p.shard_id,
-                    slots: p.slots.ranges(),
+                    slots: p.slots.ranges().to_vec(),
                     nodes,
                 }
             })
