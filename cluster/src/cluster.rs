@@ -337,11 +337,13 @@ impl Cluster {
                 primary: n.primary.as_ref().and_then(at),
             })
             .collect();
-        let slot_owner = self
-            .slot_owner
-            .iter()
-            .map(|o| o.as_ref().and_then(at).unwrap_or(NO_OWNER))
-            .collect();
+        // Filled from each primary's slot ranges (the node table and the slot table agree).
+        let mut slot_owner = vec![NO_OWNER; SLOT_COUNT].into_boxed_slice();
+        for (index, node) in listed.iter().enumerate() {
+            for &(start, end) in node.slots.ranges() {
+                slot_owner[usize::from(start)..=usize::from(end)].fill(index as u16);
+            }
+        }
         let pairs = |m: &BTreeMap<u16, NodeId>| {
             m.iter().filter_map(|(&s, id)| Some((s, at(id)?))).collect()
         };

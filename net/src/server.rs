@@ -278,6 +278,7 @@ impl Server {
         let shared = Shared::assemble(engine, settings, config_file, port, aof);
         if let (Some(view), Some((node, _))) = (&shared.cluster, &cluster_bus) {
             view.install_node(Arc::clone(node));
+            node.attach(&shared);
         }
         Ok(Server {
             shared,

@@ -189,6 +189,13 @@ impl ClusterNode {
         Ok((node, listener))
     }
 
+    /// Connects the driver to the server and publishes the loaded state (the routing view,
+    /// a fresh node's nodes.conf) before any client is served.
+    pub fn attach(&self, shared: &Arc<Shared>) {
+        let _ = self.shared.set(Arc::downgrade(shared));
+        self.with(|_, _| ());
+    }
+
     /// This node's ID.
     pub fn myid(&self) -> NodeId {
         self.machine.lock().myid()
@@ -387,14 +394,12 @@ pub fn start(
     node: &Arc<ClusterNode>,
     listener: TcpListener,
 ) -> Vec<JoinHandle<()>> {
-    let _ = node.shared.set(Arc::downgrade(shared));
-    // Publish the loaded state (routing view, a fresh node's nodes.conf) ...
-    let primary = node.with(|machine, _| {
+    // A replica in nodes.conf resumes replicating its primary at once.
+    let primary = node.read(|machine| {
         let primary = machine.primary()?;
         let at = machine.node(&primary)?;
         Some((primary, at.ip.clone(), at.port))
     });
-    // ... and a replica in nodes.conf resumes replicating its primary at once.
     if let Some((primary, ip, port)) = primary {
         apply(shared, Output::Replicate { primary, ip, port });
     }
@@ -480,7 +485,11 @@ async fn run_link(
 ) {
     loop {
         if let Some(mut stream) = connect(&addr).await {
-            tracing::debug!("Cluster bus: connected to {to} at {}:{}", addr.ip, addr.port);
+            tracing::debug!(
+                "Cluster bus: connected to {to} at {}:{}",
+                addr.ip,
+                addr.port
+            );
             let _ = stream.set_nodelay(true);
             node.with(|machine, now| machine.link_up(&to, now));
             let closed = pump(&mut stream, &mut frames).await;

@@ -133,7 +133,10 @@ fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("nodes.conf");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("nodes.conf");
     let temp = dir.join(format!("{name}.tmp-{}", std::process::id()));
     let mut file = std::fs::File::create(&temp)?;
     file.write_all(bytes)?;
@@ -162,17 +165,26 @@ mod tests {
         let file = ConfigFile::open(dir.path().join("nodes.conf"));
         file.save(2, text(1, "0-10"));
         // An epoch change is on disk when `save` returns.
-        assert_eq!(std::fs::read_to_string(file.path()).ok(), Some(text(1, "0-10")));
+        assert_eq!(
+            std::fs::read_to_string(file.path()).ok(),
+            Some(text(1, "0-10"))
+        );
         file.save(3, text(1, "0-20"));
         file.save(1, text(0, "stale"));
         file.flush();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::fs::read_to_string(file.path()).ok() != Some(text(1, "0-20")) {
-            assert!(std::time::Instant::now() < deadline, "the writer thread never wrote");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer thread never wrote"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         // An older version is never written over a newer one.
         assert!(file.save_now(1, &text(0, "stale")).is_ok());
-        assert_eq!(std::fs::read_to_string(file.path()).ok(), Some(text(1, "0-20")));
+        assert_eq!(
+            std::fs::read_to_string(file.path()).ok(),
+            Some(text(1, "0-20"))
+        );
     }
 }
