@@ -115,6 +115,9 @@ pub struct Cluster {
     pub(crate) sent_stats: [u64; MessageType::ALL.len()],
     pub(crate) received_stats: [u64; MessageType::ALL.len()],
     pub(crate) ticks: u64,
+    /// `cluster-announce-ip`; empty: headers carry no IP and peers use the address our
+    /// connections come from (the IP this node shows for itself is then learned).
+    pub(crate) announced_ip: String,
 }
 
 fn stat_index(kind: MessageType) -> usize {
@@ -166,6 +169,7 @@ impl Cluster {
             sent_stats: [0; MessageType::ALL.len()],
             received_stats: [0; MessageType::ALL.len()],
             ticks: 0,
+            announced_ip: me.ip.clone(),
         };
         cluster.update_state(now_ms);
         cluster
@@ -280,6 +284,24 @@ impl Cluster {
                 n.link_since = now_ms;
             }
         }
+    }
+
+    /// A peer reached this node at `ip` (the local address of an inbound bus connection that
+    /// brought a MEET). Without `cluster-announce-ip` this node shows that IP for itself
+    /// (CLUSTER NODES, SLOTS, redirections), as Redis learns its IP from a MEET.
+    pub fn learn_my_ip(&mut self, ip: &str) {
+        if !self.announced_ip.is_empty() || ip.is_empty() {
+            return;
+        }
+        let myself = self.myself;
+        if let Some(me) = self.nodes.get_mut(&myself) {
+            if me.ip != ip {
+                me.ip = ip.to_string();
+                self.version += 1;
+                self.save_pending = true;
+            }
+        }
+        self.flush();
     }
 
     /// The bus link to `node` broke.
@@ -559,7 +581,7 @@ impl Cluster {
             state_ok: self.state_ok,
             primary: me.primary,
             slots,
-            ip: me.ip.clone(),
+            ip: self.announced_ip.clone(),
             port: me.port,
             tls_port: me.tls_port,
             bus_port: me.bus_port,

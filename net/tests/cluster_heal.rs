@@ -174,6 +174,17 @@ fn owner_of(nodes: &[Node], slot: u16) -> usize {
 #[test]
 fn cluster_forms_redirects_fails_over_and_heals() {
     let mut nodes = form_cluster();
+    // Without cluster-announce-ip each node learned its own IP from its peers' connections.
+    for node in &nodes {
+        let me = format!("127.0.0.1:{}@", node.server.port);
+        let listing = node.cmd("CLUSTER NODES");
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.contains("myself") && l.contains(&me)),
+            "{listing}"
+        );
+    }
     let mut client = cluster_client(&nodes);
     for (key, value) in [("a", 737), ("b", 767), ("c", 777), ("d", 787)] {
         let _: () = client.set(key, value).expect("SET through redirects");

@@ -429,11 +429,12 @@ async fn accept_forever(node: Arc<ClusterNode>, listener: TcpListener) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(read_frames(
-                    Arc::clone(&node),
-                    stream,
-                    peer.ip().to_string(),
-                ));
+                let local_ip = stream
+                    .local_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                let addresses = (peer.ip().to_string(), local_ip);
+                tokio::spawn(read_frames(Arc::clone(&node), stream, addresses));
             }
             Err(error) => {
                 tracing::warn!("Cluster bus accept failed: {error}");
@@ -444,14 +445,20 @@ async fn accept_forever(node: Arc<ClusterNode>, listener: TcpListener) {
 }
 
 /// Reads frames from an inbound bus connection until it closes or sends garbage.
-async fn read_frames(node: Arc<ClusterNode>, mut stream: TcpStream, peer_ip: String) {
+/// `addresses`: the peer's IP and ours as the peer reached us (which teaches this node its own
+/// IP when none is announced).
+async fn read_frames(node: Arc<ClusterNode>, mut stream: TcpStream, addresses: (String, String)) {
+    let (peer_ip, local_ip) = addresses;
     let mut buffer = BytesMut::with_capacity(16 * 1024);
     loop {
         loop {
             match Message::decode(&buffer) {
                 Ok(Some((message, used))) => {
                     let _ = buffer.split_to(used);
-                    node.with(|machine, now| machine.handle_message(now, &peer_ip, message));
+                    node.with(|machine, now| {
+                        machine.learn_my_ip(&local_ip);
+                        machine.handle_message(now, &peer_ip, message);
+                    });
                 }
                 Ok(None) => break,
                 Err(error) => {
