@@ -34,8 +34,10 @@ impl Flags {
     pub const NO_MULTI: Flags = Flags(1 << 14);
     pub const MOVABLE_KEYS: Flags = Flags(1 << 15);
     pub const ALLOW_BUSY: Flags = Flags(1 << 16);
+    /// Served for a slot being imported without a preceding ASKING (RESTORE-ASKING).
+    pub const ASKING: Flags = Flags(1 << 17);
 
-    const NAMES: [(Flags, &'static str); 17] = [
+    const NAMES: [(Flags, &'static str); 18] = [
         (Flags::WRITE, "write"),
         (Flags::READONLY, "readonly"),
         (Flags::DENYOOM, "denyoom"),
@@ -53,6 +55,7 @@ impl Flags {
         (Flags::NO_MULTI, "no_multi"),
         (Flags::MOVABLE_KEYS, "movablekeys"),
         (Flags::ALLOW_BUSY, "allow_busy"),
+        (Flags::ASKING, "asking"),
     ];
 
     /// Both sets of flags.
@@ -223,6 +226,9 @@ pub enum MovableKeys {
     /// are never reported as keys; with `store`, the argument of the last STORE option is the
     /// destination.
     Sort { store: bool },
+    /// MIGRATE: its key argument (position 3), or, when it is empty and a KEYS option
+    /// follows, every argument after KEYS.
+    Migrate,
 }
 
 impl MovableKeys {
@@ -282,6 +288,29 @@ fn sort_store_position(args: &[Bytes]) -> Option<usize> {
         index += 1 + option_args;
     }
     destination
+}
+
+/// MIGRATE's keys: every argument after its KEYS option (options skipped the way MIGRATE
+/// parses them: AUTH takes one argument, AUTH2 two), or else its key argument unless empty.
+fn migrate_key_positions(args: &[Bytes]) -> Vec<usize> {
+    const OPTIONS_START: usize = 6;
+    let mut index = OPTIONS_START;
+    while let Some(option) = args.get(index) {
+        if is_keyword(option, "keys") {
+            return (index + 1..args.len()).collect();
+        }
+        index += if is_keyword(option, "auth") {
+            2
+        } else if is_keyword(option, "auth2") {
+            3
+        } else {
+            1
+        };
+    }
+    match args.get(3) {
+        Some(key) if !key.is_empty() => vec![3],
+        _ => Vec::new(),
+    }
 }
 
 /// One command's description.
@@ -393,6 +422,7 @@ impl CommandSpec {
                 }
                 keys
             }
+            Some(MovableKeys::Migrate) => migrate_key_positions(args),
         }
     }
 
@@ -714,6 +744,22 @@ mod tests {
             .keys(KeyRange::FIRST)
             .movable_keys(MovableKeys::Sort { store: false });
         assert_eq!(sort_ro.key_positions(&words("sort_ro k STORE d")), [1]);
+    }
+
+    #[test]
+    fn migrate_names_its_key_or_the_keys_after_keys() {
+        let migrate = CommandTable::global()
+            .lookup(b"migrate")
+            .expect("registered");
+        let keys = |line: &str| migrate.key_positions(&words(line));
+        assert_eq!(keys("migrate h 1 k 0 10"), [3]);
+        assert_eq!(keys("migrate h 1 k 0 10 COPY REPLACE"), [3]);
+        let mut keyless = words("migrate h 1 x 0 10 AUTH keys KEYS a b");
+        keyless[3] = Bytes::new();
+        assert_eq!(migrate.key_positions(&keyless), [9, 10]);
+        assert_eq!(keys("migrate h 1 k 0 10 AUTH2 keys keys"), [3]);
+        keyless.truncate(6);
+        assert_eq!(migrate.key_positions(&keyless), Vec::<usize>::new());
     }
 
     #[test]

@@ -275,7 +275,7 @@ impl Inner {
 /// The engine handle: typed methods for common operations, [`Engine::execute`] for any command.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Engine {

@@ -340,6 +340,12 @@ impl<'a> Locks<'a> {
         live_in(engine, now_ms, Some(&touch), self.slot_for_write(key), key)
     }
 
+    /// The stored entry of `key`, expired or not, untouched and uncounted: for checks that are
+    /// not accesses (the cluster's redirection check).
+    pub fn raw_entry(&self, key: &[u8]) -> Option<&Entry> {
+        self.slot_ref((self.db, key_slot(key))).raw_get(key)
+    }
+
     /// Whether `key` exists (live).
     pub fn contains(&mut self, key: &[u8]) -> bool {
         self.live(key).is_some()

@@ -41,6 +41,8 @@ pub struct ClientInfo {
     socket: Option<OwnedFd>,
     /// Whether the client waits in a blocking command (INFO blocked_clients, CLIENT UNBLOCK).
     blocked: AtomicBool,
+    /// READONLY was sent in cluster mode (CLIENT LIST's `r` flag).
+    pub cluster_readonly: AtomicBool,
     /// Wakes a blocked client: a write to one of its keys, or CLIENT UNBLOCK.
     pub wake_signal: Notify,
     /// Set by CLIENT UNBLOCK: how the blocked command should end.
@@ -114,6 +116,7 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
             blocked: AtomicBool::new(false),
+            cluster_readonly: AtomicBool::new(false),
             wake_signal: Notify::new(),
             unblock_request: Mutex::new(None),
             role: AtomicU8::new(ReplicationRole::None as u8),
@@ -162,7 +165,7 @@ impl ClientInfo {
     }
 
     /// CLIENT LIST's `flags=`: S (replica), M (primary), P (pub/sub), x (in MULTI), b
-    /// (blocked), N (none of them).
+    /// (blocked), r (READONLY in cluster mode), N (none of them).
     fn flags(&self) -> String {
         let mut flags = String::new();
         match self.role() {
@@ -178,6 +181,9 @@ impl ClientInfo {
         }
         if self.is_blocked() {
             flags.push('b');
+        }
+        if self.cluster_readonly.load(Ordering::Relaxed) {
+            flags.push('r');
         }
         if flags.is_empty() {
             flags.push('N');

@@ -59,6 +59,8 @@ pub enum Outcome {
         wanted: usize,
         timeout: Option<Duration>,
     },
+    /// MIGRATE: move keys to another server, then reply (see [`crate::migrate`]).
+    Migrate(crate::migrate::MigrateRequest),
 }
 
 /// The per-connection state commands may change.
@@ -77,6 +79,8 @@ pub struct ClientState {
     pub in_exec: bool,
     /// What a replica said with REPLCONF before its PSYNC.
     pub replica_hello: crate::replication::primary::ReplicaHello,
+    /// Cluster flags (READONLY, ASKING) and the routing last read.
+    pub cluster: crate::cluster::ClusterClient,
 }
 
 /// Serves one accepted connection until it closes.
@@ -109,6 +113,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             pubsub: None,
             in_exec: false,
             replica_hello: Default::default(),
+            cluster: Default::default(),
         },
     };
     if let Err(error) = connection.run().await {
@@ -199,6 +204,11 @@ pub fn run_command(
 ) -> Outcome {
     if let Some(refusal) = shared.aof.refusal(spec) {
         return Outcome::Reply(refusal);
+    }
+    if shared.cluster.is_some() {
+        if let Some(refusal) = crate::cluster::cluster_mode_refusal(spec, args) {
+            return Outcome::Reply(refusal);
+        }
     }
     match spec.handler {
         Handler::Engine(_) => Outcome::Reply(match exclusive {
@@ -374,6 +384,9 @@ impl Connection {
         self.flush().await?;
         let info = self.state.info.clone();
         let deadline = blocking::deadline(request.timeout);
+        let shared = self.shared.clone();
+        let cluster = shared.cluster.as_ref();
+        let mut routing_seen = cluster.map(crate::cluster::ClusterView::generation);
         loop {
             let timeout = async {
                 match deadline {
@@ -381,8 +394,23 @@ impl Connection {
                     None => std::future::pending().await,
                 }
             };
+            let routing_changed = async {
+                match cluster {
+                    Some(view) => view.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            // A change that came between two waits is caught here.
+            if let Some(view) = cluster.filter(|view| Some(view.generation()) != routing_seen) {
+                routing_seen = Some(view.generation());
+                if let Some(refused) = crate::cluster::blocked_refusal(view, &request.keys) {
+                    return Ok(Some(refused));
+                }
+                continue;
+            }
             tokio::select! {
                 () = info.wake_signal.notified() => {}
+                () = routing_changed => continue,
                 () = timeout => return Ok(Some(request.timeout_reply.clone())),
                 () = info.killed() => return Ok(None),
                 readable = self.stream.readable() => {
@@ -495,7 +523,6 @@ impl Connection {
         Ok(next)
     }
 
-    /// Resolves and runs one command; returns what to do and the command's name.
     /// Whether a write pause (FAILOVER) holds this request back, as CLIENT PAUSE WRITE
     /// would: writes, PUBLISH, and EXEC; commands queued in a MULTI wait for their EXEC.
     fn pausable(&self, args: &[Bytes]) -> bool {
@@ -512,7 +539,15 @@ impl Connection {
                 || spec.name == "spublish")
     }
 
+    /// Resolves and runs one command; returns what to do and the command's name.
     fn dispatch(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
+        let (outcome, name) = self.dispatch_checked(args);
+        let in_transaction = self.state.transaction.multi.is_some();
+        self.state.cluster.after_command(name, in_transaction);
+        (outcome, name)
+    }
+
+    fn dispatch_checked(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
         let spec = match CommandTable::global().resolve(args) {
             Ok(spec) => spec,
             Err(error) => {
@@ -534,6 +569,19 @@ impl Connection {
             {
                 self.state.transaction.flag_error();
                 return (Outcome::Reply(denied), Some(spec.name));
+            }
+        }
+        if let Some(view) = &self.shared.cluster {
+            if let Some(refused) =
+                crate::cluster::check(&self.shared, view, &mut self.state, spec, args)
+            {
+                if spec.name == "exec" {
+                    // As Redis: a transaction that cannot run here is discarded.
+                    let _ = transaction::discard(&self.shared, &mut self.state);
+                } else {
+                    self.state.transaction.flag_error();
+                }
+                return (Outcome::Reply(refused), Some(spec.name));
             }
         }
         if !pubsub::allowed_while_subscribed(&self.state, spec.name) {
@@ -615,6 +663,19 @@ impl Connection {
                 self.flush().await?;
                 let count = self.shared.replication.wait(wanted, timeout).await;
                 self.push_reply(&Reply::Integer(count as i64));
+                Ok(Next::Continue)
+            }
+            Outcome::Migrate(request) => {
+                self.flush().await?;
+                // CLIENT KILL ends the wait; nothing was deleted here before the exchange ended,
+                // so dropping it midway loses no key.
+                let info = self.state.info.clone();
+                let shared = self.shared.clone();
+                let reply = tokio::select! {
+                    reply = crate::migrate::run(&shared, &mut self.state.session, request) => reply,
+                    () = info.killed() => return Ok(Next::Close),
+                };
+                self.push_reply(&reply);
                 Ok(Next::Continue)
             }
         }

@@ -70,7 +70,10 @@ pub fn render(shared: &Shared, sections: &[(&str, &str)]) -> String {
                 Vec::new()
             }
             "cpu" => cpu(),
-            "cluster" => vec![("cluster_enabled", "0".to_owned())],
+            "cluster" => vec![(
+                "cluster_enabled",
+                u8::from(shared.cluster.is_some()).to_string(),
+            )],
             "keyspace" => {
                 write_keyspace(shared, &mut out);
                 Vec::new()

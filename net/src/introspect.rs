@@ -154,9 +154,33 @@ fn key_specs(spec: &CommandSpec) -> Reply {
                 specs.push(unknown_key_spec(SORT_STORE_NOTE, &["OW", "update"]));
             }
         }
+        // The keys after KEYS, found by searching for the keyword from the end.
+        Some(MovableKeys::Migrate) => specs.push(key_spec(
+            None,
+            MIGRATE_KEY_FLAGS.to_vec(),
+            typed_spec(
+                "keyword",
+                vec![
+                    ("keyword", Reply::text("KEYS")),
+                    ("startfrom", Reply::Integer(-2)),
+                ],
+            ),
+            typed_spec(
+                "range",
+                vec![
+                    ("lastkey", Reply::Integer(-1)),
+                    ("keystep", Reply::Integer(1)),
+                    ("limit", Reply::Integer(0)),
+                ],
+            ),
+        )),
     }
     Reply::Set(specs)
 }
+
+/// MIGRATE's keys are read and deleted; each of its two specifications may miss keys (the
+/// key argument is empty in the KEYS form).
+const MIGRATE_KEY_FLAGS: [&str; 4] = ["RW", "access", "delete", "incomplete"];
 
 /// The `notes` of SORT's two "unknown" key specifications, saying why clients must ask.
 const SORT_PATTERNS_NOTE: &str =
@@ -229,6 +253,7 @@ fn fixed_key_flags(spec: &CommandSpec) -> Vec<&'static str> {
             vec!["OW", "update"]
         }
         Some(MovableKeys::Sort { .. }) => vec!["RO", "access"],
+        Some(MovableKeys::Migrate) => MIGRATE_KEY_FLAGS.to_vec(),
         _ => key_flags(spec.flags),
     }
 }
@@ -474,6 +499,35 @@ mod tests {
                 Reply::Set(vec![]),
             ])])
         );
+    }
+
+    #[test]
+    fn migrate_reports_its_key_and_the_keys_after_keys() {
+        let mut line: Vec<Bytes> = ["MIGRATE", "h", "1", "", "0", "5", "KEYS", "a", "b"]
+            .iter()
+            .map(|word| Bytes::copy_from_slice(word.as_bytes()))
+            .collect();
+        assert_eq!(
+            getkeys(CommandTable::global(), &line).unwrap(),
+            bulks(&["a", "b"])
+        );
+        line[3] = Bytes::from_static(b"k");
+        line.truncate(6);
+        assert_eq!(
+            getkeys(CommandTable::global(), &line).unwrap(),
+            bulks(&["k"])
+        );
+        let info = entries(run(&["COMMAND", "INFO", "migrate"]).unwrap());
+        let migrate = entries(info[0].clone());
+        assert_eq!(migrate[2], simples(&["write", "movablekeys"]));
+        let Reply::Set(specs) = &migrate[8] else {
+            panic!("key specs: {:?}", migrate[8]);
+        };
+        assert_eq!(specs.len(), 2);
+        let flags = simples(&["RW", "access", "delete", "incomplete"]);
+        assert!(specs.iter().all(|spec| *map_value(spec, "flags") == flags));
+        let search = map_value(&specs[1], "begin_search");
+        assert_eq!(*map_value(search, "type"), Reply::text("keyword"));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! - [`info`]: INFO in Redis's format.
 //! - [`clients`]: the connected-client table (CLIENT LIST/KILL, maxclients).
 //! - [`memory`]: allocator and process memory figures.
+//! - [`cluster`]: cluster mode's data path: redirections (MOVED, ASK, ...) and cluster commands.
+//! - [`migrate`]: MIGRATE, moving keys to another server without blocking other clients.
 //! - [`persist`]: RDB persistence: SAVE, BGSAVE, the save schedule, loading, MISCONF.
 //! - [`logging`]: tracing set-up and run-time log level.
 //!
@@ -22,6 +24,7 @@ pub mod acl;
 pub mod aof;
 pub mod blocking;
 pub mod clients;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod digest;
@@ -29,6 +32,7 @@ pub mod info;
 pub mod introspect;
 pub mod logging;
 pub mod memory;
+pub mod migrate;
 pub mod persist;
 pub mod pubsub;
 pub mod replication;

@@ -108,6 +108,10 @@ pub struct Shared {
     pub rdb: Arc<crate::persist::RdbState>,
     /// Set once SHUTDOWN decided about the final save, so stopping does not save again.
     pub final_save_handled: std::sync::atomic::AtomicBool,
+    /// Cluster mode's routing view; `None` unless `cluster-enabled yes`.
+    pub cluster: Option<crate::cluster::ClusterView>,
+    /// MIGRATE's cached connections to target servers.
+    pub migrate_links: crate::migrate::LinkCache,
     shutdown: watch::Sender<bool>,
 }
 
@@ -133,6 +137,13 @@ impl Shared {
             .map_or(0, |d| d.as_secs());
         let replication =
             crate::replication::Replication::new(engine.clone(), random_hex_id(), &settings.repl);
+        let run_id = random_hex_id();
+        let cluster = settings.cluster.enabled.then(|| {
+            // A fresh node is named at random; the cluster driver installs the name nodes.conf
+            // keeps with its first routing.
+            let id = slotkv_cluster::NodeId::random(&mut rand::thread_rng());
+            crate::cluster::ClusterView::new(&settings.cluster, id, port)
+        });
         Arc::new(Shared {
             engine,
             config: Arc::new(LiveConfig::new(settings)),
@@ -144,12 +155,14 @@ impl Shared {
             stats: ServerStats::default(),
             started: Instant::now(),
             started_unix_secs,
-            run_id: random_hex_id(),
+            run_id,
             replication,
             config_file,
             port,
             rdb: Arc::new(crate::persist::RdbState::new(started_unix_secs)),
             final_save_handled: std::sync::atomic::AtomicBool::new(false),
+            cluster,
+            migrate_links: crate::migrate::LinkCache::default(),
             shutdown,
         })
     }
@@ -160,6 +173,7 @@ impl Shared {
         let mut settings = settings;
         settings.aof.enabled = false;
         settings.save_points.clear();
+        settings.cluster.enabled = false;
         slotkv_persistence::install_codec(&engine);
         let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
         let aof =
@@ -183,6 +197,8 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
+    /// Cluster mode: the driver and its bound bus port, started by `run`.
+    cluster_bus: Option<(Arc<crate::cluster::bus::ClusterNode>, TcpListener)>,
 }
 
 /// Why the server could not start.
@@ -201,6 +217,8 @@ pub enum StartError {
     Aof(String),
     /// The users (`user` lines, `aclfile`) cannot be loaded.
     Acl(String),
+    /// nodes.conf or the cluster bus port.
+    Cluster(crate::cluster::bus::BusStartError),
 }
 
 impl std::fmt::Display for StartError {
@@ -217,6 +235,7 @@ impl std::fmt::Display for StartError {
             StartError::Acl(message) => {
                 write!(f, "Aborting Redis startup because of ACL errors: {message}")
             }
+            StartError::Cluster(error) => write!(f, "{error}"),
         }
     }
 }
@@ -259,8 +278,24 @@ impl Server {
             .first()
             .and_then(|l| l.local_addr().ok())
             .map_or(settings.port, |a| a.port());
+        let cluster_bus = if settings.cluster.enabled {
+            let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, port)
+                .await
+                .map_err(StartError::Cluster)?;
+            Some((Arc::new(node), bus))
+        } else {
+            None
+        };
         let shared = Shared::assemble(engine, acl, settings, config_file, port, aof);
-        Ok(Server { shared, listeners })
+        if let (Some(view), Some((node, _))) = (&shared.cluster, &cluster_bus) {
+            view.install_node(Arc::clone(node));
+            node.attach(&shared);
+        }
+        Ok(Server {
+            shared,
+            listeners,
+            cluster_bus,
+        })
     }
 
     /// The state connections share.
@@ -278,8 +313,17 @@ impl Server {
 
     /// Accepts connections until shutdown is requested.
     pub async fn run(self) {
-        let Server { shared, listeners } = self;
+        let Server {
+            shared,
+            listeners,
+            cluster_bus,
+        } = self;
+        let cluster_node = cluster_bus.as_ref().map(|(node, _)| Arc::clone(node));
+        let cluster_tasks = cluster_bus.map_or_else(Vec::new, |(node, bus)| {
+            crate::cluster::bus::start(&shared, &node, bus)
+        });
         let sampler = tokio::spawn(sample_ops_forever(shared.clone()));
+        let migrate_links = tokio::spawn(crate::migrate::close_idle_links_forever(shared.clone()));
         let saver = tokio::spawn(crate::persist::cron(shared.clone()));
         shared.replication.bind(&shared);
         let replication_cron = tokio::spawn(crate::replication::cron_forever(shared.clone()));
@@ -299,6 +343,13 @@ impl Server {
             task.abort();
         }
         sampler.abort();
+        migrate_links.abort();
+        for task in cluster_tasks {
+            task.abort();
+        }
+        if let Some(node) = cluster_node {
+            node.flush_config();
+        }
         saver.abort();
         replication_cron.abort();
         final_save(&shared);

@@ -37,6 +37,11 @@ pub fn run(
         "sunsubscribe" => return unsubscribe(shared, client, Kind::Shard, &args[1..]),
         "publish" | "spublish" => {
             shared.replication.propagate_publish(args, client.in_exec);
+            if let Some(node) = shared.cluster.as_ref().and_then(|view| view.node()) {
+                // Cluster mode: every node's subscribers (SPUBLISH: the shard's) get it too.
+                let sharded = spec.name == "spublish";
+                node.with(|machine, _| machine.publish(&args[1], &args[2], sharded));
+            }
             let receivers = if spec.name == "publish" {
                 shared.pubsub.publish(&args[1], &args[2])
             } else {
@@ -67,6 +72,18 @@ pub fn run(
         "replicaof" | "slaveof" => crate::replication::commands::replicaof(shared, args),
         "failover" => crate::replication::failover::failover_command(shared, args),
         "role" => Ok(crate::replication::commands::role(&shared.replication)),
+        "readonly" | "readwrite" | "asking" => {
+            crate::cluster::commands::connection_flag(shared, client, spec.name)
+        }
+        name if name.starts_with("cluster|") => {
+            crate::cluster::commands::cluster(shared, spec, args)
+        }
+        "migrate" => {
+            return match crate::migrate::MigrateRequest::parse(args, shared.cluster.is_some()) {
+                Ok(request) => Outcome::Migrate(request),
+                Err(error) => Outcome::Reply(error.into()),
+            }
+        }
         "save" => crate::persist::save_command(shared),
         "bgsave" => crate::persist::bgsave_command(shared, args, client.in_exec),
         "lastsave" => Ok(Reply::Integer(shared.rdb.last_save_unix() as i64)),
@@ -408,6 +425,11 @@ fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
             | "maxmemory-eviction-tenacity"
             | "lfu-log-factor"
             | "lfu-decay-time" => shared.engine.set_memory_limits(settings.memory),
+            name if name.starts_with("cluster-") => {
+                if let Some(view) = &shared.cluster {
+                    view.apply_settings(&settings.cluster);
+                }
+            }
             "appendonly" | "appendfsync" | "aof-use-rdb-preamble" => {
                 shared.aof.apply_setting(name, &settings, &shared.engine)
             }

@@ -38,6 +38,13 @@ impl MultiState {
     pub fn is_empty(&self) -> bool {
         self.queued.is_empty()
     }
+
+    /// The queued commands, in order (the cluster check of EXEC reads their keys).
+    pub fn queued(&self) -> impl Iterator<Item = (&'static CommandSpec, &[Bytes])> {
+        self.queued
+            .iter()
+            .map(|(spec, args)| (*spec, args.as_slice()))
+    }
 }
 
 /// A client's transaction state: the open MULTI, if any, and its watched keys.
@@ -228,8 +235,12 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
                     std::thread::sleep(duration);
                     Reply::Ok
                 }
-                // PSYNC is refused in MULTI, and WAIT answers at once inside EXEC.
-                Outcome::Shutdown | Outcome::Replicate(_) | Outcome::Wait { .. } => {
+                // PSYNC is refused in MULTI, and WAIT answers at once inside EXEC. MIGRATE
+                // waits on the network, which EXEC (holding every other client off) must not.
+                Outcome::Shutdown
+                | Outcome::Replicate(_)
+                | Outcome::Wait { .. }
+                | Outcome::Migrate(_) => {
                     Reply::Error("ERR Command not allowed inside a transaction".into())
                 }
             }

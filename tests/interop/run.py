@@ -5,8 +5,9 @@ Usage: run.py path/to/slotkv-server
 
 Starts the server on a free loopback port, drives it with redis-cli, redis-py (RESP2 and RESP3)
 and a short redis-benchmark run, and kills the server (by PID) at the end. Then exchanges RDB
-files, DUMP payloads and AOF directories with redis-server (persist_checks.py). Exits non-zero
-on the first failed check.
+files, DUMP payloads and AOF directories with redis-server (persist_checks.py), and runs a
+cluster of slotkv servers through redis-cli --cluster and redis-py (cluster_checks.py). Exits
+non-zero on the first failed check.
 """
 
 import os
@@ -17,6 +18,7 @@ import time
 
 import redis
 
+import cluster_checks
 import persist_checks
 from persist_checks import free_port
 
@@ -303,12 +305,12 @@ def main():
             print(f"ok   {name}")
     finally:
         server.stop()
-    persistence = persist_checks.checks(binary)
-    for name, check in persistence:
+    timed = persist_checks.checks(binary) + cluster_checks.checks(binary)
+    for name, check in timed:
         started = time.time()
         check()
         print(f"ok   {name} ({time.time() - started:.1f} s)")
-    print(f"interop: {len(checks) + len(persistence)} checks passed")
+    print(f"interop: {len(checks) + len(timed)} checks passed")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 //! [`Handler::Server`], so the one command table still describes every command for COMMAND,
 //! arity checks and ACL categories.
 
-use crate::command::{CommandSpec, Flags, Group, Handler, KeyRange};
+use crate::command::{CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys};
 
 const ADMIN: Flags = Flags::ADMIN
     .and(Flags::NOSCRIPT)
@@ -354,7 +354,44 @@ static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
 /// Flags of MULTI, DISCARD, WATCH and UNWATCH in Redis 7.
 const TRANSACTION: Flags = CONNECTION.and(Flags::FAST).and(Flags::ALLOW_BUSY);
 
+/// Flags of READONLY and READWRITE in Redis 7.
+const CLUSTER_CONNECTION: Flags = Flags::FAST.and(Flags::LOADING).and(Flags::STALE);
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[
+    server(
+        "readonly",
+        1,
+        CLUSTER_CONNECTION,
+        Group::Cluster,
+        "3.0.0",
+        "Enables read-only queries for a connection to a Redis Cluster replica node.",
+    ),
+    server(
+        "readwrite",
+        1,
+        CLUSTER_CONNECTION,
+        Group::Cluster,
+        "3.0.0",
+        "Enables read-write queries for a connection to a Redis Cluster replica node.",
+    ),
+    server(
+        "asking",
+        1,
+        Flags::FAST,
+        Group::Cluster,
+        "3.0.0",
+        "Signals that a cluster client is following an -ASK redirect.",
+    ),
+    server(
+        "migrate",
+        -6,
+        Flags::WRITE.and(Flags::MOVABLE_KEYS),
+        Group::Generic,
+        "2.6.0",
+        "Atomically transfers a key from one Redis instance to another.",
+    )
+    .keys(KeyRange::new(3, 3, 1))
+    .movable_keys(MovableKeys::Migrate),
     server(
         "subscribe",
         -2,

@@ -33,6 +33,16 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.6.0",
             "Creates a key from the serialized representation of a value.",
         ),
+    // What MIGRATE sends in cluster mode: RESTORE, served for a slot being imported without
+    // a preceding ASKING.
+    CommandSpec::new("restore-asking", -4, Handler::Engine(restore))
+        .flags(Flags::WRITE.and(Flags::DENYOOM).and(Flags::ASKING))
+        .keys(KeyRange::FIRST)
+        .doc(
+            Group::Server,
+            "3.0.0",
+            "An internal command for migrating keys in a cluster.",
+        ),
 ];
 
 const NO_CODEC: &str =

@@ -19,12 +19,176 @@ use crate::keyspace::{Keyspace, SlotTable, WholeKeyspace};
 use crate::reply::Reply;
 use crate::slot::key_slot;
 
-static CLUSTER_SUBCOMMANDS: &[CommandSpec] =
-    &[
-        CommandSpec::new("cluster|keyslot", 3, Handler::Engine(cluster_keyslot))
-            .flags(Flags::STALE)
-            .doc(Group::Cluster, "3.0.0", "Returns the hash slot for a key."),
-    ];
+/// CLUSTER's subcommands. KEYSLOT needs nothing but the key; the others are answered by the
+/// server's cluster module (they need cluster mode and, but for the slot key counts, its
+/// state machine).
+static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("cluster|keyslot", 3, Handler::Engine(cluster_keyslot))
+        .flags(Flags::STALE)
+        .doc(Group::Cluster, "3.0.0", "Returns the hash slot for a key."),
+    CommandSpec::new("cluster|countkeysinslot", 3, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns the number of keys in a hash slot.",
+        ),
+    CommandSpec::new("cluster|getkeysinslot", 4, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns the key names in a hash slot.",
+        ),
+    CommandSpec::new("cluster|info", 2, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns information about the state of a node.",
+        ),
+    CommandSpec::new("cluster|nodes", 2, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns the cluster configuration for a node.",
+        ),
+    CommandSpec::new("cluster|myid", 2, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(Group::Cluster, "3.0.0", "Returns the ID of a node."),
+    CommandSpec::new("cluster|myshardid", 2, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(Group::Cluster, "7.2.0", "Returns the shard ID of a node."),
+    CommandSpec::new("cluster|slots", 2, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns the mapping of cluster slots to nodes.",
+        ),
+    CommandSpec::new("cluster|shards", 2, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "7.0.0",
+            "Returns the mapping of cluster slots to shards.",
+        ),
+    CommandSpec::new("cluster|links", 2, Handler::Server)
+        .flags(Flags::STALE)
+        .doc(
+            Group::Cluster,
+            "7.0.0",
+            "Returns a list of all TCP links to and from peer nodes.",
+        ),
+    CommandSpec::new("cluster|addslots", -3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(Group::Cluster, "3.0.0", "Assigns new hash slots to a node."),
+    CommandSpec::new("cluster|addslotsrange", -4, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "7.0.0",
+            "Assigns new hash slot ranges to a node.",
+        ),
+    CommandSpec::new("cluster|delslots", -3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Sets hash slots as unbound for a node.",
+        ),
+    CommandSpec::new("cluster|delslotsrange", -4, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "7.0.0",
+            "Sets hash slot ranges as unbound for a node.",
+        ),
+    CommandSpec::new("cluster|flushslots", 2, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Deletes all slots information from a node.",
+        ),
+    CommandSpec::new("cluster|meet", -4, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Forces a node to handshake with another node.",
+        ),
+    CommandSpec::new("cluster|forget", 3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Removes a node from the nodes table.",
+        ),
+    CommandSpec::new("cluster|replicate", 3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Configure a node as replica of a master node.",
+        ),
+    CommandSpec::new("cluster|replicas", 3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Lists the replica nodes of a master node.",
+        ),
+    CommandSpec::new("cluster|slaves", 3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Lists the replica nodes of a master node.",
+        ),
+    CommandSpec::new("cluster|reset", -2, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(Group::Cluster, "3.0.0", "Resets a node."),
+    CommandSpec::new("cluster|saveconfig", 2, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Forces a node to save the cluster configuration to disk.",
+        ),
+    CommandSpec::new("cluster|set-config-epoch", 3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Sets the configuration epoch for a new node.",
+        ),
+    CommandSpec::new("cluster|bumpepoch", 2, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Advances the cluster config epoch.",
+        ),
+    CommandSpec::new("cluster|setslot", -4, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(Group::Cluster, "3.0.0", "Binds a hash slot to a node."),
+    CommandSpec::new("cluster|count-failure-reports", 3, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Returns the number of active failure reports active for a node.",
+        ),
+    CommandSpec::new("cluster|failover", -2, Handler::Server)
+        .flags(Flags::ADMIN.and(Flags::STALE))
+        .doc(
+            Group::Cluster,
+            "3.0.0",
+            "Forces a replica to perform a manual failover of its master.",
+        ),
+];
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, Handler::Engine(ping))

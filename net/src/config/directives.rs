@@ -14,6 +14,8 @@ use slotkv_engine::value::parse_i64;
 use slotkv_engine::{CommandError, MaxmemoryPolicy};
 use slotkv_persistence::aof::FsyncPolicy;
 
+use crate::cluster::EndpointType;
+
 use super::{parse_memory, set_failed, LogLevel, Settings};
 
 /// Redis's answer to an unknown directive (or `include` with the wrong argument count).
@@ -40,6 +42,8 @@ const PROTOCOL_LIMIT_MIN: i64 = 1024 * 1024;
 const INT_MAX: i64 = i32::MAX as i64;
 /// Redis's upper bound for its size directives (LONG_MAX on 64-bit systems).
 const LONG_MAX: i64 = i64::MAX;
+/// `cluster-announce-hostname` must be shorter than this (Redis's NET_HOST_STR_LEN).
+const HOSTNAME_LEN_LIMIT: usize = 256;
 /// The engine refuses more databases than this, so the configuration does too.
 const DATABASES_LIMIT: i64 = DATABASES_MAX as i64;
 
@@ -480,6 +484,114 @@ static DIRECTIVES: &[Directive] = &[
         set_aof_timestamp_enabled,
         |_| "no".to_owned(),
     ),
+    one(
+        "cluster-enabled",
+        Mutability::Immutable,
+        |s, v| set_yes_no(&mut s.cluster.enabled, v),
+        |s| yes_no(s.cluster.enabled),
+    ),
+    one(
+        "cluster-config-file",
+        Mutability::Immutable,
+        |s, v| set_text(&mut s.cluster.config_file, v),
+        |s| s.cluster.config_file.clone(),
+    ),
+    one(
+        "cluster-node-timeout",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.cluster.node_timeout_ms, v, 0, LONG_MAX),
+        |s| s.cluster.node_timeout_ms.to_string(),
+    ),
+    one(
+        "cluster-port",
+        Mutability::Immutable,
+        |s, v| set_int(&mut s.cluster.port, v, 0, 65535),
+        |s| s.cluster.port.to_string(),
+    ),
+    one(
+        "cluster-announce-ip",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.cluster.announce_ip, v),
+        |s| s.cluster.announce_ip.clone(),
+    ),
+    one(
+        "cluster-announce-port",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.cluster.announce_port, v, 0, 65535),
+        |s| s.cluster.announce_port.to_string(),
+    ),
+    one(
+        "cluster-announce-tls-port",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.cluster.announce_tls_port, v, 0, 65535),
+        |s| s.cluster.announce_tls_port.to_string(),
+    ),
+    one(
+        "cluster-announce-bus-port",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.cluster.announce_bus_port, v, 0, 65535),
+        |s| s.cluster.announce_bus_port.to_string(),
+    ),
+    one(
+        "cluster-announce-hostname",
+        Mutability::Mutable,
+        set_announce_hostname,
+        |s| s.cluster.announce_hostname.clone(),
+    ),
+    one(
+        "cluster-preferred-endpoint-type",
+        Mutability::Mutable,
+        set_preferred_endpoint_type,
+        |s| s.cluster.preferred_endpoint_type.name().to_owned(),
+    ),
+    one(
+        "cluster-require-full-coverage",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.cluster.require_full_coverage, v),
+        |s| yes_no(s.cluster.require_full_coverage),
+    ),
+    one(
+        "cluster-replica-validity-factor",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.cluster.replica_validity_factor, v, 0, INT_MAX),
+        |s| s.cluster.replica_validity_factor.to_string(),
+    ),
+    one(
+        "cluster-migration-barrier",
+        Mutability::Mutable,
+        |s, v| set_int(&mut s.cluster.migration_barrier, v, 0, INT_MAX),
+        |s| s.cluster.migration_barrier.to_string(),
+    ),
+    one(
+        "cluster-allow-replica-migration",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.cluster.allow_replica_migration, v),
+        |s| yes_no(s.cluster.allow_replica_migration),
+    ),
+    one(
+        "cluster-replica-no-failover",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.cluster.replica_no_failover, v),
+        |s| yes_no(s.cluster.replica_no_failover),
+    ),
+    one(
+        "cluster-allow-reads-when-down",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.cluster.allow_reads_when_down, v),
+        |s| yes_no(s.cluster.allow_reads_when_down),
+    ),
+    one(
+        "cluster-allow-pubsubshard-when-down",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.cluster.allow_pubsubshard_when_down, v),
+        |s| yes_no(s.cluster.allow_pubsubshard_when_down),
+    ),
+    one(
+        "cluster-link-sendbuf-limit",
+        Mutability::Mutable,
+        |s, v| set_memory(&mut s.cluster.link_sendbuf_limit_bytes, v, 0),
+        |s| s.cluster.link_sendbuf_limit_bytes.to_string(),
+    ),
 ];
 
 /// Names Redis still accepts for renamed directives (before 7.0, listpacks were ziplists):
@@ -500,6 +612,11 @@ static ALIASES: &[(&str, &str)] = &[
     ("slave-announce-port", "replica-announce-port"),
     ("min-slaves-to-write", "min-replicas-to-write"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
+    (
+        "cluster-slave-validity-factor",
+        "cluster-replica-validity-factor",
+    ),
+    ("cluster-slave-no-failover", "cluster-replica-no-failover"),
 ];
 
 impl Directive {
@@ -837,6 +954,32 @@ pub(crate) fn os_reason(error: &io::Error) -> String {
 }
 
 /// `yes` or `no`, any case.
+/// `cluster-announce-hostname`: letters, digits, `-` and `.`, shorter than 256 bytes, as
+/// Redis checks it (empty: none).
+fn set_announce_hostname(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    if arg.len() >= HOSTNAME_LEN_LIMIT {
+        return Err("Hostnames must be less than 256 characters".to_owned());
+    }
+    if !arg
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(
+            "Hostnames may only contain alphanumeric characters, hyphens or dots".to_owned(),
+        );
+    }
+    settings.cluster.announce_hostname = text(arg)?;
+    Ok(())
+}
+
+fn set_preferred_endpoint_type(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.cluster.preferred_endpoint_type = EndpointType::ALL
+        .into_iter()
+        .find(|kind| arg.eq_ignore_ascii_case(kind.name().as_bytes()))
+        .ok_or("argument(s) must be one of the following: ip, hostname, unknown-endpoint")?;
+    Ok(())
+}
+
 fn set_yes_no(field: &mut bool, arg: &[u8]) -> Result<(), String> {
     *field = if arg.eq_ignore_ascii_case(b"yes") {
         true

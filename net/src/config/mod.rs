@@ -94,6 +94,87 @@ pub struct Settings {
     pub aof: AofSettings,
     /// Replication (`replicaof`, `repl-*`, `replica-*`, `min-replicas-*`, `masterauth`).
     pub repl: ReplSettings,
+    /// Cluster mode (`cluster-*`).
+    pub cluster: ClusterSettings,
+}
+
+/// The cluster directives, with Redis 7's defaults. The data path reads `allow_reads_when_down`,
+/// `allow_pubsubshard_when_down` and `preferred_endpoint_type`; the others are for the cluster
+/// driver (bus, failover, nodes.conf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// `cluster-enabled` (start-up only).
+    pub enabled: bool,
+    /// `cluster-config-file`: the node table file, inside `dir` (start-up only).
+    pub config_file: String,
+    /// `cluster-node-timeout` in milliseconds.
+    pub node_timeout_ms: u64,
+    /// `cluster-port`: the bus port, 0 for the client port + 10000 (start-up only).
+    pub port: u16,
+    /// `cluster-announce-ip` (empty: the address peers see).
+    pub announce_ip: String,
+    /// `cluster-announce-port` (0: the listening port).
+    pub announce_port: u16,
+    /// `cluster-announce-tls-port` (0: none announced).
+    pub announce_tls_port: u16,
+    /// `cluster-announce-bus-port` (0: the bus port).
+    pub announce_bus_port: u16,
+    /// `cluster-announce-hostname` (empty: none).
+    pub announce_hostname: String,
+    /// `cluster-preferred-endpoint-type`: what MOVED and ASK name.
+    pub preferred_endpoint_type: crate::cluster::EndpointType,
+    /// `cluster-require-full-coverage`.
+    pub require_full_coverage: bool,
+    /// `cluster-replica-validity-factor`.
+    pub replica_validity_factor: u32,
+    /// `cluster-migration-barrier`.
+    pub migration_barrier: u32,
+    /// `cluster-allow-replica-migration`.
+    pub allow_replica_migration: bool,
+    /// `cluster-replica-no-failover`.
+    pub replica_no_failover: bool,
+    /// `cluster-allow-reads-when-down`.
+    pub allow_reads_when_down: bool,
+    /// `cluster-allow-pubsubshard-when-down`.
+    pub allow_pubsubshard_when_down: bool,
+    /// `cluster-link-sendbuf-limit` in bytes (0: no limit).
+    pub link_sendbuf_limit_bytes: u64,
+}
+
+impl Default for ClusterSettings {
+    /// Redis 7's defaults.
+    fn default() -> Self {
+        ClusterSettings {
+            enabled: false,
+            config_file: "nodes.conf".to_owned(),
+            node_timeout_ms: 15_000,
+            port: 0,
+            announce_ip: String::new(),
+            announce_port: 0,
+            announce_tls_port: 0,
+            announce_bus_port: 0,
+            announce_hostname: String::new(),
+            preferred_endpoint_type: crate::cluster::EndpointType::Ip,
+            require_full_coverage: true,
+            replica_validity_factor: 10,
+            migration_barrier: 1,
+            allow_replica_migration: true,
+            replica_no_failover: false,
+            allow_reads_when_down: false,
+            allow_pubsubshard_when_down: true,
+            link_sendbuf_limit_bytes: 0,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// The cluster bus port for a node whose clients connect to `client_port`.
+    pub fn bus_port(&self, client_port: u16) -> u16 {
+        match self.port {
+            0 => client_port.wrapping_add(10_000),
+            port => port,
+        }
+    }
 }
 
 /// The replication directives.
@@ -235,6 +316,7 @@ impl Default for Settings {
             stop_writes_on_bgsave_error: true,
             aof: AofSettings::default(),
             repl: ReplSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }

@@ -250,6 +250,7 @@ fn file_with_comments_quotes_and_repeats() {
                 rewrite_min_size: 1024 * 1024,
             },
             repl: super::ReplSettings::default(),
+            cluster: super::ClusterSettings::default(),
         }
     );
     for (line, reason) in [
@@ -644,9 +645,9 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        81,
+        101,
         "17 directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
-         17 replication directives, 3 ACL directives and 15 aliases"
+         17 replication directives, 3 ACL directives, 18 cluster directives and 17 aliases"
     );
     assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
     assert!(all.contains(&pair("appendfsync", "everysec")));
@@ -913,4 +914,106 @@ fn replication_directives_and_their_old_names() {
     assert_eq!(no_one.repl.replicaof, None);
     assert!(load("replicaof host 0\n").is_err());
     assert!(load("client-output-buffer-limit \"pubsub 1mb 1mb 1\"\n").is_err());
+}
+
+#[test]
+fn cluster_directives_take_redis_values_and_defaults() {
+    let defaults = ClusterSettings::default();
+    assert!(!defaults.enabled);
+    assert_eq!(defaults.config_file, "nodes.conf");
+    assert_eq!(defaults.node_timeout_ms, 15_000);
+    assert_eq!(defaults.bus_port(6379), 16379);
+    assert!(defaults.require_full_coverage && defaults.allow_pubsubshard_when_down);
+    assert!(!defaults.allow_reads_when_down && !defaults.replica_no_failover);
+    let settings = load(
+        "cluster-enabled yes\ncluster-config-file n7000.conf\ncluster-node-timeout 5000\n\
+         cluster-port 17777\ncluster-announce-ip 10.1.2.3\ncluster-announce-port 7100\n\
+         cluster-announce-tls-port 7200\ncluster-announce-bus-port 17100\n\
+         cluster-announce-hostname node-1.example\ncluster-preferred-endpoint-type HOSTNAME\n\
+         cluster-require-full-coverage no\ncluster-slave-validity-factor 3\n\
+         cluster-migration-barrier 2\ncluster-allow-replica-migration no\n\
+         cluster-replica-no-failover yes\ncluster-allow-reads-when-down yes\n\
+         cluster-allow-pubsubshard-when-down no\ncluster-link-sendbuf-limit 1mb\n",
+    )
+    .unwrap();
+    assert_eq!(
+        settings.cluster,
+        ClusterSettings {
+            enabled: true,
+            config_file: "n7000.conf".into(),
+            node_timeout_ms: 5000,
+            port: 17777,
+            announce_ip: "10.1.2.3".into(),
+            announce_port: 7100,
+            announce_tls_port: 7200,
+            announce_bus_port: 17100,
+            announce_hostname: "node-1.example".into(),
+            preferred_endpoint_type: crate::cluster::EndpointType::Hostname,
+            require_full_coverage: false,
+            replica_validity_factor: 3,
+            migration_barrier: 2,
+            allow_replica_migration: false,
+            replica_no_failover: true,
+            allow_reads_when_down: true,
+            allow_pubsubshard_when_down: false,
+            link_sendbuf_limit_bytes: 1024 * 1024,
+        }
+    );
+    assert_eq!(settings.cluster.bus_port(7000), 17777);
+    for (line, reason) in [
+        (
+            "cluster-announce-hostname a_b",
+            "Hostnames may only contain alphanumeric characters, hyphens or dots",
+        ),
+        (
+            "cluster-preferred-endpoint-type dns",
+            "argument(s) must be one of the following: ip, hostname, unknown-endpoint",
+        ),
+        (
+            "cluster-port 65536",
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        ("cluster-enabled maybe", "argument must be 'yes' or 'no'"),
+    ] {
+        assert_eq!(
+            load(&format!("{line}\n")).unwrap_err(),
+            fatal(1, line, reason)
+        );
+    }
+    let long = format!("cluster-announce-hostname {}\n", "a".repeat(256));
+    assert!(load(&long)
+        .unwrap_err()
+        .ends_with("Hostnames must be less than 256 characters"));
+}
+
+#[test]
+fn cluster_mode_and_its_ports_are_fixed_at_start() {
+    let live = LiveConfig::new(Settings::default());
+    for immutable in ["cluster-enabled", "cluster-config-file", "cluster-port"] {
+        assert_eq!(
+            set_error(&live, &[immutable, "1"]),
+            format!("ERR CONFIG SET failed (possibly related to argument '{immutable}') - can't set immutable config")
+        );
+    }
+    let set = |pairs: &[&str]| {
+        let args: Vec<Bytes> = pairs.iter().map(|w| Bytes::from(w.to_string())).collect();
+        live.set(&args).map_err(|e| e.to_string())
+    };
+    set(&[
+        "cluster-allow-reads-when-down",
+        "yes",
+        "cluster-node-timeout",
+        "100",
+    ])
+    .unwrap();
+    let settings = live.snapshot();
+    assert!(settings.cluster.allow_reads_when_down);
+    assert_eq!(settings.cluster.node_timeout_ms, 100);
+    assert_eq!(
+        live.get(&[Bytes::from_static(b"cluster-preferred-endpoint-type")]),
+        Reply::Map(vec![(
+            Reply::bulk(&b"cluster-preferred-endpoint-type"[..]),
+            Reply::text("ip")
+        )])
+    );
 }

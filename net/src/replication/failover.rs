@@ -168,6 +168,15 @@ impl Replication {
         self.writes_paused.load(Ordering::Relaxed)
     }
 
+    /// Pauses or resumes writes for a cluster manual failover (CLUSTER FAILOVER on a replica
+    /// asks its primary to stop taking writes until the replica caught up).
+    pub fn set_writes_paused(&self, paused: bool) {
+        self.writes_paused.store(paused, Ordering::Release);
+        if !paused {
+            self.unpaused.notify_waiters();
+        }
+    }
+
     /// Completes once writes are no longer paused.
     pub async fn until_unpaused(&self) {
         loop {

@@ -269,6 +269,21 @@ impl Replication {
         self.state.lock().primary.is_some()
     }
 
+    /// The primary this node replicates: (host, port).
+    pub fn primary_address(&self) -> Option<(String, u16)> {
+        let state = self.state.lock();
+        state.primary.as_ref().map(|p| (p.host.clone(), p.port))
+    }
+
+    /// Whether this replica's link to its primary is streaming.
+    pub fn primary_link_up(&self) -> bool {
+        let state = self.state.lock();
+        state
+            .primary
+            .as_ref()
+            .is_some_and(|p| p.state == LinkState::Connected)
+    }
+
     /// `master_repl_offset`.
     pub fn offset(&self) -> u64 {
         self.state.lock().backlog.end()

@@ -116,14 +116,7 @@ impl TestServer {
 
     /// A raw socket to speak RESP by hand.
     pub fn raw(&self) -> RawClient {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        RawClient {
-            reader: BufReader::new(stream.try_clone().expect("clone")),
-            stream,
-        }
+        RawClient::connect(self.port)
     }
 
     /// The process id.
@@ -158,6 +151,37 @@ pub struct RawClient {
 }
 
 impl RawClient {
+    /// A raw connection to a server on 127.0.0.1 (reads time out after 10 s).
+    pub fn connect(port: u16) -> RawClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        RawClient {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            stream,
+        }
+    }
+
+    /// Sends `words` as one RESP command and returns its reply as raw text, CRLFs trimmed at
+    /// the end (`+OK`, `-ERR ...`, `:1`, `$1\r\nv`).
+    pub fn call(&mut self, words: &[&[u8]]) -> String {
+        let mut request = format!("*{}\r\n", words.len()).into_bytes();
+        for word in words {
+            request.extend_from_slice(format!("${}\r\n", word.len()).as_bytes());
+            request.extend_from_slice(word);
+            request.extend_from_slice(b"\r\n");
+        }
+        self.send(&request);
+        self.reply().trim_end().to_owned()
+    }
+
+    /// [`RawClient::call`] with text words.
+    pub fn cmd(&mut self, line: &str) -> String {
+        let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.call(&words)
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");
     }
