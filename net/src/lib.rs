@@ -14,6 +14,7 @@
 //! - [`memory`]: allocator and process memory figures.
 //! - [`persist`]: RDB persistence: SAVE, BGSAVE, the save schedule, loading, MISCONF.
 //! - [`logging`]: tracing set-up and run-time log level.
+//! - [`sentinel`]: sentinel mode (the `slotkv-sentinel` state machine behind a RESP server).
 //!
 //! The engine does the data work; this crate owns sockets, the protocol and process state.
 
@@ -31,6 +32,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod replication;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod server_commands;
 pub mod transaction;

@@ -662,7 +662,14 @@ impl Sentinel {
                 r.health.ping_sent(now_ms);
                 sends.push((r.addr.clone(), PeerKind::Instance, Request::Ping));
             }
-            let period = if fast { 1000 } else { timing.info_period_ms };
+            // Also every second for a replica that is down or says it is a master, so an old
+            // master coming back is noticed (and converted) quickly.
+            let watch = r.health.is_sdown() || r.reported.role != Some(Role::Replica);
+            let period = if fast || watch {
+                1000
+            } else {
+                timing.info_period_ms
+            };
             if info_due(&r.reported, now_ms, period) {
                 r.reported.last_info_sent_ms = Some(now_ms);
                 sends.push((r.addr.clone(), PeerKind::Instance, Request::Info));

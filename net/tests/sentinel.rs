@@ -1,0 +1,329 @@
+//! Sentinel mode end to end, with real processes on loopback ports: the seed scenario of
+//! issue 8 (a primary, two replicas, three sentinels with quorum 2 and
+//! down-after-milliseconds 1000; the primary is killed; the sentinels promote a replica,
+//! clients find it, the data is intact and the old primary rejoins as a replica).
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use redis::Value;
+
+const MASTER: &str = "mymaster";
+
+fn sentinel_conf(dir: &std::path::Path, index: usize, primary_port: u16) -> std::path::PathBuf {
+    let path = dir.join(format!("sentinel-{index}.conf"));
+    std::fs::write(
+        &path,
+        format!(
+            "# test sentinel\nsentinel monitor {MASTER} 127.0.0.1 {primary_port} 2\n\
+             sentinel down-after-milliseconds {MASTER} 1000\n\
+             sentinel failover-timeout {MASTER} 10000\n"
+        ),
+    )
+    .expect("write sentinel.conf");
+    path
+}
+
+/// SENTINEL MASTER's fields as a map.
+fn master_fields(sentinel: &TestServer) -> HashMap<String, String> {
+    let fields: Vec<String> = redis::cmd("SENTINEL")
+        .arg("MASTER")
+        .arg(MASTER)
+        .query(&mut sentinel.client())
+        .expect("SENTINEL MASTER");
+    fields
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [k, v] => Some((k.clone(), v.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn master_addr(sentinel: &TestServer) -> Option<(String, u16)> {
+    let mut client = redis::Client::open(format!("redis://127.0.0.1:{}/", sentinel.port))
+        .ok()?
+        .get_connection()
+        .ok()?;
+    redis::cmd("SENTINEL")
+        .arg("GET-MASTER-ADDR-BY-NAME")
+        .arg(MASTER)
+        .query(&mut client)
+        .ok()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn role(port: u16) -> Option<Vec<Value>> {
+    let mut client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .ok()?
+        .get_connection()
+        .ok()?;
+    redis::cmd("ROLE").query(&mut client).ok()
+}
+
+/// A slotkv-server started on a given port (the old primary coming back).
+struct Restarted(Child);
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn seed_scenario_fails_over_and_the_old_primary_rejoins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let primary = TestServer::start(&[]);
+    let primary_port = primary.port;
+    let replica_of = ["--replicaof", "127.0.0.1", &primary_port.to_string()].map(str::to_owned);
+    let replica_args: Vec<&str> = replica_of.iter().map(String::as_str).collect();
+    let replicas = [
+        TestServer::start(&replica_args),
+        TestServer::start(&replica_args),
+    ];
+    let confs: Vec<String> = (0..3)
+        .map(|i| {
+            sentinel_conf(dir.path(), i, primary_port)
+                .display()
+                .to_string()
+        })
+        .collect();
+    let sentinels: Vec<TestServer> = confs
+        .iter()
+        .map(|conf| TestServer::start(&[conf, "--sentinel"]))
+        .collect();
+
+    // Discovery: every sentinel knows both replicas and the two other sentinels.
+    wait_for("discovery", Duration::from_secs(30), || {
+        sentinels.iter().all(|s| {
+            let fields = master_fields(s);
+            fields.get("num-slaves").map(String::as_str) == Some("2")
+                && fields.get("num-other-sentinels").map(String::as_str) == Some("2")
+        })
+    });
+    let ckquorum: String = redis::cmd("SENTINEL")
+        .arg("CKQUORUM")
+        .arg(MASTER)
+        .query(&mut sentinels[0].client())
+        .expect("CKQUORUM");
+    assert_eq!(
+        ckquorum,
+        "OK 3 usable Sentinels. Quorum and failover authorization can be reached"
+    );
+
+    // Data: written on the primary, read on the replicas; replicas refuse writes.
+    let mut client = primary.client();
+    let _: () = redis::cmd("SET")
+        .arg("scott")
+        .arg("tiger")
+        .query(&mut client)
+        .expect("SET");
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(2)
+        .arg(5000)
+        .query(&mut client)
+        .expect("WAIT");
+    assert_eq!(acked, 2);
+    for replica in &replicas {
+        let value: String = redis::cmd("GET")
+            .arg("scott")
+            .query(&mut replica.client())
+            .expect("GET");
+        assert_eq!(value, "tiger");
+        let refused: redis::RedisResult<()> = redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query(&mut replica.client());
+        let error = refused.expect_err("a replica refuses writes");
+        assert_eq!(error.code(), Some("READONLY"), "{error}");
+    }
+
+    // The primary dies.
+    let killed_at = Instant::now();
+    drop(client);
+    drop(primary);
+    let mut new_port = 0;
+    wait_for("a new primary", Duration::from_secs(30), || {
+        let addrs: Vec<Option<(String, u16)>> = sentinels.iter().map(master_addr).collect();
+        match addrs.as_slice() {
+            [Some(a), Some(b), Some(c)] if a == b && b == c && a.1 != primary_port => {
+                new_port = a.1;
+                true
+            }
+            _ => false,
+        }
+    });
+    let failover_time = killed_at.elapsed();
+    assert!(replicas.iter().any(|r| r.port == new_port));
+    let new_primary = replicas
+        .iter()
+        .find(|r| r.port == new_port)
+        .expect("promoted replica");
+    wait_for(
+        "the promoted replica takes writes",
+        Duration::from_secs(10),
+        || {
+            redis::cmd("SET")
+                .arg("after")
+                .arg("failover")
+                .query::<()>(&mut new_primary.client())
+                .is_ok()
+        },
+    );
+    let value: String = redis::cmd("GET")
+        .arg("scott")
+        .query(&mut new_primary.client())
+        .expect("GET");
+    assert_eq!(value, "tiger", "acknowledged data survives the failover");
+    eprintln!("failover took {failover_time:?}");
+
+    // The old primary comes back on its port and is turned into a replica of the new one.
+    let old = Restarted(
+        Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
+            .args([
+                "--port",
+                &primary_port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("restart the old primary"),
+    );
+    wait_for(
+        "the old primary rejoins as a replica",
+        Duration::from_secs(40),
+        || {
+            matches!(role(primary_port).as_deref(), Some([Value::BulkString(kind), _, Value::Int(port), ..])
+            if kind == b"slave" && *port == i64::from(new_port))
+        },
+    );
+    wait_for(
+        "the old primary has the data",
+        Duration::from_secs(20),
+        || {
+            let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{primary_port}/"))
+            else {
+                return false;
+            };
+            let Ok(mut conn) = client.get_connection() else {
+                return false;
+            };
+            redis::cmd("GET")
+                .arg("after")
+                .query::<Option<String>>(&mut conn)
+                .ok()
+                .flatten()
+                == Some("failover".into())
+        },
+    );
+    drop(old);
+
+    // The state reached every sentinel.conf.
+    for conf in &confs {
+        let text = std::fs::read_to_string(conf).expect("read sentinel.conf");
+        assert!(text.starts_with("# test sentinel\n"), "{text}");
+        assert!(
+            text.contains(&format!("sentinel monitor {MASTER} 127.0.0.1 {new_port} 2")),
+            "{text}"
+        );
+        assert_eq!(text.matches("sentinel known-sentinel").count(), 2, "{text}");
+        assert!(text.contains("sentinel myid "), "{text}");
+        assert!(text.contains("sentinel current-epoch "), "{text}");
+    }
+}
+
+#[test]
+fn answers_commands_as_redis_sentinel() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = sentinel_conf(dir.path(), 0, 1).display().to_string();
+    let sentinel = TestServer::start(&[&conf, "--sentinel"]);
+    let mut client = sentinel.client();
+    let pong: String = redis::cmd("PING").query(&mut client).expect("PING");
+    assert_eq!(pong, "PONG");
+    let role: (String, Vec<String>) = redis::cmd("ROLE").query(&mut client).expect("ROLE");
+    assert_eq!(role, ("sentinel".into(), vec![MASTER.to_owned()]));
+    let addr: (String, u16) = redis::cmd("SENTINEL")
+        .arg("GET-MASTER-ADDR-BY-NAME")
+        .arg(MASTER)
+        .query(&mut client)
+        .expect("address");
+    assert_eq!(addr, ("127.0.0.1".into(), 1));
+    let none: Option<Vec<String>> = redis::cmd("SENTINEL")
+        .arg("GET-MASTER-ADDR-BY-NAME")
+        .arg("nope")
+        .query(&mut client)
+        .expect("null");
+    assert_eq!(none, None);
+    let error = redis::cmd("SENTINEL")
+        .arg("MASTER")
+        .arg("nope")
+        .query::<Value>(&mut client)
+        .expect_err("unknown master");
+    assert!(
+        error.to_string().contains("No such master with that name"),
+        "{error}"
+    );
+    let id: String = redis::cmd("SENTINEL")
+        .arg("MYID")
+        .query(&mut client)
+        .expect("MYID");
+    assert_eq!(id.len(), 40);
+    let ok: String = redis::cmd("SENTINEL")
+        .arg("MONITOR")
+        .arg("other")
+        .arg("127.0.0.1")
+        .arg(2)
+        .arg(1)
+        .query(&mut client)
+        .expect("MONITOR");
+    assert_eq!(ok, "OK");
+    let duplicate = redis::cmd("SENTINEL")
+        .arg("MONITOR")
+        .arg("other")
+        .arg("127.0.0.1")
+        .arg(2)
+        .arg(1)
+        .query::<Value>(&mut client)
+        .expect_err("duplicate");
+    assert!(
+        duplicate.to_string().contains("Duplicated master name"),
+        "{duplicate}"
+    );
+    let info: String = redis::cmd("INFO")
+        .arg("sentinel")
+        .query(&mut client)
+        .expect("INFO");
+    assert!(info.contains("sentinel_masters:2"), "{info}");
+    let text = std::fs::read_to_string(&conf).expect("conf");
+    assert!(
+        text.contains("sentinel monitor other 127.0.0.1 2 1"),
+        "{text}"
+    );
+    let nogood = redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg(MASTER)
+        .query::<Value>(&mut client)
+        .expect_err("no replica");
+    assert!(
+        nogood
+            .to_string()
+            .contains("No suitable replica to promote"),
+        "{nogood}"
+    );
+}
