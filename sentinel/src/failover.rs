@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::addr::Addr;
 use crate::info::Role;
 use crate::machine::{master_subject, replica_subject, PeerKind, Request, Sentinel};
-use crate::state::{Failover, FailoverState, Master, Reconf};
+use crate::state::{Failover, FailoverState, Master, Reconf, Replica};
 
 /// How often a command the failover waits on (REPLICAOF NO ONE) is sent again, in case the
 /// first was lost.
@@ -76,13 +76,15 @@ impl Sentinel {
         let Some(f) = self.masters.get(name).and_then(|m| m.failover.clone()) else {
             return;
         };
-        let leader = self.leader(now_ms, name, f.epoch);
+        let election = self.election(now_ms, name, f.epoch);
         let Some(m) = self.masters.get(name) else {
             return;
         };
-        if leader.as_deref() != Some(self.myid.as_str()) && !f.forced {
+        if election != Election::Won && !f.forced {
             let timeout = self.timing.election_timeout_ms.min(m.failover_timeout_ms);
-            if now_ms.saturating_sub(f.started_ms) > timeout {
+            // A lost election (the votes still out cannot make us win) ends at once, so
+            // the next attempt, in a new epoch, comes promptly.
+            if election == Election::Lost || now_ms.saturating_sub(f.started_ms) > timeout {
                 let subject = master_subject(m);
                 self.event("-failover-abort-not-elected", subject);
                 self.abort_failover(now_ms, name);
@@ -129,12 +131,7 @@ impl Sentinel {
             f.last_command_ms = now_ms;
         }
         let text = replica_subject(m, &promoted);
-        self.send(
-            name,
-            &promoted,
-            PeerKind::Instance,
-            Request::ReplicaOf(None),
-        );
+        self.repoint(name, &promoted, None);
         self.event("+failover-state-wait-promotion", text);
         self.set_state(now_ms, name, FailoverState::WaitPromotion);
     }
@@ -157,12 +154,7 @@ impl Sentinel {
                 if let Some(f) = m.failover.as_mut() {
                     f.last_command_ms = now_ms;
                 }
-                self.send(
-                    name,
-                    &promoted,
-                    PeerKind::Instance,
-                    Request::ReplicaOf(None),
-                );
+                self.repoint(name, &promoted, None);
             }
         }
     }
@@ -220,12 +212,7 @@ impl Sentinel {
             self.event(event, text);
         }
         for addr in sends {
-            self.send(
-                name,
-                &addr,
-                PeerKind::Instance,
-                Request::ReplicaOf(Some(promoted.clone())),
-            );
+            self.repoint(name, &addr, Some(promoted.clone()));
         }
         if pending.is_empty() || timed_out {
             self.end_failover(now_ms, name, &promoted, timed_out.then_some(pending));
@@ -251,16 +238,18 @@ impl Sentinel {
             self.event("+failover-end-for-timeout", subject.clone());
             for (addr, text) in texts {
                 self.event("+slave-reconf-sent-be", text);
-                self.send(
-                    name,
-                    &addr,
-                    PeerKind::Instance,
-                    Request::ReplicaOf(Some(promoted.clone())),
-                );
+                self.repoint(name, &addr, Some(promoted.clone()));
             }
         }
         self.event("+failover-end", subject);
         self.switch_master(now_ms, name, promoted.clone(), epoch);
+    }
+
+    /// `REPLICAOF` (`None`: NO ONE) to `addr`, then an INFO at once, so the change is seen
+    /// without waiting an INFO period.
+    pub(crate) fn repoint(&mut self, name: &str, addr: &Addr, target: Option<Addr>) {
+        self.send(name, addr, PeerKind::Instance, Request::ReplicaOf(target));
+        self.send(name, addr, PeerKind::Instance, Request::Info);
     }
 
     pub(crate) fn abort_failover(&mut self, now_ms: u64, name: &str) {
@@ -275,27 +264,54 @@ impl Sentinel {
         m.hold_until_ms = m.hold_until_ms.max(now_ms + RETRY_DELAY_MS + jitter);
     }
 
-    /// The leader of `epoch` if one has the votes (a majority of all known sentinels and at
-    /// least the quorum); casts our own vote on the way.
-    fn leader(&mut self, now_ms: u64, name: &str, epoch: u64) -> Option<String> {
-        let m = self.masters.get(name)?;
+    /// Where our election for `epoch` stands: a leader needs the votes of a majority of all
+    /// known sentinels and at least the quorum. Casts our own vote on the way (for the
+    /// sentinel others favour, else for ourselves).
+    fn election(&mut self, now_ms: u64, name: &str, epoch: u64) -> Election {
+        let Some(m) = self.masters.get(name) else {
+            return Election::Lost;
+        };
         let mut votes: BTreeMap<String, u64> = BTreeMap::new();
+        // Voters that have spent their vote for this epoch (or a later one).
+        let mut spent = 0;
         for p in m.sentinels.values() {
-            if let (Some(leader), true) = (&p.leader, p.leader_epoch == epoch) {
+            let Some(leader) = &p.leader else {
+                continue;
+            };
+            if p.leader_epoch >= epoch {
+                spent += 1;
+            }
+            if p.leader_epoch == epoch {
                 *votes.entry(leader.clone()).or_default() += 1;
             }
         }
         let voters = m.sentinels.len() as u64 + 1;
-        let quorum = m.quorum;
+        let needed = (voters / 2 + 1).max(m.quorum);
         let favourite = best(&votes).map(|(runid, _)| runid);
         let candidate = favourite.unwrap_or_else(|| self.myid.clone());
         let (my_vote, my_vote_epoch) = self.vote(now_ms, name, epoch, &candidate);
+        if my_vote_epoch >= epoch {
+            spent += 1;
+        }
         if let (Some(my_vote), true) = (my_vote, my_vote_epoch == epoch) {
             *votes.entry(my_vote).or_default() += 1;
         }
-        let (winner, count) = best(&votes)?;
-        (count > voters / 2 && count >= quorum).then_some(winner)
+        let mine = votes.get(&self.myid).copied().unwrap_or(0);
+        if mine >= needed {
+            Election::Won
+        } else if mine + voters.saturating_sub(spent) < needed {
+            Election::Lost
+        } else {
+            Election::Pending
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Election {
+    Won,
+    Pending,
+    Lost,
 }
 
 /// The runid with most votes (the smallest runid among equals, for determinism).
@@ -311,6 +327,9 @@ fn best(votes: &BTreeMap<String, u64>) -> Option<(String, u64)> {
 
 /// The replica to promote: reachable, recently heard from, not priority 0, its link to the
 /// master not down for too long; then lowest priority, highest offset, smallest run id.
+/// When no replica qualifies, a known instance that already says it is a master (an old
+/// master back, or one promoted behind the sentinels' back) is taken the same way, so the
+/// group is never stuck without a primary (Redis has no such fallback).
 pub(crate) fn select_replica(
     m: &Master,
     now_ms: u64,
@@ -324,20 +343,29 @@ pub(crate) fn select_replica(
     };
     let down_since = m.health.sdown_since.unwrap_or(now_ms);
     let max_link_down = now_ms.saturating_sub(down_since) + m.down_after_ms * 10;
-    let mut candidates: Vec<_> = m
-        .replicas
-        .values()
-        .filter(|r| {
-            !r.health.is_sdown()
-                && now_ms.saturating_sub(r.health.last_ok_ms) <= 5 * ping_period_ms
-                && r.priority != 0
-                && r.reported.role == Some(Role::Replica)
-                && r.reported
-                    .info_at_ms
-                    .is_some_and(|at| now_ms.saturating_sub(at) <= info_validity)
-                && r.master_link_down_ms <= max_link_down
-        })
-        .collect();
+    let usable = |r: &&Replica| {
+        !r.health.is_sdown()
+            && now_ms.saturating_sub(r.health.last_ok_ms) <= 5 * ping_period_ms
+            && r.priority != 0
+            && r.reported
+                .info_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) <= info_validity)
+    };
+    let replicas = m.replicas.values().filter(usable).filter(|r| {
+        r.reported.role == Some(Role::Replica) && r.master_link_down_ms <= max_link_down
+    });
+    best_candidate(replicas).or_else(|| {
+        let masters = m
+            .replicas
+            .values()
+            .filter(usable)
+            .filter(|r| r.reported.role == Some(Role::Master));
+        best_candidate(masters)
+    })
+}
+
+fn best_candidate<'a>(candidates: impl Iterator<Item = &'a Replica>) -> Option<Addr> {
+    let mut candidates: Vec<&Replica> = candidates.collect();
     candidates.sort_by(|a, b| {
         a.priority
             .cmp(&b.priority)

@@ -25,6 +25,7 @@ pub struct InfoReport {
     pub master_link_up: bool,
     pub master_link_down_ms: u64,
     pub priority: u64,
+    /// `slave_repl_offset`, or a master's `master_repl_offset`.
     pub repl_offset: u64,
     pub announced: bool,
 }
@@ -44,6 +45,7 @@ impl InfoReport {
             announced: true,
         };
         let mut master_host = None;
+        let mut master_offset = 0;
         let mut master_port = None;
         for line in text.lines() {
             let Some((name, value)) = line.trim_end().split_once(':') else {
@@ -69,6 +71,7 @@ impl InfoReport {
                     report.priority = value.parse().unwrap_or(100);
                 }
                 "slave_repl_offset" => report.repl_offset = value.parse().unwrap_or(0),
+                "master_repl_offset" => master_offset = value.parse().unwrap_or(0),
                 "replica_announced" => report.announced = value != "0",
                 _ if is_replica_line(name) && report.replicas.len() < REPLICAS_MAX => {
                     if let Some(addr) = replica_addr(value) {
@@ -77,6 +80,9 @@ impl InfoReport {
                 }
                 _ => {}
             }
+        }
+        if report.role == Some(Role::Master) {
+            report.repl_offset = master_offset;
         }
         if let (Some(host), Some(port)) = (master_host, master_port) {
             report.master = Addr::parse(&host, &port);

@@ -27,5 +27,7 @@ mod state;
 
 pub use addr::Addr;
 pub use event::Event;
-pub use machine::{LinkSpec, Outgoing, Output, PeerKind, Request, Sentinel, Timing};
+pub use machine::{
+    LinkSpec, MasterDownReply, Outgoing, Output, PeerKind, Request, Sentinel, Timing,
+};
 pub use reply::Reply;

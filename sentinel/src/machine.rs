@@ -69,6 +69,17 @@ pub enum Request {
     },
 }
 
+/// A sentinel's answer to `SENTINEL IS-MASTER-DOWN-BY-ADDR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterDownReply {
+    /// The master address the question was about.
+    pub about: Addr,
+    pub down: bool,
+    /// Whom it voted for (`*`: no vote asked or given), and in which epoch.
+    pub leader: String,
+    pub leader_epoch: u64,
+}
+
 /// Something to send on behalf of master `master` to `to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -279,18 +290,28 @@ impl Sentinel {
         kind: PeerKind,
         valid: bool,
     ) {
-        let Some(m) = self.masters.get_mut(master) else {
-            return;
-        };
-        let health = match kind {
-            PeerKind::Instance if &m.addr == addr => Some(&mut m.health),
-            PeerKind::Instance => m.replicas.get_mut(addr).map(|r| &mut r.health),
-            PeerKind::Sentinel => m.peer_at_mut(addr).map(|p| &mut p.health),
-        };
-        if let Some(health) = health {
+        if let Some(health) = self.health_mut(master, addr, kind) {
             health.replied(now_ms, valid);
         }
         self.check_health(now_ms, master);
+    }
+
+    /// The link to `addr` closed or could not be opened: its silence counts from its last
+    /// valid reply, without waiting for a PING to go unanswered (as Redis counts it).
+    pub fn on_link_down(&mut self, now_ms: u64, master: &str, addr: &Addr, kind: PeerKind) {
+        if let Some(health) = self.health_mut(master, addr, kind) {
+            health.disconnected = true;
+        }
+        self.check_health(now_ms, master);
+    }
+
+    fn health_mut(&mut self, master: &str, addr: &Addr, kind: PeerKind) -> Option<&mut Health> {
+        let m = self.masters.get_mut(master)?;
+        match kind {
+            PeerKind::Instance if &m.addr == addr => Some(&mut m.health),
+            PeerKind::Instance => m.replicas.get_mut(addr).map(|r| &mut r.health),
+            PeerKind::Sentinel => m.peer_at_mut(addr).map(|p| &mut p.health),
+        }
     }
 
     /// An INFO reply from a server linked for `master`.
@@ -361,28 +382,29 @@ impl Sentinel {
         }
     }
 
-    /// A sentinel's answer to IS-MASTER-DOWN-BY-ADDR about `master`.
+    /// A sentinel's answer to IS-MASTER-DOWN-BY-ADDR about `master`. An answer about an
+    /// address that is no longer the master's (asked before a switch) is ignored.
     pub fn on_master_down_reply(
         &mut self,
         now_ms: u64,
         master: &str,
         from: &Addr,
-        down: bool,
-        leader: &str,
-        leader_epoch: u64,
+        reply: &MasterDownReply,
     ) {
-        let Some(peer) = self
-            .masters
-            .get_mut(master)
-            .and_then(|m| m.peer_at_mut(from))
-        else {
+        let Some(m) = self.masters.get_mut(master) else {
+            return;
+        };
+        if m.addr != reply.about {
+            return;
+        }
+        let Some(peer) = m.peer_at_mut(from) else {
             return;
         };
         peer.down_reply_ms = Some(now_ms);
-        peer.master_down = down;
-        if leader != "*" {
-            peer.leader = Some(leader.to_owned());
-            peer.leader_epoch = leader_epoch;
+        peer.master_down = reply.down;
+        if reply.leader != "*" {
+            peer.leader = Some(reply.leader.clone());
+            peer.leader_epoch = reply.leader_epoch;
         }
         self.step_master(now_ms, master);
     }
@@ -553,10 +575,20 @@ impl Sentinel {
 
     fn check_odown(&mut self, name: &str, now_ms: u64) {
         let jitter = self.rng.below(self.timing.max_desync_ms);
+        let ask_period = self.timing.ask_period_ms;
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
-        let agreeing = 1 + m.sentinels.values().filter(|p| p.master_down).count() as u64;
+        // Only recent answers count (as Redis forgets those older than five ask periods).
+        let agreeing = 1 + m
+            .sentinels
+            .values()
+            .filter(|p| {
+                p.master_down
+                    && p.down_reply_ms
+                        .is_some_and(|at| now_ms.saturating_sub(at) <= 5 * ask_period)
+            })
+            .count() as u64;
         let odown = m.is_sdown() && agreeing >= m.quorum;
         let subject = Subject::Master {
             name: &m.name,
@@ -593,6 +625,7 @@ impl Sentinel {
             "*".to_owned()
         };
         let mut asks = Vec::new();
+        let odown = m.is_odown();
         for p in m.sentinels.values_mut() {
             if p.down_reply_ms
                 .is_none_or(|at| now_ms.saturating_sub(at) > 5 * ask_period)
@@ -603,9 +636,11 @@ impl Sentinel {
             if !m.health.is_sdown() && m.failover.is_none() {
                 continue;
             }
+            // Until the quorum agrees, ask more often than Redis does: ODOWN comes sooner.
+            let period = if odown { ask_period } else { ask_period / 4 };
             if !forced
                 && p.last_ask_ms
-                    .is_some_and(|at| now_ms.saturating_sub(at) < ask_period)
+                    .is_some_and(|at| now_ms.saturating_sub(at) < period)
             {
                 continue;
             }
@@ -761,8 +796,7 @@ impl Sentinel {
             }
             .describe();
             self.event(event, text);
-            let request = Request::ReplicaOf(Some(master_addr.clone()));
-            self.send(name, &addr, PeerKind::Instance, request);
+            self.repoint(name, &addr, Some(master_addr.clone()));
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Health {
     /// Last reply of any kind.
     pub last_reply_ms: u64,
     pub sdown_since: Option<u64>,
+    /// The driver reported the link closed or refused since the last valid reply.
+    pub disconnected: bool,
 }
 
 impl Health {
@@ -26,6 +28,7 @@ impl Health {
             last_ok_ms: now_ms,
             last_reply_ms: now_ms,
             sdown_since: None,
+            disconnected: false,
         }
     }
 
@@ -39,13 +42,21 @@ impl Health {
         if valid {
             self.last_ok_ms = now_ms;
             self.pending_since = None;
+            self.disconnected = false;
         }
     }
 
-    /// How long a PING has been waiting for a valid reply.
+    /// How long the instance has gone without answering: since the oldest unanswered PING
+    /// or, once its link is known to be down, since its last valid reply (as Redis counts).
     pub fn unanswered_ms(&self, now_ms: u64) -> u64 {
-        self.pending_since
-            .map_or(0, |since| now_ms.saturating_sub(since))
+        let pending = self
+            .pending_since
+            .map_or(0, |since| now_ms.saturating_sub(since));
+        if self.disconnected {
+            pending.max(now_ms.saturating_sub(self.last_ok_ms))
+        } else {
+            pending
+        }
     }
 
     pub fn ping_due(&self, now_ms: u64, period_ms: u64) -> bool {

@@ -7,12 +7,14 @@
 //! - a failover is only tried after ODOWN agreed by the quorum.
 //!
 //! A failing seed prints `SIM_SEED=<n> cargo test -p slotkv-sentinel --test simulation`, which
-//! replays it alone. `SIM_SEEDS=<count>` changes how many seeds run.
+//! replays it alone (add `SIM_TRACE=1` to print every event). `SIM_SEEDS=<count>` changes how
+//! many seeds run
+//! (`SIM_KILL_SEEDS=<count>` for the five-kills scenario, 40 by default).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use slotkv_sentinel::config::{MasterConfig, SentinelConfig};
-use slotkv_sentinel::{Addr, Output, PeerKind, Reply, Request, Sentinel};
+use slotkv_sentinel::{Addr, MasterDownReply, Output, PeerKind, Reply, Request, Sentinel};
 
 const MASTER: &str = "mymaster";
 const STEP_MS: u64 = 20;
@@ -100,13 +102,18 @@ enum Payload {
         incarnation: u64,
         master: String,
         from: Addr,
-        down: bool,
-        leader: String,
-        epoch: u64,
+        reply: MasterDownReply,
     },
     Hello {
         to: usize,
         text: String,
+    },
+    /// The sentinel's link to a dead server was refused.
+    LinkDown {
+        to: usize,
+        incarnation: u64,
+        master: String,
+        from: Addr,
     },
 }
 
@@ -335,12 +342,21 @@ impl World {
                 incarnation,
                 master,
                 from,
-                down,
-                leader,
-                epoch,
+                reply,
             } => {
                 if let Some(m) = self.live_machine(to, incarnation) {
-                    m.on_master_down_reply(now, &master, &from, down, &leader, epoch);
+                    m.on_master_down_reply(now, &master, &from, &reply);
+                }
+                self.collect(to)
+            }
+            Payload::LinkDown {
+                to,
+                incarnation,
+                master,
+                from,
+            } => {
+                if let Some(m) = self.live_machine(to, incarnation) {
+                    m.on_link_down(now, &master, &from, PeerKind::Instance);
                 }
                 self.collect(to)
             }
@@ -375,6 +391,13 @@ impl World {
             return Ok(());
         };
         if !self.servers[i].alive {
+            // A dead process refuses connections (a partition, in contrast, is silence).
+            self.post(Payload::LinkDown {
+                to: from,
+                incarnation,
+                master: master.to_owned(),
+                from: to.clone(),
+            });
             return Ok(());
         }
         let addr = to.clone();
@@ -479,14 +502,21 @@ impl World {
                 if let [Reply::Integer(down), Reply::Bulk(leader), Reply::Integer(epoch)] =
                     items.as_slice()
                 {
+                    let Request::AskMasterDown { master_addr, .. } = request else {
+                        return Ok(());
+                    };
+                    let reply = MasterDownReply {
+                        about: master_addr,
+                        down: *down == 1,
+                        leader: leader.clone(),
+                        leader_epoch: u64::try_from(*epoch).unwrap_or(0),
+                    };
                     self.post(Payload::DownReply {
                         to: from,
                         incarnation,
                         master,
                         from: me,
-                        down: *down == 1,
-                        leader: leader.clone(),
-                        epoch: u64::try_from(*epoch).unwrap_or(0),
+                        reply,
                     });
                 }
             }
@@ -502,7 +532,10 @@ impl World {
         let mut text = format!("# Server\r\nrun_id:{}\r\n# Replication\r\n", s.run_id);
         match &s.role {
             ServerRole::Master => {
-                text.push_str("role:master\r\n");
+                text.push_str(&format!(
+                    "role:master\r\nmaster_repl_offset:{}\r\n",
+                    s.offset
+                ));
                 let replicas: Vec<&Server> = self
                     .servers
                     .iter()
@@ -551,7 +584,13 @@ impl World {
                     request: out.request,
                 }),
                 Output::Publish(event) => {
-                    self.check_event(index, &event.channel, &event.message)?
+                    if std::env::var_os("SIM_TRACE").is_some() {
+                        eprintln!(
+                            "{:>7} s{index} {} {}",
+                            self.now_ms, event.channel, event.message
+                        );
+                    }
+                    self.check_event(index, &event.channel, &event.message)?;
                 }
                 Output::RewriteConfig => {
                     if let Some(machine) = self.sentinels[index].machine.as_ref() {
@@ -678,13 +717,43 @@ impl World {
         while !done(self) {
             if self.now_ms >= end {
                 return Err(format!(
-                    "{what}: not reached within {ms} ms (at {} ms)",
-                    self.now_ms
+                    "{what}: not reached within {ms} ms (at {} ms)\n{}",
+                    self.now_ms,
+                    self.describe()
                 ));
             }
             self.step()?;
         }
         Ok(())
+    }
+
+    /// Servers' roles and sentinels' views, for failure messages.
+    fn describe(&self) -> String {
+        let mut text = String::new();
+        for s in &self.servers {
+            text.push_str(&format!(
+                "  server {} alive={} role={:?} link_up={} offset={}\n",
+                s.addr, s.alive, s.role, s.link_up, s.offset
+            ));
+        }
+        for (i, s) in self.sentinels.iter().enumerate() {
+            let view = s.machine.as_ref().map(|m| {
+                let (epoch, addr) = m
+                    .master_view(MASTER)
+                    .map(|(e, a)| (e, a.clone()))
+                    .unwrap_or((0, Addr::new("?", 1)));
+                format!(
+                    "epoch {} config {epoch} {addr} odown={}",
+                    m.current_epoch(),
+                    m.is_odown(MASTER)
+                )
+            });
+            text.push_str(&format!(
+                "  sentinel {i}: {}\n",
+                view.unwrap_or_else(|| "down".into())
+            ));
+        }
+        text
     }
 
     /// The primary every live sentinel names, if they agree and it is a live master.
@@ -797,7 +866,7 @@ fn chaos(seed: u64) -> Result<u64, String> {
 fn five_kills(seed: u64) -> Result<u64, String> {
     let mut world = World::new(seed, 3, 3, 2);
     world.loss_per_mille = world.dice.below(20);
-    world.run_until(20_000, "initial agreement and discovery", |w| {
+    world.run_until(40_000, "initial agreement and discovery", |w| {
         w.agreed_primary().is_some()
             && w.sentinels
                 .iter()
@@ -815,18 +884,21 @@ fn five_kills(seed: u64) -> Result<u64, String> {
             return Err(format!("round {round}: primary {primary} is not a server"));
         };
         world.kill_server(victim);
+        if std::env::var_os("SIM_TRACE").is_some() {
+            eprintln!("{:>7} round {round}: kill {primary}", world.now_ms);
+        }
         let killed = primary.clone();
         world.run_until(15_000, &format!("round {round}: a new primary"), |w| {
             w.agreed_primary().is_some_and(|p| p != killed)
         })?;
-        let new_primary = world.agreed_primary().unwrap_or(primary);
         world.restart_server(victim);
         world.run_until(
             30_000,
             &format!("round {round}: the old primary rejoins"),
             |w| {
                 let s = &w.servers[victim];
-                s.role == ServerRole::Replica(new_primary.clone()) && s.link_up
+                w.agreed_primary()
+                    .is_some_and(|p| s.role == ServerRole::Replica(p) && s.link_up)
             },
         )?;
         // Let INFO show the rejoined replica before killing again.
@@ -853,6 +925,10 @@ fn invariants_hold_under_chaos() {
 #[test]
 fn primary_killed_five_times_fails_over_each_time() {
     // Each run simulates minutes; a sample of the seeds keeps the test quick.
-    let seeds: Vec<u64> = seeds().into_iter().take(40).collect();
+    let count = std::env::var("SIM_KILL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let seeds: Vec<u64> = seeds().into_iter().take(count).collect();
     run_seeds("primary_killed", seeds, five_kills);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use slotkv_sentinel::hello::HELLO_CHANNEL;
-use slotkv_sentinel::{LinkSpec, PeerKind, Request};
+use slotkv_sentinel::{LinkSpec, MasterDownReply, PeerKind, Request};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -194,6 +194,7 @@ async fn command_link(
             Ok(conn) => conn,
             Err(error) => {
                 tracing::debug!("sentinel link to {} failed: {error}", spec.addr);
+                report_down(&shared, &spec);
                 // Requests meanwhile are dropped: their replies will simply be missing.
                 let deadline = tokio::time::Instant::now() + RECONNECT_DELAY;
                 loop {
@@ -207,7 +208,16 @@ async fn command_link(
             }
         };
         loop {
-            let Some(request) = rx.recv().await else {
+            // While idle, watch the socket too: a peer that dies closes it, and the machine
+            // hears of it at once rather than at the next PING.
+            let request = tokio::select! {
+                request = rx.recv() => request,
+                closed = conn.reader.fill_buf() => {
+                    tracing::debug!("sentinel link to {} closed: {closed:?}", spec.addr);
+                    break;
+                }
+            };
+            let Some(request) = request else {
                 return;
             };
             if let Err(error) = serve_request(&shared, &spec, &mut conn, request).await {
@@ -215,7 +225,15 @@ async fn command_link(
                 break;
             }
         }
+        report_down(&shared, &spec);
     }
+}
+
+fn report_down(shared: &Arc<Shared>, spec: &LinkSpec) {
+    shared.with(|core, now| {
+        core.machine
+            .on_link_down(now, &spec.master, &spec.addr, spec.kind)
+    });
 }
 
 async fn serve_request(
@@ -282,17 +300,15 @@ async fn serve_request(
                 if let [Value::Integer(down), Value::Bulk(Some(leader)), Value::Integer(leader_epoch)] =
                     items.as_slice()
                 {
-                    let leader = String::from_utf8_lossy(leader).into_owned();
-                    let leader_epoch = u64::try_from(*leader_epoch).unwrap_or(0);
+                    let reply = MasterDownReply {
+                        about: master_addr,
+                        down: *down == 1,
+                        leader: String::from_utf8_lossy(leader).into_owned(),
+                        leader_epoch: u64::try_from(*leader_epoch).unwrap_or(0),
+                    };
                     shared.with(|core, now| {
-                        core.machine.on_master_down_reply(
-                            now,
-                            &spec.master,
-                            &spec.addr,
-                            *down == 1,
-                            &leader,
-                            leader_epoch,
-                        )
+                        core.machine
+                            .on_master_down_reply(now, &spec.master, &spec.addr, &reply)
                     });
                 }
             }
