@@ -5,8 +5,9 @@ Usage: run.py path/to/slotkv-server
 
 Starts the server on a free loopback port, drives it with redis-cli, redis-py (RESP2 and RESP3)
 and a short redis-benchmark run, and kills the server (by PID) at the end. Then exchanges RDB
-files, DUMP payloads and AOF directories with redis-server (persist_checks.py). Exits non-zero
-on the first failed check.
+files, DUMP payloads and AOF directories with redis-server (persist_checks.py), and runs
+sentinel failovers in every mix of slotkv and Redis sentinels and servers (sentinel_checks.py).
+Exits non-zero on the first failed check.
 """
 
 import os
@@ -18,6 +19,7 @@ import time
 import redis
 
 import persist_checks
+import sentinel_checks
 from persist_checks import free_port
 
 
@@ -282,7 +284,11 @@ def main():
         started = time.time()
         check()
         print(f"ok   {name} ({time.time() - started:.1f} s)")
-    print(f"interop: {len(checks) + len(persistence)} checks passed")
+    sentinel = sentinel_checks.checks(binary)
+    for name, check in sentinel:
+        check()
+        print(f"ok   {name}")
+    print(f"interop: {len(checks) + len(persistence) + len(sentinel)} checks passed")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
 
 /// One client's state.
 struct Client {
+    protocol: Protocol,
     authenticated: bool,
     channels: BTreeSet<String>,
     patterns: BTreeSet<String>,
@@ -50,6 +51,7 @@ impl Client {
 
 async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
     let mut state = Client {
+        protocol: Protocol::Resp2,
         authenticated: shared.requirepass.is_none(),
         channels: BTreeSet::new(),
         patterns: BTreeSet::new(),
@@ -93,7 +95,7 @@ async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
                 Err(error) => {
                     encode_reply(
                         &Reply::Error(format!("ERR {error}")),
-                        Protocol::Resp2,
+                        state.protocol,
                         &mut out,
                     );
                     let _ = stream.write_all(&out).await;
@@ -115,7 +117,7 @@ fn push_event(state: &Client, channel: &str, message: &str, out: &mut BytesMut) 
     let bulk = |text: &str| Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()));
     if state.channels.contains(channel) {
         let reply = Reply::Push(vec![bulk("message"), bulk(channel), bulk(message)]);
-        encode_reply(&reply, Protocol::Resp2, out);
+        encode_reply(&reply, state.protocol, out);
     }
     for pattern in &state.patterns {
         if glob_match(pattern.as_bytes(), channel.as_bytes(), false) {
@@ -125,7 +127,7 @@ fn push_event(state: &Client, channel: &str, message: &str, out: &mut BytesMut) 
                 bulk(channel),
                 bulk(message),
             ]);
-            encode_reply(&reply, Protocol::Resp2, out);
+            encode_reply(&reply, state.protocol, out);
         }
     }
 }
@@ -140,6 +142,7 @@ fn execute(shared: &Arc<Shared>, state: &mut Client, args: &[Bytes], out: &mut B
     let reply = if !state.authenticated && !matches!(name.as_str(), "auth" | "quit" | "hello") {
         Reply::Error("NOAUTH Authentication required.".into())
     } else if state.events.is_some()
+        && state.protocol == Protocol::Resp2
         && !matches!(
             name.as_str(),
             "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
@@ -151,7 +154,7 @@ fn execute(shared: &Arc<Shared>, state: &mut Client, args: &[Bytes], out: &mut B
     } else {
         match name.as_str() {
             "quit" => {
-                encode_reply(&Reply::Ok, Protocol::Resp2, out);
+                encode_reply(&Reply::Ok, state.protocol, out);
                 return true;
             }
             "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => {
@@ -161,7 +164,7 @@ fn execute(shared: &Arc<Shared>, state: &mut Client, args: &[Bytes], out: &mut B
             _ => command(shared, state, &name, &words),
         }
     };
-    encode_reply(&reply, Protocol::Resp2, out);
+    encode_reply(&reply, state.protocol, out);
     false
 }
 
@@ -172,6 +175,7 @@ fn command(shared: &Arc<Shared>, state: &mut Client, name: &str, words: &[String
             Reply::Array(vec![Reply::bulk(b"pong"), Reply::bulk(b"")])
         }
         ("ping", []) => Reply::Simple("PONG".into()),
+        ("hello", _) => hello(shared, state, args),
         ("ping", [message]) => Reply::bulk(message.as_bytes()),
         ("auth", [password]) | ("auth", [_, password]) => match &shared.requirepass {
             None => Reply::Error(
@@ -226,6 +230,56 @@ fn command(shared: &Arc<Shared>, state: &mut Client, name: &str, words: &[String
     }
 }
 
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches RESP2/RESP3, as Redis.
+fn hello(shared: &Arc<Shared>, state: &mut Client, args: &[String]) -> Reply {
+    let protocol = match args.first().map(String::as_str) {
+        None => state.protocol,
+        Some("2") => Protocol::Resp2,
+        Some("3") => Protocol::Resp3,
+        Some(_) => return Reply::Error("NOPROTO unsupported protocol version".into()),
+    };
+    let mut rest = args.get(1..).unwrap_or_default();
+    let mut password = None;
+    while let Some((option, more)) = rest.split_first() {
+        match (option.to_ascii_lowercase().as_str(), more) {
+            ("auth", [_, pass, tail @ ..]) => {
+                password = Some(pass.clone());
+                rest = tail;
+            }
+            ("setname", [_, tail @ ..]) => rest = tail,
+            _ => return Reply::Error(format!("ERR Syntax error in HELLO option '{option}'")),
+        }
+    }
+    if let Some(password) = password {
+        if shared.requirepass.as_deref() != Some(password.as_str()) {
+            return Reply::Error(
+                "WRONGPASS invalid username-password pair or user is disabled.".into(),
+            );
+        }
+        state.authenticated = true;
+    }
+    if !state.authenticated {
+        return Reply::Error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time"
+                .into(),
+        );
+    }
+    state.protocol = protocol;
+    let bulk = |text: &str| Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()));
+    let number = if protocol == Protocol::Resp3 { 3 } else { 2 };
+    Reply::Map(vec![
+        (bulk("server"), bulk("redis")),
+        (bulk("version"), bulk(crate::REDIS_VERSION)),
+        (bulk("proto"), Reply::Integer(number)),
+        (bulk("id"), Reply::Integer(0)),
+        (bulk("mode"), bulk("sentinel")),
+        (bulk("role"), bulk("master")),
+        (bulk("modules"), Reply::Array(Vec::new())),
+    ])
+}
+
 fn info(shared: &Arc<Shared>, section: Option<&str>) -> Reply {
     let section = section.map(str::to_ascii_lowercase);
     let all = matches!(
@@ -265,7 +319,7 @@ fn subscribe(
         let reply = Reply::Error(format!(
             "ERR wrong number of arguments for '{name}' command"
         ));
-        encode_reply(&reply, Protocol::Resp2, out);
+        encode_reply(&reply, state.protocol, out);
         return;
     }
     let set = if patterns {
@@ -295,7 +349,7 @@ fn subscribe(
             Reply::bulk(target.as_bytes()),
             Reply::Integer(count),
         ]);
-        encode_reply(&reply, Protocol::Resp2, out);
+        encode_reply(&reply, state.protocol, out);
     }
     if targets.is_empty() {
         let reply = Reply::Push(vec![
@@ -303,7 +357,7 @@ fn subscribe(
             Reply::Nil,
             Reply::Integer(0),
         ]);
-        encode_reply(&reply, Protocol::Resp2, out);
+        encode_reply(&reply, state.protocol, out);
     }
     if state.subscriptions() > 0 {
         if state.events.is_none() {
