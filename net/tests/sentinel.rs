@@ -72,8 +72,30 @@ fn role(port: u16) -> Option<Vec<Value>> {
     redis::cmd("ROLE").query(&mut client).ok()
 }
 
-/// A slotkv-server started on a given port (the old primary coming back).
+/// A slotkv-server started on a given port (the old primary coming back), killed by PID
+/// when dropped.
 struct Restarted(Child);
+
+impl Restarted {
+    /// Starts a server on `port` and waits until it answers.
+    fn start(port: u16, extra: &[&str]) -> Restarted {
+        let port_text = port.to_string();
+        let mut args = vec!["--port", &port_text, "--bind", "127.0.0.1", "--save", ""];
+        args.extend_from_slice(extra);
+        let server = Restarted(
+            Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start slotkv-server"),
+        );
+        wait_for("the server answers", Duration::from_secs(10), || {
+            role(port).is_some()
+        });
+        server
+    }
+}
 
 impl Drop for Restarted {
     fn drop(&mut self) {
@@ -326,4 +348,114 @@ fn answers_commands_as_redis_sentinel() {
             .contains("No suitable replica to promote"),
         "{nogood}"
     );
+}
+
+/// The connected replicas a server reports (ROLE), when it is a master.
+fn replica_count(port: u16) -> Option<usize> {
+    match role(port)?.as_slice() {
+        [Value::BulkString(kind), _, Value::Array(replicas)] if kind == b"master" => {
+            Some(replicas.len())
+        }
+        _ => None,
+    }
+}
+
+fn client(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("client")
+        .get_connection()
+        .expect("connect")
+}
+
+/// Redis's known pain, which must not happen here: the primary killed again and again.
+/// Each time a replica exists, a new primary is elected, and every write acknowledged by
+/// all connected replicas (WAIT) is still there at the end.
+#[test]
+fn primary_killed_five_times_in_a_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports: Vec<u16> = (0..3).map(|_| common::free_port()).collect();
+    let primary_text = ports[0].to_string();
+    let mut servers: HashMap<u16, Restarted> = HashMap::new();
+    servers.insert(ports[0], Restarted::start(ports[0], &[]));
+    for &port in &ports[1..] {
+        servers.insert(
+            port,
+            Restarted::start(port, &["--replicaof", "127.0.0.1", &primary_text]),
+        );
+    }
+    let confs: Vec<String> = (0..3)
+        .map(|i| sentinel_conf(dir.path(), i, ports[0]).display().to_string())
+        .collect();
+    let sentinels: Vec<TestServer> = confs
+        .iter()
+        .map(|conf| TestServer::start(&[conf, "--sentinel"]))
+        .collect();
+    wait_for("discovery", Duration::from_secs(30), || {
+        sentinels.iter().all(|s| {
+            let fields = master_fields(s);
+            fields.get("num-slaves").map(String::as_str) == Some("2")
+                && fields.get("num-other-sentinels").map(String::as_str) == Some("2")
+        })
+    });
+    let mut primary = ports[0];
+    let mut written = Vec::new();
+    for round in 1..=5 {
+        wait_for(
+            &format!("round {round}: a replica is attached"),
+            Duration::from_secs(40),
+            || replica_count(primary).is_some_and(|n| n >= 1),
+        );
+        let key = format!("round:{round}");
+        let mut conn = client(primary);
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(round)
+            .query(&mut conn)
+            .expect("SET");
+        let replicas = replica_count(primary).unwrap_or(0);
+        let acked: usize = redis::cmd("WAIT")
+            .arg(replicas)
+            .arg(5000)
+            .query(&mut conn)
+            .expect("WAIT");
+        assert_eq!(acked, replicas, "round {round}: every replica acknowledges");
+        written.push(key);
+        drop(conn);
+        drop(servers.remove(&primary));
+        let killed = primary;
+        wait_for(
+            &format!("round {round}: a new primary"),
+            Duration::from_secs(20),
+            || {
+                let addrs: Vec<Option<(String, u16)>> = sentinels.iter().map(master_addr).collect();
+                match addrs.as_slice() {
+                    [Some(a), Some(b), Some(c)] if a == b && b == c && a.1 != killed => {
+                        primary = a.1;
+                        true
+                    }
+                    _ => false,
+                }
+            },
+        );
+        wait_for(
+            &format!("round {round}: the new primary takes writes"),
+            Duration::from_secs(10),
+            || {
+                redis::cmd("SET")
+                    .arg("probe")
+                    .arg(round)
+                    .query::<()>(&mut client(primary))
+                    .is_ok()
+            },
+        );
+        servers.insert(killed, Restarted::start(killed, &[]));
+    }
+    let mut conn = client(primary);
+    for key in &written {
+        let value: Option<String> = redis::cmd("GET").arg(key).query(&mut conn).expect("GET");
+        assert!(
+            value.is_some(),
+            "{key}, acknowledged by every replica, survived five failovers"
+        );
+    }
 }
