@@ -12,11 +12,10 @@ const NO_SUCH_MASTER: &str = "ERR No such master with that name";
 impl Sentinel {
     /// `SENTINEL <subcommand> [args...]` (`args` without the leading SENTINEL).
     pub fn sentinel_command(&mut self, now_ms: u64, args: &[String]) -> Reply {
-        let Some(sub) = args.first() else {
+        let Some((typed, rest)) = args.split_first() else {
             return arity("sentinel");
         };
-        let sub = sub.to_ascii_lowercase();
-        let rest = &args[1..];
+        let sub = typed.to_ascii_lowercase();
         let reply = match (sub.as_str(), rest) {
             ("help", []) => help(),
             ("masters", []) => Reply::Array(
@@ -106,7 +105,7 @@ impl Sentinel {
             ) => arity(&format!("sentinel|{sub}")),
             _ => Reply::error(format!(
                 "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
-                args[0]
+                typed
             )),
         };
         reply
@@ -294,6 +293,7 @@ impl Sentinel {
             config.auth_user = m.auth_user.clone();
             config.config_epoch = m.config_epoch;
             config.leader_epoch = m.leader_epoch;
+            config.kept_lines = m.kept_lines.clone();
             let subject = master_subject(m);
             self.add_master(&config, now_ms);
             self.event("+reset-master", subject);
@@ -419,6 +419,15 @@ impl Sentinel {
                         .to_owned(),
                 )
             }
+            // Kept for the file (see MasterConfig::kept_lines); slotkv runs no scripts.
+            script @ ("notification-script" | "client-reconfig-script") => {
+                m.kept_lines
+                    .retain(|line| line.first().map(String::as_str) != Some(script));
+                if !value.is_empty() {
+                    m.kept_lines
+                        .push(vec![script.to_owned(), name.to_owned(), value.to_owned()]);
+                }
+            }
             _ => return Err(unknown()),
         }
         Ok(value.to_owned())
@@ -472,9 +481,9 @@ impl Sentinel {
     }
 
     fn config_set(&mut self, option: &str, value: &str) -> Reply {
-        let mut words = vec![option.to_ascii_lowercase(), value.to_owned()];
+        let option_name = option.to_ascii_lowercase();
         if !matches!(
-            words[0].as_str(),
+            option_name.as_str(),
             "resolve-hostnames"
                 | "announce-hostnames"
                 | "announce-ip"
@@ -487,10 +496,12 @@ impl Sentinel {
             ));
         }
         let mut global = self.global.clone();
-        if words[1].is_empty() && words[0] == "announce-port" {
-            words[1] = "0".into();
-        }
-        match global.apply(&words) {
+        let value = if value.is_empty() && option_name == "announce-port" {
+            "0"
+        } else {
+            value
+        };
+        match global.apply(&[option_name.clone(), value.to_owned()]) {
             Ok(()) => {
                 self.global = global;
                 self.mark_dirty();

@@ -34,6 +34,11 @@ pub struct MasterConfig {
     pub known_replicas: Vec<Addr>,
     /// `(address, run id)` of each known sentinel.
     pub known_sentinels: Vec<(Addr, String)>,
+    /// Lines kept as read and written back (`notification-script`, `client-reconfig-script`,
+    /// `rename-command`, `master-reboot-down-after-period`): the words after `sentinel`.
+    /// slotkv runs no scripts and renames no commands; the lines survive rewrites so a file
+    /// stays valid for Redis.
+    pub kept_lines: Vec<Vec<String>>,
 }
 
 impl MasterConfig {
@@ -51,6 +56,7 @@ impl MasterConfig {
             leader_epoch: 0,
             known_replicas: Vec::new(),
             known_sentinels: Vec::new(),
+            kept_lines: Vec::new(),
         }
     }
 }
@@ -164,10 +170,16 @@ impl SentinelConfig {
                     master.known_sentinels.push((addr, (*runid).to_owned()));
                 }
             }
-            // Scripts are not run by slotkv; their paths are accepted so Redis files load.
-            ("notification-script" | "client-reconfig-script", [_]) => {}
-            ("rename-command", [_, _]) => {}
-            ("master-reboot-down-after-period", [_]) => {}
+            ("notification-script" | "client-reconfig-script", [_])
+            | ("rename-command", [_, _])
+            | ("master-reboot-down-after-period", [_]) => {
+                if master.kept_lines.len() >= KNOWN_MAX {
+                    return Err(format!("more than {KNOWN_MAX} kept lines"));
+                }
+                let mut line = vec![directive.to_owned(), name.to_owned()];
+                line.extend(args.iter().map(|a| (*a).to_owned()));
+                master.kept_lines.push(line);
+            }
             _ => return Err(UNRECOGNIZED.to_owned()),
         }
         Ok(())
@@ -251,6 +263,10 @@ fn render_master(m: &MasterConfig, lines: &mut Vec<String>) {
             "sentinel known-sentinel {name} {} {} {runid}",
             addr.host, addr.port
         ));
+    }
+    for words in &m.kept_lines {
+        let words: Vec<String> = words.iter().map(|w| quote(w)).collect();
+        lines.push(format!("sentinel {}", words.join(" ")));
     }
 }
 
@@ -362,6 +378,7 @@ mod tests {
             "current-epoch 3",
             "myid 9876543210987654321098765432109876543210",
             "deny-scripts-reconfig yes",
+            "notification-script mymaster /var/redis/notify.sh",
         ] {
             config.apply(&words(line)).expect(line);
         }

@@ -244,6 +244,7 @@ impl Sentinel {
             failover: None,
             hold_until_ms: 0,
             last_hello_ms: None,
+            kept_lines: config.kept_lines.clone(),
         };
         for addr in &config.known_replicas {
             if addr != &master.addr {
@@ -911,6 +912,7 @@ fn master_config(m: &Master) -> MasterConfig {
             .values()
             .map(|p| (p.addr.clone(), p.runid.clone()))
             .collect(),
+        kept_lines: m.kept_lines.clone(),
     }
 }
 

@@ -230,6 +230,8 @@ pub struct Master {
     /// abort, or while the first ODOWN jitter runs).
     pub hold_until_ms: u64,
     pub last_hello_ms: Option<u64>,
+    /// sentinel.conf lines kept as they were (see `MasterConfig::kept_lines`).
+    pub kept_lines: Vec<Vec<String>>,
 }
 
 impl Master {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use slotkv_engine::glob::glob_match;
 use slotkv_engine::reply::Reply;
+use slotkv_engine::CommandError;
 use slotkv_sentinel::hello::HELLO_CHANNEL;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -138,7 +139,10 @@ fn execute(shared: &Arc<Shared>, state: &mut Client, args: &[Bytes], out: &mut B
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    let name = words[0].to_ascii_lowercase();
+    let Some((first, rest)) = words.split_first() else {
+        return false;
+    };
+    let name = first.to_ascii_lowercase();
     let reply = if !state.authenticated && !matches!(name.as_str(), "auth" | "quit" | "hello") {
         Reply::Error("NOAUTH Authentication required.".into())
     } else if state.events.is_some()
@@ -158,18 +162,20 @@ fn execute(shared: &Arc<Shared>, state: &mut Client, args: &[Bytes], out: &mut B
                 return true;
             }
             "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => {
-                subscribe(shared, state, &name, &words[1..], out);
+                subscribe(shared, state, &name, rest, out);
                 return false;
             }
-            _ => command(shared, state, &name, &words),
+            _ => command(shared, state, first, rest),
         }
     };
     encode_reply(&reply, state.protocol, out);
     false
 }
 
-fn command(shared: &Arc<Shared>, state: &mut Client, name: &str, words: &[String]) -> Reply {
-    let args = &words[1..];
+/// `typed` is the command name as the client sent it (for error texts).
+fn command(shared: &Arc<Shared>, state: &mut Client, typed: &str, args: &[String]) -> Reply {
+    let lowered = typed.to_ascii_lowercase();
+    let name = lowered.as_str();
     match (name, args) {
         ("ping", []) if state.events.is_some() => {
             Reply::Array(vec![Reply::bulk(b"pong"), Reply::bulk(b"")])
@@ -220,12 +226,8 @@ fn command(shared: &Arc<Shared>, state: &mut Client, name: &str, words: &[String
             "ERR wrong number of arguments for '{name}' command"
         )),
         _ => {
-            let shown: Vec<String> = args.iter().take(8).map(|a| format!("'{a}'")).collect();
-            Reply::Error(format!(
-                "ERR unknown command '{}', with args beginning with: {}",
-                words[0],
-                shown.join(" ")
-            ))
+            let raw: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.clone())).collect();
+            Reply::Error(CommandError::unknown_command(typed.as_bytes(), &raw).to_string())
         }
     }
 }
