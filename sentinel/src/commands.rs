@@ -120,12 +120,15 @@ impl Sentinel {
     }
 
     /// INFO's `# Sentinel` section, lines ending in CRLF.
-    pub fn info_section(&self) -> String {
+    pub fn info_section(&self, now_ms: u64) -> String {
         let mut text = format!(
-            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:0\r\nsentinel_tilt_since_seconds:-1\r\n\
+            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\n\
              sentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\n\
              sentinel_simulate_failure_flags:0\r\n",
-            self.masters.len()
+            self.masters.len(),
+            u8::from(self.in_tilt()),
+            self.tilt_since_ms
+                .map_or(-1, |since| i64::try_from(now_ms.saturating_sub(since) / 1000).unwrap_or(-1)),
         );
         for (index, m) in self.masters.values().enumerate() {
             let status = if m.is_odown() {
@@ -261,7 +264,7 @@ impl Sentinel {
         else {
             return Reply::Array(vec![Reply::Integer(0), Reply::bulk("*"), Reply::Integer(0)]);
         };
-        let down = self.masters.get(&name).is_some_and(Master::is_sdown);
+        let down = !self.in_tilt() && self.masters.get(&name).is_some_and(Master::is_sdown);
         let (leader, leader_epoch) = if runid == "*" {
             (None, 0)
         } else {
@@ -524,6 +527,8 @@ impl Sentinel {
             ("DEFAULT-FAILOVER-TIMEOUT", t.default_failover_timeout_ms),
             ("SLAVE-RECONF-TIMEOUT", t.slave_reconf_timeout_ms),
             ("ELECTION-TIMEOUT", t.election_timeout_ms),
+            ("TILT-TRIGGER", t.tilt_trigger_ms),
+            ("TILT-PERIOD", t.tilt_period_ms),
         ];
         Reply::Map(
             fields
@@ -556,6 +561,8 @@ impl Sentinel {
                 "default-failover-timeout" => &mut timing.default_failover_timeout_ms,
                 "slave-reconf-timeout" => &mut timing.slave_reconf_timeout_ms,
                 "election-timeout" => &mut timing.election_timeout_ms,
+                "tilt-trigger" => &mut timing.tilt_trigger_ms,
+                "tilt-period" => &mut timing.tilt_period_ms,
                 _ => {
                     return Reply::error(format!(
                         "ERR Unknown option or number of arguments for SENTINEL DEBUG '{option}'"

@@ -24,6 +24,10 @@ pub struct Timing {
     /// The largest random delay before a failover attempt, so sentinels that see the master
     /// fail together do not all ask for votes in the same instant.
     pub max_desync_ms: u64,
+    /// A gap between two ticks longer than this (the process was stopped, the machine
+    /// suspended) enters TILT mode: no judgement for `tilt_period_ms`, as in Redis.
+    pub tilt_trigger_ms: u64,
+    pub tilt_period_ms: u64,
 }
 
 impl Default for Timing {
@@ -38,6 +42,8 @@ impl Default for Timing {
             slave_reconf_timeout_ms: 10_000,
             election_timeout_ms: 10_000,
             max_desync_ms: 500,
+            tilt_trigger_ms: 2000,
+            tilt_period_ms: 30_000,
         }
     }
 }
@@ -121,6 +127,10 @@ pub struct Sentinel {
     pub(crate) rng: Rng,
     out: Vec<Output>,
     dirty: bool,
+    last_tick_ms: Option<u64>,
+    /// Since when TILT mode holds (silences collected while the process did not run must
+    /// not count as instances failing).
+    pub(crate) tilt_since_ms: Option<u64>,
 }
 
 impl Sentinel {
@@ -138,6 +148,8 @@ impl Sentinel {
             port,
             rng,
             out: Vec::new(),
+            last_tick_ms: None,
+            tilt_since_ms: None,
             global: SentinelConfig {
                 masters: Vec::new(),
                 ..config.clone()
@@ -412,6 +424,7 @@ impl Sentinel {
 
     /// The periodic work: call every 100 ms or so.
     pub fn tick(&mut self, now_ms: u64) {
+        self.check_tilt(now_ms);
         let names: Vec<String> = self.masters.keys().cloned().collect();
         for name in names {
             self.step_master(now_ms, &name);
@@ -419,7 +432,33 @@ impl Sentinel {
         }
     }
 
+    /// Enters TILT mode after a gap between ticks, leaves it after the TILT period.
+    fn check_tilt(&mut self, now_ms: u64) {
+        let previous = self.last_tick_ms.replace(now_ms);
+        let gap = previous.map_or(0, |at| now_ms.saturating_sub(at));
+        if gap > self.timing.tilt_trigger_ms {
+            if self.tilt_since_ms.is_none() {
+                self.event("+tilt", "#tilt mode entered".to_owned());
+            }
+            self.tilt_since_ms = Some(now_ms);
+        } else if self
+            .tilt_since_ms
+            .is_some_and(|since| now_ms.saturating_sub(since) >= self.timing.tilt_period_ms)
+        {
+            self.tilt_since_ms = None;
+            self.event("-tilt", "#tilt mode exited".to_owned());
+        }
+    }
+
+    pub(crate) fn in_tilt(&self) -> bool {
+        self.tilt_since_ms.is_some()
+    }
+
+    /// Judges the instances of `name` and moves its failover on (nothing in TILT mode).
     fn step_master(&mut self, now_ms: u64, name: &str) {
+        if self.in_tilt() {
+            return;
+        }
         self.check_health(now_ms, name);
         self.check_odown(name, now_ms);
         self.start_failover_if_needed(now_ms, name);
@@ -514,6 +553,9 @@ impl Sentinel {
 
     /// SDOWN of every instance of `name`, from how long their PINGs went unanswered.
     fn check_health(&mut self, now_ms: u64, name: &str) {
+        if self.in_tilt() {
+            return;
+        }
         let info_period = self.timing.info_period_ms;
         let Some(m) = self.masters.get_mut(name) else {
             return;

@@ -609,9 +609,36 @@ fn commands_answer_as_redis_sentinel() {
             Reply::Array(vec![Reply::bulk(MASTER)])
         ])
     );
-    assert!(s.info_section().contains(
+    assert!(s.info_section(0).contains(
         "master0:name=mymaster,status=ok,address=10.0.0.1:6379,slaves=1,sentinels=1\r\n"
     ));
     assert_eq!(run(&mut s, &["debug", "ping-period", "500"]), Reply::Ok);
     assert_eq!(s.timing_mut().ping_period_ms, 500);
+}
+
+#[test]
+fn a_gap_between_ticks_enters_tilt_mode() {
+    let mut s = sentinel(1, 0, false);
+    s.tick(0);
+    s.tick(100);
+    drain(&mut s);
+    // The process did not run for five seconds: the unanswered PING proves nothing.
+    s.tick(5100);
+    assert_eq!(drain(&mut s).events, ["+tilt #tilt mode entered"]);
+    assert!(s.info_section(5100).contains("sentinel_tilt:1\r\n"));
+    let mut now = 5100;
+    let mut events = Vec::new();
+    while now < 35_000 {
+        now += 100;
+        s.tick(now);
+        events.extend(drain(&mut s).events);
+    }
+    assert!(events.is_empty(), "no judgement in TILT mode: {events:?}");
+    s.tick(35_200);
+    let events = drain(&mut s).events;
+    assert_eq!(events[0], "-tilt #tilt mode exited");
+    assert!(
+        has(&events, "+sdown master mymaster 10.0.0.1 6379"),
+        "{events:?}"
+    );
 }

@@ -33,6 +33,8 @@ pub struct Shared {
     /// Published events: (channel, message).
     pub events: broadcast::Sender<(String, String)>,
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// The last client id given (HELLO's `id`).
+    client_ids: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -51,7 +53,15 @@ impl Shared {
             requirepass,
             events: broadcast::channel(EVENT_QUEUE).0,
             shutdown: tokio::sync::watch::channel(false).0,
+            client_ids: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// A new client's id.
+    pub fn next_client_id(&self) -> u64 {
+        self.client_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
     }
 
     /// Milliseconds since start: the machine's clock (monotonic).
@@ -147,6 +157,7 @@ impl Shared {
     /// The periodic work, every 100 ms, until shutdown.
     pub async fn run_timer(self: Arc<Self>) {
         let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown = self.shutdown.subscribe();
         loop {
             tokio::select! {

@@ -37,6 +37,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
 
 /// One client's state.
 struct Client {
+    id: u64,
     protocol: Protocol,
     authenticated: bool,
     channels: BTreeSet<String>,
@@ -52,6 +53,7 @@ impl Client {
 
 async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
     let mut state = Client {
+        id: shared.next_client_id(),
         protocol: Protocol::Resp2,
         authenticated: shared.requirepass.is_none(),
         channels: BTreeSet::new(),
@@ -275,9 +277,11 @@ fn hello(shared: &Arc<Shared>, state: &mut Client, args: &[String]) -> Reply {
         (bulk("server"), bulk("redis")),
         (bulk("version"), bulk(crate::REDIS_VERSION)),
         (bulk("proto"), Reply::Integer(number)),
-        (bulk("id"), Reply::Integer(0)),
+        (
+            bulk("id"),
+            Reply::Integer(i64::try_from(state.id).unwrap_or(i64::MAX)),
+        ),
         (bulk("mode"), bulk("sentinel")),
-        (bulk("role"), bulk("master")),
         (bulk("modules"), Reply::Array(Vec::new())),
     ])
 }
@@ -303,7 +307,7 @@ fn info(shared: &Arc<Shared>, section: Option<&str>) -> Reply {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        text.push_str(&shared.with(|core, _| core.machine.info_section()));
+        text.push_str(&shared.with(|core, now| core.machine.info_section(now)));
     }
     Reply::Bulk(Bytes::from(text))
 }
