@@ -4,7 +4,8 @@
 //! - at most one sentinel is elected leader per epoch;
 //! - all sentinels that hold a configuration of the same epoch name the same primary
 //!   (so never two primaries acknowledged in one epoch);
-//! - a failover is only tried after ODOWN agreed by the quorum.
+//! - a failover is only tried after ODOWN agreed by the quorum: the trying sentinel is in
+//!   ODOWN, and at least the quorum of sentinels really saw that master down recently.
 //!
 //! A failing seed prints `SIM_SEED=<n> cargo test -p slotkv-sentinel --test simulation`, which
 //! replays it alone (add `SIM_TRACE=1` to print every event). `SIM_SEEDS=<count>` changes how
@@ -69,6 +70,9 @@ struct SimSentinel {
     /// Epoch of the failover it last tried (from the +new-epoch just before +try-failover).
     try_epoch: Option<u64>,
     last_new_epoch: u64,
+    /// Per master address ("ip port"): since when it has it SDOWN, and when its last SDOWN
+    /// ended: the ground truth its IS-MASTER-DOWN-BY-ADDR answers came from.
+    sdown: BTreeMap<String, (Option<u64>, Option<u64>)>,
 }
 
 #[derive(Debug)]
@@ -181,6 +185,7 @@ impl World {
                     incarnation: 0,
                     try_epoch: None,
                     last_new_epoch: 0,
+                    sdown: BTreeMap::new(),
                 }
             })
             .collect();
@@ -619,6 +624,14 @@ impl World {
                     ));
                 }
             }
+            "+sdown" | "-sdown" if message.starts_with("master ") => {
+                let record = s.sdown.entry(master_addr_of(message)).or_default();
+                if channel == "+sdown" {
+                    record.0 = Some(self.now_ms);
+                } else {
+                    *record = (None, Some(self.now_ms));
+                }
+            }
             "+try-failover" => {
                 let odown = s.machine.as_ref().is_some_and(|m| m.is_odown(MASTER));
                 if !odown {
@@ -628,6 +641,7 @@ impl World {
                     ));
                 }
                 s.try_epoch = Some(s.last_new_epoch);
+                self.check_quorum_agreed(index, message)?;
             }
             "+elected-leader" => {
                 let Some(epoch) = s.try_epoch else {
@@ -643,6 +657,31 @@ impl World {
                 self.leaders.insert(epoch, index);
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Independent of what the trying sentinel believes: at least the quorum of sentinels
+    /// really had this master SDOWN recently enough for their answers to still count
+    /// (five ask periods, plus message delays).
+    fn check_quorum_agreed(&self, index: usize, message: &str) -> Result<(), String> {
+        let addr = master_addr_of(message);
+        let window_start = self.now_ms.saturating_sub(5_100);
+        let agreeing = self
+            .sentinels
+            .iter()
+            .filter(|s| {
+                s.sdown.get(&addr).is_some_and(|(since, ended)| {
+                    since.is_some() || ended.is_some_and(|at| at >= window_start)
+                })
+            })
+            .count() as u64;
+        if agreeing < self.quorum {
+            return Err(format!(
+                "sentinel {index} tried a failover of {addr} at {} ms with only {agreeing} \
+                 sentinels seeing it down",
+                self.now_ms
+            ));
         }
         Ok(())
     }
@@ -669,8 +708,16 @@ impl World {
     }
 
     fn crash_sentinel(&mut self, index: usize) {
-        self.sentinels[index].machine = None;
-        self.sentinels[index].incarnation += 1;
+        let now = self.now_ms;
+        let s = &mut self.sentinels[index];
+        s.machine = None;
+        s.incarnation += 1;
+        // A dead sentinel sees nothing: its SDOWN views end with it.
+        for record in s.sdown.values_mut() {
+            if record.0.is_some() {
+                *record = (None, Some(now));
+            }
+        }
     }
 
     fn restart_sentinel(&mut self, index: usize) {
@@ -768,6 +815,12 @@ impl World {
         let server = &self.servers[self.server_index(&addr)?];
         (server.alive && server.role == ServerRole::Master).then_some(addr)
     }
+}
+
+/// "ip port" of a `master <name> <ip> <port>` event message.
+fn master_addr_of(message: &str) -> String {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    words[words.len().saturating_sub(2)..].join(" ")
 }
 
 fn seeds() -> Vec<u64> {
