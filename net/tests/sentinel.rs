@@ -459,3 +459,73 @@ fn primary_killed_five_times_in_a_row() {
         );
     }
 }
+
+/// `sentinel auth-pass` reaches servers that need a password, and a sentinel with
+/// `requirepass` wants AUTH from its own clients.
+#[test]
+fn authentication_on_both_sides() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let primary = TestServer::start(&["--requirepass", "secret"]);
+    let primary_text = primary.port.to_string();
+    let _replica = TestServer::start(&[
+        "--requirepass",
+        "secret",
+        "--masterauth",
+        "secret",
+        "--replicaof",
+        "127.0.0.1",
+        &primary_text,
+    ]);
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "requirepass guard\nsentinel monitor {MASTER} 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds {MASTER} 1000\nsentinel auth-pass {MASTER} secret\n",
+            primary.port
+        ),
+    )
+    .expect("write sentinel.conf");
+    let conf = conf.display().to_string();
+    let sentinel = TestServer::start(&[&conf, "--sentinel", "--requirepass", "guard"]);
+    let mut client = redis::Client::open(format!("redis://127.0.0.1:{}/", sentinel.port))
+        .expect("client")
+        .get_connection()
+        .expect("connect");
+    let refused = redis::cmd("PING")
+        .query::<String>(&mut client)
+        .expect_err("NOAUTH");
+    assert_eq!(refused.code(), Some("NOAUTH"), "{refused}");
+    let wrong = redis::cmd("AUTH")
+        .arg("nope")
+        .query::<String>(&mut client)
+        .expect_err("WRONGPASS");
+    assert_eq!(wrong.code(), Some("WRONGPASS"), "{wrong}");
+    let ok: String = redis::cmd("AUTH")
+        .arg("guard")
+        .query(&mut client)
+        .expect("AUTH");
+    assert_eq!(ok, "OK");
+    // Authenticated PINGs keep the master up, and its INFO lists the replica.
+    wait_for("the replica is discovered", Duration::from_secs(20), || {
+        let fields: Vec<String> = redis::cmd("SENTINEL")
+            .arg("MASTER")
+            .arg(MASTER)
+            .query(&mut client)
+            .expect("SENTINEL MASTER");
+        let fields: HashMap<&str, &str> = fields
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [k, v] => Some((k.as_str(), v.as_str())),
+                _ => None,
+            })
+            .collect();
+        fields.get("num-slaves") == Some(&"1") && fields.get("flags") == Some(&"master")
+    });
+    let text = std::fs::read_to_string(&conf).expect("read sentinel.conf");
+    assert!(
+        text.contains(&format!("sentinel auth-pass {MASTER} secret")),
+        "{text}"
+    );
+    assert!(text.starts_with("requirepass guard\n"), "{text}");
+}
