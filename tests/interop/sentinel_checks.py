@@ -5,7 +5,10 @@ down-after-milliseconds 1000) in every mix of implementations:
   (master_for / slave_for follow the failover);
 - slotkv sentinels managing redis-server instances;
 - Redis sentinels (redis-server --sentinel) managing slotkv servers;
-- a sentinel group mixing slotkv and Redis sentinels.
+- a sentinel group mixing slotkv and Redis sentinels;
+
+and compares redis-cli's output from a slotkv sentinel and a Redis sentinel watching the
+same group, command by command.
 
 Each check writes through the primary, reads on a replica, kills the primary (by PID),
 waits until every sentinel names another primary, writes there through master_for and
@@ -144,6 +147,86 @@ def failover(server_binary, sentinel_binaries):
                 terminate(proc)
 
 
+# Commands whose redis-cli output must be the same from a slotkv and a Redis sentinel
+# watching the same group (values that depend on timing or identity are not compared).
+SAME_OUTPUT = [
+    ["SENTINEL", "MASTER", "nope"],
+    ["SENTINEL", "FOO"],
+    ["SENTINEL", "MASTERS", "x"],
+    ["SENTINEL", "MYID", "x"],
+    ["SENTINEL", "CKQUORUM", MASTER],
+    ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER],
+    ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope"],
+    ["SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1", "0", "*"],
+    ["SENTINEL", "SET", MASTER, "quorum", "x"],
+    ["SENTINEL", "SET", MASTER, "foo", "1"],
+    ["SENTINEL", "MONITOR", "x", "127.0.0.1", "1", "0"],
+    ["SENTINEL", "MONITOR", "x", "127.0.0.1", "abc", "1"],
+    ["SENTINEL", "MONITOR", "x", "foo.invalid", "1", "1"],
+    ["SENTINEL", "FAILOVER", "nope"],
+    ["SENTINEL", "REMOVE", "nope"],
+    ["SENTINEL", "RESET", "nomatch"],
+    ["SENTINEL", "INFO-CACHE", "nope"],
+    ["SENTINEL", "CONFIG", "GET", "*"],
+    ["SENTINEL", "CONFIG", "SET", "foo", "bar"],
+    ["SENTINEL", "CONFIG", "GET"],
+    ["SENTINEL", "PENDING-SCRIPTS"],
+    ["ROLE"],
+    ["INFO", "sentinel"],
+    ["PING"],
+    ["SET", "a", "b"],
+]
+
+
+def field_names(port, *command):
+    """The field names of each instance SENTINEL MASTER/REPLICAS/SENTINELS lists."""
+    reply = redis.Redis(port=port, protocol=2).execute_command(*command)
+    rows = reply if isinstance(reply, list) and reply and isinstance(reply[0], list) else [reply]
+    return [[name for name in row[::2]] for row in rows]
+
+
+def check_same_answers(slotkv):
+    """redis-cli shows the same answers from a slotkv sentinel as from a Redis sentinel."""
+    procs = []
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            primary_port, primary = start_server(REDIS_SERVER, workdir)
+            procs.append(primary)
+            rdir = os.path.join(workdir, "r")
+            os.mkdir(rdir)
+            _, replica = start_server(REDIS_SERVER, rdir, "--replicaof", "127.0.0.1", str(primary_port))
+            procs.append(replica)
+            ports = []
+            for i, binary in enumerate([REDIS_SERVER, slotkv]):
+                port, proc = start_sentinel(binary, workdir, i, primary_port)
+                procs.append(proc)
+                ports.append(port)
+
+            def discovered():
+                return all(
+                    redis.Redis(port=p, decode_responses=True, protocol=2).sentinel_master(MASTER)["num-other-sentinels"] == 1
+                    and redis.Redis(port=p, decode_responses=True, protocol=2).sentinel_master(MASTER)["num-slaves"] == 1
+                    for p in ports
+                )
+
+            until("discovery", 40, discovered)
+            for command in SAME_OUTPUT:
+                redis_out, slotkv_out = (cli_output(port, command) for port in ports)
+                assert redis_out == slotkv_out, f"{' '.join(command)}:\nredis:  {redis_out!r}\nslotkv: {slotkv_out!r}"
+            for command in (["SENTINEL", "MASTER", MASTER], ["SENTINEL", "REPLICAS", MASTER],
+                            ["SENTINEL", "SENTINELS", MASTER]):
+                redis_fields, slotkv_fields = (field_names(port, *command) for port in ports)
+                assert redis_fields == slotkv_fields, f"{' '.join(command)}: {redis_fields} != {slotkv_fields}"
+        finally:
+            for proc in procs:
+                terminate(proc)
+
+
+def cli_output(port, command):
+    out = subprocess.run(["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=10)
+    return out.stdout
+
+
 def supports_config_rewrite(binary):
     """Redis Sentinel promotes a replica with MULTI, SLAVEOF NO ONE, CONFIG REWRITE, CLIENT
     KILL, EXEC: a server without CONFIG REWRITE aborts the whole transaction."""
@@ -160,6 +243,7 @@ def supports_config_rewrite(binary):
 
 def checks(slotkv):
     mixes = [("slotkv sentinels + slotkv servers (redis-py Sentinel)", slotkv, [slotkv] * 3)]
+    extra = []
     if os.path.exists(REDIS_SERVER):
         mixes += [
             ("slotkv sentinels + redis-server instances", REDIS_SERVER, [slotkv] * 3),
@@ -172,9 +256,11 @@ def checks(slotkv):
         else:
             print("note: slotkv-server has no CONFIG REWRITE, so Redis Sentinel's promotion "
                   "transaction aborts; the Redis-sentinels-manage-slotkv check is skipped")
+        extra.append(("sentinel: redis-cli shows the same answers as from Redis Sentinel",
+                      lambda: check_same_answers(slotkv)))
     else:
         print(f"note: {REDIS_SERVER} is missing; mixed sentinel checks skipped")
-    result = []
+    result = extra
     for name, server, sentinels in mixes:
         def check(server=server, sentinels=sentinels):
             elapsed = failover(server, sentinels)
