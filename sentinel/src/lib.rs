@@ -3,6 +3,8 @@
 //! - [`Sentinel`]: one sentinel. Inputs are the time and what arrived (PING and INFO replies,
 //!   hello messages, IS-MASTER-DOWN-BY-ADDR answers, client commands); [`Sentinel::drain`]
 //!   gives the outputs (commands to send, events to publish, a config rewrite).
+//! - `inputs`: what each reply, hello and closed link changes.
+//! - `monitor`: the periodic judgement: SDOWN, ODOWN, asking peers, votes, the requests due.
 //! - `state`: what is known per master: replicas, other sentinels, health, the failover.
 //! - `failover`: election by epoch votes, replica choice, promotion, repointing.
 //! - `commands`: SENTINEL subcommands, ROLE and INFO's sentinel section.
@@ -20,7 +22,9 @@ mod event;
 mod failover;
 pub mod hello;
 pub mod info;
+mod inputs;
 mod machine;
+mod monitor;
 mod reply;
 mod rng;
 mod state;
