@@ -143,7 +143,14 @@ impl Sentinel {
         let Some(f) = m.failover.clone() else {
             return;
         };
-        if now_ms.saturating_sub(f.state_since_ms) > m.failover_timeout_ms {
+        // The chosen replica failing too ends the wait at once (Redis waits out the whole
+        // failover timeout, three minutes by default), so the next attempt comes promptly.
+        let promoted_down = f
+            .promoted
+            .as_ref()
+            .and_then(|addr| m.replicas.get(addr))
+            .is_none_or(|r| r.health.is_sdown());
+        if promoted_down || now_ms.saturating_sub(f.state_since_ms) > m.failover_timeout_ms {
             let subject = master_subject(m);
             self.event("-failover-abort-slave-timeout", subject);
             self.abort_failover(now_ms, name);

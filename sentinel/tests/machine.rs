@@ -642,3 +642,25 @@ fn a_gap_between_ticks_enters_tilt_mode() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_promoted_replica_that_fails_ends_the_failover_at_once() {
+    let mut s = sentinel(2, 2, false);
+    let offsets = [(0, 100, 100), (1, 200, 100)];
+    run_until(&mut s, 0, 500, &offsets);
+    assert_eq!(
+        s.sentinel_command(600, &["failover".into(), MASTER.into()]),
+        Reply::Ok
+    );
+    drain(&mut s);
+    // Replica 1 was chosen and dies: only replica 0 keeps answering.
+    let events = run_until(&mut s, 700, 3000, &offsets[..1]);
+    assert!(
+        has(
+            &events,
+            "-failover-abort-slave-timeout master mymaster 10.0.0.1 6379"
+        ),
+        "{events:?}"
+    );
+    assert_eq!(s.failover_epoch(MASTER), None);
+}
