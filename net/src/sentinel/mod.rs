@@ -54,16 +54,20 @@ fn load(args: &[String]) -> Result<(Settings, SentinelConfig, PathBuf), String> 
         return Err("Sentinel needs config file on disk to save state. Exiting...".into());
     }
     let path = std::path::absolute(file).map_err(|e| format!("{file}: {e}"))?;
+    // The state is kept in the file: a sentinel that could not save it must not start.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| {
+            format!(
+                "Sentinel config file {} is not writable: {e}. Exiting...",
+                path.display()
+            )
+        })?;
     let mut text = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(
-            std::fs::File::open(&path)
-                .map_err(|e| format!("Can't open {}: {e}", path.display()))?,
-            CONFIG_BYTES_MAX,
-        ),
-        &mut text,
-    )
-    .map_err(|e| format!("Can't read {}: {e}", path.display()))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, CONFIG_BYTES_MAX), &mut text)
+        .map_err(|e| format!("Can't read {}: {e}", path.display()))?;
     let mut settings = Settings {
         port: DEFAULT_PORT,
         ..Settings::default()
