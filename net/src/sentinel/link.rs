@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use slotkv_sentinel::hello::HELLO_CHANNEL;
 use slotkv_sentinel::{LinkSpec, MasterDownReply, PeerKind, Request};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -112,8 +112,8 @@ impl Conn {
 }
 
 /// Reads one RESP2 value, within the limits above.
-fn read_value<'a>(
-    reader: &'a mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+fn read_value<'a, R: AsyncBufRead + Unpin + Send>(
+    reader: &'a mut R,
     depth: usize,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, LinkError>> + Send + 'a>> {
     Box::pin(async move {
@@ -355,5 +355,64 @@ async fn hello_link(
             _ = alive.changed() => return,
             _ = tokio::time::sleep(RECONNECT_DELAY) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(bytes: &[u8]) -> Result<Value, LinkError> {
+        let mut reader = BufReader::new(bytes);
+        read_value(&mut reader, 0).await
+    }
+
+    fn bulk(text: &str) -> Value {
+        Value::Bulk(Some(Bytes::copy_from_slice(text.as_bytes())))
+    }
+
+    #[tokio::test]
+    async fn reads_the_replies_sentinels_get() {
+        assert_eq!(
+            read(b"+PONG\r\n").await.ok(),
+            Some(Value::Simple("PONG".into()))
+        );
+        assert_eq!(
+            read(b"-LOADING Redis is loading\r\n").await.ok(),
+            Some(Value::Error("LOADING Redis is loading".into()))
+        );
+        assert_eq!(
+            read(b"*3\r\n:1\r\n$1\r\n*\r\n:0\r\n").await.ok(),
+            Some(Value::Array(Some(vec![
+                Value::Integer(1),
+                bulk("*"),
+                Value::Integer(0)
+            ])))
+        );
+        assert_eq!(read(b"$-1\r\n").await.ok(), Some(Value::Bulk(None)));
+        assert_eq!(read(b"*-1\r\n").await.ok(), Some(Value::Array(None)));
+        assert_eq!(
+            read(b"*1\r\n*1\r\n$4\r\nrole\r\n").await.ok(),
+            Some(Value::Array(Some(vec![Value::Array(Some(vec![bulk(
+                "role"
+            )]))])))
+        );
+    }
+
+    #[tokio::test]
+    async fn refuses_malformed_and_oversized_replies() {
+        assert!(read(b"+PONG\n").await.is_err(), "no CRLF");
+        assert!(read(b"?\r\n").await.is_err(), "unknown type");
+        assert!(read(b":x\r\n").await.is_err(), "bad number");
+        assert!(read(b"$5\r\nab\r\n").await.is_err(), "short bulk");
+        let huge = format!("${}\r\n", BULK_BYTES_MAX + 1);
+        assert!(read(huge.as_bytes()).await.is_err(), "bulk over the limit");
+        let deep = "*1\r\n".repeat(DEPTH_MAX + 2);
+        assert!(
+            read(deep.as_bytes()).await.is_err(),
+            "nesting over the limit"
+        );
+        let long_line = vec![b'+'; 100_000];
+        assert!(read(&long_line).await.is_err(), "line over the limit");
     }
 }

@@ -205,3 +205,58 @@ async fn serve(settings: Settings, config: SentinelConfig, path: PathBuf) -> Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn sentinel_mode_is_asked_by_flag_or_by_name() {
+        assert!(requested("/usr/bin/slotkv-sentinel", &[]));
+        assert!(requested("redis-sentinel", &[]));
+        assert!(requested(
+            "slotkv-server",
+            &strings(&["s.conf", "--sentinel"])
+        ));
+        assert!(!requested(
+            "slotkv-server",
+            &strings(&["s.conf", "--port", "1"])
+        ));
+    }
+
+    #[test]
+    fn reads_sentinel_conf_then_command_line_options() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &path,
+            "# comment\nport 26390\nsentinel monitor m 127.0.0.1 6379 2\n\
+             sentinel down-after-milliseconds m 1000\n",
+        )
+        .expect("write");
+        let file = path.display().to_string();
+        let (settings, config, read_path) =
+            load(&strings(&[&file, "--sentinel", "--port", "26391"])).expect("load");
+        assert_eq!(settings.port, 26391, "options come after the file");
+        assert_eq!(read_path, path);
+        assert_eq!(config.masters[0].quorum, 2);
+        assert_eq!(config.masters[0].down_after_ms, 1000);
+        std::fs::write(&path, "sentinel monitor m 127.0.0.1 6379 2\n").expect("write");
+        let (settings, _, _) = load(&strings(&[&file])).expect("load");
+        assert_eq!(settings.port, DEFAULT_PORT);
+        std::fs::write(&path, "sentinel bogus\n").expect("write");
+        let error = load(&strings(&[&file])).expect_err("bad line");
+        assert!(
+            error.contains("Unrecognized sentinel configuration statement."),
+            "{error}"
+        );
+        assert!(
+            load(&strings(&["--port", "1"])).is_err(),
+            "a file is required"
+        );
+    }
+}
