@@ -11,6 +11,8 @@ use crate::state::{Failover, FailoverState, Master, Reconf, Replica};
 /// How often a command the failover waits on (REPLICAOF NO ONE) is sent again, in case the
 /// first was lost.
 const RESEND_PERIOD_MS: u64 = 1000;
+/// Longest wait for fresh replica offsets before choosing the replica to promote.
+const FRESH_OFFSETS_WAIT_MS: u64 = 1500;
 /// Wait before trying again after a failed attempt (plus up to the desync jitter).
 const RETRY_DELAY_MS: u64 = 1000;
 
@@ -45,6 +47,7 @@ impl Sentinel {
         self.event("+new-epoch", epoch.to_string());
         self.event("+try-failover", subject);
         self.ask_master_state(now_ms, name, true);
+        self.refresh_replicas(name);
     }
 
     pub(crate) fn failover_step(&mut self, now_ms: u64, name: &str) {
@@ -104,6 +107,9 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
+        if awaiting_fresh_offsets(m, now_ms) {
+            return;
+        }
         let Some(chosen) = select_replica(m, now_ms, ping_period, info_period) else {
             let subject = master_subject(m);
             self.event("-failover-abort-no-good-slave", subject);
@@ -252,6 +258,17 @@ impl Sentinel {
         self.switch_master(now_ms, name, promoted.clone(), epoch);
     }
 
+    /// INFO from every replica at once: the offsets the choice of a replica compares.
+    fn refresh_replicas(&mut self, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let replicas: Vec<Addr> = m.replicas.keys().cloned().collect();
+        for addr in replicas {
+            self.send(name, &addr, PeerKind::Instance, Request::Info);
+        }
+    }
+
     /// `REPLICAOF` (`None`: NO ONE) to `addr`, then an INFO at once, so the change is seen
     /// without waiting an INFO period.
     pub(crate) fn repoint(&mut self, name: &str, addr: &Addr, target: Option<Addr>) {
@@ -330,6 +347,31 @@ fn best(votes: &BTreeMap<String, u64>) -> Option<(String, u64)> {
         }
     }
     best.map(|(runid, count)| (runid.clone(), count))
+}
+
+/// Whether the choice of a replica should wait for INFO replies: every replica that could
+/// be chosen must have reported its offset after the master went down (or, in a forced
+/// failover, after it started), since a write acknowledged by some replica (WAIT) is only
+/// kept if the most up-to-date replica wins. Waits at most `FRESH_OFFSETS_WAIT_MS`.
+/// (Redis compares offsets from INFO replies up to five seconds old.)
+fn awaiting_fresh_offsets(m: &Master, now_ms: u64) -> bool {
+    let Some(f) = &m.failover else {
+        return false;
+    };
+    if now_ms.saturating_sub(f.state_since_ms) >= FRESH_OFFSETS_WAIT_MS {
+        return false;
+    }
+    let since = m
+        .health
+        .sdown_since
+        .unwrap_or(f.started_ms)
+        .min(f.started_ms);
+    m.replicas.values().any(|r| {
+        !r.health.is_sdown()
+            && r.priority != 0
+            && r.reported.role == Some(Role::Replica)
+            && r.reported.info_at_ms.is_none_or(|at| at < since)
+    })
 }
 
 /// The replica to promote: reachable, recently heard from, not priority 0, its link to the

@@ -73,6 +73,15 @@ impl Sentinel {
             replica.offset = report.repl_offset;
             replica.announced = report.announced;
             self.follow_replica_progress(now_ms, master, addr);
+            // The choice of a replica may have been waiting for this offset.
+            let selecting = self
+                .masters
+                .get(master)
+                .and_then(|m| m.failover.as_ref())
+                .is_some_and(|f| f.state == FailoverState::SelectSlave);
+            if selecting {
+                self.failover_step(now_ms, master);
+            }
         }
     }
 

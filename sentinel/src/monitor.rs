@@ -176,7 +176,9 @@ impl Sentinel {
         let mut sends = Vec::new();
         // Faster INFO while the master is in trouble, as Redis does for its replicas.
         let fast = m.is_sdown() || m.is_odown() || m.failover.is_some();
-        let ping_period = timing.ping_period_ms.min(m.down_after_ms);
+        // At least two PINGs per down-after period (Redis sends one when down-after is at
+        // most a second), so one lost PING or reply does not make an instance SDOWN.
+        let ping_period = timing.ping_period_ms.min(m.down_after_ms / 2).max(1);
         if m.health.ping_due(now_ms, ping_period) {
             m.health.ping_sent(now_ms);
             sends.push((m.addr.clone(), PeerKind::Instance, Request::Ping));

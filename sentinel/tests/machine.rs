@@ -371,7 +371,13 @@ fn replica_choice_skips_priority_zero_and_prefers_offset() {
         s.sentinel_command(600, &["failover".into(), MASTER.into()]),
         Reply::Ok
     );
-    let events = drain(&mut s).events;
+    let mut events = drain(&mut s).events;
+    assert!(
+        !events.iter().any(|e| e.starts_with("+selected-slave")),
+        "the choice waits for offsets reported after the failover started"
+    );
+    replicas_answer(&mut s, 650, &offsets);
+    events.extend(drain(&mut s).events);
     assert!(
         has(
             &events,
@@ -394,6 +400,7 @@ fn parallel_syncs_limits_the_replicas_repointed_at_once() {
         s.sentinel_command(600, &["failover".into(), MASTER.into()]),
         Reply::Ok
     );
+    replicas_answer(&mut s, 620, &offsets);
     drain(&mut s);
     s.on_info(650, MASTER, &replica(1), "role:master\r\n");
     let sent: Vec<String> = drain(&mut s)
@@ -652,7 +659,12 @@ fn a_promoted_replica_that_fails_ends_the_failover_at_once() {
         s.sentinel_command(600, &["failover".into(), MASTER.into()]),
         Reply::Ok
     );
-    drain(&mut s);
+    replicas_answer(&mut s, 620, &offsets);
+    let events = drain(&mut s).events;
+    assert!(has(
+        &events,
+        "+selected-slave slave 10.0.0.2:6380 10.0.0.2 6380 @ mymaster 10.0.0.1 6379"
+    ));
     // Replica 1 was chosen and dies: only replica 0 keeps answering.
     let events = run_until(&mut s, 700, 3000, &offsets[..1]);
     assert!(
