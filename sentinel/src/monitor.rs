@@ -382,8 +382,9 @@ impl Sentinel {
             self.mark_dirty();
             self.event("+vote-for-leader", format!("{runid} {current}"));
         }
-        let m = &self.masters[name];
-        (m.leader.clone(), m.leader_epoch)
+        self.masters
+            .get(name)
+            .map_or((None, 0), |m| (m.leader.clone(), m.leader_epoch))
     }
 }
 
