@@ -348,6 +348,18 @@ fn answers_commands_as_redis_sentinel() {
             .contains("No suitable replica to promote"),
         "{nogood}"
     );
+    // A restarted sentinel remembers what it wrote: its id and the masters it monitors.
+    drop(client);
+    drop(sentinel);
+    let sentinel = TestServer::start(&[&conf, "--sentinel"]);
+    let mut client = sentinel.client();
+    let again: String = redis::cmd("SENTINEL")
+        .arg("MYID")
+        .query(&mut client)
+        .expect("MYID");
+    assert_eq!(again, id);
+    let role: (String, Vec<String>) = redis::cmd("ROLE").query(&mut client).expect("ROLE");
+    assert_eq!(role.1, vec!["mymaster".to_owned(), "other".to_owned()]);
 }
 
 /// The connected replicas a server reports (ROLE), when it is a master.
