@@ -17,6 +17,7 @@
 //! - [`migrate`]: MIGRATE, moving keys to another server without blocking other clients.
 //! - [`persist`]: RDB persistence: SAVE, BGSAVE, the save schedule, loading, MISCONF.
 //! - [`logging`]: tracing set-up and run-time log level.
+//! - [`sentinel`]: sentinel mode (the `slotkv-sentinel` state machine behind a RESP server).
 //!
 //! The engine does the data work; this crate owns sockets, the protocol and process state.
 
@@ -37,6 +38,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod replication;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod server_commands;
 pub mod transaction;

@@ -5,9 +5,10 @@ Usage: run.py path/to/slotkv-server
 
 Starts the server on a free loopback port, drives it with redis-cli, redis-py (RESP2 and RESP3)
 and a short redis-benchmark run, and kills the server (by PID) at the end. Then exchanges RDB
-files, DUMP payloads and AOF directories with redis-server (persist_checks.py), and runs a
-cluster of slotkv servers through redis-cli --cluster and redis-py (cluster_checks.py). Exits
-non-zero on the first failed check.
+files, DUMP payloads and AOF directories with redis-server (persist_checks.py), runs a cluster
+of slotkv servers through redis-cli --cluster and redis-py (cluster_checks.py), and runs
+sentinel failovers in every mix of slotkv and Redis sentinels and servers (sentinel_checks.py).
+Exits non-zero on the first failed check.
 """
 
 import os
@@ -20,6 +21,7 @@ import redis
 
 import cluster_checks
 import persist_checks
+import sentinel_checks
 from persist_checks import free_port
 
 
@@ -305,7 +307,11 @@ def main():
             print(f"ok   {name}")
     finally:
         server.stop()
-    timed = persist_checks.checks(binary) + cluster_checks.checks(binary)
+    timed = (
+        persist_checks.checks(binary)
+        + cluster_checks.checks(binary)
+        + sentinel_checks.checks(binary)
+    )
     for name, check in timed:
         started = time.time()
         check()

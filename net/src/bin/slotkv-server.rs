@@ -12,7 +12,11 @@ use slotkv_net::server::Server;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    let program = std::env::args().next().unwrap_or_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if slotkv_net::sentinel::requested(&program, &args) {
+        return slotkv_net::sentinel::main(&args);
+    }
     if args.first().map(String::as_str) == Some("--check-aof") {
         return check_aof(&args[1..]);
     }
@@ -52,7 +56,8 @@ const USAGE: &str = "Usage: slotkv-server [/path/to/redis.conf] [options]\n\
        slotkv-server - (read config from stdin)\n\
        slotkv-server -v or --version\n\
        slotkv-server -h or --help\n\
-       slotkv-server --check-aof [--fix] <file.manifest|file.aof>\n\n\
+       slotkv-server --check-aof [--fix] <file.manifest|file.aof>\n\
+       slotkv-server /path/to/sentinel.conf --sentinel\n\n\
 Examples:\n\
        slotkv-server (run the server with default config)\n\
        slotkv-server /etc/redis/6379.conf\n\

@@ -28,6 +28,22 @@ use slotkv_persistence::aof::FsyncPolicy;
 pub(crate) use directives::os_reason;
 pub use source::{parse_invocation, Invocation};
 
+/// Applies one configuration line (`name values...`) to `settings`, as a redis.conf line is
+/// read; sentinel mode reads the non-`sentinel` lines of sentinel.conf through it.
+pub fn apply_directive(
+    settings: &mut Settings,
+    name: &[u8],
+    values: &[&[u8]],
+) -> Result<(), String> {
+    directives::apply_line(settings, name, values)
+}
+
+/// Splits a configuration line into words as redis.conf lines are (quotes, escapes);
+/// `None` when its quotes are unbalanced.
+pub fn split_config_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    source::split_args(line)
+}
+
 /// Everything the server reads from its configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
