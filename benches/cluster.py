@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Cluster mode side by side: slotkv-server vs redis-server, same machine, same run.
+
+Usage: benches/cluster.py [--runs 3] [--timeouts 1000,2000] [--keys 1000000] [--requests 1000000]
+
+Figures (each for slotkv and for Redis, with the ratio):
+1. Failover time: a 3-primary/3-replica cluster on loopback; a client writes one key of the
+   primary's slots every 10 ms; the primary is killed (SIGKILL); the time until a write to
+   that slot succeeds again through the promoted replica (redirects followed as
+   redis-py's RedisCluster does). Median and max over --runs for each cluster-node-timeout.
+2. Reshard throughput: 3 primaries holding --keys keys; `redis-cli --cluster reshard` moves all
+   of one primary's slots to another (--cluster-pipeline 100); keys moved per second.
+3. Throughput: `redis-benchmark --cluster -t set,get -P 16` against both 3-primary clusters.
+
+Servers run with persistence off in temporary directories and are stopped by PID.
+"""
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import ensure_redis, free_port, slotkv_binary, start, stop  # noqa: E402
+
+import redis  # noqa: E402
+from redis.cluster import RedisCluster  # noqa: E402
+
+
+class Cluster:
+    """A cluster of one implementation: `primaries` primaries with `replicas` replicas each."""
+
+    def __init__(self, kind, binary, primaries, replicas, node_timeout, workdir):
+        self.kind = kind
+        self.nodes = []
+        for _ in range(primaries * (1 + replicas)):
+            port = free_port()
+            bus = port + 10000 if port < 55535 else None
+            while bus is None or not port_free(bus):
+                port = free_port()
+                bus = port + 10000 if port < 55535 else None
+            directory = tempfile.mkdtemp(dir=workdir)
+            command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--cluster-enabled", "yes",
+                       "--cluster-node-timeout", str(node_timeout), "--dir", directory,
+                       "--loglevel", "warning"]
+            self.nodes.append(start(kind, command, port, directory))
+        addresses = [f"127.0.0.1:{n['port']}" for n in self.nodes]
+        subprocess.run(["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas",
+                        str(replicas), "--cluster-yes"], check=True, capture_output=True, timeout=120)
+        self.wait_ok()
+        self.wait_replicas_synced()
+
+    def wait_replicas_synced(self, timeout=60):
+        # A replica that never finished its first sync may not fail over (data age).
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            links = [self.client(n).info("replication") for n in self.nodes]
+            if all(i.get("master_link_status") == "up" for i in links if i.get("role") == "slave"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.kind} replicas never synced")
+
+    def client(self, node):
+        return redis.Redis(port=node["port"], decode_responses=True, socket_timeout=5)
+
+    def wait_ok(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if all(self.client(n).cluster("INFO").get("cluster_state") == "ok"
+                       for n in self.nodes if n["proc"].poll() is None):
+                    return
+            except redis.exceptions.RedisError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.kind} cluster never reached cluster_state:ok")
+
+    def seed_port(self):
+        return next(n["port"] for n in self.nodes if n["proc"].poll() is None)
+
+    def primary_of(self, slot):
+        for node in self.nodes:
+            if node["proc"].poll() is not None:
+                continue
+            for start_slot, end_slot, primary, *_ in self.client(node).execute_command("CLUSTER SLOTS"):
+                if start_slot <= slot <= end_slot:
+                    port = int(primary[1])
+                    return next(n for n in self.nodes if n["port"] == port)
+        raise RuntimeError("slot not served")
+
+    def stop(self):
+        for node in self.nodes:
+            stop(node)
+
+
+def port_free(port):
+    import socket
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def failover_time(cluster, key="{failover}probe"):
+    """Kills the primary of `key`'s slot; seconds until a write to it succeeds again."""
+    seed = cluster.seed_port()
+    slot = cluster.client(cluster.nodes[0]).execute_command("CLUSTER KEYSLOT", key)
+    victim = cluster.primary_of(slot)
+    rc = RedisCluster(host="127.0.0.1", port=seed, decode_responses=True, socket_timeout=1,
+                      cluster_error_retry_attempts=1)
+    rc.set(key, "before")
+    os.kill(victim["proc"].pid, signal.SIGKILL)
+    victim["proc"].wait()
+    killed = time.time()
+    deadline = killed + 60
+    while time.time() < deadline:
+        try:
+            rc.set(key, "after")
+            return time.time() - killed
+        except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError):
+            # A fresh client each time, as an application reconnecting after errors would.
+            rc.close()
+            time.sleep(0.01)
+            rc = RedisCluster(host="127.0.0.1", port=cluster.seed_port(), decode_responses=True,
+                              socket_timeout=1, cluster_error_retry_attempts=1)
+    raise RuntimeError(f"{cluster.kind}: no write accepted within 60 s of the kill")
+
+
+def figure_failover(binaries, runs, timeouts, workdir):
+    print("\n== failover time: SIGKILL of a primary to the next accepted write (s)")
+    print(f"{'node timeout':>12} {'server':>8} {'median':>8} {'max':>8}   runs")
+    medians = {}
+    for timeout in timeouts:
+        for kind, binary in binaries:
+            times = []
+            for _ in range(runs):
+                cluster = Cluster(kind, binary, 3, 1, timeout, workdir)
+                try:
+                    times.append(failover_time(cluster))
+                finally:
+                    cluster.stop()
+            medians[(timeout, kind)] = statistics.median(times)
+            print(f"{timeout:>12} {kind:>8} {statistics.median(times):8.2f} {max(times):8.2f}   "
+                  + " ".join(f"{t:.2f}" for t in times), flush=True)
+        ratio = medians[(timeout, "slotkv")] / medians[(timeout, "redis")]
+        print(f"{timeout:>12} slotkv/redis median ratio {ratio:.2f}")
+
+
+def fill(port, keys):
+    """Writes `keys` keys through redis-benchmark --cluster (random keys of 3-byte values)."""
+    subprocess.run(["redis-benchmark", "--cluster", "-p", str(port), "-t", "set", "-n", str(keys * 3),
+                    "-r", str(keys), "-P", "64", "-d", "3", "-q"], check=True, capture_output=True,
+                   timeout=1800)
+
+
+def figure_reshard(binaries, keys, workdir):
+    print(f"\n== reshard: all slots of one primary to another, {keys} keys in the cluster")
+    rates = {}
+    for kind, binary in binaries:
+        cluster = Cluster(kind, binary, 3, 0, 15000, workdir)
+        try:
+            fill(cluster.nodes[0]["port"], keys)
+            source, target = cluster.nodes[0], cluster.nodes[1]
+            moving = cluster.client(source).dbsize()
+            source_id = cluster.client(source).execute_command("CLUSTER MYID")
+            target_id = cluster.client(target).execute_command("CLUSTER MYID")
+            slots = sum(e - s + 1 for s, e, p, *_ in cluster.client(source).execute_command("CLUSTER SLOTS")
+                        if int(p[1]) == source["port"])
+            started = time.time()
+            subprocess.run(["redis-cli", "--cluster", "reshard", f"127.0.0.1:{source['port']}",
+                            "--cluster-from", source_id, "--cluster-to", target_id,
+                            "--cluster-slots", str(slots), "--cluster-yes", "--cluster-pipeline", "100"],
+                           check=True, capture_output=True, timeout=3600)
+            elapsed = time.time() - started
+            assert cluster.client(source).dbsize() == 0, "keys left behind"
+            rates[kind] = moving / elapsed
+            print(f"{kind:>8}: {moving} keys in {slots} slots moved in {elapsed:.1f} s "
+                  f"= {rates[kind]:.0f} keys/s", flush=True)
+        finally:
+            cluster.stop()
+    print(f"slotkv/redis reshard rate ratio {rates['slotkv'] / rates['redis']:.2f}")
+
+
+def figure_throughput(binaries, requests, workdir):
+    print("\n== throughput: redis-benchmark --cluster -t set,get -P 16 -c 50 (3 primaries)")
+    results = {}
+    for kind, binary in binaries:
+        cluster = Cluster(kind, binary, 3, 0, 15000, workdir)
+        try:
+            out = subprocess.run(["redis-benchmark", "--cluster", "-p", str(cluster.nodes[0]["port"]),
+                                  "-t", "set,get", "-n", str(requests), "-r", "1000000", "-P", "16",
+                                  "-c", "50", "-q"], check=True, capture_output=True, text=True,
+                                 timeout=1800).stdout
+            for test, rps in re.findall(r"^(SET|GET): ([\d.]+) requests per second", out, re.M):
+                results[(kind, test)] = float(rps)
+        finally:
+            cluster.stop()
+    for test in ("SET", "GET"):
+        s, r = results[("slotkv", test)], results[("redis", test)]
+        print(f"{test}: slotkv {s:,.0f} rps, redis {r:,.0f} rps, ratio {s / r:.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--timeouts", default="1000,2000")
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["failover", "reshard", "throughput"])
+    args = parser.parse_args()
+    ensure_redis()
+    binaries = [("slotkv", slotkv_binary()), ("redis", "redis-server")]
+    with tempfile.TemporaryDirectory(prefix="slotkv-cluster-bench-") as workdir:
+        if args.only in (None, "failover"):
+            figure_failover(binaries, args.runs, [int(t) for t in args.timeouts.split(",")], workdir)
+        if args.only in (None, "reshard"):
+            figure_reshard(binaries, args.keys, workdir)
+        if args.only in (None, "throughput"):
+            figure_throughput(binaries, args.requests, workdir)
+
+
+if __name__ == "__main__":
+    main()
