@@ -437,6 +437,7 @@ impl Cluster {
             self.reset_manual_failover();
         }
         if self.me().is_replica() {
+            self.fold_replication_chain(now);
             self.manual_failover_check();
             self.replica_failover(now);
             self.replica_migration(now);
@@ -609,6 +610,12 @@ impl Cluster {
         alias: Option<NodeId>,
     ) {
         let gossip = self.gossip_section(now, &to);
+        let meet = self.nodes.get(&to).is_some_and(|n| n.send_meet);
+        let kind = if kind == HeartbeatKind::Ping && meet {
+            HeartbeatKind::Meet
+        } else {
+            kind
+        };
         if kind != HeartbeatKind::Pong {
             if let Some(n) = self.nodes.get_mut(&to) {
                 if n.ping_sent == 0 {
@@ -738,6 +745,12 @@ impl Cluster {
             }
             HeartbeatKind::Ping => {}
         }
+        if kind != HeartbeatKind::Pong && *alias == self.myself {
+            // The sender knows us under our real ID: no need to MEET it any more.
+            if let Some(n) = self.nodes.get_mut(&sender) {
+                n.send_meet = false;
+            }
+        }
         if kind != HeartbeatKind::Pong {
             let addr = match self.nodes.get(&sender) {
                 Some(n) if !n.handshake => n.bus_addr(),
@@ -770,7 +783,6 @@ impl Cluster {
         }
         node.id = sender;
         node.handshake = false;
-        node.send_meet = false;
         node.ip = ip.to_string();
         node.shard_id = header.shard_id;
         self.nodes.insert(sender, node);
@@ -1184,12 +1196,7 @@ impl Cluster {
         }
         if n.handshake {
             if now.saturating_sub(n.last_ping_tx) >= 1000 {
-                let kind = if n.send_meet {
-                    HeartbeatKind::Meet
-                } else {
-                    HeartbeatKind::Ping
-                };
-                self.send_heartbeat(now, kind, id, None);
+                self.send_heartbeat(now, HeartbeatKind::Ping, id, None);
             }
             return;
         }
@@ -1231,6 +1238,21 @@ impl Cluster {
             } else {
                 None
             };
+        }
+    }
+
+    /// A replica whose primary turned into a replica of another node (it lost its slots while
+    /// this node did not see who took them) follows that node instead: no chained replicas.
+    fn fold_replication_chain(&mut self, now: u64) {
+        let grand = self
+            .me()
+            .primary
+            .and_then(|p| self.nodes.get(&p))
+            .filter(|p| p.is_replica())
+            .and_then(|p| p.primary)
+            .filter(|g| *g != self.myself && self.nodes.get(g).is_some_and(Node::is_primary));
+        if let Some(grand) = grand {
+            self.follow(now, grand);
         }
     }
 

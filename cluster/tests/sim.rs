@@ -400,11 +400,13 @@ fn fifteen_nodes_lose_two_primaries_at_once() {
         sim.restart(a, None)?;
         sim.restart(b, None)?;
         sim.wait(60_000, "agreement", |s| s.agreement().is_ok())?;
+        let shard = sim.replicas_of(sim.primary_of(0).ok_or("no primary")?);
         check(
-            sim.replicas_of(sim.primary_of(0).ok_or("no primary")?)
-                .len()
-                == 2,
-            "the old primary rejoined its shard",
+            shard.len() == 2,
+            &format!(
+                "the old primary rejoined its shard: {shard:?}{}",
+                sim.dump()
+            ),
         )?;
         Ok(())
     });
