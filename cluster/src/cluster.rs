@@ -384,7 +384,7 @@ impl Cluster {
         if !known {
             return;
         }
-        self.observe_sender(now, &header, &ip);
+        self.observe_sender(&header, &ip);
         match body {
             Body::Heartbeat { kind, gossip, .. } => {
                 self.process_heartbeat(now, kind, &header, &gossip)
@@ -790,7 +790,7 @@ impl Cluster {
     }
 
     /// Epochs, address, liveness and role from any message of a known sender.
-    fn observe_sender(&mut self, now: u64, header: &Header, ip: &str) {
+    fn observe_sender(&mut self, header: &Header, ip: &str) {
         if header.current_epoch > self.current_epoch {
             self.current_epoch = header.current_epoch;
             self.save_pending = true;
@@ -825,7 +825,6 @@ impl Cluster {
         {
             self.manual.primary_offset = Some(header.repl_offset);
         }
-        let _ = now;
     }
 
     fn process_heartbeat(
