@@ -90,6 +90,8 @@ pub(crate) struct Manual {
 #[derive(Debug)]
 pub struct Cluster {
     pub(crate) myself: NodeId,
+    /// `cluster-announce-ip` (empty: peers use our connections' source address).
+    pub(crate) announced_ip: String,
     pub(crate) config: ClusterConfig,
     pub(crate) nodes: BTreeMap<NodeId, Node>,
     pub(crate) slot_owner: Vec<Option<NodeId>>,
@@ -142,6 +144,7 @@ impl Cluster {
         node.nofailover = config.replica_no_failover;
         let mut cluster = Cluster {
             myself,
+            announced_ip: me.ip.clone(),
             config,
             nodes: BTreeMap::from([(myself, node)]),
             slot_owner: vec![None; SLOT_COUNT],
@@ -206,13 +209,25 @@ impl Cluster {
     /// Applies a new announced endpoint (CONFIG SET cluster-announce-*, or the ports after a
     /// restart); peers learn it from the next heartbeats.
     pub fn set_endpoint(&mut self, me: Endpoint) {
+        self.announced_ip = me.ip.clone();
         let node = self.me_mut();
-        node.ip = me.ip;
+        if !me.ip.is_empty() {
+            node.ip = me.ip;
+        }
         node.port = me.port;
         node.tls_port = me.tls_port;
         node.bus_port = me.bus_port;
         node.hostname = me.hostname;
         self.changed();
+    }
+
+    /// Without an announced IP, the driver reports the local address of inbound bus
+    /// connections: this node's IP as shown in CLUSTER NODES/SLOTS (Redis learns it from MEET).
+    pub fn learn_my_ip(&mut self, local_ip: &str) {
+        if self.announced_ip.is_empty() && self.me().ip != local_ip {
+            self.me_mut().ip = local_ip.to_string();
+            self.changed();
+        }
     }
 
     /// `currentEpoch`.
@@ -558,7 +573,7 @@ impl Cluster {
             state_ok: self.state_ok,
             primary: me.primary,
             slots,
-            ip: me.ip.clone(),
+            ip: self.announced_ip.clone(),
             port: me.port,
             tls_port: me.tls_port,
             bus_port: me.bus_port,
