@@ -24,7 +24,9 @@ pub enum Output {
         addr: BusAddr,
         msg: Box<Message>,
     },
-    /// Close the link to a node that left the table.
+    /// Close the link to a node that left the table or to a handshake's temporary ID. (Links
+    /// opened to answer a stranger's PING or MEET may also be closed when idle if
+    /// [`Cluster::node`] does not know the ID.)
     CloseLink(NodeId),
     /// Rewrite nodes.conf with [`Cluster::nodes_conf`] (atomically, fsynced).
     SaveConfig,
@@ -727,8 +729,8 @@ impl Cluster {
                 n.primary = None;
             }
         }
+        self.outputs.push(Output::CloseLink(*id));
         if !node.handshake {
-            self.outputs.push(Output::CloseLink(*id));
             self.changed();
         }
     }
@@ -793,6 +795,8 @@ impl Cluster {
         let Some(mut node) = self.nodes.remove(temp) else {
             return;
         };
+        // The driver's link under the temporary ID is not needed any more.
+        self.outputs.push(Output::CloseLink(*temp));
         if self.nodes.contains_key(&sender) || self.banned.contains_key(&sender) {
             return;
         }
