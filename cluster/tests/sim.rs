@@ -333,60 +333,68 @@ fn manual_failovers() {
     });
 }
 
-/// Random faults for a minute, then heal: the cluster must converge.
+/// Random faults for a minute, then heal: the cluster must converge. (Two tests, so the
+/// seeds run on two threads.)
 #[test]
 fn chaos_then_heal_converges() {
-    run_seeds(1000, 60, |seed| {
-        let mut sim = Sim::new(seed, 6, config());
-        sim.faults = Faults {
-            loss: 0.02,
-            dup: 0.02,
-            max_delay_ms: 150,
-        };
-        sim.create(3, 1)?;
-        let mut down: Option<usize> = None;
-        let mut isolated: Option<usize> = None;
-        for _ in 0..60 {
-            sim.run_for(1000)?;
-            let roll = sim.rng.gen_range(0..100);
-            let who = sim.rng.gen_range(0..6);
-            match roll {
-                0..=7 if down.is_none() && isolated != Some(who) => {
-                    sim.crash(who);
-                    down = Some(who);
-                }
-                8..=19 => {
-                    if let Some(d) = down.take() {
-                        let new_ip = sim.rng.gen_bool(0.3).then(|| format!("10.7.{seed}.{d}"));
-                        sim.restart(d, new_ip)?;
-                    }
-                }
-                20..=25 if isolated.is_none() && down != Some(who) => {
-                    sim.isolate(who);
-                    isolated = Some(who);
-                }
-                26..=35 => {
-                    sim.heal();
-                    isolated = None;
-                }
-                36..=38 => {
-                    let jump = sim.rng.gen_range(-1000..3000);
-                    sim.nodes[who].skew += jump;
-                }
-                _ => {}
+    run_seeds(1000, 30, chaos);
+}
+
+#[test]
+fn chaos_then_heal_converges_more_seeds() {
+    run_seeds(1100, 30, chaos);
+}
+
+fn chaos(seed: u64) -> Result<(), String> {
+    let mut sim = Sim::new(seed, 6, config());
+    sim.faults = Faults {
+        loss: 0.02,
+        dup: 0.02,
+        max_delay_ms: 150,
+    };
+    sim.create(3, 1)?;
+    let mut down: Option<usize> = None;
+    let mut isolated: Option<usize> = None;
+    for _ in 0..60 {
+        sim.run_for(1000)?;
+        let roll = sim.rng.gen_range(0..100);
+        let who = sim.rng.gen_range(0..6);
+        match roll {
+            0..=7 if down.is_none() && isolated != Some(who) => {
+                sim.crash(who);
+                down = Some(who);
             }
+            8..=19 => {
+                if let Some(d) = down.take() {
+                    let new_ip = sim.rng.gen_bool(0.3).then(|| format!("10.7.{seed}.{d}"));
+                    sim.restart(d, new_ip)?;
+                }
+            }
+            20..=25 if isolated.is_none() && down != Some(who) => {
+                sim.isolate(who);
+                isolated = Some(who);
+            }
+            26..=35 => {
+                sim.heal();
+                isolated = None;
+            }
+            36..=38 => {
+                let jump = sim.rng.gen_range(-1000..3000);
+                sim.nodes[who].skew += jump;
+            }
+            _ => {}
         }
-        sim.heal();
-        sim.faults = Faults::default();
-        if let Some(d) = down {
-            sim.restart(d, None)?;
-        }
-        sim.wait(120_000, "agreement after healing", |s| {
-            s.agreement().is_ok()
-        })
-        .map_err(|e| format!("{e}: {}", sim.agreement().err().unwrap_or_default()))?;
-        Ok(())
-    });
+    }
+    sim.heal();
+    sim.faults = Faults::default();
+    if let Some(d) = down {
+        sim.restart(d, None)?;
+    }
+    sim.wait(120_000, "agreement after healing", |s| {
+        s.agreement().is_ok()
+    })
+    .map_err(|e| format!("{e}: {}", sim.agreement().err().unwrap_or_default()))?;
+    Ok(())
 }
 
 #[test]
