@@ -938,7 +938,7 @@ impl Cluster {
             self.me().primary
         };
         let mut lost_mine = Vec::new();
-        let mut took_from_my_primary = false;
+        let mut taken_from_my_primary = 0usize;
         let mut taken = Vec::new();
         let mut epochs: BTreeMap<NodeId, u64> = BTreeMap::new();
         for slot in claimed.iter() {
@@ -956,7 +956,7 @@ impl Cluster {
                 lost_mine.push(slot);
             }
             if owner.is_some() && owner == my_primary {
-                took_from_my_primary = true;
+                taken_from_my_primary += 1;
             }
             taken.push(slot);
         }
@@ -969,7 +969,12 @@ impl Cluster {
         let primary_empty = my_primary
             .and_then(|p| self.nodes.get(&p))
             .is_some_and(|p| p.slots.is_empty());
-        if took_from_my_primary && primary_empty {
+        // With cluster-allow-replica-migration no, only a takeover of all our slots (a
+        // failover) makes us follow; a resharding leaves an empty primary.
+        let follow = taken_from_my_primary > 0
+            && primary_empty
+            && (self.config.allow_replica_migration || taken_from_my_primary == claimed.len());
+        if follow {
             self.follow(now, sender);
         } else if !lost_mine.is_empty() {
             self.outputs.push(Output::DeleteKeysInSlots(lost_mine));

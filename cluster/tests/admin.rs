@@ -238,6 +238,20 @@ fn bump_epoch_and_setslot_migration() {
     assert_eq!(nodes[0].slot_owner(100), Some(id(b'b')));
     assert_eq!(nodes[0].slot_owner(101), Some(id(b'a')));
     assert!(nodes[0].routing().migrating.is_empty());
+    // Giving away its last slot turns the primary into a replica of the receiver.
+    nodes[1]
+        .set_slot(NOW, 101, SetSlot::Node(id(b'b')), false)
+        .unwrap();
+    nodes[0]
+        .set_slot(NOW, 101, SetSlot::Node(id(b'b')), false)
+        .unwrap();
+    let outs = pump(&mut nodes, NOW);
+    assert!(outs
+        .iter()
+        .any(|(i, o)| *i == 0
+            && matches!(o, Output::Replicate { primary, .. } if *primary == id(b'b'))));
+    assert_eq!(nodes[0].primary(), Some(id(b'b')));
+    assert_eq!(nodes[1].node(&id(b'a')).map(|n| n.is_replica()), Some(true));
 }
 
 #[test]
