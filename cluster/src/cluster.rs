@@ -403,7 +403,13 @@ impl Cluster {
         }
         self.observe_sender(&header, &ip);
         match body {
-            Body::Heartbeat { kind, gossip, .. } => {
+            Body::Heartbeat {
+                kind,
+                gossip,
+                forgotten,
+                ..
+            } => {
+                self.process_forgotten(now, header.sender, &forgotten);
                 self.process_heartbeat(now, kind, &header, &gossip)
             }
             Body::Fail { node } => self.process_fail(now, node),
@@ -645,6 +651,7 @@ impl Cluster {
             kind,
             alias: alias.unwrap_or(to),
             gossip,
+            forgotten: self.forgotten(now),
         };
         self.send(to, body);
     }
@@ -678,6 +685,38 @@ impl Cluster {
                 bus_port: n.bus_port,
             })
             .collect()
+    }
+
+    /// The banned (forgotten) nodes with the milliseconds left of their ban.
+    fn forgotten(&self, now: u64) -> Vec<(NodeId, u32)> {
+        self.banned
+            .iter()
+            .take(crate::message::MAX_GOSSIP)
+            .map(|(id, until)| {
+                (
+                    *id,
+                    u32::try_from(until.saturating_sub(now)).unwrap_or(u32::MAX),
+                )
+            })
+            .collect()
+    }
+
+    /// A peer forgot these nodes: forget them too (never this node, the sender or our primary).
+    fn process_forgotten(&mut self, now: u64, sender: NodeId, forgotten: &[(NodeId, u32)]) {
+        for &(id, ttl) in forgotten {
+            if id == self.myself || id == sender || self.me().primary == Some(id) || ttl == 0 {
+                continue;
+            }
+            let ttl = u64::from(ttl).min(FORGET_BAN_MS);
+            if !self.banned.contains_key(&id) && self.banned.len() >= self.config.max_nodes {
+                continue;
+            }
+            if self.nodes.contains_key(&id) {
+                self.remove_node(&id);
+            }
+            let until = self.banned.entry(id).or_insert(0);
+            *until = (*until).max(now.saturating_add(ttl));
+        }
     }
 
     /// Adds a node under a temporary ID and greets it; `false` if refused.
@@ -782,6 +821,7 @@ impl Cluster {
                 kind: HeartbeatKind::Pong,
                 alias: *alias,
                 gossip,
+                forgotten: self.forgotten(now),
             };
             let reply_header = self.header();
             self.send_with(sender, addr, reply_header, body);
