@@ -308,7 +308,8 @@ impl Cluster {
         }
     }
 
-    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH); `false` when
+    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH, which the data
+    /// path runs on a node of the channel's shard); `false` when
     /// channel and message exceed [`crate::message::MAX_PUBLISH_PAYLOAD`] and nothing was sent.
     pub fn publish(&mut self, channel: &[u8], message: &[u8], sharded: bool) -> bool {
         if channel.len().saturating_add(message.len()) > crate::message::MAX_PUBLISH_PAYLOAD {
@@ -876,6 +877,14 @@ impl Cluster {
         node.shard_id = header.shard_id;
         if moved || shard_moved {
             self.changed();
+        }
+        if moved && self.me().primary == Some(header.sender) {
+            // Our primary moved: point replication at its new address.
+            self.outputs.push(Output::Replicate {
+                primary: header.sender,
+                ip: ip.to_string(),
+                port: header.port,
+            });
         }
         if self.me().primary == Some(header.sender)
             && header.mflags & mflags::PAUSED != 0

@@ -301,6 +301,18 @@ fn nodes_conf_round_trip_and_redis_format() {
     )));
     let again = Cluster::load(&saved, ClusterConfig::default(), me.clone(), NOW).unwrap();
     assert_eq!(again.nodes_conf(), saved);
+    // A replica restarted from its nodes.conf resumes replication at once.
+    let replica_conf = saved
+        .replace("myself,master", "master")
+        .replace(" slave ", " myself,slave ");
+    let mut replica =
+        Cluster::load(&replica_conf, ClusterConfig::default(), me.clone(), NOW).unwrap();
+    assert_eq!(replica.myid(), id(b'c'));
+    assert!(replica.take_outputs().contains(&Output::Replicate {
+        primary: id(b'a'),
+        ip: "10.0.0.1".into(),
+        port: 6379
+    }));
     // CLUSTER NODES shows the hostname but not the aux fields.
     assert!(cluster
         .nodes_text()

@@ -171,7 +171,9 @@ fn node_restarted_at_a_new_address_is_found_by_id() {
         if seed % 2 == 1 {
             sim.stop_announcing();
         }
-        let moved = 4;
+        // Node 1 is a primary; node 4 replicates it.
+        let moved = 1;
+        let since = sim.now;
         sim.crash(moved);
         sim.restart(moved, Some("10.9.9.9".into()))?;
         let id = sim.id(moved);
