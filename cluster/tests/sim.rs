@@ -186,6 +186,10 @@ fn node_restarted_at_a_new_address_is_found_by_id() {
             routing.myself().ip == "10.9.9.9",
             "the moved node knows its own address",
         )?;
+        let repointed = sim.events.iter().any(|e| {
+            matches!(e, Event::Replicates { node: 4, primary, at } if *primary == id && *at >= since)
+        });
+        check(repointed, "the replica was pointed at the moved primary")?;
         Ok(())
     });
 }
