@@ -100,7 +100,7 @@ fn create_three_primaries_three_replicas() {
 
 #[test]
 fn failover_then_old_primary_rejoins_as_replica() {
-    run_seeds(100, 30, |seed| {
+    run_seeds(100, 20, |seed| {
         let mut sim = Sim::new(seed, 6, config());
         sim.create(3, 1)?;
         let (old, new, took) = kill_primary(&mut sim, 0)?;
@@ -343,12 +343,12 @@ fn manual_failovers() {
 /// seeds run on two threads.)
 #[test]
 fn chaos_then_heal_converges() {
-    run_seeds(1000, 30, chaos);
+    run_seeds(1000, 25, chaos);
 }
 
 #[test]
 fn chaos_then_heal_converges_more_seeds() {
-    run_seeds(1100, 30, chaos);
+    run_seeds(1100, 25, chaos);
 }
 
 fn chaos(seed: u64) -> Result<(), String> {
@@ -440,7 +440,7 @@ fn fifteen_nodes_lose_two_primaries_at_once() {
 
 #[test]
 fn fifty_nodes_form_and_fail_over() {
-    run_seeds(2000, 1, |seed| {
+    run_seeds(2000, 2, |seed| {
         let mut sim = Sim::new(
             seed,
             50,
