@@ -143,6 +143,38 @@ fn failover_time_is_about_two_node_timeouts() {
 }
 
 #[test]
+fn primary_cut_off_in_a_minority_stops_serving_and_rejoins_as_replica() {
+    run_seeds(250, 10, |seed| {
+        let mut sim = Sim::new(seed, 6, config());
+        sim.create(3, 1)?;
+        sim.isolate(0);
+        let took = sim.wait(
+            3 * TIMEOUT,
+            "the cut-off primary to report cluster_state:fail",
+            |s| !s.cluster(0).state_ok(),
+        )?;
+        check(
+            took <= 2 * TIMEOUT,
+            &format!("minority primary still ok after {took} ms"),
+        )?;
+        sim.wait(10 * TIMEOUT, "its replica to take over", |s| {
+            s.cluster(3).is_primary() && s.cluster(1).slot_owner(0) == Some(s.id(3))
+        })?;
+        check(
+            !sim.cluster(0).state_ok(),
+            "the minority primary stays fail",
+        )?;
+        sim.heal();
+        let new = sim.id(3);
+        sim.wait(30_000, "the old primary to follow its replica", |s| {
+            s.cluster(0).primary() == Some(new)
+        })?;
+        sim.wait(30_000, "agreement", |s| s.agreement().is_ok())?;
+        Ok(())
+    });
+}
+
+#[test]
 fn repeated_failovers_of_one_shard() {
     run_seeds(200, 15, |seed| {
         let mut sim = Sim::new(seed, 6, config());
