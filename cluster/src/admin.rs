@@ -240,7 +240,7 @@ impl Cluster {
                 self.migrating.remove(&slot);
                 self.importing.remove(&slot);
             }
-            SetSlot::Node(id) => self.set_slot_node(slot, id, keys_in_slot)?,
+            SetSlot::Node(id) => self.set_slot_node(now_ms, slot, id, keys_in_slot)?,
         }
         self.after_admin(now_ms);
         Ok(())
@@ -248,6 +248,7 @@ impl Cluster {
 
     fn set_slot_node(
         &mut self,
+        now_ms: u64,
         slot: u16,
         id: NodeId,
         keys_in_slot: bool,
@@ -271,6 +272,15 @@ impl Cluster {
             self.bump_epoch_without_consensus();
         }
         self.assign(slot, Some(id));
+        // A primary that gave away its last slot becomes a replica of the receiver, as Redis
+        // does with cluster-allow-replica-migration.
+        if mine
+            && id != self.myself
+            && self.me().slots.is_empty()
+            && self.config.allow_replica_migration
+        {
+            self.follow(now_ms, id);
+        }
         Ok(())
     }
 

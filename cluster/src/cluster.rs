@@ -24,7 +24,9 @@ pub enum Output {
         addr: BusAddr,
         msg: Box<Message>,
     },
-    /// Close the link to a node that left the table.
+    /// Close the link to a node that left the table or to a handshake's temporary ID. (Links
+    /// opened to answer a stranger's PING or MEET may also be closed when idle if
+    /// [`Cluster::node`] does not know the ID.)
     CloseLink(NodeId),
     /// Rewrite nodes.conf with [`Cluster::nodes_conf`] (atomically, fsynced).
     SaveConfig,
@@ -90,6 +92,8 @@ pub(crate) struct Manual {
 #[derive(Debug)]
 pub struct Cluster {
     pub(crate) myself: NodeId,
+    /// `cluster-announce-ip` (empty: peers use our connections' source address).
+    pub(crate) announced_ip: String,
     pub(crate) config: ClusterConfig,
     pub(crate) nodes: BTreeMap<NodeId, Node>,
     pub(crate) slot_owner: Vec<Option<NodeId>>,
@@ -145,6 +149,7 @@ impl Cluster {
         node.nofailover = config.replica_no_failover;
         let mut cluster = Cluster {
             myself,
+            announced_ip: me.ip.clone(),
             config,
             nodes: BTreeMap::from([(myself, node)]),
             slot_owner: vec![None; SLOT_COUNT],
@@ -210,13 +215,25 @@ impl Cluster {
     /// Applies a new announced endpoint (CONFIG SET cluster-announce-*, or the ports after a
     /// restart); peers learn it from the next heartbeats.
     pub fn set_endpoint(&mut self, me: Endpoint) {
+        self.announced_ip = me.ip.clone();
         let node = self.me_mut();
-        node.ip = me.ip;
+        if !me.ip.is_empty() {
+            node.ip = me.ip;
+        }
         node.port = me.port;
         node.tls_port = me.tls_port;
         node.bus_port = me.bus_port;
         node.hostname = me.hostname;
         self.changed();
+    }
+
+    /// Without an announced IP, the driver reports the local address of inbound bus
+    /// connections: this node's IP as shown in CLUSTER NODES/SLOTS (Redis learns it from MEET).
+    pub fn learn_my_ip(&mut self, local_ip: &str) {
+        if self.announced_ip.is_empty() && self.me().ip != local_ip {
+            self.me_mut().ip = local_ip.to_string();
+            self.changed();
+        }
     }
 
     /// `currentEpoch`.
@@ -313,7 +330,8 @@ impl Cluster {
         }
     }
 
-    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH); `false` when
+    /// Broadcasts a PUBLISH (`sharded`: to this node's shard only, as SPUBLISH, which the data
+    /// path runs on a node of the channel's shard); `false` when
     /// channel and message exceed [`crate::message::MAX_PUBLISH_PAYLOAD`] and nothing was sent.
     pub fn publish(&mut self, channel: &[u8], message: &[u8], sharded: bool) -> bool {
         if channel.len().saturating_add(message.len()) > crate::message::MAX_PUBLISH_PAYLOAD {
@@ -408,9 +426,15 @@ impl Cluster {
         if !known {
             return;
         }
-        self.observe_sender(now, &header, &ip);
+        self.observe_sender(&header, &ip);
         match body {
-            Body::Heartbeat { kind, gossip, .. } => {
+            Body::Heartbeat {
+                kind,
+                gossip,
+                forgotten,
+                ..
+            } => {
+                self.process_forgotten(now, header.sender, &forgotten);
                 self.process_heartbeat(now, kind, &header, &gossip)
             }
             Body::Fail { node } => self.process_fail(now, node),
@@ -461,6 +485,7 @@ impl Cluster {
             self.reset_manual_failover();
         }
         if self.me().is_replica() {
+            self.fold_replication_chain(now);
             self.manual_failover_check();
             self.replica_failover(now);
             self.replica_migration(now);
@@ -633,6 +658,12 @@ impl Cluster {
         alias: Option<NodeId>,
     ) {
         let gossip = self.gossip_section(now, &to);
+        let meet = self.nodes.get(&to).is_some_and(|n| n.send_meet);
+        let kind = if kind == HeartbeatKind::Ping && meet {
+            HeartbeatKind::Meet
+        } else {
+            kind
+        };
         if kind != HeartbeatKind::Pong {
             if let Some(n) = self.nodes.get_mut(&to) {
                 if n.ping_sent == 0 {
@@ -645,6 +676,7 @@ impl Cluster {
             kind,
             alias: alias.unwrap_or(to),
             gossip,
+            forgotten: self.forgotten(now),
         };
         self.send(to, body);
     }
@@ -678,6 +710,38 @@ impl Cluster {
                 bus_port: n.bus_port,
             })
             .collect()
+    }
+
+    /// The banned (forgotten) nodes with the milliseconds left of their ban.
+    fn forgotten(&self, now: u64) -> Vec<(NodeId, u32)> {
+        self.banned
+            .iter()
+            .take(crate::message::MAX_GOSSIP)
+            .map(|(id, until)| {
+                (
+                    *id,
+                    u32::try_from(until.saturating_sub(now)).unwrap_or(u32::MAX),
+                )
+            })
+            .collect()
+    }
+
+    /// A peer forgot these nodes: forget them too (never this node, the sender or our primary).
+    fn process_forgotten(&mut self, now: u64, sender: NodeId, forgotten: &[(NodeId, u32)]) {
+        for &(id, ttl) in forgotten {
+            if id == self.myself || id == sender || self.me().primary == Some(id) || ttl == 0 {
+                continue;
+            }
+            let ttl = u64::from(ttl).min(FORGET_BAN_MS);
+            if !self.banned.contains_key(&id) && self.banned.len() >= self.config.max_nodes {
+                continue;
+            }
+            if self.nodes.contains_key(&id) {
+                self.remove_node(&id);
+            }
+            let until = self.banned.entry(id).or_insert(0);
+            *until = (*until).max(now.saturating_add(ttl));
+        }
     }
 
     /// Adds a node under a temporary ID and greets it; `false` if refused.
@@ -729,8 +793,8 @@ impl Cluster {
                 n.primary = None;
             }
         }
+        self.outputs.push(Output::CloseLink(*id));
         if !node.handshake {
-            self.outputs.push(Output::CloseLink(*id));
             self.changed();
         }
     }
@@ -762,6 +826,12 @@ impl Cluster {
             }
             HeartbeatKind::Ping => {}
         }
+        if kind != HeartbeatKind::Pong && *alias == self.myself {
+            // The sender knows us under our real ID: no need to MEET it any more.
+            if let Some(n) = self.nodes.get_mut(&sender) {
+                n.send_meet = false;
+            }
+        }
         if kind != HeartbeatKind::Pong {
             let addr = match self.nodes.get(&sender) {
                 Some(n) if !n.handshake => n.bus_addr(),
@@ -776,6 +846,7 @@ impl Cluster {
                 kind: HeartbeatKind::Pong,
                 alias: *alias,
                 gossip,
+                forgotten: self.forgotten(now),
             };
             let reply_header = self.header();
             self.send_with(sender, addr, reply_header, body);
@@ -789,12 +860,13 @@ impl Cluster {
         let Some(mut node) = self.nodes.remove(temp) else {
             return;
         };
+        // The driver's link under the temporary ID is not needed any more.
+        self.outputs.push(Output::CloseLink(*temp));
         if self.nodes.contains_key(&sender) || self.banned.contains_key(&sender) {
             return;
         }
         node.id = sender;
         node.handshake = false;
-        node.send_meet = false;
         node.ip = ip.to_string();
         node.shard_id = header.shard_id;
         self.nodes.insert(sender, node);
@@ -802,7 +874,7 @@ impl Cluster {
     }
 
     /// Epochs, address, liveness and role from any message of a known sender.
-    fn observe_sender(&mut self, now: u64, header: &Header, ip: &str) {
+    fn observe_sender(&mut self, header: &Header, ip: &str) {
         if header.current_epoch > self.current_epoch {
             self.current_epoch = header.current_epoch;
             self.save_pending = true;
@@ -830,6 +902,14 @@ impl Cluster {
         if moved || shard_moved {
             self.changed();
         }
+        if moved && self.me().primary == Some(header.sender) {
+            // Our primary moved: point replication at its new address.
+            self.outputs.push(Output::Replicate {
+                primary: header.sender,
+                ip: ip.to_string(),
+                port: header.port,
+            });
+        }
         if self.me().primary == Some(header.sender)
             && header.mflags & mflags::PAUSED != 0
             && self.manual.end != 0
@@ -837,7 +917,6 @@ impl Cluster {
         {
             self.manual.primary_offset = Some(header.repl_offset);
         }
-        let _ = now;
     }
 
     fn process_heartbeat(
@@ -932,7 +1011,7 @@ impl Cluster {
             self.me().primary
         };
         let mut lost_mine = Vec::new();
-        let mut took_from_my_primary = false;
+        let mut taken_from_my_primary = 0usize;
         let mut taken = Vec::new();
         let mut epochs: BTreeMap<NodeId, u64> = BTreeMap::new();
         for slot in claimed.iter() {
@@ -950,7 +1029,7 @@ impl Cluster {
                 lost_mine.push(slot);
             }
             if owner.is_some() && owner == my_primary {
-                took_from_my_primary = true;
+                taken_from_my_primary += 1;
             }
             taken.push(slot);
         }
@@ -963,7 +1042,12 @@ impl Cluster {
         let primary_empty = my_primary
             .and_then(|p| self.nodes.get(&p))
             .is_some_and(|p| p.slots.is_empty());
-        if took_from_my_primary && primary_empty {
+        // With cluster-allow-replica-migration no, only a takeover of all our slots (a
+        // failover) makes us follow; a resharding leaves an empty primary.
+        let follow = taken_from_my_primary > 0
+            && primary_empty
+            && (self.config.allow_replica_migration || taken_from_my_primary == claimed.len());
+        if follow {
             self.follow(now, sender);
         } else if !lost_mine.is_empty() {
             self.outputs.push(Output::DeleteKeysInSlots(lost_mine));
@@ -1208,12 +1292,7 @@ impl Cluster {
         }
         if n.handshake {
             if now.saturating_sub(n.last_ping_tx) >= 1000 {
-                let kind = if n.send_meet {
-                    HeartbeatKind::Meet
-                } else {
-                    HeartbeatKind::Ping
-                };
-                self.send_heartbeat(now, kind, id, None);
+                self.send_heartbeat(now, HeartbeatKind::Ping, id, None);
             }
             return;
         }
@@ -1255,6 +1334,21 @@ impl Cluster {
             } else {
                 None
             };
+        }
+    }
+
+    /// A replica whose primary turned into a replica of another node (it lost its slots while
+    /// this node did not see who took them) follows that node instead: no chained replicas.
+    fn fold_replication_chain(&mut self, now: u64) {
+        let grand = self
+            .me()
+            .primary
+            .and_then(|p| self.nodes.get(&p))
+            .filter(|p| p.is_replica())
+            .and_then(|p| p.primary)
+            .filter(|g| *g != self.myself && self.nodes.get(g).is_some_and(Node::is_primary));
+        if let Some(grand) = grand {
+            self.follow(now, grand);
         }
     }
 

@@ -13,7 +13,8 @@
 //! - calls [`Cluster::tick`] every 100 ms and [`Cluster::handle_message`] for every decoded
 //!   frame (with the connection's source IP);
 //! - reports [`Cluster::link_up`]/[`Cluster::link_down`] for its outbound links,
-//!   [`Cluster::set_repl_offset`] and [`Cluster::set_primary_link`];
+//!   [`Cluster::set_repl_offset`] and [`Cluster::set_primary_link`], and (without an announced
+//!   IP) [`Cluster::learn_my_ip`] with the local address of inbound bus connections;
 //! - after every input drains [`Cluster::take_outputs`] and acts on each [`Output`] in order:
 //!   sends (connecting to the given address; one outbound link per node ID), saves nodes.conf
 //!   from [`Cluster::nodes_conf`], republishes [`Cluster::routing`] on `RoutingChanged`, runs

@@ -144,10 +144,14 @@ pub enum Body {
     /// PING, PONG and MEET. `alias` is the ID under which the receiver knows the sender: for a
     /// PING or MEET the ID the sender believes the receiver has (a temporary one during a
     /// handshake), echoed back in the PONG that answers it, so a handshake node can be renamed.
+    ///
+    /// `forgotten` lists the nodes the sender was told to CLUSTER FORGET with the milliseconds
+    /// left of their ban, so one FORGET spreads to the whole cluster (as Redis 7.2).
     Heartbeat {
         kind: HeartbeatKind,
         alias: NodeId,
         gossip: Vec<GossipEntry>,
+        forgotten: Vec<(NodeId, u32)>,
     },
     /// The sender's cluster agreed that `node` is failing.
     Fail { node: NodeId },
@@ -350,7 +354,12 @@ fn encode_header(h: &Header, out: &mut Vec<u8>) {
 
 fn encode_body(body: &Body, out: &mut Vec<u8>) {
     match body {
-        Body::Heartbeat { alias, gossip, .. } => {
+        Body::Heartbeat {
+            alias,
+            gossip,
+            forgotten,
+            ..
+        } => {
             put_id(out, alias);
             let n = gossip.len().min(MAX_GOSSIP);
             put_u16(out, n as u16);
@@ -362,6 +371,12 @@ fn encode_body(body: &Body, out: &mut Vec<u8>) {
                 put_u16(out, g.port);
                 put_u16(out, g.tls_port);
                 put_u16(out, g.bus_port);
+            }
+            let n = forgotten.len().min(MAX_GOSSIP);
+            put_u16(out, n as u16);
+            for (id, ttl) in &forgotten[..n] {
+                put_id(out, id);
+                put_u32(out, *ttl);
             }
         }
         Body::Fail { node } => put_id(out, node),
@@ -528,10 +543,19 @@ fn decode_heartbeat(kind: HeartbeatKind, r: &mut Reader<'_>) -> Result<Body, Bus
             bus_port: r.u16()?,
         });
     }
+    let count = usize::from(r.u16()?);
+    if count > MAX_GOSSIP {
+        return Err(BusError::BadField("forgotten count"));
+    }
+    let mut forgotten = Vec::with_capacity(count.min(64));
+    for _ in 0..count {
+        forgotten.push((r.id("forgotten id")?, r.u32()?));
+    }
     Ok(Body::Heartbeat {
         kind,
         alias,
         gossip,
+        forgotten,
     })
 }
 
@@ -599,9 +623,10 @@ mod tests {
             (
                 0u8..3,
                 any::<u64>(),
-                proptest::collection::vec(gossip_strategy(), 0..8)
+                proptest::collection::vec(gossip_strategy(), 0..8),
+                proptest::collection::vec(any::<(u64, u32)>(), 0..3)
             )
-                .prop_map(|(k, alias, gossip)| Body::Heartbeat {
+                .prop_map(|(k, alias, gossip, forgotten)| Body::Heartbeat {
                     kind: [
                         HeartbeatKind::Ping,
                         HeartbeatKind::Pong,
@@ -609,6 +634,10 @@ mod tests {
                     ][usize::from(k)],
                     alias: id_from(alias),
                     gossip,
+                    forgotten: forgotten
+                        .into_iter()
+                        .map(|(n, t)| (id_from(n), t))
+                        .collect(),
                 }),
             any::<u64>().prop_map(|n| Body::Fail { node: id_from(n) }),
             (any::<bool>(), any::<Vec<u8>>(), any::<Vec<u8>>()).prop_map(

@@ -53,6 +53,8 @@ pub struct Node {
     pub link_connected: bool,
     /// When the current link was established (ms).
     pub link_since: u64,
+    /// Introduced by CLUSTER MEET and not yet greeted back under our real ID: heartbeats to
+    /// it are MEETs, so it (re)starts its handshake with us even if its first one failed.
     pub(crate) send_meet: bool,
     pub(crate) last_ping_tx: u64,
     pub(crate) created: u64,

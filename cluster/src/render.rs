@@ -1,7 +1,7 @@
 //! Text and structured replies: CLUSTER NODES, nodes.conf (write and load), CLUSTER INFO,
 //! CLUSTER SLOTS, CLUSTER SHARDS and CLUSTER LINKS data.
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Output};
 use crate::config::{ClusterConfig, Endpoint};
 use crate::message::MessageType;
 use crate::node::{Node, Role};
@@ -202,6 +202,14 @@ impl Cluster {
         }
         cluster.save_pending = false;
         cluster.update_state(now_ms);
+        // A replica resumes replicating its primary, as Redis does at startup.
+        let primary = cluster.me().primary.and_then(|p| cluster.nodes.get(&p));
+        if let Some(p) = primary.filter(|_| cluster.me().is_replica()) {
+            let (primary, ip, port) = (p.id, p.ip.clone(), p.port);
+            cluster
+                .outputs
+                .push(Output::Replicate { primary, ip, port });
+        }
         Ok(cluster)
     }
 

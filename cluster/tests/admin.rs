@@ -182,9 +182,14 @@ fn replicate_forget_and_replica_errors() {
     pump(&mut trio, NOW);
     trio[2].forget(NOW, &"b".repeat(40)).unwrap();
     assert!(trio[2].node(&id(b'b')).is_none());
-    trio[0].tick(NOW + 1000);
-    pump(&mut trio, NOW + 1000);
+    assert!(trio[0].node(&id(b'b')).is_some());
+    // Heartbeats carry the ban: the primary forgets b too, and gossip does not bring it back.
+    for now in [NOW + 8000, NOW + 16_000] {
+        trio.iter_mut().for_each(|n| n.tick(now));
+        pump(&mut trio, now);
+    }
     assert!(trio[2].node(&id(b'b')).is_none());
+    assert!(trio[0].node(&id(b'b')).is_none());
 }
 
 #[test]
@@ -238,6 +243,20 @@ fn bump_epoch_and_setslot_migration() {
     assert_eq!(nodes[0].slot_owner(100), Some(id(b'b')));
     assert_eq!(nodes[0].slot_owner(101), Some(id(b'a')));
     assert!(nodes[0].routing().migrating.is_empty());
+    // Giving away its last slot turns the primary into a replica of the receiver.
+    nodes[1]
+        .set_slot(NOW, 101, SetSlot::Node(id(b'b')), false)
+        .unwrap();
+    nodes[0]
+        .set_slot(NOW, 101, SetSlot::Node(id(b'b')), false)
+        .unwrap();
+    let outs = pump(&mut nodes, NOW);
+    assert!(outs
+        .iter()
+        .any(|(i, o)| *i == 0
+            && matches!(o, Output::Replicate { primary, .. } if *primary == id(b'b'))));
+    assert_eq!(nodes[0].primary(), Some(id(b'b')));
+    assert_eq!(nodes[1].node(&id(b'a')).map(|n| n.is_replica()), Some(true));
 }
 
 #[test]
@@ -282,6 +301,18 @@ fn nodes_conf_round_trip_and_redis_format() {
     )));
     let again = Cluster::load(&saved, ClusterConfig::default(), me.clone(), NOW).unwrap();
     assert_eq!(again.nodes_conf(), saved);
+    // A replica restarted from its nodes.conf resumes replication at once.
+    let replica_conf = saved
+        .replace("myself,master", "master")
+        .replace(" slave ", " myself,slave ");
+    let mut replica =
+        Cluster::load(&replica_conf, ClusterConfig::default(), me.clone(), NOW).unwrap();
+    assert_eq!(replica.myid(), id(b'c'));
+    assert!(replica.take_outputs().contains(&Output::Replicate {
+        primary: id(b'a'),
+        ip: "10.0.0.1".into(),
+        port: 6379
+    }));
     // CLUSTER NODES shows the hostname but not the aux fields.
     assert!(cluster
         .nodes_text()

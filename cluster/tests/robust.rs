@@ -120,8 +120,13 @@ fn message() -> impl Strategy<Value = Message> {
         bus_port: 17000,
     });
     let body = prop_oneof![
-        (0u8..3, pick_id(), proptest::collection::vec(gossip, 0..6)).prop_map(
-            |(k, alias, gossip)| {
+        (
+            0u8..3,
+            pick_id(),
+            proptest::collection::vec(gossip, 0..6),
+            proptest::option::of(pick_id())
+        )
+            .prop_map(|(k, alias, gossip, forget)| {
                 let kind = [
                     HeartbeatKind::Ping,
                     HeartbeatKind::Pong,
@@ -131,9 +136,9 @@ fn message() -> impl Strategy<Value = Message> {
                     kind,
                     alias,
                     gossip,
+                    forgotten: forget.map(|id| (id, 60_000)).into_iter().collect(),
                 }
-            }
-        ),
+            }),
         pick_id().prop_map(|node| Body::Fail { node }),
         Just(Body::FailoverAuthRequest),
         Just(Body::FailoverAuthAck),

@@ -84,6 +84,9 @@ pub struct Sim {
     pub shards: usize,
     /// Nodes that were made part of the cluster (agreement is checked among them).
     pub joined: BTreeSet<usize>,
+    /// Nodes announce their IP (`cluster-announce-ip`); otherwise peers use the source
+    /// address and each node learns its own from inbound connections.
+    pub announce: bool,
     /// Set while a manual failover runs (votes are then forced, not FAIL-based).
     pub manual: bool,
     queue: BinaryHeap<Reverse<Packet>>,
@@ -108,6 +111,7 @@ impl Sim {
             events: Vec::new(),
             shards: 0,
             manual: false,
+            announce: true,
             joined: BTreeSet::new(),
             queue: BinaryHeap::new(),
             seq: 0,
@@ -190,13 +194,34 @@ impl Sim {
         self.nodes[i].incarnation += 1;
         let config = self.node_config(i, self.nodes[i].incarnation);
         let t = self.local_time(i, self.now);
+        let endpoint = self.endpoint(i);
         let node = &mut self.nodes[i];
-        let cluster = Cluster::load(&node.conf, config, node.me.clone(), t)
+        let cluster = Cluster::load(&node.conf, config, endpoint, t)
             .map_err(|e| format!("node {i} cannot load its nodes.conf: {e}"))?;
         node.cluster = Some(cluster);
         node.paused_until = 0;
         self.drain(i);
         Ok(())
+    }
+
+    /// What node `i` is configured with (no IP unless announcing).
+    pub fn endpoint(&self, i: usize) -> Endpoint {
+        let mut me = self.nodes[i].me.clone();
+        if !self.announce {
+            me.ip.clear();
+        }
+        me
+    }
+
+    /// From now on nodes do not announce their IP.
+    pub fn stop_announcing(&mut self) {
+        self.announce = false;
+        for i in 0..self.nodes.len() {
+            let me = self.endpoint(i);
+            if let Some(c) = self.nodes[i].cluster.as_mut() {
+                c.set_endpoint(me);
+            }
+        }
     }
 
     /// Cuts `i` off from everyone (both directions).
@@ -299,7 +324,9 @@ impl Sim {
         self.messages += 1;
         let t = self.local_time(to, p.at);
         let from_ip = self.nodes[p.from].me.ip.clone();
+        let local_ip = self.nodes[to].me.ip.clone();
         if let Some(c) = self.nodes[to].cluster.as_mut() {
+            c.learn_my_ip(&local_ip);
             c.handle_message(t, &from_ip, msg);
         }
         self.drain(to);
