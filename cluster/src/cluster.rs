@@ -119,9 +119,6 @@ pub struct Cluster {
     pub(crate) sent_stats: [u64; MessageType::ALL.len()],
     pub(crate) received_stats: [u64; MessageType::ALL.len()],
     pub(crate) ticks: u64,
-    /// `cluster-announce-ip`; empty: headers carry no IP and peers use the address our
-    /// connections come from (the IP this node shows for itself is then learned).
-    pub(crate) announced_ip: String,
 }
 
 fn stat_index(kind: MessageType) -> usize {
@@ -174,7 +171,6 @@ impl Cluster {
             sent_stats: [0; MessageType::ALL.len()],
             received_stats: [0; MessageType::ALL.len()],
             ticks: 0,
-            announced_ip: me.ip.clone(),
         };
         cluster.update_state(now_ms);
         cluster
@@ -303,29 +299,17 @@ impl Cluster {
         }
     }
 
-    /// A peer reached this node at `ip` (the local address of an inbound bus connection that
-    /// brought a MEET). Without `cluster-announce-ip` this node shows that IP for itself
-    /// (CLUSTER NODES, SLOTS, redirections), as Redis learns its IP from a MEET.
-    pub fn learn_my_ip(&mut self, ip: &str) {
-        if !self.announced_ip.is_empty() || ip.is_empty() {
-            return;
-        }
-        let myself = self.myself;
-        if let Some(me) = self.nodes.get_mut(&myself) {
-            if me.ip != ip {
-                me.ip = ip.to_string();
-                self.version += 1;
-                self.save_pending = true;
-            }
-        }
-        self.flush();
-    }
-
-    /// The bus link to `node` broke.
-    pub fn link_down(&mut self, node: &NodeId) {
+    /// The bus link to `node` broke (the peer closed it or the connection failed). A node
+    /// that hangs up is not answering: unless a PING is already pending, the PFAIL clock
+    /// starts now, as if one had just been sent, rather than up to half a node timeout later
+    /// when the next PING would go out. A node that is back in time answers and clears it.
+    pub fn link_down(&mut self, node: &NodeId, now_ms: u64) {
         if let Some(n) = self.nodes.get_mut(node) {
             if n.id != self.myself {
                 n.link_connected = false;
+                if n.ping_sent == 0 && !n.handshake {
+                    n.ping_sent = now_ms;
+                }
             }
         }
     }

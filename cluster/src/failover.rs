@@ -144,10 +144,14 @@ impl Cluster {
         }
         if !self.election.scheduled || now.saturating_sub(self.election.auth_time) > retry {
             let rank = if manual { 0 } else { self.rank(&primary_id) };
+            // Redis waits 500 ms plus up to 500 ms so the FAIL reaches every primary before
+            // the vote request; FAIL goes to all nodes at once here, so with short node
+            // timeouts a quarter of the timeout is enough (the same 500 ms from 2 s up).
+            let settle = (timeout / 4).clamp(50, 500);
             let delay = if manual {
                 0
             } else {
-                500 + self.rng.gen_range(0..500) + rank * 1000
+                settle + self.rng.gen_range(0..settle) + rank * 1000
             };
             self.election = Election {
                 scheduled: true,

@@ -284,7 +284,7 @@ impl ClusterNode {
             links.remove(&to);
             self.links_dropped.fetch_add(1, Ordering::Relaxed);
             drop(links);
-            self.machine.lock().link_down(&to);
+            self.machine.lock().link_down(&to, now_ms());
         }
     }
 
@@ -500,7 +500,7 @@ async fn run_link(
             let _ = stream.set_nodelay(true);
             node.with(|machine, now| machine.link_up(&to, now));
             let closed = pump(&mut stream, &mut frames).await;
-            node.with(|machine, _| machine.link_down(&to));
+            node.with(|machine, now| machine.link_down(&to, now));
             if closed {
                 return;
             }
