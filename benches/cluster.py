@@ -11,6 +11,9 @@ Figures (each for slotkv and for Redis, with the ratio):
 2. Reshard throughput: 3 primaries holding --keys keys; `redis-cli --cluster reshard` moves all
    of one primary's slots to another (--cluster-pipeline 100); keys moved per second.
 3. Throughput: `redis-benchmark --cluster -t set,get -P 16` against both 3-primary clusters.
+4. A big key: one hash of --fields fields MIGRATEd between primaries while two clients PING
+   the source and the target back to back: the longest PING round trip is the longest stall
+   other clients see (a stall past cluster-node-timeout would trigger a failover).
 
 Servers run with persistence off in temporary directories and are stopped by PID.
 """
@@ -208,13 +211,70 @@ def figure_throughput(binaries, requests, workdir):
         print(f"{test}: slotkv {s:,.0f} rps, redis {r:,.0f} rps, ratio {s / r:.2f}")
 
 
+def longest_stall(port, stop, result):
+    """Pings `port` back to back until `stop` is set; records the longest round trip (s)."""
+    client = redis.Redis(port=port, socket_timeout=60)
+    longest = 0.0
+    while not stop.is_set():
+        started = time.time()
+        client.ping()
+        longest = max(longest, time.time() - started)
+    result.append(longest)
+
+
+def figure_big_key(binaries, fields, workdir):
+    import threading
+    print(f"\n== moving one hash of {fields} fields between two primaries (MIGRATE)")
+    for kind, binary in binaries:
+        cluster = Cluster(kind, binary, 3, 0, 15000, workdir)
+        try:
+            key = "{bigkey}hash"
+            source = cluster.primary_of(cluster.client(cluster.nodes[0]).execute_command("CLUSTER KEYSLOT", key))
+            target = next(n for n in cluster.nodes if n is not source)
+            src, dst = cluster.client(source), cluster.client(target)
+            pipe = src.pipeline(transaction=False)
+            for start_field in range(0, fields, 1000):
+                pipe.hset(key, mapping={f"f{i}": "v" for i in range(start_field, min(fields, start_field + 1000))})
+                if start_field % 100_000 == 0:
+                    pipe.execute()
+            pipe.execute()
+            slot = src.execute_command("CLUSTER KEYSLOT", key)
+            source_id, target_id = src.execute_command("CLUSTER MYID"), dst.execute_command("CLUSTER MYID")
+            dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
+            stop, stalls = threading.Event(), {}
+            probes = []
+            for name, node in (("source", source), ("target", target)):
+                stalls[name] = []
+                thread = threading.Thread(target=longest_stall, args=(node["port"], stop, stalls[name]))
+                thread.start()
+                probes.append(thread)
+            time.sleep(0.2)
+            started = time.time()
+            src.execute_command("MIGRATE", "127.0.0.1", target["port"], key, 0, 60000)
+            elapsed = time.time() - started
+            time.sleep(0.2)
+            stop.set()
+            for thread in probes:
+                thread.join()
+            for node in cluster.nodes:
+                cluster.client(node).execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+            assert dst.hlen(key) == fields
+            print(f"{kind:>8}: MIGRATE {elapsed:.2f} s; longest PING round trip during it: "
+                  f"source {stalls['source'][0] * 1000:.0f} ms, target {stalls['target'][0] * 1000:.0f} ms",
+                  flush=True)
+        finally:
+            cluster.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeouts", default="1000,2000")
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["failover", "reshard", "throughput"])
+    parser.add_argument("--fields", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["failover", "reshard", "throughput", "bigkey"])
     args = parser.parse_args()
     ensure_redis()
     binaries = [("slotkv", slotkv_binary()), ("redis", "redis-server")]
@@ -225,6 +285,8 @@ def main():
             figure_reshard(binaries, args.keys, workdir)
         if args.only in (None, "throughput"):
             figure_throughput(binaries, args.requests, workdir)
+        if args.only in (None, "bigkey"):
+            figure_big_key(binaries, args.fields, workdir)
 
 
 if __name__ == "__main__":
