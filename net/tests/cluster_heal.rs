@@ -185,6 +185,14 @@ fn cluster_forms_redirects_fails_over_and_heals() {
             "{listing}"
         );
     }
+    // PUBLISH on one node reaches subscribers on every node, over the bus.
+    let mut subscriber = nodes[4].server.raw();
+    subscriber.cmd("SUBSCRIBE news");
+    assert_eq!(nodes[0].cmd("PUBLISH news hello"), ":0");
+    assert_eq!(
+        subscriber.reply().trim_end(),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello"
+    );
     let mut client = cluster_client(&nodes);
     for (key, value) in [("a", 737), ("b", 767), ("c", 777), ("d", 787)] {
         let _: () = client.set(key, value).expect("SET through redirects");
@@ -344,4 +352,68 @@ fn cluster_commands_answer_like_redis() {
         "-ERR SELECT is not allowed in cluster mode"
     );
     assert!(node.cmd("INFO cluster").contains("cluster_enabled:1"));
+}
+
+/// Waits until `nodes[index]` reports the primary role.
+fn wait_primary_role(nodes: &[Node], index: usize) {
+    wait_until("a promotion", Duration::from_secs(15), || {
+        nodes[index].role() == "master"
+    });
+}
+
+#[test]
+fn the_same_shard_fails_over_again_and_again() {
+    let mut nodes = form_cluster();
+    let mut client = cluster_client(&nodes);
+    let _: () = client.set("c", 1).expect("SET c");
+    for round in 0..3 {
+        // Kill whoever serves slot 7365 now; its replica (the previous victim, back as a
+        // replica, after the first round) takes over.
+        let owner = owner_of(&nodes, 7365);
+        let owner_id = nodes[owner].id();
+        let replica = nodes
+            .iter()
+            .position(|n| {
+                n.cmd("ROLE").lines().nth(2) == Some("slave")
+                    && n.cmd("CLUSTER NODES")
+                        .lines()
+                        .any(|l| l.contains("myself") && l.contains(&owner_id))
+            })
+            .expect("the owner's replica");
+        let victim = nodes.remove(owner);
+        let replica = if replica > owner {
+            replica - 1
+        } else {
+            replica
+        };
+        let dir = victim.dir;
+        drop(victim.server);
+        wait_primary_role(&nodes, replica);
+        wait_until("cluster_state:ok", Duration::from_secs(15), || {
+            nodes.iter().all(|n| n.info_field("cluster_state") == "ok")
+        });
+        let mut client = cluster_client(&nodes);
+        let value: i64 = client.incr("c", 1).expect("INCR after failover");
+        assert_eq!(value, round + 2, "no acknowledged increment lost");
+        let back = Node {
+            server: start_in(&dir),
+            dir,
+        };
+        wait_until(
+            "the victim to rejoin as a replica",
+            Duration::from_secs(15),
+            || back.role() == "slave",
+        );
+        wait_until(
+            "the rejoined replica to sync",
+            Duration::from_secs(15),
+            || {
+                back.server
+                    .raw()
+                    .cmd("INFO replication")
+                    .contains("master_link_status:up")
+            },
+        );
+        nodes.push(back);
+    }
 }
