@@ -192,18 +192,32 @@ def figure_reshard(binaries, keys, workdir):
     print(f"slotkv/redis reshard rate ratio {rates['slotkv'] / rates['redis']:.2f}")
 
 
+def failover_marks(cluster):
+    """(current epoch, flags of every node) as the first node sees them."""
+    client = cluster.client(cluster.nodes[0])
+    epoch = client.cluster("INFO").get("cluster_current_epoch")
+    out = subprocess.run(["redis-cli", "-p", str(cluster.nodes[0]["port"]), "CLUSTER", "NODES"],
+                         capture_output=True, text=True, check=True).stdout
+    return epoch, sorted(line.split()[2] for line in out.splitlines())
+
+
 def figure_throughput(binaries, requests, workdir):
-    print("\n== throughput: redis-benchmark --cluster -t set,get -P 16 -c 50 (3 primaries)")
+    print("\n== throughput: redis-benchmark --cluster -t set,get -P 16 -c 50 "
+          "(3 primaries + 3 replicas, cluster-node-timeout 1000, no failover expected)")
     results = {}
     for kind, binary in binaries:
-        cluster = Cluster(kind, binary, 3, 0, 15000, workdir)
+        cluster = Cluster(kind, binary, 3, 1, 1000, workdir)
         try:
+            before = failover_marks(cluster)
             out = subprocess.run(["redis-benchmark", "--cluster", "-p", str(cluster.nodes[0]["port"]),
                                   "-t", "set,get", "-n", str(requests), "-r", "1000000", "-P", "16",
                                   "-c", "50", "-q"], check=True, capture_output=True, text=True,
                                  timeout=1800).stdout
             for test, rps in re.findall(r"^(SET|GET): ([\d.]+) requests per second", out, re.M):
                 results[(kind, test)] = float(rps)
+            after = failover_marks(cluster)
+            verdict = "none" if before == after else f"{before} -> {after}"
+            print(f"{kind:>8}: epochs and roles changed during the run: {verdict}", flush=True)
         finally:
             cluster.stop()
     for test in ("SET", "GET"):
