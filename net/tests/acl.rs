@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{RawClient, RedisServer, TestServer};
 
@@ -36,15 +36,9 @@ fn login(server: &TestServer, user: &str, password: &str) -> RawClient {
     raw
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
+/// Waits up to 20 s for `done`.
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    common::wait_until(what, Duration::from_secs(20), done);
 }
 
 const NOKEY: &str = "-NOPERM No permissions to access a key\r\n";

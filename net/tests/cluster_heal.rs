@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, TestServer};
+use common::{free_port, wait_until, TestServer};
 use redis::Commands;
 
 /// A cluster node: its server, its directory (nodes.conf) and its bus port.
@@ -72,17 +72,6 @@ fn start_in(dir: &tempfile::TempDir) -> TestServer {
         "--appendonly",
         "no",
     ])
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Three primaries with a third of the slots each, then a replica for each, as
