@@ -100,9 +100,10 @@ fn form_cluster() -> Vec<Node> {
         "all nodes to know each other",
         Duration::from_secs(20),
         || {
-            nodes
-                .iter()
-                .all(|n| n.info_field("cluster_known_nodes") == "6")
+            nodes.iter().all(|n| {
+                n.info_field("cluster_known_nodes") == "6"
+                    && !n.cmd("CLUSTER NODES").contains("handshake")
+            })
         },
     );
     for (replica, primary) in nodes[3..].iter().zip(&nodes[..3]) {

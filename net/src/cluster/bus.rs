@@ -40,6 +40,8 @@ const LINK_QUEUE_FRAMES: usize = 1024;
 const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 /// Longest wait for an outbound connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long a link to a node the table does not know may live.
+const STRANGER_LINK_GRACE: Duration = Duration::from_secs(10);
 /// The state machine's clock period.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -82,6 +84,7 @@ enum Action {
 /// One outbound link: the queue its task drains and the address it connects to.
 struct Link {
     addr: BusAddr,
+    created: std::time::Instant,
     queue: mpsc::Sender<Vec<u8>>,
     task: JoinHandle<()>,
 }
@@ -288,6 +291,31 @@ impl ClusterNode {
         }
     }
 
+    /// Drops the links to nodes that left the table (answers to a stranger, forgotten or
+    /// renamed handshake nodes), which would otherwise reconnect forever. A link gets
+    /// [`STRANGER_LINK_GRACE`] first: the answer to a MEET goes to a node the table learns
+    /// of only when the handshake completes.
+    fn prune_links(&self) {
+        let ids: Vec<NodeId> = self
+            .links
+            .lock()
+            .iter()
+            .filter(|(_, link)| link.created.elapsed() > STRANGER_LINK_GRACE)
+            .map(|(id, _)| *id)
+            .collect();
+        let gone: Vec<NodeId> = self.read(|machine| {
+            ids.into_iter()
+                .filter(|id| machine.node(id).is_none())
+                .collect()
+        });
+        if !gone.is_empty() {
+            let mut links = self.links.lock();
+            for id in gone {
+                links.remove(&id);
+            }
+        }
+    }
+
     fn self_arc(&self) -> Option<Arc<ClusterNode>> {
         let shared = self.shared()?;
         shared.cluster.as_ref()?.node().cloned()
@@ -421,6 +449,7 @@ async fn tick_forever(shared: Arc<Shared>, node: Arc<ClusterNode>) {
             machine.set_primary_link(link_up, now);
             machine.tick(now);
         });
+        node.prune_links();
     }
 }
 
@@ -478,7 +507,12 @@ async fn read_frames(node: Arc<ClusterNode>, mut stream: TcpStream, addresses: (
 fn spawn_link(node: Arc<ClusterNode>, to: NodeId, addr: BusAddr) -> Link {
     let (queue, frames) = mpsc::channel(LINK_QUEUE_FRAMES);
     let task = tokio::spawn(run_link(node, to, addr.clone(), frames));
-    Link { addr, queue, task }
+    Link {
+        addr,
+        created: std::time::Instant::now(),
+        queue,
+        task,
+    }
 }
 
 /// An outbound link: connect (by IP, then by hostname), write queued frames, and reconnect
