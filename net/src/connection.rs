@@ -548,6 +548,15 @@ impl Connection {
     }
 
     fn dispatch_checked(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
+        // rename-command: the command table only knows the commands' own names.
+        let renamed = match self.shared.command_names.translate(args) {
+            Ok(renamed) => renamed,
+            Err(error) => {
+                self.state.transaction.flag_error();
+                return (Outcome::Reply(error.into()), None);
+            }
+        };
+        let args = renamed.as_deref().unwrap_or(args);
         let spec = match CommandTable::global().resolve(args) {
             Ok(spec) => spec,
             Err(error) => {
