@@ -566,12 +566,14 @@ mod tests {
 
     #[test]
     fn values_are_written_as_redis_writes_them() {
-        let mut settings = Settings::default();
-        settings.bind = vec![
-            "127.0.0.1".to_owned(),
-            "-::1".to_owned(),
-            "10.0.0.1".to_owned(),
-        ];
+        let mut settings = Settings {
+            bind: vec![
+                "127.0.0.1".to_owned(),
+                "-::1".to_owned(),
+                "10.0.0.1".to_owned(),
+            ],
+            ..Settings::default()
+        };
         settings.repl.output_hard_bytes = 512 * 1024 * 1024;
         settings.requirepass = Some("p\"w".to_owned());
         settings.notify_keyspace_events = slotkv_engine::notify::Events::parse("KEA").unwrap();
