@@ -173,7 +173,8 @@ impl CommandNames {
     /// The request as the command table knows it: the first word replaced by the command's
     /// own name when it was renamed; Redis's unknown-command error for a name that is gone.
     pub fn translate(&self, args: &[Bytes]) -> Result<Option<Vec<Bytes>>, CommandError> {
-        let Some(first) = args.first() else {
+        // The hot path: with nothing renamed, no lowercasing and no lookup.
+        let (false, Some(first)) = (self.is_identity(), args.first()) else {
             return Ok(None);
         };
         match self.lookup(first) {
