@@ -564,6 +564,11 @@ impl Connection {
                 return (Outcome::Reply(error.into()), None);
             }
         };
+        if spec.name == "debug" && !crate::exposure::debug_allowed(&self.shared, &self.state) {
+            self.state.transaction.flag_error();
+            let refused = crate::exposure::debug_refused().into();
+            return (Outcome::Reply(refused), Some(spec.name));
+        }
         if !self.state.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
             self.state.transaction.flag_error();
             let noauth = Reply::Error("NOAUTH Authentication required.".into());

@@ -100,6 +100,16 @@ impl Permission {
     }
 }
 
+/// Whether the client may run DEBUG (`enable-debug-command`); checked before NOAUTH and
+/// while queuing a transaction, as Redis checks its protected commands.
+pub fn debug_allowed(
+    shared: &crate::server::Shared,
+    client: &crate::connection::ClientState,
+) -> bool {
+    let permission = shared.config.read().enable_debug_command;
+    permission.allows(&client.info.peer)
+}
+
 /// Redis's refusal of DEBUG when `enable-debug-command` does not allow it.
 pub fn debug_refused() -> CommandError {
     CommandError::err(

@@ -172,6 +172,11 @@ fn debug_follows_enable_debug_command() {
         client.cmd("CONFIG SET enable-debug-command yes"),
         "-ERR CONFIG SET failed (possibly related to argument 'enable-debug-command') - can't set immutable config"
     );
+    // Refused while queuing, as Redis refuses its protected commands: EXEC aborts.
+    client.send(b"MULTI\r\nDEBUG SLEEP 0\r\nEXEC\r\n");
+    assert_eq!(client.reply().trim_end(), "+OK");
+    assert_eq!(client.reply().trim_end(), refused);
+    assert!(client.reply().starts_with("-EXECABORT"));
     let server = TestServer::start(&["--enable-debug-command", "local"]);
     assert_eq!(server.raw().cmd("DEBUG SLEEP 0"), "+OK");
     let server = TestServer::start(&["--enable-debug-command", "yes"]);
