@@ -548,6 +548,15 @@ impl Connection {
     }
 
     fn dispatch_checked(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
+        // rename-command: the command table only knows the commands' own names.
+        let renamed = match self.shared.command_names.translate(args) {
+            Ok(renamed) => renamed,
+            Err(error) => {
+                self.state.transaction.flag_error();
+                return (Outcome::Reply(error.into()), None);
+            }
+        };
+        let args = renamed.as_deref().unwrap_or(args);
         let spec = match CommandTable::global().resolve(args) {
             Ok(spec) => spec,
             Err(error) => {
@@ -555,6 +564,11 @@ impl Connection {
                 return (Outcome::Reply(error.into()), None);
             }
         };
+        if spec.name == "debug" && !crate::exposure::debug_allowed(&self.shared, &self.state) {
+            self.state.transaction.flag_error();
+            let refused = crate::exposure::debug_refused().into();
+            return (Outcome::Reply(refused), Some(spec.name));
+        }
         if !self.state.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
             self.state.transaction.flag_error();
             let noauth = Reply::Error("NOAUTH Authentication required.".into());

@@ -901,6 +901,7 @@ mod tests {
                 "config|get",
                 "config|set",
                 "config|resetstat",
+                "config|rewrite",
                 "config|help"
             ])
         );

@@ -4,6 +4,8 @@
 //! - [`config`]: redis.conf and command-line settings, CONFIG GET/SET.
 //! - [`server`]: listeners, accept loop, shared state, shutdown.
 //! - [`connection`]: one client: read, parse, dispatch, pipelined replies.
+//! - [`exposure`]: protected mode, DEBUG and protected-config permissions, rename-command,
+//!   the source address of outbound connections.
 //! - [`acl`]: users, permissions and the check on every command (ACL, AUTH).
 //! - [`server_commands`]: commands the server answers itself (CLIENT, HELLO, AUTH, ...).
 //! - [`pubsub`]: channels, patterns and shard channels; PUBLISH and PUBSUB.
@@ -29,6 +31,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod digest;
+pub mod exposure;
 pub mod info;
 pub mod introspect;
 pub mod logging;

@@ -289,7 +289,7 @@ async fn exchange_with_retry(
         let from_cache = cached.is_some();
         let mut link = match cached.take() {
             Some(link) => link,
-            None => connect(request).await?,
+            None => connect(shared, request).await?,
         };
         match exchange(&mut link, request, commands, key_count).await {
             Err(error) if from_cache && error.retryable() => continue,
@@ -304,9 +304,10 @@ async fn exchange_with_retry(
     }
 }
 
-async fn connect(request: &MigrateRequest) -> Result<Link, SocketError> {
+async fn connect(shared: &Shared, request: &MigrateRequest) -> Result<Link, SocketError> {
     let port = request.port.ok_or(SocketError::Connect)?;
-    let connecting = TcpStream::connect((request.host.as_str(), port));
+    let source = crate::exposure::source_address(&shared.config.read().bind_source_addr);
+    let connecting = crate::exposure::connect(&request.host, port, source);
     let stream = match tokio::time::timeout(request.timeout, connecting).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(_)) | Err(_) => return Err(SocketError::Connect),

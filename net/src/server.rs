@@ -112,6 +112,8 @@ pub struct Shared {
     pub cluster: Option<crate::cluster::ClusterView>,
     /// MIGRATE's cached connections to target servers.
     pub migrate_links: crate::migrate::LinkCache,
+    /// Command names after `rename-command`.
+    pub command_names: crate::exposure::CommandNames,
     shutdown: watch::Sender<bool>,
 }
 
@@ -125,6 +127,7 @@ impl Shared {
         config_file: Option<std::path::PathBuf>,
         port: u16,
         aof: Arc<crate::aof::AofHandle>,
+        command_names: crate::exposure::CommandNames,
     ) -> Arc<Shared> {
         let (shutdown, _) = watch::channel(false);
         let pubsub = Arc::new(crate::pubsub::Hub::default());
@@ -163,6 +166,7 @@ impl Shared {
             final_save_handled: std::sync::atomic::AtomicBool::new(false),
             cluster,
             migrate_links: crate::migrate::LinkCache::default(),
+            command_names,
             shutdown,
         })
     }
@@ -178,7 +182,8 @@ impl Shared {
         let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
         let aof =
             Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
-        Ok(Shared::assemble(engine, acl, settings, None, 0, aof))
+        let names = crate::exposure::CommandNames::default();
+        Ok(Shared::assemble(engine, acl, settings, None, 0, aof, names))
     }
 
     /// Asks the server to stop (SHUTDOWN, signals).
@@ -219,6 +224,8 @@ pub enum StartError {
     Acl(String),
     /// nodes.conf or the cluster bus port.
     Cluster(crate::cluster::bus::BusStartError),
+    /// `rename-command` lines that do not apply (settings built without the file loader).
+    Rename(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -236,6 +243,7 @@ impl std::fmt::Display for StartError {
                 write!(f, "Aborting Redis startup because of ACL errors: {message}")
             }
             StartError::Cluster(error) => write!(f, "{error}"),
+            StartError::Rename(reason) => write!(f, "rename-command: {reason}"),
         }
     }
 }
@@ -258,6 +266,8 @@ impl Server {
     ) -> Result<Server, StartError> {
         crate::memory::note_startup();
         let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
+        let command_names = crate::exposure::CommandNames::from_renames(&settings.renamed_commands)
+            .map_err(|reason| StartError::Rename(reason.to_owned()))?;
         let engine = Engine::open(EngineConfig {
             databases: settings.databases,
             proto_max_bulk_len: settings.proto_max_bulk_len,
@@ -286,7 +296,7 @@ impl Server {
         } else {
             None
         };
-        let shared = Shared::assemble(engine, acl, settings, config_file, port, aof);
+        let shared = Shared::assemble(engine, acl, settings, config_file, port, aof, command_names);
         if let (Some(view), Some((node, _))) = (&shared.cluster, &cluster_bus) {
             view.install_node(Arc::clone(node));
             node.attach(&shared);
@@ -399,16 +409,7 @@ async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
     }
     let mut listeners = Vec::new();
     for entry in &settings.bind {
-        let (optional, host) = match entry.strip_prefix('-') {
-            Some(host) => (true, host),
-            None => (false, entry.as_str()),
-        };
-        let host = if host == "*" { "0.0.0.0" } else { host };
-        let address = if host.contains(':') {
-            format!("[{host}]:{}", settings.port)
-        } else {
-            format!("{host}:{}", settings.port)
-        };
+        let (optional, address) = listen_address(entry, settings.port);
         match listen(&address, settings.tcp_backlog) {
             Ok(listener) => listeners.push(listener),
             Err(source) if optional => {
@@ -421,6 +422,27 @@ async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
         return Err(StartError::NoListener);
     }
     Ok(listeners)
+}
+
+/// A `bind` entry as a socket address to listen on, and whether it is optional: a leading
+/// `-` marks an address that may be unavailable; `*` is every IPv4 interface and `::*` every
+/// IPv6 one, as in Redis 7.
+fn listen_address(entry: &str, port: u16) -> (bool, String) {
+    let (optional, host) = match entry.strip_prefix('-') {
+        Some(host) => (true, host),
+        None => (false, entry),
+    };
+    let host = match host {
+        "*" => "0.0.0.0",
+        "::*" => "::",
+        other => other,
+    };
+    let address = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    (optional, address)
 }
 
 fn listen(address: &str, backlog: u32) -> std::io::Result<TcpListener> {
@@ -446,7 +468,16 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 shared.stats.connections_received.add(1);
-                configure_socket(&stream, shared.config.read().tcp_keepalive_secs);
+                let (keepalive_secs, protected_mode) = {
+                    let settings = shared.config.read();
+                    (settings.tcp_keepalive_secs, settings.protected_mode)
+                };
+                configure_socket(&stream, keepalive_secs);
+                let nopass = shared.acl.default_user().rules().nopass;
+                if crate::exposure::protected_mode_denies(protected_mode, nopass, &peer) {
+                    tokio::spawn(deny(stream));
+                    continue;
+                }
                 tokio::spawn(crate::connection::serve(shared.clone(), stream, peer));
             }
             Err(error) => {
@@ -456,6 +487,13 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             }
         }
     }
+}
+
+/// Protected mode's refusal: Redis's DENIED message, then the connection is closed.
+async fn deny(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = stream.write_all(crate::exposure::DENIED).await;
+    let _ = stream.shutdown().await;
 }
 
 fn configure_socket(stream: &TcpStream, keepalive_secs: u64) {
@@ -471,5 +509,25 @@ async fn sample_ops_forever(shared: Arc<Shared>) {
     loop {
         ticker.tick().await;
         shared.stats.sample_ops();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_address;
+
+    #[test]
+    fn bind_entries_as_redis_reads_them() {
+        assert_eq!(
+            listen_address("127.0.0.1", 7),
+            (false, "127.0.0.1:7".to_owned())
+        );
+        assert_eq!(listen_address("-::1", 7), (true, "[::1]:7".to_owned()));
+        assert_eq!(listen_address("*", 7), (false, "0.0.0.0:7".to_owned()));
+        assert_eq!(listen_address("-::*", 7), (true, "[::]:7".to_owned()));
+        assert_eq!(
+            listen_address("10.200.0.1", 6379),
+            (false, "10.200.0.1:6379".to_owned())
+        );
     }
 }

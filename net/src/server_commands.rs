@@ -116,7 +116,8 @@ pub fn run(
         "client|kill" => client_kill(shared, client, args),
         "client|help" => Ok(help(CLIENT_HELP)),
         "config|get" => Ok(shared.config.get(&args[2..])),
-        "config|set" => config_set(shared, args),
+        "config|set" => config_set(shared, client, args),
+        "config|rewrite" => config_rewrite(shared),
         "config|resetstat" => {
             shared.stats.reset();
             shared.acl.denied.reset();
@@ -223,6 +224,8 @@ const CONFIG_HELP: &[&str] = &[
     "    Set the configuration <directive> to <value>.",
     "RESETSTAT",
     "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
     "HELP",
     "    Print this help.",
 ];
@@ -405,8 +408,12 @@ fn parse_kill_filter(options: &[Bytes]) -> Result<KillFilter, CommandError> {
     Ok(filter)
 }
 
-fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
-    let changed = shared.config.set(&args[2..])?;
+fn config_set(
+    shared: &Shared,
+    client: &ClientState,
+    args: &[Bytes],
+) -> Result<Reply, CommandError> {
+    let changed = shared.config.set(&args[2..], &client.info.peer)?;
     let settings = shared.config.snapshot();
     for name in changed {
         match name {
@@ -571,6 +578,35 @@ fn shutdown(shared: &Shared, args: &[Bytes]) -> Outcome {
         .final_save_handled
         .store(true, std::sync::atomic::Ordering::Release);
     Outcome::Shutdown
+}
+
+/// CONFIG REWRITE: the file the server started with gets the current settings, the current
+/// primary (REPLICAOF may have changed it) and the users (unless an ACL file holds them).
+fn config_rewrite(shared: &Shared) -> Result<Reply, CommandError> {
+    let Some(path) = &shared.config_file else {
+        return Err(CommandError::err(
+            "The server is running without a config file",
+        ));
+    };
+    let runtime = crate::config::RuntimeState {
+        replicaof: shared.replication.primary_address(),
+        users: shared
+            .config
+            .read()
+            .aclfile
+            .is_empty()
+            .then(|| shared.acl.describe_all()),
+    };
+    match shared.config.rewrite(path, &runtime) {
+        Ok(()) => {
+            tracing::info!("CONFIG REWRITE executed with success.");
+            Ok(Reply::Ok)
+        }
+        Err(error) => {
+            tracing::warn!("CONFIG REWRITE failed: {error}");
+            Err(CommandError::err(format!("Rewriting config file: {error}")))
+        }
+    }
 }
 
 fn debug(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Outcome {

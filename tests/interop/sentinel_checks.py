@@ -11,7 +11,9 @@ and compares redis-cli's output from a slotkv sentinel and a Redis sentinel watc
 same group, command by command.
 
 Each check writes through the primary, reads on a replica, kills the primary (by PID),
-waits until every sentinel names another primary, writes there through master_for and
+waits until every sentinel names another primary, writes there through master_for,
+checks that the sentinels' CONFIG REWRITEs reached the servers' configuration files (the
+promoted replica's has no replicaof line, the other replica's names the new primary) and
 reports the failover time (kill to the first accepted write). Every process runs on a free
 loopback port in a temporary directory and is stopped by PID.
 """
@@ -44,10 +46,15 @@ def wait_port(port, proc, timeout=15):
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def start_server(binary, workdir, *args):
+def start_server(binary, workdir, *args, conf_lines=()):
+    """Starts a server from a configuration file of its own in `workdir` (so the CONFIG
+    REWRITE of Redis Sentinel's reconfigurations has a file to write), options after it."""
     port = free_port()
+    conf = os.path.join(workdir, "server.conf")
+    with open(conf, "w") as f:
+        f.write("# written by sentinel_checks.py\n" + "".join(line + "\n" for line in conf_lines))
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        [binary, conf, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", workdir, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -92,12 +99,15 @@ def failover(server_binary, sentinel_binaries):
             primary_port, primary = start_server(server_binary, workdir + "/")
             procs.append(primary)
             replica_ports = []
+            replica_confs = {}
             for i in range(2):
                 rdir = os.path.join(workdir, f"r{i}")
                 os.mkdir(rdir)
-                port, proc = start_server(server_binary, rdir, "--replicaof", "127.0.0.1", str(primary_port))
+                port, proc = start_server(server_binary, rdir,
+                                          conf_lines=[f"replicaof 127.0.0.1 {primary_port}"])
                 procs.append(proc)
                 replica_ports.append(port)
+                replica_confs[port] = os.path.join(rdir, "server.conf")
             sentinel_ports = []
             for i, binary in enumerate(sentinel_binaries):
                 port, proc = start_sentinel(binary, workdir, i, primary_port)
@@ -141,6 +151,18 @@ def failover(server_binary, sentinel_binaries):
             new_port = sentinel.discover_master(MASTER)[1]
             assert new_port in replica_ports, new_port
             assert master.get("scott") == "tiger", "acknowledged data survives"
+            # The sentinels' reconfigurations end with CONFIG REWRITE: the promoted server's
+            # file loses its replicaof line, the other replica's names the new primary.
+            with open(replica_confs[new_port]) as f:
+                promoted = f.read()
+            assert "replicaof" not in promoted, f"promoted server's file:\n{promoted}"
+            other = next(p for p in replica_ports if p != new_port)
+
+            def follows_new_primary():
+                with open(replica_confs[other]) as f:
+                    return f"replicaof 127.0.0.1 {new_port}\n" in f.read()
+
+            until("the other replica's file names the new primary", 30, follows_new_primary)
             return elapsed
         finally:
             for proc in procs:

@@ -119,6 +119,14 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "Resets the server's statistics.",
     ),
     server(
+        "config|rewrite",
+        2,
+        ADMIN,
+        Group::Server,
+        "2.8.0",
+        "Persists the effective configuration to file.",
+    ),
+    server(
         "config|help",
         2,
         Flags::LOADING.and(Flags::STALE),

@@ -525,7 +525,7 @@ async fn run_link(
     mut frames: mpsc::Receiver<Vec<u8>>,
 ) {
     loop {
-        if let Some(mut stream) = connect(&addr).await {
+        if let Some(mut stream) = connect(&node, &addr).await {
             tracing::debug!(
                 "Cluster bus: connected to {to} at {}:{}",
                 addr.ip,
@@ -564,9 +564,16 @@ async fn pump(stream: &mut TcpStream, frames: &mut mpsc::Receiver<Vec<u8>>) -> b
     }
 }
 
-async fn connect(addr: &BusAddr) -> Option<TcpStream> {
+async fn connect(node: &ClusterNode, addr: &BusAddr) -> Option<TcpStream> {
+    // `bind-source-addr`: the address this node's bus connections start from.
+    let source = node
+        .shared
+        .get()
+        .and_then(Weak::upgrade)
+        .and_then(|shared| crate::exposure::source_address(&shared.config.read().bind_source_addr));
     let attempt = |host: String| async move {
-        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, addr.port)))
+        let connecting = crate::exposure::connect(&host, addr.port, source);
+        tokio::time::timeout(CONNECT_TIMEOUT, connecting)
             .await
             .ok()?
             .ok()

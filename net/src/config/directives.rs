@@ -15,6 +15,7 @@ use slotkv_engine::{CommandError, MaxmemoryPolicy};
 use slotkv_persistence::aof::FsyncPolicy;
 
 use crate::cluster::EndpointType;
+use crate::exposure::Permission;
 
 use super::{parse_memory, set_failed, LogLevel, Settings};
 
@@ -53,8 +54,8 @@ enum Mutability {
     Mutable,
     /// Used once at start-up (listening sockets, databases, log and pid files).
     Immutable,
-    /// Refused at run time, as Redis 7 refuses it unless `enable-protected-configs` is set
-    /// (which slotkv does not offer): changing `dir` could point persistence anywhere.
+    /// Refused at run time unless `enable-protected-configs` allows the client, as in Redis 7:
+    /// changing `dir` could point persistence anywhere.
     Protected,
 }
 
@@ -103,6 +104,30 @@ static DIRECTIVES: &[Directive] = &[
         setter: Setter::Many(set_bind),
         render: |s| s.bind.join(" "),
     },
+    one(
+        "protected-mode",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.protected_mode, v),
+        |s| yes_no(s.protected_mode),
+    ),
+    one(
+        "bind-source-addr",
+        Mutability::Mutable,
+        set_bind_source_addr,
+        |s| s.bind_source_addr.clone(),
+    ),
+    one(
+        "enable-debug-command",
+        Mutability::Immutable,
+        |s, v| set_permission(&mut s.enable_debug_command, v),
+        |s| s.enable_debug_command.name().to_owned(),
+    ),
+    one(
+        "enable-protected-configs",
+        Mutability::Immutable,
+        |s, v| set_permission(&mut s.enable_protected_configs, v),
+        |s| s.enable_protected_configs.name().to_owned(),
+    ),
     one(
         "databases",
         Mutability::Immutable,
@@ -635,8 +660,13 @@ impl Directive {
     }
 }
 
+/// Every directive, in table order.
+pub(super) fn all() -> &'static [Directive] {
+    DIRECTIVES
+}
+
 /// The directive named `name` (or an alias of it), ignoring case.
-fn find(name: &[u8]) -> Option<&'static Directive> {
+pub(super) fn find(name: &[u8]) -> Option<&'static Directive> {
     let named = |wanted: &[u8]| {
         DIRECTIVES
             .iter()
@@ -680,9 +710,11 @@ pub(super) fn matching(pattern: &[u8]) -> Vec<(&[u8], &'static Directive)> {
 }
 
 /// Checks CONFIG SET's names before any value is parsed, as Redis does: each must exist, be
-/// settable at run time and appear once. Returns the directive of each pair.
+/// settable at run time (protected ones only when `protected_allowed`) and appear once.
+/// Returns the directive of each pair.
 pub(super) fn settable(
     pairs: &[(&Bytes, &Bytes)],
+    protected_allowed: bool,
 ) -> Result<Vec<&'static Directive>, CommandError> {
     let mut targets: Vec<&'static Directive> = Vec::with_capacity(pairs.len());
     for (name, _) in pairs {
@@ -694,8 +726,8 @@ pub(super) fn settable(
         })?;
         let refusal = match directive.mutability {
             Mutability::Immutable => Some("can't set immutable config"),
-            Mutability::Protected => Some("can't set protected config"),
-            Mutability::Mutable => None,
+            Mutability::Protected if !protected_allowed => Some("can't set protected config"),
+            Mutability::Protected | Mutability::Mutable => None,
         };
         if let Some(reason) = refusal {
             return Err(set_failed(name, reason));
@@ -756,6 +788,22 @@ fn set_bind(settings: &mut Settings, addresses: &[&[u8]]) -> Result<(), String> 
         .iter()
         .map(|address| text(address))
         .collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+/// An IP address, or empty for none (Redis checks it when it connects; slotkv at once).
+fn set_bind_source_addr(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let address = text(arg)?;
+    if !address.is_empty() && address.parse::<std::net::IpAddr>().is_err() {
+        return Err("argument must be an IP address".to_owned());
+    }
+    settings.bind_source_addr = address;
+    Ok(())
+}
+
+fn set_permission(field: &mut Permission, arg: &[u8]) -> Result<(), String> {
+    *field = Permission::from_name(arg)
+        .ok_or("argument(s) must be one of the following: no, yes, local")?;
     Ok(())
 }
 

@@ -5,12 +5,14 @@
 //!
 //! - [`directives`]: one row per directive: how to parse, print and whether it may change live.
 //! - [`source`]: reading files, includes and the command line into [`Settings`].
+//! - [`rewrite`]: CONFIG REWRITE, writing the current settings back into the file.
 //! - [`LiveConfig`]: the settings shared by the running server, read often and changed atomically.
 //!
 //! Only directives the server acts on are accepted: a directive that parsed but did nothing would
 //! mislead the operator who wrote it.
 
 mod directives;
+mod rewrite;
 mod source;
 
 use std::fmt;
@@ -25,7 +27,10 @@ use slotkv_engine::types::encodings::Encodings;
 use slotkv_engine::{CommandError, MemoryLimits, Reply};
 use slotkv_persistence::aof::FsyncPolicy;
 
+use crate::exposure::Permission;
+
 pub(crate) use directives::os_reason;
+pub use rewrite::{RewriteError, RuntimeState, SIGNATURE};
 pub use source::{parse_invocation, Invocation};
 
 /// Applies one configuration line (`name values...`) to `settings`, as a redis.conf line is
@@ -51,6 +56,16 @@ pub struct Settings {
     pub port: u16,
     /// Addresses to listen on (`bind`); a leading `-` marks one that may be unavailable.
     pub bind: Vec<String>,
+    /// `protected-mode`: refuse non-loopback clients while the default user has no password.
+    pub protected_mode: bool,
+    /// `bind-source-addr`: local address of outbound connections (empty: the system's choice).
+    pub bind_source_addr: String,
+    /// `enable-debug-command` (start-up only).
+    pub enable_debug_command: Permission,
+    /// `enable-protected-configs`: CONFIG SET of `dir`, `dbfilename` (start-up only).
+    pub enable_protected_configs: Permission,
+    /// `rename-command <from> <to>` lines in file order (configuration file only, as Redis).
+    pub renamed_commands: Vec<(Vec<u8>, Vec<u8>)>,
     /// Number of databases (`databases`).
     pub databases: usize,
     /// Most connected clients (`maxclients`).
@@ -304,6 +319,11 @@ impl Default for Settings {
         Settings {
             port: 6379,
             bind: vec!["127.0.0.1".to_owned(), "-::1".to_owned()],
+            protected_mode: true,
+            bind_source_addr: String::new(),
+            enable_debug_command: Permission::No,
+            enable_protected_configs: Permission::No,
+            renamed_commands: Vec::new(),
             databases: 16,
             maxclients: 10_000,
             timeout_secs: 0,
@@ -538,9 +558,14 @@ impl LiveConfig {
     }
 
     /// CONFIG SET with `name value` pairs (arguments after `CONFIG SET`): all applied or none.
+    /// `peer` is the client's address, which `enable-protected-configs local` looks at.
     /// Returns the canonical names of the directives set, in argument order, so the server can
     /// apply their side effects (log level, engine limits).
-    pub fn set(&self, args: &[Bytes]) -> Result<Vec<&'static str>, CommandError> {
+    pub fn set(
+        &self,
+        args: &[Bytes],
+        peer: &std::net::SocketAddr,
+    ) -> Result<Vec<&'static str>, CommandError> {
         if args.is_empty() {
             return Err(CommandError::WrongArity("config|set".to_owned()));
         }
@@ -551,7 +576,8 @@ impl LiveConfig {
             .chunks_exact(2)
             .map(|pair| (&pair[0], &pair[1]))
             .collect();
-        let targets = directives::settable(&pairs)?;
+        let protected_allowed = self.settings.read().enable_protected_configs.allows(peer);
+        let targets = directives::settable(&pairs, protected_allowed)?;
         let mut settings = self.settings.write();
         let mut draft = settings.clone();
         for (directive, (_, value)) in targets.iter().zip(&pairs) {
@@ -562,6 +588,18 @@ impl LiveConfig {
         *settings = draft;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(targets.iter().map(|directive| directive.name).collect())
+    }
+}
+
+impl LiveConfig {
+    /// CONFIG REWRITE: writes the current settings (and `runtime`) into the file at `path`.
+    pub fn rewrite(
+        &self,
+        path: &std::path::Path,
+        runtime: &RuntimeState,
+    ) -> Result<(), RewriteError> {
+        let settings = self.snapshot();
+        rewrite::rewrite_file(path, &settings, runtime)
     }
 }
 

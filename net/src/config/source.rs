@@ -9,6 +9,7 @@ use slotkv_engine::glob::glob_match;
 
 use super::directives::{self, os_reason, BAD_DIRECTIVE, NOT_UTF8};
 use super::{ConfigError, Settings};
+use crate::exposure::{CommandNames, RENAMES_MAX};
 
 /// Largest configuration file (or stdin) read; real ones are a few kilobytes.
 const FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
@@ -225,6 +226,9 @@ impl Loader<'_> {
         if name.eq_ignore_ascii_case(b"user") {
             return self.add_user(values);
         }
+        if name.eq_ignore_ascii_case(b"rename-command") {
+            return self.rename_command(values);
+        }
         let values: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
         let is_save = name.eq_ignore_ascii_case(b"save");
         let earlier_points = if is_save && self.save_seen {
@@ -254,6 +258,26 @@ impl Loader<'_> {
             return Err(LineFailure::Reason("too many user lines".to_owned()));
         }
         self.settings.users.push(values.to_vec());
+        Ok(())
+    }
+
+    /// `rename-command <from> <to>`: checked against the names left by the lines before it,
+    /// with Redis's errors, and kept for the server to apply.
+    fn rename_command(&mut self, values: &[Vec<u8>]) -> Result<(), LineFailure> {
+        let [from, to] = values else {
+            return Err(LineFailure::Reason(BAD_DIRECTIVE.to_owned()));
+        };
+        let renames = &mut self.settings.renamed_commands;
+        if renames.len() >= RENAMES_MAX {
+            return Err(LineFailure::Reason(
+                "too many rename-command lines".to_owned(),
+            ));
+        }
+        renames.push((from.clone(), to.clone()));
+        if let Err(reason) = CommandNames::from_renames(renames) {
+            renames.pop();
+            return Err(LineFailure::Reason(reason.to_owned()));
+        }
         Ok(())
     }
 
@@ -426,7 +450,7 @@ fn hex_value(digit: u8) -> u8 {
 }
 
 /// `value` in double quotes with C escapes, as Redis shows command-line values in its errors.
-fn quoted(value: &[u8]) -> String {
+pub(super) fn quoted(value: &[u8]) -> String {
     let mut text = String::from("\"");
     for &byte in value {
         match byte {

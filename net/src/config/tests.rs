@@ -114,7 +114,7 @@ fn pair(name: &str, value: &str) -> (String, String) {
 }
 
 fn set_error(live: &LiveConfig, words: &[&str]) -> String {
-    live.set(&args(words))
+    live.set(&args(words), &local_peer())
         .expect_err("CONFIG SET should fail")
         .to_string()
 }
@@ -186,6 +186,8 @@ fn file_with_comments_quotes_and_repeats() {
     let settings = load(
         "# a comment\n\n   port 7000\r\nPORT 7001\nbind 0.0.0.0 ::1\r\n\
          requirepass \"sec ret\"\nloglevel WARNING\nmaxclients 50\ntimeout 30\n\
+         protected-mode no\nbind-source-addr 127.0.0.1\nenable-debug-command LOCAL\n\
+         enable-protected-configs yes\nrename-command flushall wipe\nrename-command KEYS \"\"\n\
          tcp-keepalive 0\ntcp-backlog 128\nlogfile '/tmp/x.log'\npidfile /tmp/x.pid\n\
          databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
          daemonize no\nnotify-keyspace-events Elg\nmaxmemory 1gb\nmaxmemory-policy ALLKEYS-LRU\n\
@@ -203,6 +205,14 @@ fn file_with_comments_quotes_and_repeats() {
         Settings {
             port: 7001,
             bind: strings(&["0.0.0.0", "::1"]),
+            protected_mode: false,
+            bind_source_addr: "127.0.0.1".into(),
+            enable_debug_command: Permission::Local,
+            enable_protected_configs: Permission::Yes,
+            renamed_commands: vec![
+                (b"flushall".to_vec(), b"wipe".to_vec()),
+                (b"KEYS".to_vec(), Vec::new()),
+            ],
             databases: 4,
             maxclients: 50,
             timeout_secs: 30,
@@ -622,6 +632,7 @@ fn config_get_patterns_and_names() {
         pairs(live.get(&args(&["p*", "port", "bind"]))),
         [
             pair("port", "6379"),
+            pair("protected-mode", "yes"),
             pair("pidfile", ""),
             pair("proto-max-bulk-len", "536870912"),
             pair("bind", "127.0.0.1 -::1"),
@@ -645,8 +656,8 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        101,
-        "17 directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
+        105,
+        "17 directives, 4 exposure directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
          17 replication directives, 3 ACL directives, 18 cluster directives and 17 aliases"
     );
     assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
@@ -661,16 +672,19 @@ fn config_get_patterns_and_names() {
 fn config_set_applies_all_or_nothing() {
     let live = LiveConfig::new(Settings::default());
     let changed = live
-        .set(&args(&[
-            "TIMEOUT",
-            "5",
-            "maxclients",
-            "100",
-            "hz",
-            "1000",
-            "loglevel",
-            "Debug",
-        ]))
+        .set(
+            &args(&[
+                "TIMEOUT",
+                "5",
+                "maxclients",
+                "100",
+                "hz",
+                "1000",
+                "loglevel",
+                "Debug",
+            ]),
+            &local_peer(),
+        )
         .unwrap();
     assert_eq!(changed, ["timeout", "maxclients", "hz", "loglevel"]);
     let settings = live.snapshot();
@@ -692,11 +706,15 @@ fn config_set_applies_all_or_nothing() {
         5,
         "the valid pair was not applied"
     );
-    live.set(&args(&["requirepass", "pw", "proto-max-bulk-len", "2mb"]))
-        .unwrap();
+    live.set(
+        &args(&["requirepass", "pw", "proto-max-bulk-len", "2mb"]),
+        &local_peer(),
+    )
+    .unwrap();
     assert_eq!(live.read().requirepass.as_deref(), Some("pw"));
     assert_eq!(live.read().proto_max_bulk_len, 2 * 1024 * 1024);
-    live.set(&args(&["requirepass", ""])).unwrap();
+    live.set(&args(&["requirepass", ""]), &local_peer())
+        .unwrap();
     assert_eq!(live.read().requirepass, None);
 }
 
@@ -780,16 +798,19 @@ fn encoding_thresholds_round_trip_under_both_names() {
         ]
     );
     let changed = live
-        .set(&args(&[
-            "hash-max-ziplist-entries",
-            "7",
-            "zset-max-listpack-value",
-            "1kb",
-            "list-max-ziplist-size",
-            "-5",
-            "set-max-intset-entries",
-            "0",
-        ]))
+        .set(
+            &args(&[
+                "hash-max-ziplist-entries",
+                "7",
+                "zset-max-listpack-value",
+                "1kb",
+                "list-max-ziplist-size",
+                "-5",
+                "set-max-intset-entries",
+                "0",
+            ]),
+            &local_peer(),
+        )
         .unwrap();
     assert_eq!(
         changed,
@@ -997,7 +1018,7 @@ fn cluster_mode_and_its_ports_are_fixed_at_start() {
     }
     let set = |pairs: &[&str]| {
         let args: Vec<Bytes> = pairs.iter().map(|w| Bytes::from(w.to_string())).collect();
-        live.set(&args).map_err(|e| e.to_string())
+        live.set(&args, &local_peer()).map_err(|e| e.to_string())
     };
     set(&[
         "cluster-allow-reads-when-down",
@@ -1016,4 +1037,89 @@ fn cluster_mode_and_its_ports_are_fixed_at_start() {
             Reply::text("ip")
         )])
     );
+}
+
+/// A loopback client address, as CONFIG SET is given the caller's.
+fn local_peer() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 40_000))
+}
+
+#[test]
+fn exposure_directives_take_redis_values() {
+    let live = LiveConfig::new(Settings::default());
+    assert_eq!(
+        pairs(live.get(&args(&["enable-*", "bind-source-addr", "protected-mode"]))),
+        [
+            pair("enable-debug-command", "no"),
+            pair("enable-protected-configs", "no"),
+            pair("bind-source-addr", ""),
+            pair("protected-mode", "yes"),
+        ]
+    );
+    assert_eq!(
+        set_error(&live, &["enable-debug-command", "yes"]),
+        "ERR CONFIG SET failed (possibly related to argument 'enable-debug-command') - can't set immutable config"
+    );
+    assert_eq!(
+        set_error(&live, &["bind-source-addr", "nowhere"]),
+        "ERR CONFIG SET failed (possibly related to argument 'bind-source-addr') - argument must be an IP address"
+    );
+    live.set(
+        &args(&["protected-mode", "no", "bind-source-addr", "::1"]),
+        &local_peer(),
+    )
+    .unwrap();
+    assert!(!live.read().protected_mode);
+    assert_eq!(live.read().bind_source_addr, "::1");
+    let error = load("enable-debug-command sometimes\n").unwrap_err();
+    assert!(
+        error.ends_with("argument(s) must be one of the following: no, yes, local"),
+        "{error}"
+    );
+}
+
+#[test]
+fn protected_configs_follow_enable_protected_configs() {
+    let remote = std::net::SocketAddr::from(([10, 200, 0, 2], 40_000));
+    let refused =
+        "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config";
+    let dir = std::env::temp_dir().display().to_string();
+    for (permission, local_ok, remote_ok) in [
+        (Permission::No, false, false),
+        (Permission::Local, true, false),
+        (Permission::Yes, true, true),
+    ] {
+        let live = LiveConfig::new(Settings {
+            enable_protected_configs: permission,
+            ..Settings::default()
+        });
+        for (peer, allowed) in [(local_peer(), local_ok), (remote, remote_ok)] {
+            let outcome = live.set(&args(&["dir", &dir]), &peer);
+            match allowed {
+                true => assert!(outcome.is_ok(), "{permission:?} from {peer}"),
+                false => assert_eq!(outcome.unwrap_err().to_string(), refused),
+            }
+        }
+    }
+}
+
+#[test]
+fn rename_command_lines_are_checked_in_order() {
+    let error = load("rename-command nosuch x\n").unwrap_err();
+    assert!(
+        error.ends_with("No such command in rename-command"),
+        "{error}"
+    );
+    let error = load("rename-command get set\n").unwrap_err();
+    assert!(
+        error.ends_with("Target command name already exists"),
+        "{error}"
+    );
+    let error = load("rename-command get\n").unwrap_err();
+    assert!(
+        error.ends_with("Bad directive or wrong number of arguments"),
+        "{error}"
+    );
+    let settings = load("rename-command get fetch\nrename-command fetch obtain\n").unwrap();
+    assert_eq!(settings.renamed_commands.len(), 2);
 }

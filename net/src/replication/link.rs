@@ -253,7 +253,8 @@ async fn session(
     let repl = &shared.replication;
     let settings = shared.config.read().repl.clone();
     let timeout = Duration::from_secs(settings.timeout_secs);
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+    let source = crate::exposure::source_address(&shared.config.read().bind_source_addr);
+    let stream = tokio::time::timeout(timeout, crate::exposure::connect(host, port, source))
         .await
         .map_err(|_| LinkError::Timeout)??;
     let _ = stream.set_nodelay(true);

@@ -56,6 +56,10 @@ impl TestServer {
                 // (its own --save and --dir come later and win).
                 "--save",
                 "",
+                // Tests run DEBUG SLEEP / DIGEST from loopback; a test can pass `no` to check
+                // Redis's default.
+                "--enable-debug-command",
+                "local",
             ]);
             args.extend_from_slice(options);
             let child = Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
