@@ -27,6 +27,7 @@ const LIMITS: ParseLimits = ParseLimits {
     bulk_len_max: 4096,
     inline_len_max: 1024,
     array_len_max: 1024,
+    unauthenticated: false,
 };
 
 type Outcome = Result<Vec<Bytes>, ProtocolError>;
