@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use slotkv_engine::command::{CommandSpec, CommandTable, Flags, Handler};
 use slotkv_engine::engine::Exclusive;
 use slotkv_engine::watch::WatchSet;
@@ -515,7 +515,7 @@ impl Connection {
                 break Next::Close;
             }
             if self.reply_buffer.len() >= REPLY_FLUSH_BYTES {
-                self.flush().await?;
+                self.flush_or_go_on().await?;
             }
         };
         if commands > 0 {
@@ -730,23 +730,57 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes the reply buffer out under `client-output-buffer-limit`: replies past the hard
-    /// limit close the connection before a byte is sent, and so does a client that leaves at
-    /// least the soft limit unread for more than the soft seconds. Until then the connection
-    /// waits on the socket, reading nothing more: a client that does not read holds at most
-    /// one flush of replies, never a growing heap.
-    async fn write_within_limit(&mut self) -> std::io::Result<()> {
+    /// The output limit of this client's class: pubsub for a subscriber, normal otherwise
+    /// (replicas are served by [`crate::replication::primary`] under their own).
+    fn output_limit(&mut self) -> OutputLimit {
         let limits = self.limits.current(&self.shared);
         let subscribed = self
             .state
             .pubsub
             .as_ref()
             .is_some_and(SubscriberState::is_subscribed);
-        let limit = if subscribed {
+        if subscribed {
             limits.pubsub_output
         } else {
             limits.normal_output
+        }
+    }
+
+    /// Mid-pipeline, with a full flush's worth of replies: writes what the socket takes now,
+    /// and waits for the rest only once the client holds as much unread output as its class
+    /// allows (its hard limit, else its soft one). Without a limit that is one flush, so a
+    /// client that does not read holds the server to a fixed amount of memory; with one, such
+    /// a client runs into it and is disconnected, as in Redis.
+    async fn flush_or_go_on(&mut self) -> std::io::Result<()> {
+        let limit = self.output_limit();
+        let allowance = match limit.hard_bytes {
+            0 => limit.soft_bytes,
+            hard => hard,
         };
+        if (self.reply_buffer.len() as u64) < allowance {
+            self.shared.aof.commit().await?;
+            // Zero time: one attempt, whatever the stream (TCP or TLS).
+            let write = self.stream.write(&self.reply_buffer);
+            if let Ok(written) = tokio::time::timeout(Duration::ZERO, write).await {
+                let written = written?;
+                self.shared.stats.net_output_bytes.add(written as i64);
+                self.reply_buffer.advance(written);
+            }
+            self.state.info.note_output_buffer(self.reply_buffer.len());
+            if (self.reply_buffer.len() as u64) < allowance {
+                return Ok(());
+            }
+        }
+        self.flush().await
+    }
+
+    /// Writes the reply buffer out under `client-output-buffer-limit`: replies past the hard
+    /// limit close the connection before a byte is sent, and so does a client that leaves at
+    /// least the soft limit unread for more than the soft seconds. Until then the connection
+    /// waits on the socket, reading nothing more: a client that does not read holds at most
+    /// one flush of replies, never a growing heap.
+    async fn write_within_limit(&mut self) -> std::io::Result<()> {
+        let limit = self.output_limit();
         let info = self.state.info.clone();
         let mut written = 0;
         let mut over_soft_since: Option<tokio::time::Instant> = None;
