@@ -334,6 +334,9 @@ impl ClientInfo {
 pub struct ClientRegistry {
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     next_id: AtomicU64,
+    /// The largest output peak of clients gone since INFO last looked, so a client closed
+    /// for its output still shows in `client_recent_max_output_buffer`.
+    departed_output_peak: AtomicUsize,
 }
 
 /// Removes the client from the registry when its connection ends, however it ends.
@@ -346,6 +349,10 @@ pub struct Registration<'a> {
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         self.registry.clients.lock().remove(&self.info.id);
+        let peak = self.info.output_buffer_peak.load(Ordering::Relaxed);
+        self.registry
+            .departed_output_peak
+            .fetch_max(peak, Ordering::Relaxed);
     }
 }
 
@@ -410,9 +417,10 @@ impl ClientRegistry {
             .unwrap_or(0)
     }
 
-    /// Largest output buffer among clients since the last call, each client's peak starting
-    /// over from what it holds now (client_recent_max_output_buffer).
+    /// Largest output buffer among clients, connected or gone, since the last call; each
+    /// peak starts over from what its client holds now (client_recent_max_output_buffer).
     pub fn recent_max_output_buffer(&self) -> usize {
+        let departed = self.departed_output_peak.swap(0, Ordering::Relaxed);
         self.clients
             .lock()
             .values()
@@ -420,7 +428,6 @@ impl ClientRegistry {
                 let now = c.output_buffer_bytes.load(Ordering::Relaxed);
                 c.output_buffer_peak.swap(now, Ordering::Relaxed)
             })
-            .max()
-            .unwrap_or(0)
+            .fold(departed, usize::max)
     }
 }

@@ -316,7 +316,10 @@ fn thousands_of_idle_connections_are_held_then_timed_out() {
     let mut admin = RawClient::connect(server.port);
     let deadline = Instant::now() + Duration::from_secs(5);
     while connected_clients(&mut admin) < 3000 {
-        assert!(Instant::now() < deadline, "the idle connections were not all accepted");
+        assert!(
+            Instant::now() < deadline,
+            "the idle connections were not all accepted"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let seen = probe.finish();
@@ -409,7 +412,45 @@ fn a_get_flood_without_a_normal_limit_is_held_to_one_flush() {
         Duration::from_secs(5)
     ));
     let info = admin.cmd("INFO clients");
-    assert!(info.contains("client_recent_max_output_buffer:"), "{info}");
+    let peak: u64 = info
+        .lines()
+        .find_map(|line| line.strip_prefix("client_recent_max_output_buffer:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("client_recent_max_output_buffer");
+    assert!(peak >= 1024 * 1024, "{info}");
     let seen = probe.finish();
     assert_served(&seen, server);
+}
+
+#[test]
+fn output_limits_are_set_and_read_in_redis_format() {
+    let server = TestServer::start(&[]);
+    let mut client = RawClient::connect(server.port);
+    assert_eq!(
+        client.call(&[
+            b"CONFIG",
+            b"SET",
+            b"client-output-buffer-limit",
+            b"normal 1mb 256kb 1 pubsub 64mb 16mb 30"
+        ]),
+        "+OK"
+    );
+    let reply = client.cmd("CONFIG GET client-output-buffer-limit");
+    let expected =
+        "normal 1048576 262144 1 slave 268435456 67108864 60 pubsub 67108864 16777216 30";
+    assert!(reply.contains(expected), "{reply}");
+    let refused = client.call(&[
+        b"CONFIG",
+        b"SET",
+        b"client-output-buffer-limit",
+        b"normal 1mb 256kb",
+    ]);
+    assert!(refused.starts_with("-ERR CONFIG SET failed"), "{refused}");
+    // A reply larger than the hard limit closes the client at once, as in Redis.
+    client.call(&[b"SET", b"big", &vec![b'v'; 2 * 1024 * 1024]]);
+    client.send(b"GET big\r\n");
+    assert!(client.is_closed());
+    let mut other = RawClient::connect(server.port);
+    let list = other.cmd("CLIENT LIST");
+    assert!(list.contains(" omem=0 "), "{list}");
 }
