@@ -33,7 +33,11 @@ fn check(bytes: &[u8]) {
     let Ok(Some((message, used))) = Message::decode(bytes) else {
         return;
     };
-    assert!(used <= bytes.len(), "decode claimed {used} of {} bytes", bytes.len());
+    assert!(
+        used <= bytes.len(),
+        "decode claimed {used} of {} bytes",
+        bytes.len()
+    );
     let mut encoded = Vec::new();
     message.encode(&mut encoded);
     let (again, again_used) = Message::decode(&encoded)

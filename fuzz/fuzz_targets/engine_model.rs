@@ -67,7 +67,11 @@ impl Model {
     /// The live entry of `key`, after dropping it if its deadline passed.
     fn live(&mut self, key: usize) -> Option<&mut (Vec<u8>, Option<u64>)> {
         let now = self.now_ms;
-        if self.keys.get(&key).is_some_and(|(_, at)| at.is_some_and(|at| at <= now)) {
+        if self
+            .keys
+            .get(&key)
+            .is_some_and(|(_, at)| at.is_some_and(|at| at <= now))
+        {
             self.keys.remove(&key);
         }
         self.keys.get_mut(&key)
@@ -193,7 +197,11 @@ fn command(op: &Op) -> Option<Vec<Vec<u8>>> {
         Op::Strlen(k) => vec![word("STRLEN"), key(k)],
         Op::IncrBy(k, by) => vec![word("INCRBY"), key(k), word(&by.to_string())],
         Op::Pexpire(k, ms) => {
-            vec![word("PEXPIRE"), key(k), word(&(u64::from(*ms) + 1).to_string())]
+            vec![
+                word("PEXPIRE"),
+                key(k),
+                word(&(u64::from(*ms) + 1).to_string()),
+            ]
         }
         Op::Pttl(k) => vec![word("PTTL"), key(k)],
         Op::Persist(k) => vec![word("PERSIST"), key(k)],
@@ -215,7 +223,10 @@ fn engine() -> &'static (Engine, Arc<ManualClock>) {
 fuzz_target!(|ops: Vec<Op>| {
     let (engine, clock) = engine();
     clock.set(START_MS);
-    assert_eq!(engine.execute(&[Bytes::from_static(b"FLUSHALL")]), Reply::Ok);
+    assert_eq!(
+        engine.execute(&[Bytes::from_static(b"FLUSHALL")]),
+        Reply::Ok
+    );
     let mut model = Model {
         now_ms: START_MS,
         ..Model::default()

@@ -59,7 +59,10 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
         }
-        assert!(live.snapshot() == settings, "CONFIG SET {name} {value:?} changed the settings");
+        assert!(
+            live.snapshot() == settings,
+            "CONFIG SET {name} {value:?} changed the settings"
+        );
     }
 });
 

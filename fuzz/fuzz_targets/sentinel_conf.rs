@@ -45,5 +45,8 @@ fuzz_target!(|data: &[u8]| {
     let config = read(&text);
     let written = rewrite(&text, &config, split);
     let again = read(&written);
-    assert_eq!(again, config, "a rewritten sentinel.conf reads back differently:\n{written}");
+    assert_eq!(
+        again, config,
+        "a rewritten sentinel.conf reads back differently:\n{written}"
+    );
 });
