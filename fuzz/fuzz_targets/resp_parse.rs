@@ -38,7 +38,10 @@ fuzz_target!(|input: &[u8]| {
     };
     let whole = parse_whole(stream);
     let in_reads = parse_in_reads(stream, usize::from(read_size) + 1);
-    assert_eq!(whole, in_reads, "outcome depends on how the stream was split");
+    assert_eq!(
+        whole, in_reads,
+        "outcome depends on how the stream was split"
+    );
 });
 
 /// Parses the whole stream request after request: the outcomes and the bytes left over.

@@ -244,6 +244,17 @@ fn a_hundred_million_element_header_allocates_nothing_up_front() {
         read_until_closed(&mut anonymous),
         b"-ERR Protocol error: unauthenticated multibulk length\r\n"
     );
+    // AUTH lifts the limits for the very next command of the same pipeline.
+    let mut pipelined = RawClient::connect(server.port);
+    let mut request = b"*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*21\r\n$4\r\nMSET\r\n".to_vec();
+    for i in 0..10 {
+        request.extend_from_slice(format!("$2\r\nk{i}\r\n$20000\r\n").as_bytes());
+        request.extend_from_slice(&[b'v'; 20_000]);
+        request.extend_from_slice(b"\r\n");
+    }
+    pipelined.send(&request);
+    assert_eq!(pipelined.reply().trim_end(), "+OK");
+    assert_eq!(pipelined.reply().trim_end(), "+OK");
     // After it, the header is taken but nothing is reserved for the arguments never sent.
     let mut client = RawClient::connect(server.port);
     assert_eq!(client.cmd("AUTH secret"), "+OK");
