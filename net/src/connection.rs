@@ -1,8 +1,10 @@
 //! One client connection: read, parse every complete request in the buffer, run each, and send
 //! all replies in one write (pipelining). Limits: the query buffer is capped
-//! (`client-query-buffer-limit`), bulk lengths are capped by the parser (`proto-max-bulk-len`),
-//! the reply buffer is flushed whenever it passes a threshold, idle clients are closed after
-//! `timeout` seconds, and a protocol error closes the connection after its error reply.
+//! (`client-query-buffer-limit`), bulk lengths are capped by the parser (`proto-max-bulk-len`,
+//! and Redis's tighter limits before AUTH), unread replies are capped by the client's class of
+//! `client-output-buffer-limit` (and, without one, by waiting for the socket once a flush's
+//! worth is pending), idle clients are closed after `timeout` seconds, and a protocol error
+//! closes the connection after its error reply.
 //!
 //! A blocking command (BLPOP, ...) waits here, on its wake-ups, its timeout, CLIENT KILL and
 //! the socket; published messages for a subscriber are written here between requests.
@@ -778,7 +780,7 @@ impl Connection {
     /// limit close the connection before a byte is sent, and so does a client that leaves at
     /// least the soft limit unread for more than the soft seconds. Until then the connection
     /// waits on the socket, reading nothing more: a client that does not read holds at most
-    /// one flush of replies, never a growing heap.
+    /// its allowance (see [`Connection::flush_or_go_on`]), never a growing heap.
     async fn write_within_limit(&mut self) -> std::io::Result<()> {
         let limit = self.output_limit();
         let info = self.state.info.clone();
