@@ -49,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(cut, valid_len, "scan and loader cut at the same offset");
             let rest = std::fs::read(&incr).expect("read back");
             let rescanned = scan(&Bytes::from(rest));
-            assert!(matches!(rescanned, FileStatus::Valid { .. }), "{rescanned:?}");
+            assert!(
+                matches!(rescanned, FileStatus::Valid { .. }),
+                "{rescanned:?}"
+            );
         }
     }
 });

@@ -27,6 +27,7 @@ const LIMITS: ParseLimits = ParseLimits {
     bulk_len_max: 4096,
     inline_len_max: 1024,
     array_len_max: 1024,
+    unauthenticated: false,
 };
 
 type Outcome = Result<Vec<Bytes>, ProtocolError>;
@@ -37,7 +38,10 @@ fuzz_target!(|input: &[u8]| {
     };
     let whole = parse_whole(stream);
     let in_reads = parse_in_reads(stream, usize::from(read_size) + 1);
-    assert_eq!(whole, in_reads, "outcome depends on how the stream was split");
+    assert_eq!(
+        whole, in_reads,
+        "outcome depends on how the stream was split"
+    );
 });
 
 /// Parses the whole stream request after request: the outcomes and the bytes left over.

@@ -31,6 +31,11 @@ pub struct ClientInfo {
     last_command: Mutex<&'static str>,
     /// Bytes waiting in the query buffer at the last look (qbuf).
     pub query_buffer_bytes: AtomicUsize,
+    /// Reply bytes not yet taken by the socket (`omem`); 0 between writes.
+    pub output_buffer_bytes: AtomicUsize,
+    /// The most reply bytes pending at once since INFO last looked
+    /// (`client_recent_max_output_buffer`).
+    output_buffer_peak: AtomicUsize,
     /// Commands queued in an open MULTI, -1 outside one (`multi=`).
     pub multi_queued: AtomicI64,
     killed: AtomicBool,
@@ -112,6 +117,8 @@ impl ClientInfo {
             user: Mutex::new("default".to_owned()),
             last_command: Mutex::new("NULL"),
             query_buffer_bytes: AtomicUsize::new(0),
+            output_buffer_bytes: AtomicUsize::new(0),
+            output_buffer_peak: AtomicUsize::new(0),
             multi_queued: AtomicI64::new(-1),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
@@ -287,13 +294,22 @@ impl ClientInfo {
         }
     }
 
+    /// Records the reply bytes waiting for the socket.
+    pub fn note_output_buffer(&self, pending: usize) {
+        self.output_buffer_bytes.store(pending, Ordering::Relaxed);
+        self.output_buffer_peak
+            .fetch_max(pending, Ordering::Relaxed);
+    }
+
     /// The CLIENT LIST / CLIENT INFO line of this client (Redis 7.0's fields).
     pub fn describe(&self) -> String {
         let qbuf = self.query_buffer_bytes.load(Ordering::Relaxed);
+        let omem = self.output_buffer_bytes.load(Ordering::Relaxed);
+        let tot_mem = qbuf.saturating_add(omem);
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
-             omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
+             omem={omem} tot-mem={tot_mem} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.peer,
             self.local,
@@ -318,6 +334,9 @@ impl ClientInfo {
 pub struct ClientRegistry {
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     next_id: AtomicU64,
+    /// The largest output peak of clients gone since INFO last looked, so a client closed
+    /// for its output still shows in `client_recent_max_output_buffer`.
+    departed_output_peak: AtomicUsize,
 }
 
 /// Removes the client from the registry when its connection ends, however it ends.
@@ -330,6 +349,10 @@ pub struct Registration<'a> {
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         self.registry.clients.lock().remove(&self.info.id);
+        let peak = self.info.output_buffer_peak.load(Ordering::Relaxed);
+        self.registry
+            .departed_output_peak
+            .fetch_max(peak, Ordering::Relaxed);
     }
 }
 
@@ -392,5 +415,19 @@ impl ClientRegistry {
             .map(|c| c.query_buffer_bytes.load(Ordering::Relaxed))
             .max()
             .unwrap_or(0)
+    }
+
+    /// Largest output buffer among clients, connected or gone, since the last call; each
+    /// peak starts over from what its client holds now (client_recent_max_output_buffer).
+    pub fn recent_max_output_buffer(&self) -> usize {
+        let departed = self.departed_output_peak.swap(0, Ordering::Relaxed);
+        self.clients
+            .lock()
+            .values()
+            .map(|c| {
+                let now = c.output_buffer_bytes.load(Ordering::Relaxed);
+                c.output_buffer_peak.swap(now, Ordering::Relaxed)
+            })
+            .fold(departed, usize::max)
     }
 }

@@ -1,8 +1,10 @@
 //! One client connection: read, parse every complete request in the buffer, run each, and send
 //! all replies in one write (pipelining). Limits: the query buffer is capped
-//! (`client-query-buffer-limit`), bulk lengths are capped by the parser (`proto-max-bulk-len`),
-//! the reply buffer is flushed whenever it passes a threshold, idle clients are closed after
-//! `timeout` seconds, and a protocol error closes the connection after its error reply.
+//! (`client-query-buffer-limit`), bulk lengths are capped by the parser (`proto-max-bulk-len`,
+//! and Redis's tighter limits before AUTH), unread replies are capped by the client's class of
+//! `client-output-buffer-limit` (and, without one, by waiting for the socket once a flush's
+//! worth is pending), idle clients are closed after `timeout` seconds, and a protocol error
+//! closes the connection after its error reply.
 //!
 //! A blocking command (BLPOP, ...) waits here, on its wake-ups, its timeout, CLIENT KILL and
 //! the socket; published messages for a subscriber are written here between requests.
@@ -13,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use slotkv_engine::command::{CommandSpec, CommandTable, Flags, Handler};
 use slotkv_engine::engine::Exclusive;
 use slotkv_engine::watch::WatchSet;
@@ -24,6 +26,7 @@ use tokio::net::TcpStream;
 use crate::acl::{self, log::Context};
 use crate::blocking::{self, BlockRequest, Tried};
 use crate::clients::{ClientInfo, Unblock};
+use crate::config::OutputLimit;
 use crate::pubsub::{self, SubscriberState};
 use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 use crate::server::Shared;
@@ -147,6 +150,8 @@ struct Limits {
     parse: ParseLimits,
     query_buffer_bytes_max: u64,
     timeout_secs: u64,
+    normal_output: OutputLimit,
+    pubsub_output: OutputLimit,
 }
 
 #[derive(Debug)]
@@ -166,6 +171,8 @@ impl CachedLimits {
             },
             query_buffer_bytes_max: settings.client_query_buffer_limit,
             timeout_secs: settings.timeout_secs,
+            normal_output: settings.normal_output,
+            pubsub_output: settings.pubsub_output,
         };
         CachedLimits { generation, limits }
     }
@@ -480,10 +487,11 @@ impl Connection {
 
     /// Runs every complete request in the read buffer, appending replies.
     async fn process_buffered(&mut self) -> std::io::Result<Next> {
-        let limits = self.limits.current(&self.shared).parse;
         let mut commands = 0i64;
         let mut last_command = None;
         let next = loop {
+            // Looked at per request: an AUTH lifts the limits for the very next one.
+            let limits = self.parse_limits();
             let args = match self.decoder.decode(&mut self.read_buffer, &limits) {
                 Ok(Some(args)) if args.is_empty() => continue,
                 Ok(Some(args)) => args,
@@ -509,7 +517,7 @@ impl Connection {
                 break Next::Close;
             }
             if self.reply_buffer.len() >= REPLY_FLUSH_BYTES {
-                self.flush().await?;
+                self.flush_or_go_on().await?;
             }
         };
         if commands > 0 {
@@ -521,6 +529,16 @@ impl Connection {
                 .store(self.state.session.db(), Ordering::Relaxed);
         }
         Ok(next)
+    }
+
+    /// The framing limits for the next request: tighter before authentication, as Redis.
+    fn parse_limits(&mut self) -> ParseLimits {
+        let limits = self.limits.current(&self.shared).parse;
+        if self.state.authenticated {
+            limits
+        } else {
+            limits.unauthenticated()
+        }
     }
 
     /// Whether a write pause (FAILOVER) holds this request back, as CLIENT PAUSE WRITE
@@ -709,8 +727,9 @@ impl Connection {
         // Nothing is acknowledged before the AOF holds it as its fsync policy asks.
         self.shared.aof.commit().await?;
         // A client that stopped reading cannot pin this task: CLIENT KILL and the pub/sub
-        // output limit shut its socket down, which fails the write.
-        self.stream.write_all(&self.reply_buffer).await?;
+        // output limit shut its socket down, which fails the write, and the output buffer
+        // limit of its class closes it.
+        self.write_within_limit().await?;
         self.shared
             .stats
             .net_output_bytes
@@ -720,6 +739,114 @@ impl Connection {
         } else {
             self.reply_buffer.clear();
         }
+        self.state
+            .info
+            .output_buffer_bytes
+            .store(0, Ordering::Relaxed);
         Ok(())
     }
+
+    /// The output limit of this client's class: pubsub for a subscriber, normal otherwise
+    /// (replicas are served by [`crate::replication::primary`] under their own).
+    fn output_limit(&mut self) -> OutputLimit {
+        let limits = self.limits.current(&self.shared);
+        let subscribed = self
+            .state
+            .pubsub
+            .as_ref()
+            .is_some_and(SubscriberState::is_subscribed);
+        if subscribed {
+            limits.pubsub_output
+        } else {
+            limits.normal_output
+        }
+    }
+
+    /// Mid-pipeline, with a full flush's worth of replies: writes what the socket takes now,
+    /// and waits for the rest only once the client holds as much unread output as its class
+    /// allows (its hard limit, else its soft one). Without a limit that is one flush, so a
+    /// client that does not read holds the server to a fixed amount of memory; with one, such
+    /// a client runs into it and is disconnected, as in Redis.
+    async fn flush_or_go_on(&mut self) -> std::io::Result<()> {
+        let limit = self.output_limit();
+        let allowance = match limit.hard_bytes {
+            0 => limit.soft_bytes,
+            hard => hard,
+        };
+        if (self.reply_buffer.len() as u64) < allowance {
+            self.shared.aof.commit().await?;
+            // Zero time: one attempt, whatever the stream (TCP or TLS).
+            let write = self.stream.write(&self.reply_buffer);
+            if let Ok(written) = tokio::time::timeout(Duration::ZERO, write).await {
+                let written = written?;
+                self.shared.stats.net_output_bytes.add(written as i64);
+                self.reply_buffer.advance(written);
+            }
+            self.state.info.note_output_buffer(self.reply_buffer.len());
+            if (self.reply_buffer.len() as u64) < allowance {
+                return Ok(());
+            }
+        }
+        self.flush().await
+    }
+
+    /// Writes the reply buffer out under `client-output-buffer-limit`: replies past the hard
+    /// limit close the connection before a byte is sent, and so does a client that leaves at
+    /// least the soft limit unread for more than the soft seconds. Until then the connection
+    /// waits on the socket, reading nothing more: a client that does not read holds at most
+    /// its allowance (see [`Connection::flush_or_go_on`]), never a growing heap.
+    async fn write_within_limit(&mut self) -> std::io::Result<()> {
+        let limit = self.output_limit();
+        let info = self.state.info.clone();
+        let mut written = 0;
+        let mut over_soft_since: Option<tokio::time::Instant> = None;
+        while let Some(pending) = self
+            .reply_buffer
+            .get(written..)
+            .filter(|rest| !rest.is_empty())
+        {
+            let pending_bytes = pending.len() as u64;
+            info.note_output_buffer(pending.len());
+            if limit.hard_bytes > 0 && pending_bytes > limit.hard_bytes {
+                return Err(output_limit_reached(&info));
+            }
+            let soft_deadline = (limit.soft_bytes > 0 && pending_bytes >= limit.soft_bytes)
+                .then(|| *over_soft_since.get_or_insert_with(tokio::time::Instant::now))
+                .map(|since| since + soft_grace(limit.soft_secs));
+            if soft_deadline.is_none() {
+                over_soft_since = None;
+            }
+            let write = self.stream.write(pending);
+            let count = match soft_deadline {
+                None => write.await?,
+                Some(deadline) => tokio::select! {
+                    count = write => count?,
+                    () = tokio::time::sleep_until(deadline) => {
+                        return Err(output_limit_reached(&info));
+                    }
+                },
+            };
+            if count == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            written += count;
+        }
+        Ok(())
+    }
+}
+
+/// How long pending output may stay at or above the soft limit: the soft seconds, and never
+/// less than a moment, so that a client that reads promptly is not closed on a burst.
+fn soft_grace(soft_secs: u64) -> Duration {
+    const SOFT_GRACE_MIN: Duration = Duration::from_millis(100);
+    Duration::from_secs(soft_secs).max(SOFT_GRACE_MIN)
+}
+
+/// Logs and builds the error that closes a client past its output buffer limit.
+fn output_limit_reached(info: &ClientInfo) -> std::io::Error {
+    tracing::warn!(
+        "Client {} closed for overcoming of output buffer limits.",
+        info.describe()
+    );
+    std::io::Error::other("output buffer limit reached")
 }

@@ -149,7 +149,10 @@ fn clients(shared: &Shared) -> Fields {
             "client_recent_max_input_buffer",
             shared.clients.max_query_buffer().to_string(),
         ),
-        ("client_recent_max_output_buffer", "0".to_owned()),
+        (
+            "client_recent_max_output_buffer",
+            shared.clients.recent_max_output_buffer().to_string(),
+        ),
         (
             "blocked_clients",
             shared.clients.blocked_count().to_string(),

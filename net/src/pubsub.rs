@@ -3,13 +3,15 @@
 //!
 //! The [`Hub`] maps channels and patterns to subscribers. A subscriber is a bounded queue
 //! drained by its connection task: PUBLISH never waits on a slow reader, and a subscriber whose
-//! queue is full is disconnected, as Redis closes a pub/sub client past its output buffer
+//! queue passes `client-output-buffer-limit pubsub` (hard bytes, or soft bytes for more than
+//! the soft seconds) is disconnected, as Redis closes a pub/sub client past its output buffer
 //! limit, instead of letting memory grow without end. Sharded channels (SSUBSCRIBE/SPUBLISH)
 //! are a separate namespace; in cluster mode they will follow their slot.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -20,12 +22,9 @@ use slotkv_engine::{CommandError, Reply};
 use tokio::sync::mpsc;
 
 use crate::clients::ClientInfo;
+use crate::config::OutputLimit;
 use crate::connection::ClientState;
 use crate::resp::Protocol;
-
-/// Bytes of messages a subscriber may have waiting before it is disconnected: Redis's hard
-/// `client-output-buffer-limit pubsub` (32 MB).
-pub const SUBSCRIBER_QUEUE_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// Bytes a queued message is accounted for: its parts plus framing.
 fn message_bytes(message: &Reply) -> usize {
@@ -78,17 +77,19 @@ pub struct Subscriber {
     sender: mpsc::UnboundedSender<Reply>,
     /// Bytes of messages sent but not yet taken by the connection.
     queued_bytes: Arc<AtomicUsize>,
+    /// Since when the queue has held at least the soft limit.
+    over_soft_since: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Subscriber {
     /// Delivers a message, or disconnects a subscriber that stopped reading.
-    fn deliver(&self, message: Reply) {
+    fn deliver(&self, message: Reply, limit: &OutputLimit) {
         if self.info.is_killed() {
             return;
         }
         let size = message_bytes(&message);
         let queued = self.queued_bytes.fetch_add(size, Ordering::AcqRel) + size;
-        if queued > SUBSCRIBER_QUEUE_BYTES_MAX || self.sender.send(message).is_err() {
+        if self.over_limit(queued as u64, limit) || self.sender.send(message).is_err() {
             tracing::warn!(
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                 self.info.describe()
@@ -98,17 +99,41 @@ impl Subscriber {
     }
 }
 
+impl Subscriber {
+    /// Whether `queued` bytes break the limit: past the hard bytes, or at least the soft bytes
+    /// for longer than the soft seconds.
+    fn over_limit(&self, queued: u64, limit: &OutputLimit) -> bool {
+        if limit.hard_bytes > 0 && queued > limit.hard_bytes {
+            return true;
+        }
+        let mut since = self.over_soft_since.lock();
+        if limit.soft_bytes == 0 || queued < limit.soft_bytes {
+            *since = None;
+            return false;
+        }
+        let start = *since.get_or_insert_with(Instant::now);
+        start.elapsed() > Duration::from_secs(limit.soft_secs)
+    }
+}
+
 type Subscribers = HashMap<u64, Subscriber>;
 
 /// Every subscription of the server.
 #[derive(Debug, Default)]
 pub struct Hub {
+    /// `client-output-buffer-limit pubsub`, set at start and by CONFIG SET.
+    output_limit: parking_lot::RwLock<OutputLimit>,
     channels: Mutex<HashMap<Bytes, Subscribers>>,
     patterns: Mutex<HashMap<Bytes, Subscribers>>,
     shards: Mutex<HashMap<Bytes, Subscribers>>,
 }
 
 impl Hub {
+    /// Applies `client-output-buffer-limit pubsub` to every subscriber from now on.
+    pub fn set_output_limit(&self, limit: OutputLimit) {
+        *self.output_limit.write() = limit;
+    }
+
     fn table(&self, kind: Kind) -> &Mutex<HashMap<Bytes, Subscribers>> {
         match kind {
             Kind::Channel => &self.channels,
@@ -154,13 +179,17 @@ impl Hub {
     /// PUBLISH: delivers to channel subscribers and matching patterns; returns the receivers.
     pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
         let mut receivers = 0;
+        let limit = *self.output_limit.read();
         if let Some(subscribers) = self.channels.lock().get(&channel[..]) {
             for subscriber in subscribers.values() {
-                subscriber.deliver(Reply::Push(vec![
-                    Reply::text("message"),
-                    Reply::Bulk(channel.clone()),
-                    Reply::Bulk(payload.clone()),
-                ]));
+                subscriber.deliver(
+                    Reply::Push(vec![
+                        Reply::text("message"),
+                        Reply::Bulk(channel.clone()),
+                        Reply::Bulk(payload.clone()),
+                    ]),
+                    &limit,
+                );
                 receivers += 1;
             }
         }
@@ -169,12 +198,15 @@ impl Hub {
                 continue;
             }
             for subscriber in subscribers.values() {
-                subscriber.deliver(Reply::Push(vec![
-                    Reply::text("pmessage"),
-                    Reply::Bulk(pattern.clone()),
-                    Reply::Bulk(channel.clone()),
-                    Reply::Bulk(payload.clone()),
-                ]));
+                subscriber.deliver(
+                    Reply::Push(vec![
+                        Reply::text("pmessage"),
+                        Reply::Bulk(pattern.clone()),
+                        Reply::Bulk(channel.clone()),
+                        Reply::Bulk(payload.clone()),
+                    ]),
+                    &limit,
+                );
                 receivers += 1;
             }
         }
@@ -183,16 +215,20 @@ impl Hub {
 
     /// SPUBLISH: delivers to the subscribers of a shard channel.
     pub fn publish_shard(&self, channel: &Bytes, payload: &Bytes) -> usize {
+        let limit = *self.output_limit.read();
         let shards = self.shards.lock();
         let Some(subscribers) = shards.get(&channel[..]) else {
             return 0;
         };
         for subscriber in subscribers.values() {
-            subscriber.deliver(Reply::Push(vec![
-                Reply::text("smessage"),
-                Reply::Bulk(channel.clone()),
-                Reply::Bulk(payload.clone()),
-            ]));
+            subscriber.deliver(
+                Reply::Push(vec![
+                    Reply::text("smessage"),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(payload.clone()),
+                ]),
+                &limit,
+            );
         }
         subscribers.len()
     }
@@ -261,6 +297,7 @@ impl SubscriberState {
             info,
             sender,
             queued_bytes: Arc::default(),
+            over_soft_since: Arc::default(),
         };
         SubscriberState {
             subscriber,

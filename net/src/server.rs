@@ -131,6 +131,7 @@ impl Shared {
     ) -> Arc<Shared> {
         let (shutdown, _) = watch::channel(false);
         let pubsub = Arc::new(crate::pubsub::Hub::default());
+        pubsub.set_output_limit(settings.pubsub_output);
         engine.set_event_sink(Arc::new(crate::pubsub::KeyspaceEvents {
             hub: pubsub.clone(),
         }));

@@ -422,6 +422,7 @@ fn config_set(
                 .engine
                 .set_proto_max_bulk_len(settings.proto_max_bulk_len),
             "hz" => shared.engine.set_hz(settings.hz),
+            "client-output-buffer-limit" => shared.pubsub.set_output_limit(settings.pubsub_output),
             "requirepass" => shared.acl.set_requirepass(settings.requirepass.as_deref()),
             "acl-pubsub-default" => shared
                 .acl

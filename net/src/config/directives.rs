@@ -17,7 +17,7 @@ use slotkv_persistence::aof::FsyncPolicy;
 use crate::cluster::EndpointType;
 use crate::exposure::Permission;
 
-use super::{parse_memory, set_failed, LogLevel, Settings};
+use super::{parse_memory, set_failed, LogLevel, OutputLimit, Settings};
 
 /// Redis's answer to an unknown directive (or `include` with the wrong argument count).
 pub(super) const BAD_DIRECTIVE: &str = "Bad directive or wrong number of arguments";
@@ -497,9 +497,18 @@ static DIRECTIVES: &[Directive] = &[
         mutability: Mutability::Mutable,
         setter: Setter::Many(set_output_buffer_limit),
         render: |s| {
+            let (normal, pubsub) = (s.normal_output, s.pubsub_output);
             format!(
-                "replica {} {} {}",
-                s.repl.output_hard_bytes, s.repl.output_soft_bytes, s.repl.output_soft_secs
+                "normal {} {} {} slave {} {} {} pubsub {} {} {}",
+                normal.hard_bytes,
+                normal.soft_bytes,
+                normal.soft_secs,
+                s.repl.output_hard_bytes,
+                s.repl.output_soft_bytes,
+                s.repl.output_soft_secs,
+                pubsub.hard_bytes,
+                pubsub.soft_bytes,
+                pubsub.soft_secs
             )
         },
     },
@@ -860,8 +869,8 @@ fn set_masteruser(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
 }
 
 /// `client-output-buffer-limit <class> <hard> <soft> <soft-seconds> ...` (one value per word
-/// in a file, or one space-separated value in CONFIG SET). slotkv applies it to replicas;
-/// normal clients have no output limit and subscribers have the fixed pub/sub one.
+/// in a file, or one space-separated value in CONFIG SET), for the classes `normal`,
+/// `replica` (or `slave`) and `pubsub`, as Redis.
 fn set_output_buffer_limit(settings: &mut Settings, args: &[&[u8]]) -> Result<(), String> {
     let mut words = Vec::new();
     for arg in args {
@@ -874,19 +883,24 @@ fn set_output_buffer_limit(settings: &mut Settings, args: &[&[u8]]) -> Result<()
         let [class, hard, soft, secs] = group else {
             return Err(WRONG_ARGUMENT_COUNT.to_owned());
         };
-        if !(class.eq_ignore_ascii_case("replica") || class.eq_ignore_ascii_case("slave")) {
-            return Err(
-                "slotkv applies client-output-buffer-limit to the replica class only".to_owned(),
-            );
+        let mut limit = OutputLimit::default();
+        set_memory(&mut limit.hard_bytes, hard.as_bytes(), 0)?;
+        set_memory(&mut limit.soft_bytes, soft.as_bytes(), 0)?;
+        set_int(&mut limit.soft_secs, secs.as_bytes(), 0, LONG_MAX)?;
+        match class.to_ascii_lowercase().as_str() {
+            "normal" => settings.normal_output = limit,
+            "pubsub" => settings.pubsub_output = limit,
+            "replica" | "slave" => {
+                settings.repl.output_hard_bytes = limit.hard_bytes;
+                settings.repl.output_soft_bytes = limit.soft_bytes;
+                settings.repl.output_soft_secs = limit.soft_secs;
+            }
+            _ => {
+                return Err(
+                    "Invalid client class specified in buffer limit configuration.".to_owned(),
+                )
+            }
         }
-        set_memory(&mut settings.repl.output_hard_bytes, hard.as_bytes(), 0)?;
-        set_memory(&mut settings.repl.output_soft_bytes, soft.as_bytes(), 0)?;
-        set_int(
-            &mut settings.repl.output_soft_secs,
-            secs.as_bytes(),
-            0,
-            LONG_MAX,
-        )?;
     }
     Ok(())
 }

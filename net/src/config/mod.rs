@@ -88,6 +88,10 @@ pub struct Settings {
     pub proto_max_bulk_len: u64,
     /// Largest query buffer a client may accumulate (`client-query-buffer-limit`).
     pub client_query_buffer_limit: u64,
+    /// `client-output-buffer-limit normal ...`: no limit by default, as Redis.
+    pub normal_output: OutputLimit,
+    /// `client-output-buffer-limit pubsub ...`: 32 MB hard, 8 MB for 60 s soft, as Redis.
+    pub pubsub_output: OutputLimit,
     /// Compact-encoding thresholds (`hash-max-listpack-entries`, `set-max-intset-entries`,
     /// `list-max-listpack-size`, ...).
     pub encodings: Encodings,
@@ -127,6 +131,16 @@ pub struct Settings {
     pub repl: ReplSettings,
     /// Cluster mode (`cluster-*`).
     pub cluster: ClusterSettings,
+}
+
+/// One class of `client-output-buffer-limit`: a client whose pending replies pass `hard_bytes`,
+/// or stay at or above `soft_bytes` for more than `soft_secs`, is disconnected. 0 disables a
+/// limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_secs: u64,
 }
 
 /// The cluster directives, with Redis 7's defaults. The data path reads `allow_reads_when_down`,
@@ -335,6 +349,12 @@ impl Default for Settings {
             dir: PathBuf::from("."),
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            normal_output: OutputLimit::default(),
+            pubsub_output: OutputLimit {
+                hard_bytes: 32 * 1024 * 1024,
+                soft_bytes: 8 * 1024 * 1024,
+                soft_secs: 60,
+            },
             encodings: Encodings::default(),
             memory: MemoryLimits::default(),
             replica_ignore_maxmemory: true,

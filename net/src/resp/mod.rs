@@ -67,6 +67,7 @@ mod tests {
             bulk_len_max: 64,
             inline_len_max: 32,
             array_len_max: 16,
+            unauthenticated: false,
         }
     }
 

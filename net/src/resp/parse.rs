@@ -50,6 +50,27 @@ pub struct ParseLimits {
     pub inline_len_max: usize,
     /// Most arguments in one multibulk request (`INT_MAX` as Redis 7).
     pub array_len_max: u64,
+    /// The client has not authenticated: the tighter limits of
+    /// [`ParseLimits::unauthenticated`] apply and their errors say so.
+    pub unauthenticated: bool,
+}
+
+/// Most arguments and largest bulk of a request from a client that has not authenticated yet,
+/// as Redis 7 bounds them: enough for AUTH and HELLO, too little to make the server buffer
+/// anything large for someone without the password.
+const UNAUTHENTICATED_ARRAY_LEN_MAX: u64 = 10;
+const UNAUTHENTICATED_BULK_LEN_MAX: u64 = 16 * 1024;
+
+impl ParseLimits {
+    /// These limits narrowed for a client that has not authenticated.
+    pub fn unauthenticated(self) -> ParseLimits {
+        ParseLimits {
+            bulk_len_max: self.bulk_len_max.min(UNAUTHENTICATED_BULK_LEN_MAX),
+            array_len_max: self.array_len_max.min(UNAUTHENTICATED_ARRAY_LEN_MAX),
+            unauthenticated: true,
+            ..self
+        }
+    }
 }
 
 impl Default for ParseLimits {
@@ -58,6 +79,7 @@ impl Default for ParseLimits {
             bulk_len_max: BULK_LEN_MAX_DEFAULT,
             inline_len_max: INLINE_LEN_MAX_DEFAULT,
             array_len_max: ARRAY_LEN_MAX_DEFAULT,
+            unauthenticated: false,
         }
     }
 }
@@ -78,6 +100,10 @@ pub enum ProtocolError {
     UnbalancedQuotes,
     /// An inline request line is longer than the inline limit.
     TooBigInlineRequest,
+    /// A client that has not authenticated declared more arguments than it may send.
+    UnauthenticatedMultibulkLength,
+    /// A client that has not authenticated declared a bulk larger than it may send.
+    UnauthenticatedBulkLength,
 }
 
 impl fmt::Display for ProtocolError {
@@ -94,6 +120,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidCrlf => f.write_str("invalid CRLF in request"),
             ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
             ProtocolError::TooBigInlineRequest => f.write_str("too big inline request"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
         }
     }
 }
@@ -253,7 +283,13 @@ fn read_arg_count(
     };
     let count = u64::try_from(count).unwrap_or(0);
     if count > limits.array_len_max {
-        return Err(invalid);
+        return Err(
+            if limits.unauthenticated && count <= ARRAY_LEN_MAX_DEFAULT {
+                ProtocolError::UnauthenticatedMultibulkLength
+            } else {
+                invalid
+            },
+        );
     }
     let count = usize::try_from(count).map_err(|_| invalid)?;
     Ok(Some((count, args_start)))
@@ -326,11 +362,16 @@ fn scan_bulk(
     let Some((len, payload_start)) = read_length(buf, start + 1, invalid)? else {
         return Ok(None);
     };
-    let len = u64::try_from(len)
-        .ok()
-        .filter(|&len| len <= limits.bulk_len_max)
-        .and_then(|len| usize::try_from(len).ok())
-        .ok_or(invalid)?;
+    let len = u64::try_from(len).map_err(|_| invalid)?;
+    if len > limits.bulk_len_max {
+        let within_protocol = len <= BULK_LEN_MAX_DEFAULT;
+        return Err(if limits.unauthenticated && within_protocol {
+            ProtocolError::UnauthenticatedBulkLength
+        } else {
+            invalid
+        });
+    }
+    let len = usize::try_from(len).map_err(|_| invalid)?;
     let payload_end = payload_start.checked_add(len).ok_or(invalid)?;
     // Each terminator byte is checked as soon as it is there.
     match buf.get(payload_end) {
@@ -750,6 +791,7 @@ mod tests {
     fn argument_count_limit_is_configurable() {
         let limits = ParseLimits {
             array_len_max: 2,
+            unauthenticated: false,
             ..ParseLimits::default()
         };
         assert_eq!(
@@ -936,5 +978,32 @@ mod tests {
         assert_eq!(limits.bulk_len_max, 512 * 1024 * 1024);
         assert_eq!(limits.inline_len_max, 65536);
         assert_eq!(limits.array_len_max, 2_147_483_647);
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_redis_tighter_limits() {
+        let limits = ParseLimits::default().unauthenticated();
+        assert_eq!(
+            parse_error_with(b"*100\r\n", &limits),
+            ProtocolError::UnauthenticatedMultibulkLength
+        );
+        assert_eq!(
+            parse_error_with(b"*1\r\n$100000000\r\n", &limits),
+            ProtocolError::UnauthenticatedBulkLength
+        );
+        assert_eq!(
+            ProtocolError::UnauthenticatedBulkLength.to_string(),
+            "Protocol error: unauthenticated bulk length"
+        );
+        // Beyond what any client may send, the error stays Redis's usual one.
+        assert_eq!(
+            parse_error_with(b"*3000000000\r\n", &limits),
+            ProtocolError::InvalidMultibulkLength
+        );
+        let auth = b"*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n";
+        let (outcomes, left) = parse_all_with(auth, &limits);
+        assert_eq!((outcomes, left), (vec![Ok(words(&["AUTH", "secret"]))], 0));
+        let ten = format!("*10\r\n{}", "$1\r\nx\r\n".repeat(10));
+        assert_eq!(parse_all_with(ten.as_bytes(), &limits).0.len(), 1);
     }
 }

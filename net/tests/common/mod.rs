@@ -140,6 +140,17 @@ impl TestServer {
         self.child.id()
     }
 
+    /// Stops the server and returns what it wrote on stderr, where a panic shows (logs go
+    /// to stdout).
+    pub fn stop_and_stderr(mut self) -> String {
+        let _ = self.child.kill();
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+
     /// Waits up to `timeout` for the process to exit; returns its exit status.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
