@@ -112,6 +112,10 @@ pub struct Shared {
     pub cluster: Option<crate::cluster::ClusterView>,
     /// MIGRATE's cached connections to target servers.
     pub migrate_links: crate::migrate::LinkCache,
+    /// The TLS configuration new connections and links use (reloaded by CONFIG SET).
+    pub tls: crate::tls::TlsState,
+    /// The TLS port actually listened on, 0 for none.
+    pub tls_port: u16,
     shutdown: watch::Sender<bool>,
 }
 
@@ -123,9 +127,10 @@ impl Shared {
         acl: crate::acl::Acl,
         settings: Settings,
         config_file: Option<std::path::PathBuf>,
-        port: u16,
+        ports: Ports,
         aof: Arc<crate::aof::AofHandle>,
     ) -> Arc<Shared> {
+        let Ports { port, tls_port, tls } = ports;
         let (shutdown, _) = watch::channel(false);
         let pubsub = Arc::new(crate::pubsub::Hub::default());
         engine.set_event_sink(Arc::new(crate::pubsub::KeyspaceEvents {
@@ -163,6 +168,8 @@ impl Shared {
             final_save_handled: std::sync::atomic::AtomicBool::new(false),
             cluster,
             migrate_links: crate::migrate::LinkCache::default(),
+            tls: crate::tls::TlsState::new(tls),
+            tls_port,
             shutdown,
         })
     }
@@ -178,7 +185,13 @@ impl Shared {
         let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
         let aof =
             Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
-        Ok(Shared::assemble(engine, acl, settings, None, 0, aof))
+        let tls = crate::tls::TlsContext::build(&settings.tls).map_err(StartError::Tls)?;
+        let ports = Ports {
+            port: 0,
+            tls_port: 0,
+            tls,
+        };
+        Ok(Shared::assemble(engine, acl, settings, None, ports, aof))
     }
 
     /// Asks the server to stop (SHUTDOWN, signals).
@@ -192,11 +205,21 @@ impl Shared {
     }
 }
 
+/// The ports a server listens on and its TLS configuration, as bound at start-up.
+#[derive(Debug)]
+struct Ports {
+    port: u16,
+    tls_port: u16,
+    tls: crate::tls::TlsContext,
+}
+
 /// A bound, not yet running server.
 #[derive(Debug)]
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
+    /// Listeners of the TLS port.
+    tls_listeners: Vec<TcpListener>,
     /// Cluster mode: the driver and its bound bus port, started by `run`.
     cluster_bus: Option<(Arc<crate::cluster::bus::ClusterNode>, TcpListener)>,
 }
@@ -219,6 +242,8 @@ pub enum StartError {
     Acl(String),
     /// nodes.conf or the cluster bus port.
     Cluster(crate::cluster::bus::BusStartError),
+    /// The TLS configuration (certificates, keys, CA, names) is unusable.
+    Tls(crate::tls::TlsError),
 }
 
 impl std::fmt::Display for StartError {
@@ -236,6 +261,7 @@ impl std::fmt::Display for StartError {
                 write!(f, "Aborting Redis startup because of ACL errors: {message}")
             }
             StartError::Cluster(error) => write!(f, "{error}"),
+            StartError::Tls(error) => write!(f, "Failed to configure TLS: {error}"),
         }
     }
 }
@@ -273,11 +299,24 @@ impl Server {
         }
         let aof =
             Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
-        let listeners = bind_all(&settings).await?;
-        let port = listeners
-            .first()
-            .and_then(|l| l.local_addr().ok())
-            .map_or(settings.port, |a| a.port());
+        let tls = crate::tls::TlsContext::build(&settings.tls).map_err(StartError::Tls)?;
+        let listeners = bind_all(&settings, settings.port).await?;
+        let tls_listeners = bind_all(&settings, settings.tls.port).await?;
+        if listeners.is_empty() && tls_listeners.is_empty() {
+            return Err(StartError::NoListener);
+        }
+        let bound_port = |listeners: &[TcpListener], configured: u16| {
+            listeners
+                .first()
+                .and_then(|l| l.local_addr().ok())
+                .map_or(configured, |a| a.port())
+        };
+        let tls_port = bound_port(&tls_listeners, settings.tls.port);
+        // A TLS-only server is known by its TLS port (cluster, replication announcements).
+        let port = match bound_port(&listeners, settings.port) {
+            0 => tls_port,
+            port => port,
+        };
         let cluster_bus = if settings.cluster.enabled {
             let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, port)
                 .await
@@ -286,7 +325,12 @@ impl Server {
         } else {
             None
         };
-        let shared = Shared::assemble(engine, acl, settings, config_file, port, aof);
+        let ports = Ports {
+            port,
+            tls_port,
+            tls,
+        };
+        let shared = Shared::assemble(engine, acl, settings, config_file, ports, aof);
         if let (Some(view), Some((node, _))) = (&shared.cluster, &cluster_bus) {
             view.install_node(Arc::clone(node));
             node.attach(&shared);
@@ -294,6 +338,7 @@ impl Server {
         Ok(Server {
             shared,
             listeners,
+            tls_listeners,
             cluster_bus,
         })
     }
@@ -303,9 +348,17 @@ impl Server {
         &self.shared
     }
 
-    /// Addresses actually bound.
+    /// Addresses actually bound (plain TCP).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Addresses of the TLS port actually bound.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.tls_listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
@@ -316,6 +369,7 @@ impl Server {
         let Server {
             shared,
             listeners,
+            tls_listeners,
             cluster_bus,
         } = self;
         let cluster_node = cluster_bus.as_ref().map(|(node, _)| Arc::clone(node));
@@ -333,9 +387,11 @@ impl Server {
                 .clone()
                 .auto_rewrite_forever(shared.engine.clone(), shared.config.clone()),
         );
-        let accepters: Vec<_> = listeners
-            .into_iter()
-            .map(|listener| tokio::spawn(accept_loop(shared.clone(), listener)))
+        let plain = listeners.into_iter().map(|l| (l, false));
+        let tls = tls_listeners.into_iter().map(|l| (l, true));
+        let accepters: Vec<_> = plain
+            .chain(tls)
+            .map(|(listener, tls)| tokio::spawn(accept_loop(shared.clone(), listener, tls)))
             .collect();
         let mut shutdown = shared.shutdown_signal();
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -393,11 +449,12 @@ fn final_save(shared: &Shared) {
     }
 }
 
-async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
-    if settings.port == 0 {
-        return Err(StartError::NoListener);
-    }
+/// Listens on `port` at every `bind` address; none when `port` is 0.
+async fn bind_all(settings: &Settings, port: u16) -> Result<Vec<TcpListener>, StartError> {
     let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
     for entry in &settings.bind {
         let (optional, host) = match entry.strip_prefix('-') {
             Some(host) => (true, host),
@@ -405,9 +462,9 @@ async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
         };
         let host = if host == "*" { "0.0.0.0" } else { host };
         let address = if host.contains(':') {
-            format!("[{host}]:{}", settings.port)
+            format!("[{host}]:{port}")
         } else {
-            format!("{host}:{}", settings.port)
+            format!("{host}:{port}")
         };
         match listen(&address, settings.tcp_backlog) {
             Ok(listener) => listeners.push(listener),
@@ -416,9 +473,6 @@ async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
             }
             Err(source) => return Err(StartError::Bind { address, source }),
         }
-    }
-    if listeners.is_empty() {
-        return Err(StartError::NoListener);
     }
     Ok(listeners)
 }
@@ -441,13 +495,18 @@ fn listen(address: &str, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts on one listener; `tls` marks the TLS port, whose connections start with a handshake.
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 shared.stats.connections_received.add(1);
                 configure_socket(&stream, shared.config.read().tcp_keepalive_secs);
-                tokio::spawn(crate::connection::serve(shared.clone(), stream, peer));
+                if tls {
+                    tokio::spawn(crate::connection::serve_tls(shared.clone(), stream, peer));
+                } else {
+                    tokio::spawn(crate::connection::serve(shared.clone(), stream, peer));
+                }
             }
             Err(error) => {
                 // Out of file descriptors and the like: wait a little instead of spinning.

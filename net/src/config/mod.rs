@@ -112,6 +112,8 @@ pub struct Settings {
     pub repl: ReplSettings,
     /// Cluster mode (`cluster-*`).
     pub cluster: ClusterSettings,
+    /// TLS (`tls-*`).
+    pub tls: crate::tls::TlsSettings,
 }
 
 /// The cluster directives, with Redis 7's defaults. The data path reads `allow_reads_when_down`,
@@ -333,6 +335,7 @@ impl Default for Settings {
             aof: AofSettings::default(),
             repl: ReplSettings::default(),
             cluster: ClusterSettings::default(),
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 }
