@@ -147,7 +147,12 @@ impl Shared {
             // A fresh node is named at random; the cluster driver installs the name nodes.conf
             // keeps with its first routing.
             let id = slotkv_cluster::NodeId::random(&mut rand::thread_rng());
-            crate::cluster::ClusterView::new(&settings.cluster, id, port)
+            crate::cluster::ClusterView::new(
+                &settings.cluster,
+                id,
+                (port, tls_port),
+                settings.tls.cluster,
+            )
         });
         Arc::new(Shared {
             engine,
@@ -318,7 +323,7 @@ impl Server {
             port => port,
         };
         let cluster_bus = if settings.cluster.enabled {
-            let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, port)
+            let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, (port, tls_port))
                 .await
                 .map_err(StartError::Cluster)?;
             Some((Arc::new(node), bus))

@@ -406,7 +406,12 @@ fn parse_kill_filter(options: &[Bytes]) -> Result<KillFilter, CommandError> {
 }
 
 fn config_set(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
-    let changed = shared.config.set(&args[2..])?;
+    let (changed, tls) = shared
+        .config
+        .set_prepared(&args[2..], crate::tls::reload_for)?;
+    if let Some(context) = tls {
+        shared.tls.replace(context);
+    }
     let settings = shared.config.snapshot();
     for name in changed {
         match name {

@@ -30,6 +30,8 @@ pub struct Policy {
     pub allow_reads_when_down: bool,
     pub allow_pubsubshard_when_down: bool,
     pub preferred_endpoint: EndpointType,
+    /// Name nodes' TLS ports (a TLS client of a `tls-cluster yes` node, as Redis does).
+    pub tls_ports: bool,
 }
 
 /// The client's cluster flags.
@@ -104,7 +106,11 @@ fn endpoint(routing: &Routing, index: u16, policy: Policy) -> String {
         EndpointType::Hostname => node.hostname.as_str(),
         EndpointType::UnknownEndpoint => "",
     };
-    format!("{host}:{}", node.port)
+    let port = match (policy.tls_ports, node.tls_port) {
+        (true, tls_port) if tls_port != 0 => tls_port,
+        _ => node.port,
+    };
+    format!("{host}:{port}")
 }
 
 /// Whether a command is sharded pub/sub, whose channels are routed like keys.
@@ -310,6 +316,7 @@ mod tests {
         allow_reads_when_down: false,
         allow_pubsubshard_when_down: true,
         preferred_endpoint: EndpointType::Ip,
+        tls_ports: false,
     };
 
     fn args(line: &str) -> Vec<Bytes> {

@@ -544,6 +544,18 @@ impl LiveConfig {
     /// Returns the canonical names of the directives set, in argument order, so the server can
     /// apply their side effects (log level, engine limits).
     pub fn set(&self, args: &[Bytes]) -> Result<Vec<&'static str>, CommandError> {
+        self.set_prepared(args, |_, _| Ok(())).map(|(names, ())| names)
+    }
+
+    /// CONFIG SET whose new settings must also pass `prepare` (given the names set and the new
+    /// settings) before they replace the old ones: what `prepare` builds from them (a TLS
+    /// context read from the new files) is returned with the names, and its error leaves the
+    /// old settings in place.
+    pub fn set_prepared<T>(
+        &self,
+        args: &[Bytes],
+        prepare: impl FnOnce(&[&'static str], &Settings) -> Result<T, CommandError>,
+    ) -> Result<(Vec<&'static str>, T), CommandError> {
         if args.is_empty() {
             return Err(CommandError::WrongArity("config|set".to_owned()));
         }
@@ -562,14 +574,16 @@ impl LiveConfig {
                 .apply(&mut draft, &[value.as_ref()])
                 .map_err(|reason| set_failed(directive.name.as_bytes(), &reason))?;
         }
+        let names: Vec<&'static str> = targets.iter().map(|directive| directive.name).collect();
+        let prepared = prepare(&names, &draft)?;
         *settings = draft;
         self.generation.fetch_add(1, Ordering::Release);
-        Ok(targets.iter().map(|directive| directive.name).collect())
+        Ok((names, prepared))
     }
 }
 
 /// CONFIG SET's error naming the argument at fault.
-fn set_failed(name: &[u8], reason: &str) -> CommandError {
+pub(crate) fn set_failed(name: &[u8], reason: &str) -> CommandError {
     CommandError::err(format!(
         "CONFIG SET failed (possibly related to argument '{}') - {reason}",
         String::from_utf8_lossy(name)

@@ -291,6 +291,32 @@ fn client_config(
         .with_client_auth_cert(certs, key)?)
 }
 
+/// CONFIG SET's TLS step: when a `tls-*` directive is among `changed`, the context built from
+/// the new settings (`None` when none is). A certificate, key or CA that cannot be used fails
+/// the whole CONFIG SET, with Redis's message, and the old settings stay.
+pub fn reload_for(
+    changed: &[&'static str],
+    settings: &crate::config::Settings,
+) -> Result<Option<TlsContext>, slotkv_engine::CommandError> {
+    let Some(name) = changed.iter().find(|name| TlsSettings::is_tls_directive(name)) else {
+        return Ok(None);
+    };
+    if !settings.tls.in_use() {
+        // As Redis: the files are read once a TLS port or TLS link uses them.
+        return Ok(Some(TlsContext::default()));
+    }
+    match TlsContext::build(&settings.tls) {
+        Ok(context) => Ok(Some(context)),
+        Err(error) => {
+            tracing::warn!("Failed to update TLS configuration: {error}");
+            Err(crate::config::set_failed(
+                name.as_bytes(),
+                "Unable to update TLS configuration. Check server logs.",
+            ))
+        }
+    }
+}
+
 /// The current TLS context of a running server, replaced whole on reload.
 #[derive(Debug, Default)]
 pub struct TlsState {
