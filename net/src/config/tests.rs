@@ -251,6 +251,7 @@ fn file_with_comments_quotes_and_repeats() {
             },
             repl: super::ReplSettings::default(),
             cluster: super::ClusterSettings::default(),
+            tls: crate::tls::TlsSettings::default(),
         }
     );
     for (line, reason) in [
