@@ -96,7 +96,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientStream for T {}
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let local = stream.local_addr().unwrap_or(peer);
     let socket = stream.as_fd().try_clone_to_owned().ok();
-    serve_stream(shared, stream, Accepted { peer, local, socket, tls: false }).await;
+    serve_stream(
+        shared,
+        stream,
+        Accepted {
+            peer,
+            local,
+            socket,
+            tls: false,
+        },
+    )
+    .await;
 }
 
 /// Serves one connection accepted on the TLS port: the handshake, then the same loop as a plain
@@ -105,7 +115,19 @@ pub async fn serve_tls(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr)
     let local = stream.local_addr().unwrap_or(peer);
     let socket = stream.as_fd().try_clone_to_owned().ok();
     match shared.tls.accept(stream).await {
-        Ok(tls) => serve_stream(shared, tls, Accepted { peer, local, socket, tls: true }).await,
+        Ok(tls) => {
+            serve_stream(
+                shared,
+                tls,
+                Accepted {
+                    peer,
+                    local,
+                    socket,
+                    tls: true,
+                },
+            )
+            .await
+        }
         Err(error) => tracing::debug!("Error accepting a client connection: {error} (addr={peer})"),
     }
 }
@@ -122,7 +144,12 @@ struct Accepted {
 }
 
 async fn serve_stream<S: ClientStream>(shared: Arc<Shared>, mut stream: S, accepted: Accepted) {
-    let Accepted { peer, local, socket, tls } = accepted;
+    let Accepted {
+        peer,
+        local,
+        socket,
+        tls,
+    } = accepted;
     let max_clients = shared.config.read().maxclients;
     let Some(registration) = shared.clients.register(peer, local, socket, max_clients) else {
         shared.stats.connections_rejected.add(1);

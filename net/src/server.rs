@@ -130,7 +130,11 @@ impl Shared {
         ports: Ports,
         aof: Arc<crate::aof::AofHandle>,
     ) -> Arc<Shared> {
-        let Ports { port, tls_port, tls } = ports;
+        let Ports {
+            port,
+            tls_port,
+            tls,
+        } = ports;
         let (shutdown, _) = watch::channel(false);
         let pubsub = Arc::new(crate::pubsub::Hub::default());
         engine.set_event_sink(Arc::new(crate::pubsub::KeyspaceEvents {

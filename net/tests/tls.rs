@@ -209,10 +209,16 @@ fn the_tls_port_serves_commands_beside_the_plain_port() {
     assert_eq!(tls.cmd("GET big").len(), 300_000 + "$300000\r\n".len());
     // CLIENT LIST shows the TLS connection on the TLS port.
     let list = plain.cmd("CLIENT LIST");
-    assert!(list.contains(&format!("laddr=127.0.0.1:{tls_port}")), "{list}");
+    assert!(
+        list.contains(&format!("laddr=127.0.0.1:{tls_port}")),
+        "{list}"
+    );
     assert_eq!(
         plain.cmd("CONFIG GET tls-port"),
-        format!("*2\r\n$8\r\ntls-port\r\n${}\r\n{tls_port}", tls_port.to_string().len())
+        format!(
+            "*2\r\n$8\r\ntls-port\r\n${}\r\n{tls_port}",
+            tls_port.to_string().len()
+        )
     );
 }
 
@@ -225,7 +231,8 @@ fn mutual_tls_is_required_optional_or_refused() {
     let stranger = other.issue("stranger");
     let tls_port = free_port();
     let server = start(&tls_options(&pki, &server_cert, tls_port, "yes"));
-    let mut trusted = TlsClient::connect(tls_port, client_config(&pki, Some(&client_cert))).unwrap();
+    let mut trusted =
+        TlsClient::connect(tls_port, client_config(&pki, Some(&client_cert))).unwrap();
     assert_eq!(trusted.cmd("PING"), "+PONG");
     let refused = |identity: Option<&Issued>| {
         TlsClient::connect(tls_port, client_config(&pki, identity))
@@ -233,7 +240,10 @@ fn mutual_tls_is_required_optional_or_refused() {
             .is_err()
     };
     assert!(refused(None), "a client without a certificate was served");
-    assert!(refused(Some(&stranger)), "a certificate of another CA was served");
+    assert!(
+        refused(Some(&stranger)),
+        "a certificate of another CA was served"
+    );
     // optional: no certificate is fine, a bad one is still refused.
     let mut plain = server.raw();
     assert_eq!(plain.cmd("CONFIG SET tls-auth-clients optional"), "+OK");
@@ -473,5 +483,82 @@ fn a_replica_with_the_wrong_ca_never_links() {
     );
     let mut r = replica.raw();
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(info_field(&mut r, "master_link_status").as_deref(), Some("down"));
+    assert_eq!(
+        info_field(&mut r, "master_link_status").as_deref(),
+        Some("down")
+    );
+}
+
+fn cluster_info(client: &mut common::RawClient, field: &str) -> String {
+    client
+        .cmd("CLUSTER INFO")
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[test]
+fn two_cluster_nodes_meet_over_a_tls_bus_and_redirect_tls_clients_to_tls_ports() {
+    let pki = Pki::new("ca");
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let nodes: Vec<(TestServer, u16, u16)> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let cert = pki.issue(&format!("node{i}"));
+            let tls_port = free_port();
+            let bus = free_port();
+            let mut options = tls_options(&pki, &cert, tls_port, "yes");
+            options.extend(
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--cluster-port",
+                    &bus.to_string(),
+                    "--tls-cluster",
+                    "yes",
+                    "--dir",
+                    &path(dir.path()),
+                ]
+                .map(str::to_owned),
+            );
+            (start(&options), tls_port, bus)
+        })
+        .collect();
+    let mut a = nodes[0].0.raw();
+    let mut b = nodes[1].0.raw();
+    assert_eq!(a.cmd("CLUSTER ADDSLOTSRANGE 0 8191"), "+OK");
+    assert_eq!(b.cmd("CLUSTER ADDSLOTSRANGE 8192 16383"), "+OK");
+    assert_eq!(a.cmd("CLUSTER SET-CONFIG-EPOCH 1"), "+OK");
+    assert_eq!(b.cmd("CLUSTER SET-CONFIG-EPOCH 2"), "+OK");
+    let meet = format!("CLUSTER MEET 127.0.0.1 {} {}", nodes[1].0.port, nodes[1].2);
+    assert_eq!(a.cmd(&meet), "+OK");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster_info(&mut a, "cluster_state") != "ok"
+        || cluster_info(&mut b, "cluster_state") != "ok"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the TLS bus never joined the nodes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // "foo" hashes to slot 12182, served by the second node: a plain client is sent to its
+    // plain port, a TLS client to its TLS port.
+    let plain_moved = a.cmd("GET foo");
+    assert_eq!(
+        plain_moved,
+        format!("-MOVED 12182 127.0.0.1:{}", nodes[1].0.port)
+    );
+    let client_cert = pki.issue("client");
+    let mut tls = TlsClient::connect(nodes[0].1, client_config(&pki, Some(&client_cert))).unwrap();
+    assert_eq!(
+        tls.cmd("GET foo"),
+        format!("-MOVED 12182 127.0.0.1:{}", nodes[1].1)
+    );
+    let shards = a.cmd("CLUSTER SHARDS");
+    assert!(shards.contains("tls-port"), "{shards}");
 }

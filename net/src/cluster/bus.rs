@@ -560,7 +560,10 @@ async fn connect(node: &ClusterNode, addr: &BusAddr) -> Option<MaybeTls> {
     match shared.tls.connect(stream, &host, tls).await {
         Ok(stream) => Some(stream),
         Err(error) => {
-            tracing::warn!("Cluster bus: TLS handshake with {host}:{} failed: {error}", addr.port);
+            tracing::warn!(
+                "Cluster bus: TLS handshake with {host}:{} failed: {error}",
+                addr.port
+            );
             None
         }
     }
@@ -569,11 +572,13 @@ async fn connect(node: &ClusterNode, addr: &BusAddr) -> Option<MaybeTls> {
 /// The TCP connection to a peer's bus port (by IP, then by hostname), with the host used.
 async fn connect_tcp(addr: &BusAddr) -> Option<(String, TcpStream)> {
     let attempt = |host: String| async move {
-        let stream =
-            tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), addr.port)))
-                .await
-                .ok()?
-                .ok()?;
+        let stream = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect((host.as_str(), addr.port)),
+        )
+        .await
+        .ok()?
+        .ok()?;
         Some((host, stream))
     };
     if !addr.ip.is_empty() {

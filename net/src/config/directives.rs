@@ -653,9 +653,12 @@ static DIRECTIVES: &[Directive] = &[
         set_tls_auth_clients,
         |s| s.tls.auth_clients.name().to_owned(),
     ),
-    one("tls-protocols", Mutability::Mutable, set_tls_protocols, |s| {
-        s.tls.protocols.clone()
-    }),
+    one(
+        "tls-protocols",
+        Mutability::Mutable,
+        set_tls_protocols,
+        |s| s.tls.protocols.clone(),
+    ),
     one(
         "tls-ciphersuites",
         Mutability::Mutable,

@@ -544,7 +544,8 @@ impl LiveConfig {
     /// Returns the canonical names of the directives set, in argument order, so the server can
     /// apply their side effects (log level, engine limits).
     pub fn set(&self, args: &[Bytes]) -> Result<Vec<&'static str>, CommandError> {
-        self.set_prepared(args, |_, _| Ok(())).map(|(names, ())| names)
+        self.set_prepared(args, |_, _| Ok(()))
+            .map(|(names, ())| names)
     }
 
     /// CONFIG SET whose new settings must also pass `prepare` (given the names set and the new

@@ -23,17 +23,36 @@ const LEGACY_ENCRYPTED: &str = "Proc-Type: 4,ENCRYPTED";
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum KeyError {
-    Read { path: String, error: std::io::Error },
-    TooLarge { path: String },
-    NoCertificate { path: String },
-    NoKey { path: String },
+    Read {
+        path: String,
+        error: std::io::Error,
+    },
+    TooLarge {
+        path: String,
+    },
+    NoCertificate {
+        path: String,
+    },
+    NoKey {
+        path: String,
+    },
     /// The key is encrypted and `tls-key-file-pass` is empty.
-    PassphraseMissing { path: String },
+    PassphraseMissing {
+        path: String,
+    },
     /// The passphrase is wrong or the encryption scheme unsupported.
-    Decrypt { path: String, reason: String },
+    Decrypt {
+        path: String,
+        reason: String,
+    },
     /// OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` keys, which slotkv does not decrypt.
-    LegacyEncryption { path: String },
-    BadCa { path: String, reason: String },
+    LegacyEncryption {
+        path: String,
+    },
+    BadCa {
+        path: String,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for KeyError {
@@ -122,9 +141,10 @@ fn decrypt(path: &str, block: &str, pass: &str) -> Result<PrivateKeyDer<'static>
         path: path.to_owned(),
         reason,
     };
-    let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes()).map_err(|e| failed(e.to_string()))?;
-    let encrypted =
-        pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|e| failed(e.to_string()))?;
+    let (_, der) =
+        pkcs8::der::pem::decode_vec(block.as_bytes()).map_err(|e| failed(e.to_string()))?;
+    let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+        .map_err(|e| failed(e.to_string()))?;
     let plain = encrypted
         .decrypt(pass.as_bytes())
         .map_err(|e| failed(format!("{e} (wrong tls-key-file-pass?)")))?;

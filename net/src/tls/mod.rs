@@ -238,8 +238,8 @@ fn server_config(
     certs: Vec<rustls_pki_types::CertificateDer<'static>>,
     key: rustls_pki_types::PrivateKeyDer<'static>,
 ) -> Result<ServerConfig, TlsError> {
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions)?;
+    let builder =
+        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
     let builder = match (settings.auth_clients, roots) {
         (AuthClients::No, _) | (_, None) => builder.with_no_client_auth(),
         (auth, Some(roots)) => {
@@ -298,7 +298,10 @@ pub fn reload_for(
     changed: &[&'static str],
     settings: &crate::config::Settings,
 ) -> Result<Option<TlsContext>, slotkv_engine::CommandError> {
-    let Some(name) = changed.iter().find(|name| TlsSettings::is_tls_directive(name)) else {
+    let Some(name) = changed
+        .iter()
+        .find(|name| TlsSettings::is_tls_directive(name))
+    else {
         return Ok(None);
     };
     if !settings.tls.in_use() {
@@ -360,7 +363,9 @@ impl TlsState {
         let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))??;
-        Ok(MaybeTls::Tls(Box::new(tokio_rustls::TlsStream::Client(tls))))
+        Ok(MaybeTls::Tls(Box::new(tokio_rustls::TlsStream::Client(
+            tls,
+        ))))
     }
 
     /// Accepts a TLS session on `stream` with the current server configuration.

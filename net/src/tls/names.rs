@@ -7,8 +7,14 @@ use rustls::{CipherSuite, ProtocolVersion};
 
 /// TLS 1.3 suites by their IANA names (`tls-ciphersuites`).
 const TLS13_SUITES: &[(&str, CipherSuite)] = &[
-    ("TLS_AES_128_GCM_SHA256", CipherSuite::TLS13_AES_128_GCM_SHA256),
-    ("TLS_AES_256_GCM_SHA384", CipherSuite::TLS13_AES_256_GCM_SHA384),
+    (
+        "TLS_AES_128_GCM_SHA256",
+        CipherSuite::TLS13_AES_128_GCM_SHA256,
+    ),
+    (
+        "TLS_AES_256_GCM_SHA384",
+        CipherSuite::TLS13_AES_256_GCM_SHA384,
+    ),
     (
         "TLS_CHACHA20_POLY1305_SHA256",
         CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
@@ -168,7 +174,9 @@ mod tests {
             protocols("TLSv1.3").unwrap(),
             vec![ProtocolVersion::TLSv1_3]
         );
-        assert!(protocols("TLSv1.1 TLSv1.2").unwrap_err().contains("TLSv1.1"));
+        assert!(protocols("TLSv1.1 TLSv1.2")
+            .unwrap_err()
+            .contains("TLSv1.1"));
         assert!(protocols("SSLv3").is_err());
     }
 
@@ -197,7 +205,9 @@ mod tests {
         );
         let all = ciphers("DEFAULT:!MEDIUM:!aNULL").unwrap().unwrap();
         assert_eq!(all.len(), TLS12_SUITES.len());
-        let no_chacha = ciphers("HIGH:!ECDHE-RSA-CHACHA20-POLY1305").unwrap().unwrap();
+        let no_chacha = ciphers("HIGH:!ECDHE-RSA-CHACHA20-POLY1305")
+            .unwrap()
+            .unwrap();
         assert_eq!(no_chacha.len(), TLS12_SUITES.len() - 1);
         assert!(ciphers("AES128-SHA").unwrap_err().contains("AES128-SHA"));
         assert!(ciphers("!HIGH").is_err());

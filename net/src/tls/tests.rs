@@ -92,7 +92,10 @@ fn refusals_name_what_is_wrong() {
         ..settings(&files)
     };
     let error = TlsContext::build(&no_ca).unwrap_err().to_string();
-    assert!(error.contains("tls-ca-cert-file or tls-ca-cert-dir"), "{error}");
+    assert!(
+        error.contains("tls-ca-cert-file or tls-ca-cert-dir"),
+        "{error}"
+    );
     // Without client authentication a TLS port needs no CA.
     let no_auth = TlsSettings {
         auth_clients: AuthClients::No,
@@ -182,8 +185,10 @@ fn legacy_encrypted_pem_is_refused_with_the_way_out() {
 #[test]
 fn reload_refuses_bad_files_with_redis_message() {
     let files = files();
-    let mut config = crate::config::Settings::default();
-    config.tls = settings(&files);
+    let mut config = crate::config::Settings {
+        tls: settings(&files),
+        ..crate::config::Settings::default()
+    };
     assert!(reload_for(&["maxmemory"], &config).unwrap().is_none());
     assert!(reload_for(&["tls-cert-file"], &config).unwrap().is_some());
     config.tls.cert_file = "/nonexistent".to_owned();
