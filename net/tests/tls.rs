@@ -562,3 +562,79 @@ fn two_cluster_nodes_meet_over_a_tls_bus_and_redirect_tls_clients_to_tls_ports()
     let shards = a.cmd("CLUSTER SHARDS");
     assert!(shards.contains("tls-port"), "{shards}");
 }
+
+#[test]
+fn a_sentinel_monitors_a_primary_and_its_replica_over_tls() {
+    let pki = Pki::new("ca");
+    let primary_tls = free_port();
+    let primary = start(&tls_options(
+        &pki,
+        &pki.issue("primary"),
+        primary_tls,
+        "yes",
+    ));
+    let replica_tls = free_port();
+    let mut replica_options = tls_options(&pki, &pki.issue("replica"), replica_tls, "yes");
+    replica_options.extend(
+        [
+            "--tls-replication",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &primary_tls.to_string(),
+        ]
+        .map(str::to_owned),
+    );
+    let _replica = start(&replica_options);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "sentinel monitor mymaster 127.0.0.1 {primary_tls} 1\n\
+             sentinel down-after-milliseconds mymaster 1000\n"
+        ),
+    )
+    .unwrap();
+    let sentinel_tls = free_port();
+    let mut options = vec![path(&conf), "--sentinel".to_owned()];
+    options.extend(tls_options(
+        &pki,
+        &pki.issue("sentinel"),
+        sentinel_tls,
+        "yes",
+    ));
+    options.extend(["--tls-replication", "yes"].map(str::to_owned));
+    let sentinel = start(&options);
+    let mut s = sentinel.raw();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let master = s.cmd("SENTINEL MASTER mymaster");
+        let fields: Vec<&str> = master.lines().filter(|l| !l.starts_with('$')).collect();
+        let field = |name: &str| {
+            fields
+                .iter()
+                .position(|f| *f == name)
+                .and_then(|i| fields.get(i + 1).copied())
+        };
+        if field("flags") == Some("master") && field("num-slaves") == Some("1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sentinel never saw both over TLS: {master}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let replicas = s.cmd("SENTINEL REPLICAS mymaster");
+    assert!(replicas.contains(&replica_tls.to_string()), "{replicas}");
+    // The sentinel's own TLS port, with a client certificate.
+    let client_cert = pki.issue("client");
+    let mut tls =
+        TlsClient::connect(sentinel_tls, client_config(&pki, Some(&client_cert))).unwrap();
+    assert_eq!(tls.cmd("PING"), "+PONG");
+    assert!(tls
+        .cmd("SENTINEL GET-MASTER-ADDR-BY-NAME mymaster")
+        .contains(&primary_tls.to_string()));
+    drop(primary);
+}

@@ -295,8 +295,13 @@ async fn session(
             return Err(LinkError::Refused(reply));
         }
     }
+    // Over TLS the replica is reached on its TLS port, as Redis announces it.
+    let own_port = match (use_tls, shared.tls_port) {
+        (true, tls_port) if tls_port != 0 => tls_port,
+        _ => shared.port,
+    };
     let listening_port = match settings.announce_port {
-        0 => shared.port,
+        0 => own_port,
         port => port,
     }
     .to_string();
