@@ -167,11 +167,11 @@ pub struct TlsContext {
 }
 
 impl TlsContext {
-    /// Builds both sides from `settings`: the server side when a certificate is configured (or
-    /// needed), the client side when a CA is. Fails on anything unusable.
+    /// Builds both sides from `settings`: nothing when no TLS port or TLS link uses them (as
+    /// Redis, the files are read only then), else the server side and, when a CA is
+    /// configured, the client side. Fails on anything unusable.
     pub fn build(settings: &TlsSettings) -> Result<TlsContext, TlsError> {
-        let has_cert = !settings.cert_file.is_empty() || !settings.key_file.is_empty();
-        if !settings.in_use() && !has_cert {
+        if !settings.in_use() {
             return Ok(TlsContext::default());
         }
         if settings.cert_file.is_empty() || settings.key_file.is_empty() {
@@ -254,9 +254,7 @@ fn server_config(
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder.with_single_cert(certs, key)?;
-    config.ignore_client_order = false;
-    Ok(config)
+    Ok(builder.with_single_cert(certs, key)?)
 }
 
 fn client_config(
@@ -304,10 +302,6 @@ pub fn reload_for(
     else {
         return Ok(None);
     };
-    if !settings.tls.in_use() {
-        // As Redis: the files are read once a TLS port or TLS link uses them.
-        return Ok(Some(TlsContext::default()));
-    }
     match TlsContext::build(&settings.tls) {
         Ok(context) => Ok(Some(context)),
         Err(error) => {
