@@ -475,7 +475,9 @@ impl<S: ClientStream> Connection<S> {
             // A change that came between two waits is caught here.
             if let Some(view) = cluster.filter(|view| Some(view.generation()) != routing_seen) {
                 routing_seen = Some(view.generation());
-                if let Some(refused) = crate::cluster::blocked_refusal(view, &request.keys) {
+                if let Some(refused) =
+                    crate::cluster::blocked_refusal(view, &request.keys, self.state.tls)
+                {
                     return Ok(Some(refused));
                 }
                 continue;

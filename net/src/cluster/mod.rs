@@ -315,11 +315,14 @@ pub fn cluster_mode_refusal(spec: &CommandSpec, args: &[Bytes]) -> Option<Reply>
 /// The error that ends a wait of a blocked client (BLPOP, ...) when the routing changed under
 /// it: the cluster failed, or the slot of its keys is no longer served here (nor imported).
 /// `None` while it may keep waiting. Every blocking command is a write, so READONLY on a
-/// replica never lets one wait there.
-pub fn blocked_refusal(view: &ClusterView, keys: &[Bytes]) -> Option<Reply> {
+/// replica never lets one wait there. `tls_client`: the client came in over TLS (a MOVED then
+/// names the TLS port under `tls-cluster yes`).
+pub fn blocked_refusal(view: &ClusterView, keys: &[Bytes], tls_client: bool) -> Option<Reply> {
     let routing = view.routing();
     let refusal = redirect::blocked_refusal(&routing, keys)?;
-    Some(Reply::Error(refusal.message(&routing, view.policy())))
+    Some(Reply::Error(
+        refusal.message(&routing, view.policy_for(tls_client)),
+    ))
 }
 
 /// Whether `index` is a database index other than 0 (a bad integer is left to the command's

@@ -613,4 +613,27 @@ mod tests {
             format!("MOVED {b} :7001")
         );
     }
+
+    #[test]
+    fn tls_clients_are_sent_to_tls_ports_when_known() {
+        let mut r = routing(None);
+        let b = own(&mut r, "b", 1);
+        let c = own(&mut r, "c", 2);
+        r.nodes[1].tls_port = 8001;
+        let tls = Policy {
+            tls_ports: true,
+            ..POLICY
+        };
+        let client = Client::default();
+        assert_eq!(
+            check_with(&r, tls, client, "GET b", &[]),
+            format!("MOVED {b} 10.0.0.2:8001")
+        );
+        assert_eq!(check(&r, "GET b"), format!("MOVED {b} 10.0.0.2:7001"));
+        // A node that announced no TLS port is named by its plain port.
+        assert_eq!(
+            check_with(&r, tls, client, "GET c", &[]),
+            format!("MOVED {c} 10.0.0.3:7002")
+        );
+    }
 }
