@@ -20,7 +20,7 @@ use slotkv_engine::command::{CommandSpec, CommandTable, Flags, Handler};
 use slotkv_engine::engine::Exclusive;
 use slotkv_engine::watch::WatchSet;
 use slotkv_engine::{Reply, Session};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::acl::{self, log::Context};
@@ -84,18 +84,82 @@ pub struct ClientState {
     pub replica_hello: crate::replication::primary::ReplicaHello,
     /// Cluster flags (READONLY, ASKING) and the routing last read.
     pub cluster: crate::cluster::ClusterClient,
+    /// The connection came in on the TLS port (redirections then name TLS ports).
+    pub tls: bool,
 }
 
-/// Serves one accepted connection until it closes.
-pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+/// What a connection reads and writes: a plain TCP socket or a TLS session over one. The
+/// connection code is generic over it, so each kind is compiled on its own and the plain path
+/// pays nothing for TLS.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientStream for T {}
+
+/// Serves one accepted plain TCP connection until it closes.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let local = stream.local_addr().unwrap_or(peer);
-    let max_clients = shared.config.read().maxclients;
     let socket = stream.as_fd().try_clone_to_owned().ok();
+    serve_stream(
+        shared,
+        stream,
+        Accepted {
+            peer,
+            local,
+            socket,
+            tls: false,
+        },
+    )
+    .await;
+}
+
+/// Serves one connection accepted on the TLS port: the handshake, then the same loop as a plain
+/// connection over the TLS session.
+pub async fn serve_tls(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let local = stream.local_addr().unwrap_or(peer);
+    let socket = stream.as_fd().try_clone_to_owned().ok();
+    match shared.tls.accept(stream).await {
+        Ok(tls) => {
+            serve_stream(
+                shared,
+                tls,
+                Accepted {
+                    peer,
+                    local,
+                    socket,
+                    tls: true,
+                },
+            )
+            .await
+        }
+        Err(error) => tracing::debug!("Error accepting a client connection: {error} (addr={peer})"),
+    }
+}
+
+/// Where an accepted connection comes from.
+#[derive(Debug)]
+struct Accepted {
+    peer: SocketAddr,
+    local: SocketAddr,
+    /// A duplicate of the socket, so CLIENT KILL can shut it down.
+    socket: Option<std::os::fd::OwnedFd>,
+    /// Accepted on the TLS port.
+    tls: bool,
+}
+
+async fn serve_stream<S: ClientStream>(shared: Arc<Shared>, mut stream: S, accepted: Accepted) {
+    let Accepted {
+        peer,
+        local,
+        socket,
+        tls,
+    } = accepted;
+    let max_clients = shared.config.read().maxclients;
     let Some(registration) = shared.clients.register(peer, local, socket, max_clients) else {
         shared.stats.connections_rejected.add(1);
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = stream.flush().await;
         return;
     };
     let authenticated = shared.acl.new_connections_authenticated();
@@ -117,6 +181,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             in_exec: false,
             replica_hello: Default::default(),
             cluster: Default::default(),
+            tls,
         },
     };
     if let Err(error) = connection.run().await {
@@ -131,9 +196,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
 }
 
 #[derive(Debug)]
-struct Connection {
+struct Connection<S> {
     shared: Arc<Shared>,
-    stream: TcpStream,
+    stream: S,
     read_buffer: BytesMut,
     /// Remembers how far a partial request was validated, so a large request arriving in many
     /// reads is scanned once.
@@ -250,7 +315,7 @@ fn run_to_reply(
     }
 }
 
-impl Connection {
+impl<S: ClientStream> Connection<S> {
     async fn run(&mut self) -> std::io::Result<()> {
         loop {
             let next = self.process_buffered().await?;
@@ -395,6 +460,13 @@ impl Connection {
         let cluster = shared.cluster.as_ref();
         let mut routing_seen = cluster.map(crate::cluster::ClusterView::generation);
         loop {
+            // What a blocked client sends meanwhile is kept for after the wait, within its
+            // query buffer limit.
+            let limits = self.limits.current(&self.shared);
+            if self.read_buffer.len() as u64 >= limits.query_buffer_bytes_max {
+                return Ok(None);
+            }
+            self.read_buffer.reserve(READ_CHUNK_BYTES);
             let timeout = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -410,7 +482,9 @@ impl Connection {
             // A change that came between two waits is caught here.
             if let Some(view) = cluster.filter(|view| Some(view.generation()) != routing_seen) {
                 routing_seen = Some(view.generation());
-                if let Some(refused) = crate::cluster::blocked_refusal(view, &request.keys) {
+                if let Some(refused) =
+                    crate::cluster::blocked_refusal(view, &request.keys, self.state.tls)
+                {
                     return Ok(Some(refused));
                 }
                 continue;
@@ -420,9 +494,8 @@ impl Connection {
                 () = routing_changed => continue,
                 () = timeout => return Ok(Some(request.timeout_reply.clone())),
                 () = info.killed() => return Ok(None),
-                readable = self.stream.readable() => {
-                    readable?;
-                    if !self.keep_reading_while_blocked()? {
+                read = self.stream.read_buf(&mut self.read_buffer) => {
+                    if read? == 0 {
                         return Ok(None);
                     }
                 }
@@ -449,22 +522,6 @@ impl Connection {
             if let Tried::Done(reply) = self.try_request(request) {
                 return Ok(Some(reply));
             }
-        }
-    }
-
-    /// Reads what a blocked client sends meanwhile (kept for after the wait); false when the
-    /// client closed or filled its query buffer.
-    fn keep_reading_while_blocked(&mut self) -> std::io::Result<bool> {
-        let limits = self.limits.current(&self.shared);
-        if self.read_buffer.len() as u64 >= limits.query_buffer_bytes_max {
-            return Ok(false);
-        }
-        self.read_buffer.reserve(READ_CHUNK_BYTES);
-        match self.stream.try_read_buf(&mut self.read_buffer) {
-            Ok(0) => Ok(false),
-            Ok(_) => Ok(true),
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(true),
-            Err(error) => Err(error),
         }
     }
 
@@ -730,6 +787,8 @@ impl Connection {
         // output limit shut its socket down, which fails the write, and the output buffer
         // limit of its class closes it.
         self.write_within_limit().await?;
+        // A TLS session may still hold the last record: flushing sends it (a no-op on TCP).
+        self.stream.flush().await?;
         self.shared
             .stats
             .net_output_bytes

@@ -19,6 +19,7 @@
 //! - [`migrate`]: MIGRATE, moving keys to another server without blocking other clients.
 //! - [`persist`]: RDB persistence: SAVE, BGSAVE, the save schedule, loading, MISCONF.
 //! - [`logging`]: tracing set-up and run-time log level.
+//! - [`tls`]: TLS (rustls) for the client listener, replication and the cluster bus.
 //! - [`sentinel`]: sentinel mode (the `slotkv-sentinel` state machine behind a RESP server).
 //!
 //! The engine does the data work; this crate owns sockets, the protocol and process state.
@@ -44,6 +45,7 @@ pub mod resp;
 pub mod sentinel;
 pub mod server;
 pub mod server_commands;
+pub mod tls;
 pub mod transaction;
 
 /// The Redis version slotkv reports (INFO redis_version, HELLO), whose behaviour it follows.

@@ -114,6 +114,10 @@ pub struct Shared {
     pub migrate_links: crate::migrate::LinkCache,
     /// Command names after `rename-command`.
     pub command_names: crate::exposure::CommandNames,
+    /// The TLS configuration new connections and links use (reloaded by CONFIG SET).
+    pub tls: crate::tls::TlsState,
+    /// The TLS port actually listened on, 0 for none.
+    pub tls_port: u16,
     shutdown: watch::Sender<bool>,
 }
 
@@ -125,10 +129,15 @@ impl Shared {
         acl: crate::acl::Acl,
         settings: Settings,
         config_file: Option<std::path::PathBuf>,
-        port: u16,
+        ports: Ports,
         aof: Arc<crate::aof::AofHandle>,
         command_names: crate::exposure::CommandNames,
     ) -> Arc<Shared> {
+        let Ports {
+            port,
+            tls_port,
+            tls,
+        } = ports;
         let (shutdown, _) = watch::channel(false);
         let pubsub = Arc::new(crate::pubsub::Hub::default());
         pubsub.set_output_limit(settings.pubsub_output);
@@ -146,7 +155,12 @@ impl Shared {
             // A fresh node is named at random; the cluster driver installs the name nodes.conf
             // keeps with its first routing.
             let id = slotkv_cluster::NodeId::random(&mut rand::thread_rng());
-            crate::cluster::ClusterView::new(&settings.cluster, id, port)
+            crate::cluster::ClusterView::new(
+                &settings.cluster,
+                id,
+                (port, tls_port),
+                settings.tls.cluster,
+            )
         });
         Arc::new(Shared {
             engine,
@@ -168,6 +182,8 @@ impl Shared {
             cluster,
             migrate_links: crate::migrate::LinkCache::default(),
             command_names,
+            tls: crate::tls::TlsState::new(tls),
+            tls_port,
             shutdown,
         })
     }
@@ -183,8 +199,16 @@ impl Shared {
         let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
         let aof =
             Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
+        let tls = crate::tls::TlsContext::build(&settings.tls).map_err(StartError::Tls)?;
+        let ports = Ports {
+            port: 0,
+            tls_port: 0,
+            tls,
+        };
         let names = crate::exposure::CommandNames::default();
-        Ok(Shared::assemble(engine, acl, settings, None, 0, aof, names))
+        Ok(Shared::assemble(
+            engine, acl, settings, None, ports, aof, names,
+        ))
     }
 
     /// Asks the server to stop (SHUTDOWN, signals).
@@ -198,11 +222,21 @@ impl Shared {
     }
 }
 
+/// The ports a server listens on and its TLS configuration, as bound at start-up.
+#[derive(Debug)]
+struct Ports {
+    port: u16,
+    tls_port: u16,
+    tls: crate::tls::TlsContext,
+}
+
 /// A bound, not yet running server.
 #[derive(Debug)]
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
+    /// Listeners of the TLS port.
+    tls_listeners: Vec<TcpListener>,
     /// Cluster mode: the driver and its bound bus port, started by `run`.
     cluster_bus: Option<(Arc<crate::cluster::bus::ClusterNode>, TcpListener)>,
 }
@@ -227,6 +261,8 @@ pub enum StartError {
     Cluster(crate::cluster::bus::BusStartError),
     /// `rename-command` lines that do not apply (settings built without the file loader).
     Rename(String),
+    /// The TLS configuration (certificates, keys, CA, names) is unusable.
+    Tls(crate::tls::TlsError),
 }
 
 impl std::fmt::Display for StartError {
@@ -245,6 +281,7 @@ impl std::fmt::Display for StartError {
             }
             StartError::Cluster(error) => write!(f, "{error}"),
             StartError::Rename(reason) => write!(f, "rename-command: {reason}"),
+            StartError::Tls(error) => write!(f, "Failed to configure TLS: {error}"),
         }
     }
 }
@@ -284,20 +321,46 @@ impl Server {
         }
         let aof =
             Arc::new(crate::aof::AofHandle::open(&engine, &settings).map_err(StartError::Aof)?);
-        let listeners = bind_all(&settings).await?;
-        let port = listeners
-            .first()
-            .and_then(|l| l.local_addr().ok())
-            .map_or(settings.port, |a| a.port());
+        let tls = crate::tls::TlsContext::build(&settings.tls).map_err(StartError::Tls)?;
+        let listeners = bind_all(&settings, settings.port).await?;
+        let tls_listeners = bind_all(&settings, settings.tls.port).await?;
+        if listeners.is_empty() && tls_listeners.is_empty() {
+            return Err(StartError::NoListener);
+        }
+        let bound_port = |listeners: &[TcpListener], configured: u16| {
+            listeners
+                .first()
+                .and_then(|l| l.local_addr().ok())
+                .map_or(configured, |a| a.port())
+        };
+        let tls_port = bound_port(&tls_listeners, settings.tls.port);
+        // A TLS-only server is known by its TLS port (cluster, replication announcements).
+        let port = match bound_port(&listeners, settings.port) {
+            0 => tls_port,
+            port => port,
+        };
         let cluster_bus = if settings.cluster.enabled {
-            let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, port)
+            let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, (port, tls_port))
                 .await
                 .map_err(StartError::Cluster)?;
             Some((Arc::new(node), bus))
         } else {
             None
         };
-        let shared = Shared::assemble(engine, acl, settings, config_file, port, aof, command_names);
+        let ports = Ports {
+            port,
+            tls_port,
+            tls,
+        };
+        let shared = Shared::assemble(
+            engine,
+            acl,
+            settings,
+            config_file,
+            ports,
+            aof,
+            command_names,
+        );
         if let (Some(view), Some((node, _))) = (&shared.cluster, &cluster_bus) {
             view.install_node(Arc::clone(node));
             node.attach(&shared);
@@ -305,6 +368,7 @@ impl Server {
         Ok(Server {
             shared,
             listeners,
+            tls_listeners,
             cluster_bus,
         })
     }
@@ -314,9 +378,17 @@ impl Server {
         &self.shared
     }
 
-    /// Addresses actually bound.
+    /// Addresses actually bound (plain TCP).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Addresses of the TLS port actually bound.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.tls_listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
@@ -327,6 +399,7 @@ impl Server {
         let Server {
             shared,
             listeners,
+            tls_listeners,
             cluster_bus,
         } = self;
         let cluster_node = cluster_bus.as_ref().map(|(node, _)| Arc::clone(node));
@@ -344,9 +417,11 @@ impl Server {
                 .clone()
                 .auto_rewrite_forever(shared.engine.clone(), shared.config.clone()),
         );
-        let accepters: Vec<_> = listeners
-            .into_iter()
-            .map(|listener| tokio::spawn(accept_loop(shared.clone(), listener)))
+        let plain = listeners.into_iter().map(|l| (l, false));
+        let tls = tls_listeners.into_iter().map(|l| (l, true));
+        let accepters: Vec<_> = plain
+            .chain(tls)
+            .map(|(listener, tls)| tokio::spawn(accept_loop(shared.clone(), listener, tls)))
             .collect();
         let mut shutdown = shared.shutdown_signal();
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -404,13 +479,14 @@ fn final_save(shared: &Shared) {
     }
 }
 
-async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
-    if settings.port == 0 {
-        return Err(StartError::NoListener);
-    }
+/// Listens on `port` at every `bind` address; none when `port` is 0.
+async fn bind_all(settings: &Settings, port: u16) -> Result<Vec<TcpListener>, StartError> {
     let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
     for entry in &settings.bind {
-        let (optional, address) = listen_address(entry, settings.port);
+        let (optional, address) = listen_address(entry, port);
         match listen(&address, settings.tcp_backlog) {
             Ok(listener) => listeners.push(listener),
             Err(source) if optional => {
@@ -418,9 +494,6 @@ async fn bind_all(settings: &Settings) -> Result<Vec<TcpListener>, StartError> {
             }
             Err(source) => return Err(StartError::Bind { address, source }),
         }
-    }
-    if listeners.is_empty() {
-        return Err(StartError::NoListener);
     }
     Ok(listeners)
 }
@@ -464,7 +537,8 @@ fn listen(address: &str, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts on one listener; `tls` marks the TLS port, whose connections start with a handshake.
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -479,7 +553,11 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                     tokio::spawn(deny(stream));
                     continue;
                 }
-                tokio::spawn(crate::connection::serve(shared.clone(), stream, peer));
+                if tls {
+                    tokio::spawn(crate::connection::serve_tls(shared.clone(), stream, peer));
+                } else {
+                    tokio::spawn(crate::connection::serve(shared.clone(), stream, peer));
+                }
             }
             Err(error) => {
                 // Out of file descriptors and the like: wait a little instead of spinning.

@@ -413,7 +413,13 @@ fn config_set(
     client: &ClientState,
     args: &[Bytes],
 ) -> Result<Reply, CommandError> {
-    let changed = shared.config.set(&args[2..], &client.info.peer)?;
+    let (changed, tls) =
+        shared
+            .config
+            .set_prepared(&args[2..], &client.info.peer, crate::tls::reload_for)?;
+    if let Some(context) = tls {
+        shared.tls.replace(context);
+    }
     let settings = shared.config.snapshot();
     for name in changed {
         match name {

@@ -7,7 +7,8 @@ Starts the server on a free loopback port, drives it with redis-cli, redis-py (R
 and a short redis-benchmark run, and kills the server (by PID) at the end. Then exchanges RDB
 files, DUMP payloads and AOF directories with redis-server (persist_checks.py), runs a cluster
 of slotkv servers through redis-cli --cluster and redis-py (cluster_checks.py), and runs
-sentinel failovers in every mix of slotkv and Redis sentinels and servers (sentinel_checks.py).
+sentinel failovers in every mix of slotkv and Redis sentinels and servers (sentinel_checks.py),
+and TLS with redis-cli --tls, redis-py ssl=True and redis-server replicas (tls_checks.py).
 Exits non-zero on the first failed check.
 """
 
@@ -22,6 +23,7 @@ import redis
 import cluster_checks
 import persist_checks
 import sentinel_checks
+import tls_checks
 from persist_checks import free_port
 
 
@@ -311,6 +313,7 @@ def main():
         persist_checks.checks(binary)
         + cluster_checks.checks(binary)
         + sentinel_checks.checks(binary)
+        + tls_checks.checks(binary)
     )
     for name, check in timed:
         started = time.time()

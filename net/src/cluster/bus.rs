@@ -25,7 +25,7 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotkv_cluster::message::MAX_FRAME;
 use slotkv_cluster::{BusAddr, Cluster, ClusterConfig, Endpoint, Message, NodeId, Output};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use super::conf_file::ConfigFile;
 use crate::config::Settings;
 use crate::server::Shared;
+use crate::tls::MaybeTls;
 
 /// Frames queued for one peer before its link counts as stuck and is dropped.
 const LINK_QUEUE_FRAMES: usize = 1024;
@@ -145,13 +146,14 @@ pub fn bus_port(settings: &Settings, client_port: u16) -> u16 {
     }
 }
 
-fn endpoint(settings: &Settings, client_port: u16, bus_port: u16) -> Endpoint {
+fn endpoint(settings: &Settings, ports: (u16, u16), bus_port: u16) -> Endpoint {
+    let (client_port, tls_port) = ports;
     let cluster = &settings.cluster;
     let or = |announced: u16, actual: u16| if announced == 0 { actual } else { announced };
     Endpoint {
         ip: cluster.announce_ip.clone(),
         port: or(cluster.announce_port, client_port),
-        tls_port: cluster.announce_tls_port,
+        tls_port: or(cluster.announce_tls_port, tls_port),
         bus_port: or(cluster.announce_bus_port, bus_port),
         hostname: cluster.announce_hostname.clone(),
     }
@@ -159,13 +161,14 @@ fn endpoint(settings: &Settings, client_port: u16, bus_port: u16) -> Endpoint {
 
 impl ClusterNode {
     /// Loads nodes.conf (or names a fresh node and writes it) and binds the bus port.
+    /// `ports` are the client port and the TLS port (0: none).
     pub async fn open(
         settings: &Settings,
-        client_port: u16,
+        ports: (u16, u16),
     ) -> Result<(ClusterNode, TcpListener), BusStartError> {
         let conf_path = settings.dir.join(&settings.cluster.config_file);
-        let port = bus_port(settings, client_port);
-        let me = endpoint(settings, client_port, port);
+        let port = bus_port(settings, ports.0);
+        let me = endpoint(settings, ports, port);
         let config = machine_config(settings);
         let now = now_ms();
         let machine = match std::fs::read_to_string(&conf_path) {
@@ -463,7 +466,7 @@ async fn accept_forever(node: Arc<ClusterNode>, listener: TcpListener) {
                     .map(|a| a.ip().to_string())
                     .unwrap_or_default();
                 let addresses = (peer.ip().to_string(), local_ip);
-                tokio::spawn(read_frames(Arc::clone(&node), stream, addresses));
+                tokio::spawn(serve_inbound(Arc::clone(&node), stream, addresses));
             }
             Err(error) => {
                 tracing::warn!("Cluster bus accept failed: {error}");
@@ -473,10 +476,29 @@ async fn accept_forever(node: Arc<ClusterNode>, listener: TcpListener) {
     }
 }
 
+/// An inbound bus connection: the TLS handshake first under `tls-cluster yes`, then its frames.
+async fn serve_inbound(node: Arc<ClusterNode>, stream: TcpStream, addresses: (String, String)) {
+    let Some(shared) = node.shared() else { return };
+    if !shared.config.read().tls.cluster {
+        return read_frames(node, stream, addresses).await;
+    }
+    match shared.tls.accept(stream).await {
+        Ok(tls) => read_frames(node, tls, addresses).await,
+        Err(error) => tracing::warn!(
+            "Cluster bus: TLS handshake with {} failed: {error}",
+            addresses.0
+        ),
+    }
+}
+
 /// Reads frames from an inbound bus connection until it closes or sends garbage.
 /// `addresses`: the peer's IP and ours as the peer reached us (which teaches this node its own
 /// IP when none is announced).
-async fn read_frames(node: Arc<ClusterNode>, mut stream: TcpStream, addresses: (String, String)) {
+async fn read_frames<S: AsyncRead + Unpin>(
+    node: Arc<ClusterNode>,
+    mut stream: S,
+    addresses: (String, String),
+) {
     let (peer_ip, local_ip) = addresses;
     let mut buffer = BytesMut::with_capacity(16 * 1024);
     loop {
@@ -525,15 +547,15 @@ async fn run_link(
     mut frames: mpsc::Receiver<Vec<u8>>,
 ) {
     loop {
-        if let Some(mut stream) = connect(&node, &addr).await {
+        if let Some(stream) = connect(&node, &addr).await {
             tracing::debug!(
                 "Cluster bus: connected to {to} at {}:{}",
                 addr.ip,
                 addr.port
             );
-            let _ = stream.set_nodelay(true);
+            let _ = stream.tcp().set_nodelay(true);
             node.with(|machine, now| machine.link_up(&to, now));
-            let closed = pump(&mut stream, &mut frames).await;
+            let closed = pump(stream, &mut frames).await;
             node.with(|machine, now| machine.link_down(&to, now));
             if closed {
                 return;
@@ -544,14 +566,14 @@ async fn run_link(
 }
 
 /// Writes frames until the queue closes (true) or the connection fails (false).
-async fn pump(stream: &mut TcpStream, frames: &mut mpsc::Receiver<Vec<u8>>) -> bool {
-    let (mut reader, mut writer) = stream.split();
+async fn pump(stream: MaybeTls, frames: &mut mpsc::Receiver<Vec<u8>>) -> bool {
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut scratch = [0u8; 512];
     loop {
         tokio::select! {
             frame = frames.recv() => {
                 let Some(frame) = frame else { return true };
-                if writer.write_all(&frame).await.is_err() {
+                if writer.write_all(&frame).await.is_err() || writer.flush().await.is_err() {
                     return false;
                 }
             }
@@ -564,23 +586,44 @@ async fn pump(stream: &mut TcpStream, frames: &mut mpsc::Receiver<Vec<u8>>) -> b
     }
 }
 
-async fn connect(node: &ClusterNode, addr: &BusAddr) -> Option<TcpStream> {
-    // `bind-source-addr`: the address this node's bus connections start from.
-    let source = node
-        .shared
-        .get()
-        .and_then(Weak::upgrade)
-        .and_then(|shared| crate::exposure::source_address(&shared.config.read().bind_source_addr));
+/// Connects to a peer's bus port (from `bind-source-addr` when set), over TLS under
+/// `tls-cluster yes`.
+async fn connect(node: &ClusterNode, addr: &BusAddr) -> Option<MaybeTls> {
+    let shared = node.shared()?;
+    let (tls, source) = {
+        let config = shared.config.read();
+        let source = crate::exposure::source_address(&config.bind_source_addr);
+        (config.tls.cluster, source)
+    };
+    let (host, stream) = connect_tcp(addr, source).await?;
+    match shared.tls.connect(stream, &host, tls).await {
+        Ok(stream) => Some(stream),
+        Err(error) => {
+            tracing::warn!(
+                "Cluster bus: TLS handshake with {host}:{} failed: {error}",
+                addr.port
+            );
+            None
+        }
+    }
+}
+
+/// The TCP connection to a peer's bus port (by IP, then by hostname), with the host used.
+async fn connect_tcp(
+    addr: &BusAddr,
+    source: Option<std::net::IpAddr>,
+) -> Option<(String, TcpStream)> {
     let attempt = |host: String| async move {
         let connecting = crate::exposure::connect(&host, addr.port, source);
-        tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
             .await
             .ok()?
-            .ok()
+            .ok()?;
+        Some((host, stream))
     };
     if !addr.ip.is_empty() {
-        if let Some(stream) = attempt(addr.ip.clone()).await {
-            return Some(stream);
+        if let Some(connected) = attempt(addr.ip.clone()).await {
+            return Some(connected);
         }
     }
     if addr.hostname.is_empty() {

@@ -94,6 +94,8 @@ pub struct ClusterView {
     allow_reads_when_down: AtomicBool,
     allow_pubsubshard_when_down: AtomicBool,
     preferred_endpoint: AtomicU8,
+    /// `tls-cluster` (fixed at start-up): TLS clients are redirected to TLS ports.
+    tls_cluster: bool,
     /// The state machine's driver, installed once the bus is up.
     node: std::sync::OnceLock<Arc<bus::ClusterNode>>,
 }
@@ -101,7 +103,14 @@ pub struct ClusterView {
 impl ClusterView {
     /// The view of a node that knows only itself and serves no slot (cluster state `fail`),
     /// as a fresh Redis Cluster node starts, until the driver installs a routing.
-    pub fn new(settings: &ClusterSettings, myself: NodeId, port: u16) -> ClusterView {
+    /// `ports` are the client port and the TLS port (0: none); `tls_cluster` is `tls-cluster`.
+    pub fn new(
+        settings: &ClusterSettings,
+        myself: NodeId,
+        ports: (u16, u16),
+        tls_cluster: bool,
+    ) -> ClusterView {
+        let (port, tls_port) = ports;
         let alone = Routing {
             myself: 0,
             nodes: vec![RouteNode {
@@ -112,7 +121,11 @@ impl ClusterView {
                 } else {
                     settings.announce_port
                 },
-                tls_port: settings.announce_tls_port,
+                tls_port: if settings.announce_tls_port == 0 {
+                    tls_port
+                } else {
+                    settings.announce_tls_port
+                },
                 hostname: settings.announce_hostname.clone(),
                 primary: None,
             }],
@@ -128,6 +141,7 @@ impl ClusterView {
             allow_reads_when_down: AtomicBool::new(false),
             allow_pubsubshard_when_down: AtomicBool::new(true),
             preferred_endpoint: AtomicU8::new(0),
+            tls_cluster,
             node: std::sync::OnceLock::new(),
         };
         view.apply_settings(settings);
@@ -177,6 +191,14 @@ impl ClusterView {
             .store(settings.preferred_endpoint_type.index(), Ordering::Relaxed);
     }
 
+    /// The settings the redirection check reads, for a client that came in over TLS or not.
+    pub fn policy_for(&self, tls_client: bool) -> Policy {
+        Policy {
+            tls_ports: tls_client && self.tls_cluster,
+            ..self.policy()
+        }
+    }
+
     /// The settings the redirection check reads.
     pub fn policy(&self) -> Policy {
         Policy {
@@ -185,6 +207,7 @@ impl ClusterView {
             preferred_endpoint: EndpointType::from_index(
                 self.preferred_endpoint.load(Ordering::Relaxed),
             ),
+            tls_ports: false,
         }
     }
 }
@@ -242,8 +265,10 @@ pub fn check(
     let ClientState {
         cluster,
         transaction,
+        tls,
         ..
     } = state;
+    let tls_client = *tls;
     let client = Client {
         asking: cluster.asking,
         readonly: cluster.readonly,
@@ -259,7 +284,7 @@ pub fn check(
         _ => Request::Single(spec, args),
     };
     let mut exists = |key: &[u8]| shared.engine.key_exists(0, key);
-    let policy = view.policy();
+    let policy = view.policy_for(tls_client);
     redirect::redirect(routing, &policy, client, request, &mut exists)
         .err()
         .map(|refusal| Reply::Error(refusal.message(routing, policy)))
@@ -290,11 +315,14 @@ pub fn cluster_mode_refusal(spec: &CommandSpec, args: &[Bytes]) -> Option<Reply>
 /// The error that ends a wait of a blocked client (BLPOP, ...) when the routing changed under
 /// it: the cluster failed, or the slot of its keys is no longer served here (nor imported).
 /// `None` while it may keep waiting. Every blocking command is a write, so READONLY on a
-/// replica never lets one wait there.
-pub fn blocked_refusal(view: &ClusterView, keys: &[Bytes]) -> Option<Reply> {
+/// replica never lets one wait there. `tls_client`: the client came in over TLS (a MOVED then
+/// names the TLS port under `tls-cluster yes`).
+pub fn blocked_refusal(view: &ClusterView, keys: &[Bytes], tls_client: bool) -> Option<Reply> {
     let routing = view.routing();
     let refusal = redirect::blocked_refusal(&routing, keys)?;
-    Some(Reply::Error(refusal.message(&routing, view.policy())))
+    Some(Reply::Error(
+        refusal.message(&routing, view.policy_for(tls_client)),
+    ))
 }
 
 /// Whether `index` is a database index other than 0 (a bad integer is left to the command's

@@ -30,6 +30,8 @@ pub struct Policy {
     pub allow_reads_when_down: bool,
     pub allow_pubsubshard_when_down: bool,
     pub preferred_endpoint: EndpointType,
+    /// Name nodes' TLS ports (a TLS client of a `tls-cluster yes` node, as Redis does).
+    pub tls_ports: bool,
 }
 
 /// The client's cluster flags.
@@ -104,7 +106,11 @@ fn endpoint(routing: &Routing, index: u16, policy: Policy) -> String {
         EndpointType::Hostname => node.hostname.as_str(),
         EndpointType::UnknownEndpoint => "",
     };
-    format!("{host}:{}", node.port)
+    let port = match (policy.tls_ports, node.tls_port) {
+        (true, tls_port) if tls_port != 0 => tls_port,
+        _ => node.port,
+    };
+    format!("{host}:{port}")
 }
 
 /// Whether a command is sharded pub/sub, whose channels are routed like keys.
@@ -310,6 +316,7 @@ mod tests {
         allow_reads_when_down: false,
         allow_pubsubshard_when_down: true,
         preferred_endpoint: EndpointType::Ip,
+        tls_ports: false,
     };
 
     fn args(line: &str) -> Vec<Bytes> {
@@ -604,6 +611,29 @@ mod tests {
                 &[]
             ),
             format!("MOVED {b} :7001")
+        );
+    }
+
+    #[test]
+    fn tls_clients_are_sent_to_tls_ports_when_known() {
+        let mut r = routing(None);
+        let b = own(&mut r, "b", 1);
+        let c = own(&mut r, "c", 2);
+        r.nodes[1].tls_port = 8001;
+        let tls = Policy {
+            tls_ports: true,
+            ..POLICY
+        };
+        let client = Client::default();
+        assert_eq!(
+            check_with(&r, tls, client, "GET b", &[]),
+            format!("MOVED {b} 10.0.0.2:8001")
+        );
+        assert_eq!(check(&r, "GET b"), format!("MOVED {b} 10.0.0.2:7001"));
+        // A node that announced no TLS port is named by its plain port.
+        assert_eq!(
+            check_with(&r, tls, client, "GET c", &[]),
+            format!("MOVED {c} 10.0.0.3:7002")
         );
     }
 }

@@ -16,6 +16,7 @@ use slotkv_persistence::aof::FsyncPolicy;
 
 use crate::cluster::EndpointType;
 use crate::exposure::Permission;
+use crate::tls::{self, AuthClients};
 
 use super::{parse_memory, set_failed, LogLevel, OutputLimit, Settings};
 
@@ -626,6 +627,93 @@ static DIRECTIVES: &[Directive] = &[
         |s, v| set_memory(&mut s.cluster.link_sendbuf_limit_bytes, v, 0),
         |s| s.cluster.link_sendbuf_limit_bytes.to_string(),
     ),
+    one(
+        "tls-port",
+        Mutability::Immutable,
+        |s, v| set_int(&mut s.tls.port, v, 0, 65535),
+        |s| s.tls.port.to_string(),
+    ),
+    one(
+        "tls-cert-file",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.cert_file, v),
+        |s| s.tls.cert_file.clone(),
+    ),
+    one(
+        "tls-key-file",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.key_file, v),
+        |s| s.tls.key_file.clone(),
+    ),
+    one(
+        "tls-key-file-pass",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.key_file_pass, v),
+        |s| s.tls.key_file_pass.clone(),
+    ),
+    one(
+        "tls-client-cert-file",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.client_cert_file, v),
+        |s| s.tls.client_cert_file.clone(),
+    ),
+    one(
+        "tls-client-key-file",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.client_key_file, v),
+        |s| s.tls.client_key_file.clone(),
+    ),
+    one(
+        "tls-client-key-file-pass",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.client_key_file_pass, v),
+        |s| s.tls.client_key_file_pass.clone(),
+    ),
+    one(
+        "tls-ca-cert-file",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.ca_cert_file, v),
+        |s| s.tls.ca_cert_file.clone(),
+    ),
+    one(
+        "tls-ca-cert-dir",
+        Mutability::Mutable,
+        |s, v| set_text(&mut s.tls.ca_cert_dir, v),
+        |s| s.tls.ca_cert_dir.clone(),
+    ),
+    one(
+        "tls-auth-clients",
+        Mutability::Mutable,
+        set_tls_auth_clients,
+        |s| s.tls.auth_clients.name().to_owned(),
+    ),
+    one(
+        "tls-protocols",
+        Mutability::Mutable,
+        set_tls_protocols,
+        |s| s.tls.protocols.clone(),
+    ),
+    one(
+        "tls-ciphersuites",
+        Mutability::Mutable,
+        set_tls_ciphersuites,
+        |s| s.tls.ciphersuites.clone(),
+    ),
+    one("tls-ciphers", Mutability::Mutable, set_tls_ciphers, |s| {
+        s.tls.ciphers.clone()
+    }),
+    one(
+        "tls-replication",
+        Mutability::Mutable,
+        |s, v| set_yes_no(&mut s.tls.replication, v),
+        |s| yes_no(s.tls.replication),
+    ),
+    one(
+        "tls-cluster",
+        Mutability::Immutable,
+        |s, v| set_yes_no(&mut s.tls.cluster, v),
+        |s| yes_no(s.tls.cluster),
+    ),
 ];
 
 /// Names Redis still accepts for renamed directives (before 7.0, listpacks were ziplists):
@@ -1039,6 +1127,34 @@ fn set_preferred_endpoint_type(settings: &mut Settings, arg: &[u8]) -> Result<()
         .into_iter()
         .find(|kind| arg.eq_ignore_ascii_case(kind.name().as_bytes()))
         .ok_or("argument(s) must be one of the following: ip, hostname, unknown-endpoint")?;
+    Ok(())
+}
+
+fn set_tls_auth_clients(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    settings.tls.auth_clients = AuthClients::parse(arg)
+        .ok_or("argument(s) must be one of the following: no, yes, optional")?;
+    Ok(())
+}
+
+/// `tls-protocols`: checked here, so a name rustls lacks is refused when written.
+fn set_tls_protocols(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let value = text(arg)?;
+    tls::names::protocols(&value)?;
+    settings.tls.protocols = value;
+    Ok(())
+}
+
+fn set_tls_ciphersuites(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let value = text(arg)?;
+    tls::names::ciphersuites(&value)?;
+    settings.tls.ciphersuites = value;
+    Ok(())
+}
+
+fn set_tls_ciphers(settings: &mut Settings, arg: &[u8]) -> Result<(), String> {
+    let value = text(arg)?;
+    tls::names::ciphers(&value)?;
+    settings.tls.ciphers = value;
     Ok(())
 }
 

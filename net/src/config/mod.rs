@@ -131,6 +131,8 @@ pub struct Settings {
     pub repl: ReplSettings,
     /// Cluster mode (`cluster-*`).
     pub cluster: ClusterSettings,
+    /// TLS (`tls-*`).
+    pub tls: crate::tls::TlsSettings,
 }
 
 /// One class of `client-output-buffer-limit`: a client whose pending replies pass `hard_bytes`,
@@ -373,6 +375,7 @@ impl Default for Settings {
             aof: AofSettings::default(),
             repl: ReplSettings::default(),
             cluster: ClusterSettings::default(),
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 }
@@ -586,6 +589,20 @@ impl LiveConfig {
         args: &[Bytes],
         peer: &std::net::SocketAddr,
     ) -> Result<Vec<&'static str>, CommandError> {
+        self.set_prepared(args, peer, |_, _| Ok(()))
+            .map(|(names, ())| names)
+    }
+
+    /// CONFIG SET whose new settings must also pass `prepare` (given the names set and the new
+    /// settings) before they replace the old ones: what `prepare` builds from them (a TLS
+    /// context read from the new files) is returned with the names, and its error leaves the
+    /// old settings in place. `peer` is the client's address (`enable-protected-configs`).
+    pub fn set_prepared<T>(
+        &self,
+        args: &[Bytes],
+        peer: &std::net::SocketAddr,
+        prepare: impl FnOnce(&[&'static str], &Settings) -> Result<T, CommandError>,
+    ) -> Result<(Vec<&'static str>, T), CommandError> {
         if args.is_empty() {
             return Err(CommandError::WrongArity("config|set".to_owned()));
         }
@@ -605,9 +622,11 @@ impl LiveConfig {
                 .apply(&mut draft, &[value.as_ref()])
                 .map_err(|reason| set_failed(directive.name.as_bytes(), &reason))?;
         }
+        let names: Vec<&'static str> = targets.iter().map(|directive| directive.name).collect();
+        let prepared = prepare(&names, &draft)?;
         *settings = draft;
         self.generation.fetch_add(1, Ordering::Release);
-        Ok(targets.iter().map(|directive| directive.name).collect())
+        Ok((names, prepared))
     }
 }
 
@@ -624,7 +643,7 @@ impl LiveConfig {
 }
 
 /// CONFIG SET's error naming the argument at fault.
-fn set_failed(name: &[u8], reason: &str) -> CommandError {
+pub(crate) fn set_failed(name: &[u8], reason: &str) -> CommandError {
     CommandError::err(format!(
         "CONFIG SET failed (possibly related to argument '{}') - {reason}",
         String::from_utf8_lossy(name)

@@ -263,6 +263,7 @@ fn file_with_comments_quotes_and_repeats() {
             },
             repl: super::ReplSettings::default(),
             cluster: super::ClusterSettings::default(),
+            tls: crate::tls::TlsSettings::default(),
         }
     );
     for (line, reason) in [
@@ -658,9 +659,9 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        105,
+        120,
         "17 directives, 4 exposure directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
-         17 replication directives, 3 ACL directives, 18 cluster directives and 17 aliases"
+         17 replication directives, 3 ACL directives, 18 cluster directives, 15 TLS directives and 17 aliases"
     );
     assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
     assert!(all.contains(&pair("appendfsync", "everysec")));
@@ -1190,4 +1191,49 @@ fn every_config_get_value_sets_back_unchanged() {
             }
         }
     }
+}
+
+#[test]
+fn tls_directives_are_read_checked_and_printed() {
+    let mut settings = Settings::default();
+    for (name, value) in [
+        ("tls-port", "6380"),
+        ("tls-auth-clients", "optional"),
+        ("tls-protocols", "TLSv1.2 TLSv1.3"),
+        ("tls-ciphersuites", "TLS_AES_256_GCM_SHA384"),
+        ("tls-ciphers", "ECDHE-RSA-AES256-GCM-SHA384"),
+        ("tls-replication", "yes"),
+        ("tls-cluster", "yes"),
+    ] {
+        apply_directive(&mut settings, name.as_bytes(), &[value.as_bytes()]).unwrap();
+    }
+    assert_eq!(settings.tls.port, 6380);
+    assert_eq!(settings.tls.auth_clients, crate::tls::AuthClients::Optional);
+    assert!(settings.tls.replication && settings.tls.cluster);
+    assert_eq!(
+        apply_directive(&mut settings, b"tls-auth-clients", &[b"maybe"]).unwrap_err(),
+        "argument(s) must be one of the following: no, yes, optional"
+    );
+    assert!(
+        apply_directive(&mut settings, b"tls-protocols", &[b"TLSv1"])
+            .unwrap_err()
+            .contains("TLSv1.2 and TLSv1.3 only")
+    );
+    assert!(
+        apply_directive(&mut settings, b"tls-ciphers", &[b"RC4-MD5"])
+            .unwrap_err()
+            .contains("RC4-MD5")
+    );
+    let live = LiveConfig::new(settings);
+    assert_eq!(
+        live.get(&args(&["tls-auth-clients"])),
+        Reply::Map(vec![(
+            Reply::bulk(&b"tls-auth-clients"[..]),
+            Reply::text("optional".to_owned())
+        )])
+    );
+    assert!(matches!(
+        live.set(&args(&["tls-port", "6381"]), &local_peer()),
+        Err(error) if error.to_string().contains("can't set immutable config")
+    ));
 }

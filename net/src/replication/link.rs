@@ -15,12 +15,12 @@ use slotkv_engine::command::{CommandTable, Handler};
 use slotkv_engine::propagate::encode_resp_array;
 use slotkv_engine::Session;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::backlog::Backlog;
 use super::{backlog_capacity, random_id, Feed, LinkState, PrimaryInfo, Replication};
 use crate::resp::{ParseLimits, RequestDecoder};
 use crate::server::Shared;
+use crate::tls::MaybeTls;
 
 /// Longest status line accepted from a primary during the handshake.
 const LINE_BYTES_MAX: usize = 64 * 1024;
@@ -267,6 +267,10 @@ async fn session(
         .clients
         .register(peer, local, socket, u64::MAX)
         .ok_or_else(|| LinkError::Refused("the client table is full".to_owned()))?;
+    // `tls-replication yes`: the link speaks TLS, the primary's certificate checked against
+    // this node's CA.
+    let use_tls = shared.config.read().tls.replication;
+    let stream = shared.tls.connect(stream, host, use_tls).await?;
     registration
         .info
         .set_role(crate::clients::ReplicationRole::Primary);
@@ -291,8 +295,13 @@ async fn session(
             return Err(LinkError::Refused(reply));
         }
     }
+    // Over TLS the replica is reached on its TLS port, as Redis announces it.
+    let own_port = match (use_tls, shared.tls_port) {
+        (true, tls_port) if tls_port != 0 => tls_port,
+        _ => shared.port,
+    };
     let listening_port = match settings.announce_port {
-        0 => shared.port,
+        0 => own_port,
         port => port,
     }
     .to_string();
@@ -352,7 +361,7 @@ async fn session(
 
 /// The connection to the primary, with what was read but not used yet.
 struct Link {
-    stream: TcpStream,
+    stream: MaybeTls,
     buffer: BytesMut,
     timeout: Duration,
 }
@@ -366,6 +375,7 @@ impl Link {
         let mut out = Vec::new();
         encode_resp_array(&args, &mut out);
         self.stream.write_all(&out).await?;
+        self.stream.flush().await?;
         Ok(())
     }
 

@@ -17,8 +17,7 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotkv_engine::Snapshot;
 use slotkv_persistence::rdb::WriterOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::{Feed, Replication};
@@ -366,9 +365,9 @@ impl Replication {
 
 /// Serves a replica on its connection after PSYNC/SYNC: the sync, then the stream, reading
 /// its acknowledgements meanwhile, until the connection or the replica's queue fails.
-pub async fn serve_replica(
+pub async fn serve_replica<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    stream: &mut TcpStream,
+    stream: &mut S,
     read_buffer: &mut BytesMut,
     client: &crate::connection::ClientState,
     request: SyncRequest,
@@ -379,6 +378,7 @@ pub async fn serve_replica(
             stream
                 .write_all(format!("-ERR {refusal}\r\n").as_bytes())
                 .await?;
+            stream.flush().await?;
             return Ok(());
         }
     }
@@ -386,6 +386,7 @@ pub async fn serve_replica(
         stream
             .write_all(b"-NOMASTERLINK Can't SYNC while failing over\r\n")
             .await?;
+        stream.flush().await?;
         return Ok(());
     }
     let unlinked = repl
@@ -398,6 +399,7 @@ pub async fn serve_replica(
         stream
             .write_all(b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n")
             .await?;
+        stream.flush().await?;
         return Ok(());
     }
     client
@@ -457,9 +459,9 @@ pub async fn serve_replica(
 }
 
 /// Sends the snapshot as an RDB: `$EOF:<mark>\r\n<rdb><mark>` or `$<len>\r\n<rdb>`.
-async fn send_rdb(
+async fn send_rdb<S: AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    stream: &mut TcpStream,
+    stream: &mut S,
     snapshot: Snapshot,
     eof_marker: bool,
 ) -> std::io::Result<()> {
@@ -534,9 +536,9 @@ impl std::io::Write for ChannelWriter {
 }
 
 /// Sends queued stream bytes as they come and reads REPLCONF ACKs.
-async fn stream_to_replica(
+async fn stream_to_replica<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    stream: &mut TcpStream,
+    stream: &mut S,
     read_buffer: &mut BytesMut,
     out: &Arc<ReplicaOut>,
 ) -> std::io::Result<()> {
@@ -549,6 +551,8 @@ async fn stream_to_replica(
                     stream.write_all(&chunk).await?;
                     shared.stats.net_output_bytes.add(chunk.len() as i64);
                 }
+                // A TLS session may hold the last record back until flushed.
+                stream.flush().await?;
             }
             Err(ServeEnd::Closed) => return Ok(()),
             Err(ServeEnd::Overflow) => {

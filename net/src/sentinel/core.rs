@@ -35,13 +35,19 @@ pub struct Shared {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// The last client id given (HELLO's `id`).
     client_ids: std::sync::atomic::AtomicU64,
+    /// TLS for the TLS port and, under `tls-replication yes`, for every outbound link.
+    pub tls: crate::tls::TlsState,
+    /// `tls-replication`: links to monitored servers and other sentinels speak TLS.
+    pub tls_links: bool,
 }
 
 impl Shared {
+    /// `tls` is the TLS context and whether outbound links use it (`tls-replication`).
     pub fn new(
         machine: Sentinel,
         config_path: PathBuf,
         requirepass: Option<String>,
+        tls: (crate::tls::TlsContext, bool),
     ) -> Arc<Shared> {
         Arc::new(Shared {
             core: Mutex::new(Core {
@@ -54,6 +60,8 @@ impl Shared {
             events: broadcast::channel(EVENT_QUEUE).0,
             shutdown: tokio::sync::watch::channel(false).0,
             client_ids: std::sync::atomic::AtomicU64::new(0),
+            tls: crate::tls::TlsState::new(tls.0),
+            tls_links: tls.1,
         })
     }
 

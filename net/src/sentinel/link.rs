@@ -10,12 +10,15 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use slotkv_sentinel::hello::HELLO_CHANNEL;
 use slotkv_sentinel::{LinkSpec, MasterDownReply, PeerKind, Request};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf,
+};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::core::Shared;
 use crate::resp::encode_request;
+use crate::tls::MaybeTls;
 
 /// Requests queued per link before new ones are dropped (a stuck link must not grow memory).
 pub const QUEUE_MAX: usize = 64;
@@ -65,20 +68,26 @@ impl std::fmt::Display for LinkError {
 
 /// One connection speaking RESP as a client.
 struct Conn {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+    reader: BufReader<ReadHalf<MaybeTls>>,
+    writer: WriteHalf<MaybeTls>,
     local_ip: String,
 }
 
 impl Conn {
-    async fn open(spec: &LinkSpec) -> Result<Conn, LinkError> {
+    /// Connects (over TLS under `tls-replication yes`, as Redis Sentinel does) and
+    /// authenticates.
+    async fn open(shared: &Shared, spec: &LinkSpec) -> Result<Conn, LinkError> {
         let address = (spec.addr.host.as_str(), spec.addr.port);
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
             .await
             .map_err(|_| LinkError::Timeout)??;
         stream.set_nodelay(true)?;
         let local_ip = stream.local_addr()?.ip().to_string();
-        let (read, writer) = stream.into_split();
+        let stream = shared
+            .tls
+            .connect(stream, &spec.addr.host, shared.tls_links)
+            .await?;
+        let (read, writer) = tokio::io::split(stream);
         let mut conn = Conn {
             reader: BufReader::new(read),
             writer,
@@ -100,6 +109,7 @@ impl Conn {
         let mut out = BytesMut::new();
         encode_request(&args, &mut out);
         self.writer.write_all(&out).await?;
+        self.writer.flush().await?;
         Ok(())
     }
 
@@ -190,7 +200,7 @@ async fn command_link(
     _alive: tokio::sync::watch::Sender<()>,
 ) {
     loop {
-        let mut conn = match Conn::open(&spec).await {
+        let mut conn = match Conn::open(&shared, &spec).await {
             Ok(conn) => conn,
             Err(error) => {
                 tracing::debug!("sentinel link to {} failed: {error}", spec.addr);
@@ -325,7 +335,7 @@ async fn hello_link(
 ) {
     loop {
         let session = async {
-            let mut conn = Conn::open(&spec).await?;
+            let mut conn = Conn::open(&shared, &spec).await?;
             conn.send(&["SUBSCRIBE".to_owned(), HELLO_CHANNEL.to_owned()])
                 .await?;
             loop {

@@ -135,6 +135,26 @@ fn run(settings: Settings, config: SentinelConfig, path: PathBuf) -> Result<(), 
     runtime.block_on(serve(settings, config, path))
 }
 
+/// Listens on `port` at each of `binds`; nothing when `port` is `None`.
+async fn bind_each(
+    binds: &[String],
+    port: Option<u16>,
+) -> Result<Vec<tokio::net::TcpListener>, String> {
+    let Some(port) = port else {
+        return Ok(Vec::new());
+    };
+    let mut listeners = Vec::new();
+    for host in binds {
+        let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+            .await
+            .map_err(|e| {
+                format!("Could not create server TCP listening socket {host}:{port}: {e}")
+            })?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
 async fn serve(settings: Settings, config: SentinelConfig, path: PathBuf) -> Result<(), String> {
     let binds: Vec<String> = if settings.bind.is_empty() {
         vec!["0.0.0.0".into()]
@@ -145,22 +165,29 @@ async fn serve(settings: Settings, config: SentinelConfig, path: PathBuf) -> Res
             .map(|b| b.trim_start_matches('-').to_owned())
             .collect()
     };
-    let mut listeners = Vec::new();
-    for host in &binds {
-        let listener = tokio::net::TcpListener::bind((host.as_str(), settings.port))
-            .await
-            .map_err(|e| {
-                format!(
-                    "Could not create server TCP listening socket {host}:{}: {e}",
-                    settings.port
-                )
-            })?;
-        listeners.push(listener);
-    }
-    let port = listeners
-        .first()
-        .and_then(|l| l.local_addr().ok())
-        .map_or(settings.port, |a| a.port());
+    let tls = crate::tls::TlsContext::build(&settings.tls)
+        .map_err(|e| format!("Failed to configure TLS: {e}"))?;
+    // `port 0` with a `tls-port`: TLS only, as for the server.
+    let plain_port = (settings.port != 0 || settings.tls.port == 0).then_some(settings.port);
+    let listeners = bind_each(&binds, plain_port).await?;
+    let tls_listeners = bind_each(
+        &binds,
+        (settings.tls.port != 0).then_some(settings.tls.port),
+    )
+    .await?;
+    let bound = |listeners: &[tokio::net::TcpListener]| {
+        listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    };
+    // Other sentinels reach this one where its links go: the TLS port under tls-replication.
+    let port = match (settings.tls.replication, bound(&tls_listeners)) {
+        (true, Some(tls_port)) => tls_port,
+        _ => bound(&listeners)
+            .or(bound(&tls_listeners))
+            .unwrap_or(settings.port),
+    };
     let seed = u64::from(std::process::id())
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -168,7 +195,12 @@ async fn serve(settings: Settings, config: SentinelConfig, path: PathBuf) -> Res
                 u64::try_from(d.as_nanos() & u128::from(u64::MAX)).unwrap_or(0)
             });
     let machine = Sentinel::new(config, port, seed, 0);
-    let shared = core::Shared::new(machine, path, settings.requirepass.clone());
+    let shared = core::Shared::new(
+        machine,
+        path,
+        settings.requirepass.clone(),
+        (tls, settings.tls.replication),
+    );
     shared.with(|core, _| {
         tracing::warn!("Sentinel ID is {}", core.machine.myid());
     });
@@ -182,7 +214,10 @@ async fn serve(settings: Settings, config: SentinelConfig, path: PathBuf) -> Res
         std::process::id()
     );
     for listener in listeners {
-        tokio::spawn(server::serve(shared.clone(), listener));
+        tokio::spawn(server::serve(shared.clone(), listener, false));
+    }
+    for listener in tls_listeners {
+        tokio::spawn(server::serve(shared.clone(), listener, true));
     }
     let timer = tokio::spawn(shared.clone().run_timer());
     let signals = shared.clone();

@@ -9,7 +9,7 @@ use slotkv_engine::glob::glob_match;
 use slotkv_engine::reply::Reply;
 use slotkv_engine::CommandError;
 use slotkv_sentinel::hello::HELLO_CHANNEL;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
@@ -19,15 +19,20 @@ use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 /// Largest unparsed input a client may leave buffered.
 const QUERY_BYTES_MAX: usize = 1024 * 1024;
 
-/// Accepts clients until shutdown.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts clients until shutdown; `tls` marks the TLS port, whose clients start with a
+/// handshake.
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
     let mut shutdown = shared.shutdown.subscribe();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
+                if let Ok((stream, peer)) = accepted {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(client(shared.clone(), stream));
+                    if tls {
+                        tokio::spawn(tls_client(shared.clone(), stream, peer));
+                    } else {
+                        tokio::spawn(client(shared.clone(), stream));
+                    }
                 }
             }
             _ = shutdown.changed() => return,
@@ -51,7 +56,20 @@ impl Client {
     }
 }
 
-async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
+async fn tls_client(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAddr) {
+    match shared.tls.accept(stream).await {
+        Ok(tls) => client(shared, tls).await,
+        Err(error) => tracing::debug!("Error accepting a client connection: {error} (addr={peer})"),
+    }
+}
+
+/// Writes `out` and flushes it (a TLS session holds its last record until flushed).
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8]) -> std::io::Result<()> {
+    stream.write_all(out).await?;
+    stream.flush().await
+}
+
+async fn client<S: AsyncRead + AsyncWrite + Unpin>(shared: Arc<Shared>, mut stream: S) {
     let mut state = Client {
         id: shared.next_client_id(),
         protocol: Protocol::Resp2,
@@ -72,7 +90,7 @@ async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
                     if let Ok((channel, message)) = event {
                         push_event(&state, &channel, &message, &mut out);
                     }
-                    if !out.is_empty() && stream.write_all(&out).await.is_err() {
+                    if !out.is_empty() && send(&mut stream, &out).await.is_err() {
                         return;
                     }
                     continue;
@@ -90,7 +108,7 @@ async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
                 Ok(Some(args)) => {
                     let quit = execute(&shared, &mut state, &args, &mut out);
                     if quit {
-                        let _ = stream.write_all(&out).await;
+                        let _ = send(&mut stream, &out).await;
                         return;
                     }
                 }
@@ -101,7 +119,7 @@ async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
                         state.protocol,
                         &mut out,
                     );
-                    let _ = stream.write_all(&out).await;
+                    let _ = send(&mut stream, &out).await;
                     return;
                 }
             }
@@ -109,7 +127,7 @@ async fn client(shared: Arc<Shared>, mut stream: TcpStream) {
         if input.len() > QUERY_BYTES_MAX {
             return;
         }
-        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+        if !out.is_empty() && send(&mut stream, &out).await.is_err() {
             return;
         }
     }
