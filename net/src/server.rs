@@ -238,7 +238,7 @@ pub struct Server {
     /// Listeners of the TLS port.
     tls_listeners: Vec<TcpListener>,
     /// Cluster mode: the driver and its bound bus port, started by `run`.
-    cluster_bus: Option<(Arc<crate::cluster::bus::ClusterNode>, TcpListener)>,
+    cluster_bus: Option<(Arc<crate::cluster::bus::ClusterNode>, Vec<TcpListener>)>,
 }
 
 /// Why the server could not start.
@@ -340,9 +340,10 @@ impl Server {
             port => port,
         };
         let cluster_bus = if settings.cluster.enabled {
-            let (node, bus) = crate::cluster::bus::ClusterNode::open(&settings, (port, tls_port))
-                .await
+            let node = crate::cluster::bus::ClusterNode::open(&settings, (port, tls_port))
                 .map_err(StartError::Cluster)?;
+            // The bus listens wherever clients do, as Redis's does.
+            let bus = bind_all(&settings, node.bus_port()).await?;
             Some((Arc::new(node), bus))
         } else {
             None

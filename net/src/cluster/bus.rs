@@ -51,8 +51,6 @@ const TICK: Duration = Duration::from_millis(100);
 pub enum BusStartError {
     /// nodes.conf exists but cannot be read or parsed.
     Config(PathBuf, String),
-    /// The bus port cannot be bound.
-    Bind(u16, std::io::Error),
 }
 
 impl std::fmt::Display for BusStartError {
@@ -63,12 +61,6 @@ impl std::fmt::Display for BusStartError {
                 "Unrecoverable error: corrupted cluster config file \"{}\": {reason}",
                 path.display()
             ),
-            BusStartError::Bind(port, error) => {
-                write!(
-                    f,
-                    "Failed listening on the cluster bus port {port}: {error}"
-                )
-            }
         }
     }
 }
@@ -160,12 +152,10 @@ fn endpoint(settings: &Settings, ports: (u16, u16), bus_port: u16) -> Endpoint {
 }
 
 impl ClusterNode {
-    /// Loads nodes.conf (or names a fresh node and writes it) and binds the bus port.
-    /// `ports` are the client port and the TLS port (0: none).
-    pub async fn open(
-        settings: &Settings,
-        ports: (u16, u16),
-    ) -> Result<(ClusterNode, TcpListener), BusStartError> {
+    /// Loads nodes.conf (or names a fresh node and writes it). `ports` are the client port
+    /// and the TLS port (0: none); the server binds [`ClusterNode::bus_port`] at every `bind`
+    /// address.
+    pub fn open(settings: &Settings, ports: (u16, u16)) -> Result<ClusterNode, BusStartError> {
         let conf_path = settings.dir.join(&settings.cluster.config_file);
         let port = bus_port(settings, ports.0);
         let me = endpoint(settings, ports, port);
@@ -180,19 +170,14 @@ impl ClusterNode {
             }
             Err(e) => return Err(BusStartError::Config(conf_path, e.to_string())),
         };
-        let host = settings.bind.first().map_or("0.0.0.0", String::as_str);
-        let listener = TcpListener::bind((host, port))
-            .await
-            .map_err(|e| BusStartError::Bind(port, e))?;
-        let node = ClusterNode {
+        Ok(ClusterNode {
             machine: Mutex::new(machine),
             links: Mutex::new(HashMap::new()),
             conf_file: ConfigFile::open(conf_path),
             bus_port: port,
             shared: OnceLock::new(),
             links_dropped: AtomicU64::new(0),
-        };
-        Ok((node, listener))
+        })
     }
 
     /// Connects the driver to the server and publishes the loaded state (the routing view,
@@ -423,7 +408,7 @@ fn delete_slot_keys(engine: &slotkv_engine::Engine, slots: &[u16]) -> usize {
 pub fn start(
     shared: &Arc<Shared>,
     node: &Arc<ClusterNode>,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
 ) -> Vec<JoinHandle<()>> {
     // A replica in nodes.conf resumes replicating its primary at once.
     let primary = node.read(|machine| {
@@ -434,10 +419,15 @@ pub fn start(
     if let Some((primary, ip, port)) = primary {
         apply(shared, Output::Replicate { primary, ip, port });
     }
-    vec![
-        tokio::spawn(accept_forever(Arc::clone(node), listener)),
-        tokio::spawn(tick_forever(Arc::clone(shared), Arc::clone(node))),
-    ]
+    let mut tasks: Vec<JoinHandle<()>> = listeners
+        .into_iter()
+        .map(|listener| tokio::spawn(accept_forever(Arc::clone(node), listener)))
+        .collect();
+    tasks.push(tokio::spawn(tick_forever(
+        Arc::clone(shared),
+        Arc::clone(node),
+    )));
+    tasks
 }
 
 async fn tick_forever(shared: Arc<Shared>, node: Arc<ClusterNode>) {
