@@ -37,12 +37,19 @@ fn wait_until(what: &str, done: impl FnMut() -> bool) {
 
 /// Waits until `replica` is linked and has applied everything `primary` streamed.
 fn wait_caught_up(primary: &mut Connection, replica: &mut Connection) {
-    wait_until("the replica to catch up", || {
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
         let target = info_field(primary, "master_repl_offset");
-        info_field(replica, "master_link_status").as_deref() == Some("up")
-            && target.is_some()
-            && info_field(replica, "slave_repl_offset") == target
-    });
+        let link = info_field(replica, "master_link_status");
+        let offset = info_field(replica, "slave_repl_offset");
+        if link.as_deref() == Some("up") && target.is_some() && offset == target {
+            return;
+        }
+        seen = format!("primary offset {target:?}, replica link {link:?} at {offset:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for the replica to catch up: {seen}");
 }
 
 /// Every key of every database with its type, value and whether it has a deadline.

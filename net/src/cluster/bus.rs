@@ -51,6 +51,8 @@ const TICK: Duration = Duration::from_millis(100);
 pub enum BusStartError {
     /// nodes.conf exists but cannot be read or parsed.
     Config(PathBuf, String),
+    /// The client port is too high for the bus port to be 10000 above it.
+    PortTooHigh(u16),
 }
 
 impl std::fmt::Display for BusStartError {
@@ -60,6 +62,12 @@ impl std::fmt::Display for BusStartError {
                 f,
                 "Unrecoverable error: corrupted cluster config file \"{}\": {reason}",
                 path.display()
+            ),
+            BusStartError::PortTooHigh(port) => write!(
+                f,
+                "Redis port number too high. Cluster communication port is 10,000 port numbers \
+                 higher than your Redis port. Your Redis port number must be 55535 or less \
+                 (it is {port}), or set cluster-port."
             ),
         }
     }
@@ -130,14 +138,6 @@ pub fn machine_config(settings: &Settings) -> ClusterConfig {
     }
 }
 
-/// The bus port: `cluster-port`, or the client port + 10000.
-pub fn bus_port(settings: &Settings, client_port: u16) -> u16 {
-    match settings.cluster.port {
-        0 => client_port.saturating_add(10_000),
-        port => port,
-    }
-}
-
 fn endpoint(settings: &Settings, ports: (u16, u16), bus_port: u16) -> Endpoint {
     let (client_port, tls_port) = ports;
     let cluster = &settings.cluster;
@@ -157,7 +157,10 @@ impl ClusterNode {
     /// address.
     pub fn open(settings: &Settings, ports: (u16, u16)) -> Result<ClusterNode, BusStartError> {
         let conf_path = settings.dir.join(&settings.cluster.config_file);
-        let port = bus_port(settings, ports.0);
+        let port = settings
+            .cluster
+            .bus_port(ports.0)
+            .ok_or(BusStartError::PortTooHigh(ports.0))?;
         let me = endpoint(settings, ports, port);
         let config = machine_config(settings);
         let now = now_ms();

@@ -215,11 +215,12 @@ impl Default for ClusterSettings {
 }
 
 impl ClusterSettings {
-    /// The cluster bus port for a node whose clients connect to `client_port`.
-    pub fn bus_port(&self, client_port: u16) -> u16 {
+    /// The cluster bus port for a node whose clients connect to `client_port`: `cluster-port`,
+    /// or the client port + 10000 (`None` when that passes 65535).
+    pub fn bus_port(&self, client_port: u16) -> Option<u16> {
         match self.port {
-            0 => client_port.wrapping_add(10_000),
-            port => port,
+            0 => client_port.checked_add(10_000),
+            port => Some(port),
         }
     }
 }

@@ -978,7 +978,8 @@ fn cluster_directives_take_redis_values_and_defaults() {
     assert!(!defaults.enabled);
     assert_eq!(defaults.config_file, "nodes.conf");
     assert_eq!(defaults.node_timeout_ms, 15_000);
-    assert_eq!(defaults.bus_port(6379), 16379);
+    assert_eq!(defaults.bus_port(6379), Some(16379));
+    assert_eq!(defaults.bus_port(60000), None);
     assert!(defaults.require_full_coverage && defaults.allow_pubsubshard_when_down);
     assert!(!defaults.allow_reads_when_down && !defaults.replica_no_failover);
     let settings = load(
@@ -1015,7 +1016,7 @@ fn cluster_directives_take_redis_values_and_defaults() {
             link_sendbuf_limit_bytes: 1024 * 1024,
         }
     );
-    assert_eq!(settings.cluster.bus_port(7000), 17777);
+    assert_eq!(settings.cluster.bus_port(7000), Some(17777));
     for (line, reason) in [
         (
             "cluster-announce-hostname a_b",

@@ -429,10 +429,17 @@ impl Link {
             }
             let mut rdb = Vec::new();
             loop {
+                // The primary streams commands right after the mark, so one read may hold the
+                // end of the RDB, the mark and the start of the stream: look for the mark in
+                // what just came (and the mark's length before it), not only at the end.
+                let scan_from = rdb.len().saturating_sub(mark.len() - 1);
                 rdb.extend_from_slice(&self.buffer);
                 self.buffer.clear();
-                if rdb.ends_with(&mark) {
-                    rdb.truncate(rdb.len() - mark.len());
+                if let Some(at) = find(&rdb[scan_from..], &mark) {
+                    let end = scan_from + at;
+                    let stream = rdb.split_off(end + mark.len());
+                    rdb.truncate(end);
+                    self.buffer.extend_from_slice(&stream);
                     return Ok(rdb);
                 }
                 self.fill().await?;
@@ -448,6 +455,11 @@ impl Link {
         }
         Ok(self.buffer.split_to(len).to_vec())
     }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// What applying a unit asks of the link.
