@@ -50,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let pair = [Bytes::from(name.clone()), Bytes::from(value.clone())];
-        match live.set(&pair) {
+        // A loopback caller, so protected configs follow `enable-protected-configs local`.
+        let caller = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        match live.set(&pair, &caller) {
             Ok(_) => {}
             Err(error) => {
                 let error = error.to_string();
