@@ -224,7 +224,9 @@ fn render_master(m: &MasterConfig, lines: &mut Vec<String>) {
     let name = quote(&m.name);
     lines.push(format!(
         "sentinel monitor {name} {} {} {}",
-        m.addr.host, m.addr.port, m.quorum
+        quote(&m.addr.host),
+        m.addr.port,
+        m.quorum
     ));
     if m.down_after_ms != DEFAULT_DOWN_AFTER_MS {
         lines.push(format!(
@@ -255,13 +257,15 @@ fn render_master(m: &MasterConfig, lines: &mut Vec<String>) {
     for addr in &m.known_replicas {
         lines.push(format!(
             "sentinel known-replica {name} {} {}",
-            addr.host, addr.port
+            quote(&addr.host),
+            addr.port
         ));
     }
     for (addr, runid) in &m.known_sentinels {
         lines.push(format!(
             "sentinel known-sentinel {name} {} {} {runid}",
-            addr.host, addr.port
+            quote(&addr.host),
+            addr.port
         ));
     }
     for words in &m.kept_lines {
@@ -413,6 +417,27 @@ mod tests {
             .expect("monitor");
         assert!(config.apply(&words("monitor m 127.0.0.1 6380 1")).is_err());
         assert!(config.apply(&words("parallel-syncs m 0")).is_err());
+    }
+
+    /// Found by the sentinel_conf fuzz target: a host that needs quotes was written bare,
+    /// and the rewritten file lost the replica.
+    #[test]
+    fn hosts_that_need_quotes_survive_a_rewrite() {
+        let mut config = SentinelConfig::default();
+        config
+            .apply(&words("monitor m 127.0.0.1 6380 1"))
+            .expect("monitor");
+        let replica: Vec<String> = ["known-replica", "m", "myp'b!ter", "4"]
+            .iter()
+            .map(|w| (*w).to_owned())
+            .collect();
+        config.apply(&replica).expect("known-replica");
+        let mut lines = Vec::new();
+        render_master(&config.masters[0], &mut lines);
+        assert!(
+            lines.contains(&"sentinel known-replica m \"myp'b!ter\" 4".to_owned()),
+            "{lines:?}"
+        );
     }
 
     #[test]
