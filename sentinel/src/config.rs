@@ -189,7 +189,7 @@ impl SentinelConfig {
     pub fn render(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(id) = &self.myid {
-            lines.push(format!("sentinel myid {id}"));
+            lines.push(format!("sentinel myid {}", quote(id)));
         }
         if self.deny_scripts_reconfig {
             lines.push("sentinel deny-scripts-reconfig yes".to_owned());
@@ -263,9 +263,10 @@ fn render_master(m: &MasterConfig, lines: &mut Vec<String>) {
     }
     for (addr, runid) in &m.known_sentinels {
         lines.push(format!(
-            "sentinel known-sentinel {name} {} {} {runid}",
+            "sentinel known-sentinel {name} {} {} {}",
             quote(&addr.host),
-            addr.port
+            addr.port,
+            quote(runid)
         ));
     }
     for words in &m.kept_lines {
