@@ -14,6 +14,7 @@
 //! - [`introspect`]: COMMAND and its subcommands, from the engine's command table.
 //! - [`info`]: INFO in Redis's format.
 //! - [`clients`]: the connected-client table (CLIENT LIST/KILL, maxclients).
+//! - [`fd_limit`]: the open-files limit raised to fit `maxclients`.
 //! - [`memory`]: allocator and process memory figures.
 //! - [`cluster`]: cluster mode's data path: redirections (MOVED, ASK, ...) and cluster commands.
 //! - [`migrate`]: MIGRATE, moving keys to another server without blocking other clients.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod connection;
 pub mod digest;
 pub mod exposure;
+pub mod fd_limit;
 pub mod info;
 pub mod introspect;
 pub mod logging;

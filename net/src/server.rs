@@ -299,10 +299,11 @@ fn random_hex_id() -> String {
 impl Server {
     /// Opens the engine and binds every configured address (must run inside a tokio runtime).
     pub async fn bind(
-        settings: Settings,
+        mut settings: Settings,
         config_file: Option<std::path::PathBuf>,
     ) -> Result<Server, StartError> {
         crate::memory::note_startup();
+        settings.maxclients = crate::fd_limit::adjust_at_startup(settings.maxclients);
         let acl = crate::acl::Acl::from_settings(&settings).map_err(StartError::Acl)?;
         let command_names = crate::exposure::CommandNames::from_renames(&settings.renamed_commands)
             .map_err(|reason| StartError::Rename(reason.to_owned()))?;

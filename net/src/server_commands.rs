@@ -413,6 +413,7 @@ fn config_set(
     client: &ClientState,
     args: &[Bytes],
 ) -> Result<Reply, CommandError> {
+    check_maxclients_fits(&args[2..])?;
     let (changed, tls) =
         shared
             .config
@@ -471,6 +472,25 @@ fn config_set(
         }
     }
     Ok(Reply::Ok)
+}
+
+/// Refuses a `maxclients` among CONFIG SET's pairs that the open-files limit cannot hold,
+/// as Redis does, before anything is set.
+fn check_maxclients_fits(pairs: &[Bytes]) -> Result<(), CommandError> {
+    for pair in pairs.chunks_exact(2) {
+        if !is_keyword(&pair[0], "maxclients") {
+            continue;
+        }
+        // A value that is not a number is left to CONFIG SET's own error.
+        if let Ok(wanted) = u64::try_from(parse_i64_arg(&pair[1]).unwrap_or(0)) {
+            crate::fd_limit::reserve_for(wanted).map_err(|fitting| {
+                CommandError::err(format!(
+                    "CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {fitting}"
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn auth(shared: &Shared, client: &mut ClientState, args: &[Bytes]) -> Result<Reply, CommandError> {

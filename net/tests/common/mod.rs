@@ -230,6 +230,7 @@ impl RawClient {
     /// Reads one whole reply as raw text (enough for simple, nested and bulk replies).
     pub fn reply(&mut self) -> String {
         let line = self.line();
+        assert!(!line.is_empty(), "the server closed the connection");
         let mut out = line.clone();
         let (kind, rest) = line.split_at(1);
         let count: i64 = rest.trim_end().parse().unwrap_or(-1);
