@@ -1,5 +1,6 @@
-//! Engine GET/SET throughput at one and two threads, without any network: the ceiling the
-//! server can reach. Run with `cargo bench -p slotkv-benches --bench engine`.
+//! Engine GET/SET throughput at one and two threads, and ZPOPMIN on a sorted set of a million
+//! members (redis-benchmark's shape), without any network: the ceiling the server can reach.
+//! Run with `cargo bench -p slotkv-benches --bench engine`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,5 +90,55 @@ fn bench_engine(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_engine);
+/// Members in the sorted set ZPOPMIN pops from; it is refilled (untimed) below half.
+const ZSET_MEMBERS: u64 = 1_000_000;
+
+/// Adds members with pseudo-random scores until the sorted set holds [`ZSET_MEMBERS`].
+fn refill_zset(engine: &Engine, next: &mut u64) {
+    let card = |engine: &Engine| match engine
+        .execute(&[Bytes::from_static(b"ZCARD"), Bytes::from_static(b"myzset")])
+    {
+        Reply::Integer(n) => n as u64,
+        other => panic!("ZCARD answered {other:?}"),
+    };
+    while card(engine) < ZSET_MEMBERS {
+        *next += 1;
+        let score = next.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 2_000_000;
+        engine.execute(&[
+            Bytes::from_static(b"ZADD"),
+            Bytes::from_static(b"myzset"),
+            Bytes::from(score.to_string()),
+            Bytes::from(format!("element:{next}")),
+        ]);
+    }
+}
+
+fn bench_zset(c: &mut Criterion) {
+    let engine = Engine::open(Config::default()).expect("open engine");
+    let mut next = 0;
+    refill_zset(&engine, &mut next);
+    let pop = [
+        Bytes::from_static(b"ZPOPMIN"),
+        Bytes::from_static(b"myzset"),
+    ];
+    c.bench_function("zset/zpopmin-1M", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                refill_zset(&engine, &mut next);
+                let batch = left.min(ZSET_MEMBERS / 2);
+                let started = Instant::now();
+                for _ in 0..batch {
+                    std::hint::black_box(engine.execute(&pop));
+                }
+                spent += started.elapsed();
+                left -= batch;
+            }
+            spent
+        });
+    });
+}
+
+criterion_group!(benches, bench_engine, bench_zset);
 criterion_main!(benches);

@@ -890,6 +890,18 @@ struct OrderIndex {
     len: usize,
 }
 
+/// What [`OrderIndex::restore_chunk`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restored {
+    /// Chunks were removed or merged: the Fenwick tree must be rebuilt.
+    Regrouped,
+    /// Nothing changed (the only chunk).
+    Kept,
+    /// `moved` entries went from chunk `left + 1` to chunk `left` (the other way when
+    /// negative); the chunks stayed.
+    Evened { left: usize, moved: isize },
+}
+
 /// The lowest set bit of `i` (the span of Fenwick node `i`).
 fn lowest_bit(i: usize) -> usize {
     i & i.wrapping_neg()
@@ -932,15 +944,13 @@ impl OrderIndex {
         }
     }
 
-    /// Counts one entry more (`grew`) or less in `chunk`.
-    fn note_len_change(&mut self, chunk: usize, grew: bool) {
+    /// Counts `delta` entries more in `chunk` (fewer when negative).
+    fn note_len_change(&mut self, chunk: usize, delta: isize) {
         let mut node = chunk + 1;
         while node < self.counts.len() {
-            if grew {
-                self.counts[node] += 1;
-            } else {
-                self.counts[node] -= 1;
-            }
+            self.counts[node] = self.counts[node]
+                .checked_add_signed(delta)
+                .expect("a chunk count stays within 0..=len");
             node += lowest_bit(node);
         }
     }
@@ -964,6 +974,9 @@ impl OrderIndex {
     fn position(&self, rank: usize) -> Position {
         if rank >= self.len {
             return (self.chunks.len(), 0);
+        }
+        if rank == 0 {
+            return (0, 0); // The pops' end, without a walk down the tree.
         }
         let chunks = self.chunks.len();
         // Descend the Fenwick tree: the last chunk whose preceding entries number <= rank.
@@ -1032,45 +1045,64 @@ impl OrderIndex {
             self.chunks.insert(chunk + 1, upper);
             self.rebuild_counts();
         } else {
-            self.note_len_change(chunk, true);
+            self.note_len_change(chunk, 1);
         }
     }
 
     fn remove_at(&mut self, (chunk, offset): Position) -> Ranked {
         let entry = self.chunks[chunk].remove(offset);
         self.len -= 1;
+        self.note_len_change(chunk, -1);
         if self.chunks[chunk].len() < CHUNK_LEN_MIN {
-            self.restore_chunk(chunk);
-            self.rebuild_counts();
-        } else {
-            self.note_len_change(chunk, false);
+            match self.restore_chunk(chunk) {
+                Restored::Evened { left, moved } => {
+                    self.note_len_change(left, moved);
+                    self.note_len_change(left + 1, -moved);
+                }
+                Restored::Regrouped => self.rebuild_counts(),
+                Restored::Kept => {}
+            }
         }
         entry
     }
 
     /// Restores the chunk invariants at `chunk` after removals: an empty chunk goes, a short one
-    /// merges with a neighbour, and a merge that overflows splits evenly again. The caller
-    /// rebuilds the Fenwick tree.
-    fn restore_chunk(&mut self, chunk: usize) {
+    /// merges with a neighbour when both fit in one chunk, else takes entries from it until the
+    /// two are even (which keeps the number of chunks, so the Fenwick tree needs no rebuild:
+    /// pops from one end regroup chunks once per `CHUNK_LEN_MIN` pops, not every few).
+    fn restore_chunk(&mut self, chunk: usize) -> Restored {
         if self.chunks[chunk].is_empty() {
             self.chunks.remove(chunk);
-            return;
+            return Restored::Regrouped;
         }
         if self.chunks.len() < 2 {
-            return;
+            return Restored::Kept; // A lone chunk may be short.
         }
         let left = if chunk + 1 < self.chunks.len() {
             chunk
         } else {
             chunk - 1
         };
-        let right = self.chunks.remove(left + 1);
-        self.chunks[left].extend(right);
-        if self.chunks[left].len() > CHUNK_LEN_MAX {
-            let half = self.chunks[left].len() / 2;
-            let upper = self.chunks[left].split_off(half);
-            self.chunks.insert(left + 1, upper);
+        let (lower, upper) = self.chunks.split_at_mut(left + 1);
+        let (left_entries, right_entries) = (&mut lower[left], &mut upper[0]);
+        let total = left_entries.len() + right_entries.len();
+        if total <= CHUNK_LEN_MAX {
+            let right = self.chunks.remove(left + 1);
+            self.chunks[left].extend(right);
+            return Restored::Regrouped;
         }
+        let half = total / 2;
+        let moved = if left_entries.len() < half {
+            let count = half - left_entries.len();
+            left_entries.extend(right_entries.drain(..count));
+            count as isize
+        } else {
+            let count = left_entries.len() - half;
+            let taken = left_entries.drain(half..);
+            right_entries.splice(0..0, taken);
+            -(count as isize)
+        };
+        Restored::Evened { left, moved }
     }
 
     /// Removes the entries of `ranks` (within bounds) and returns them in order.
@@ -1103,6 +1135,26 @@ impl OrderIndex {
         }
         self.rebuild_counts();
         removed
+    }
+
+    /// Checks the index's invariants: chunks non-empty and at most `CHUNK_LEN_MAX` long, in
+    /// order, and the Fenwick tree equal to one rebuilt from scratch.
+    #[cfg(test)]
+    fn assert_sound(&self) {
+        let mut rebuilt = self.clone();
+        rebuilt.rebuild_counts();
+        assert_eq!(self.counts, rebuilt.counts, "Fenwick tree out of date");
+        assert_eq!(self.len, self.chunks.iter().map(Vec::len).sum::<usize>());
+        for chunk in &self.chunks {
+            assert!(!chunk.is_empty() && chunk.len() <= CHUNK_LEN_MAX);
+        }
+        let entries: Vec<&Ranked> = self.chunks.iter().flatten().collect();
+        for pair in entries.windows(2) {
+            assert_eq!(
+                pair[0].compare_to(pair[1].score, &pair[1].member),
+                Ordering::Less
+            );
+        }
     }
 
     /// Moves (`previous`, `member`) to `score`: in place when its neighbours still bracket it.
@@ -1541,6 +1593,9 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(zset.len(), model.len());
+                if let Repr::Indexed(indexed) = &zset.repr {
+                    indexed.order.assert_sound();
+                }
             }
             let order = model_order(&model);
             prop_assert_eq!(contents(&zset), order.clone());
