@@ -136,7 +136,10 @@ fn server(shared: &Shared) -> Fields {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         ),
-        ("io_threads_active", "0".to_owned()),
+        (
+            "io_threads_active",
+            u8::from(shared.config.read().io_threads > 1).to_string(),
+        ),
     ]
 }
 

@@ -112,6 +112,7 @@ fn run(settings: Settings, config_file: Option<std::path::PathBuf>) -> Result<()
             .map_err(|e| format!("Can't chdir to '{}': {e}", settings.dir.display()))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.io_threads)
         .enable_all()
         .thread_name("slotkv-io")
         .build()

@@ -48,6 +48,8 @@ const LONG_MAX: i64 = i64::MAX;
 const HOSTNAME_LEN_LIMIT: usize = 256;
 /// The engine refuses more databases than this, so the configuration does too.
 const DATABASES_LIMIT: i64 = DATABASES_MAX as i64;
+/// Most `io-threads`, as Redis.
+const IO_THREADS_MAX: i64 = 128;
 
 /// Whether CONFIG SET may change a directive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +136,12 @@ static DIRECTIVES: &[Directive] = &[
         Mutability::Immutable,
         |s, v| set_int(&mut s.databases, v, 1, DATABASES_LIMIT),
         |s| s.databases.to_string(),
+    ),
+    one(
+        "io-threads",
+        Mutability::Immutable,
+        |s, v| set_int(&mut s.io_threads, v, 1, IO_THREADS_MAX),
+        |s| s.io_threads.to_string(),
     ),
     one(
         "maxclients",

@@ -68,6 +68,8 @@ pub struct Settings {
     pub renamed_commands: Vec<(Vec<u8>, Vec<u8>)>,
     /// Number of databases (`databases`).
     pub databases: usize,
+    /// Threads serving clients (`io-threads`, start-up only); see [`default_io_threads`].
+    pub io_threads: usize,
     /// Most connected clients (`maxclients`).
     pub maxclients: u64,
     /// Idle seconds before a client is closed, 0 for never (`timeout`).
@@ -329,6 +331,16 @@ impl Default for AofSettings {
     }
 }
 
+/// The default `io-threads`: one thread per core but one, at least one. As Redis's own
+/// guidance for its I/O threads has it, a core is left to the kernel's network stack, the
+/// background work (fsync, snapshots, expiry) and clients on the same host; on two cores the
+/// second thread costs more in hand-offs and lock waits than it brings (benches/compare.py).
+pub fn default_io_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get().saturating_sub(1))
+        .max(1)
+}
+
 impl Default for Settings {
     /// Redis 7's defaults, except `bind`, which takes the shipped redis.conf's loopback-only
     /// value rather than every interface: a cache reachable from anywhere by default is a risk.
@@ -342,6 +354,7 @@ impl Default for Settings {
             enable_protected_configs: Permission::No,
             renamed_commands: Vec::new(),
             databases: 16,
+            io_threads: default_io_threads(),
             maxclients: 10_000,
             timeout_secs: 0,
             tcp_keepalive_secs: 300,

@@ -120,6 +120,16 @@ fn set_error(live: &LiveConfig, words: &[&str]) -> String {
 }
 
 #[test]
+fn io_threads_leave_a_core_and_are_read_at_start() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(
+        Settings::default().io_threads,
+        cores.saturating_sub(1).max(1)
+    );
+    assert_eq!(settings_of(&["--io-threads", "3"]).io_threads, 3);
+}
+
+#[test]
 fn memory_units_follow_redis() {
     assert_eq!(parse_memory("0"), Some(0));
     assert_eq!(parse_memory("100"), Some(100));
@@ -189,7 +199,7 @@ fn file_with_comments_quotes_and_repeats() {
          protected-mode no\nbind-source-addr 127.0.0.1\nenable-debug-command LOCAL\n\
          enable-protected-configs yes\nrename-command flushall wipe\nrename-command KEYS \"\"\n\
          tcp-keepalive 0\ntcp-backlog 128\nlogfile '/tmp/x.log'\npidfile /tmp/x.pid\n\
-         databases 4\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
+         databases 4\nio-threads 2\nproto-max-bulk-len 2mb\nclient-query-buffer-limit 1gb\nhz 1000\n\
          daemonize no\nnotify-keyspace-events Elg\nmaxmemory 1gb\nmaxmemory-policy ALLKEYS-LRU\n\
          maxmemory-samples 7\nslave-ignore-maxmemory no\nsave 900 1 300 10\ndbfilename data.rdb\n\
          rdbcompression no\nrdbchecksum no\nstop-writes-on-bgsave-error no\n\
@@ -214,6 +224,7 @@ fn file_with_comments_quotes_and_repeats() {
                 (b"KEYS".to_vec(), Vec::new()),
             ],
             databases: 4,
+            io_threads: 2,
             maxclients: 50,
             timeout_secs: 30,
             tcp_keepalive_secs: 0,
@@ -374,6 +385,14 @@ fn every_value_error_has_redis_words() {
         (
             "databases 1025",
             "argument must be between 1 and 1024 inclusive",
+        ),
+        (
+            "io-threads 0",
+            "argument must be between 1 and 128 inclusive",
+        ),
+        (
+            "io-threads 129",
+            "argument must be between 1 and 128 inclusive",
         ),
         ("hz x", "argument couldn't be parsed into an integer"),
         (
@@ -659,8 +678,8 @@ fn config_get_patterns_and_names() {
     let all = pairs(live.get(&args(&["*"])));
     assert_eq!(
         all.len(),
-        120,
-        "17 directives, 4 exposure directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
+        121,
+        "18 directives, 4 exposure directives, 5 RDB directives, 9 AOF directives, 8 thresholds, 7 memory settings, \
          17 replication directives, 3 ACL directives, 18 cluster directives, 15 TLS directives and 17 aliases"
     );
     assert!(all.contains(&pair("save", "3600 1 300 100 60 10000")));
@@ -736,6 +755,7 @@ fn config_set_errors_are_redis_words() {
         "port",
         "bind",
         "databases",
+        "io-threads",
         "daemonize",
         "tcp-backlog",
         "logfile",
