@@ -225,8 +225,9 @@ impl Cluster {
 
     /// Without an announced IP, the driver reports the local address of inbound bus
     /// connections: this node's IP as shown in CLUSTER NODES/SLOTS (Redis learns it from MEET).
+    /// An empty address (the driver could not read it) teaches nothing.
     pub fn learn_my_ip(&mut self, local_ip: &str) {
-        if self.announced_ip.is_empty() && self.me().ip != local_ip {
+        if !local_ip.is_empty() && self.announced_ip.is_empty() && self.me().ip != local_ip {
             self.me_mut().ip = local_ip.to_string();
             self.changed();
         }

@@ -373,3 +373,23 @@ fn reset_hard_forgets_everything_and_takes_a_new_id() {
     assert_eq!(a.current_epoch(), 0);
     assert!(a.info_text().starts_with("cluster_state:fail\r\n"));
 }
+
+#[test]
+fn the_local_address_of_bus_links_teaches_this_node_its_ip() {
+    let unannounced = Endpoint {
+        ip: String::new(),
+        ..endpoint(0)
+    };
+    let mut solo = Cluster::new(id(b'a'), ClusterConfig::default(), unannounced, NOW);
+    let mine = |c: &Cluster| c.node(&id(b'a')).expect("myself").ip.clone();
+    solo.learn_my_ip("127.0.0.1");
+    assert_eq!(mine(&solo), "127.0.0.1");
+    solo.learn_my_ip("");
+    assert_eq!(
+        mine(&solo),
+        "127.0.0.1",
+        "an unreadable address teaches nothing"
+    );
+    solo.learn_my_ip("10.0.0.7");
+    assert_eq!(mine(&solo), "10.0.0.7");
+}
