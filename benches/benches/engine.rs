@@ -1,5 +1,6 @@
-//! Engine GET/SET throughput at one and two threads, and ZPOPMIN on a sorted set of a million
-//! members (redis-benchmark's shape), without any network: the ceiling the server can reach.
+//! Engine GET/SET throughput at one and two threads, ZPOPMIN on a sorted set and SADD on a set
+//! of a million members (redis-benchmark's shapes), without any network: the ceiling the
+//! server can reach.
 //! Run with `cargo bench -p slotkv-benches --bench engine`.
 
 use std::sync::Arc;
@@ -140,5 +141,25 @@ fn bench_zset(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_engine, bench_zset);
+/// SADD of pseudo-random short members (redis-benchmark's `element:N`) into one set of about
+/// a million: the member lookup dominates.
+fn bench_set(c: &mut Criterion) {
+    let engine = Engine::open(Config::default()).expect("open engine");
+    let mut next = 0u64;
+    let mut sadd = |engine: &Engine| {
+        next += 1;
+        let member = next.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000;
+        engine.execute(&[
+            Bytes::from_static(b"SADD"),
+            Bytes::from_static(b"myset"),
+            Bytes::from(format!("element:{member}")),
+        ])
+    };
+    for _ in 0..1_000_000 {
+        sadd(&engine);
+    }
+    c.bench_function("set/sadd-1M", |b| b.iter(|| std::hint::black_box(sadd(&engine))));
+}
+
+criterion_group!(benches, bench_engine, bench_zset, bench_set);
 criterion_main!(benches);

@@ -16,6 +16,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::counter::StripedCounter;
 use crate::evict::access::Touch;
 use crate::slot::SLOT_COUNT;
+use crate::small_bytes::SmallBytes;
 use crate::snapshot::CowHook;
 use crate::value::Value;
 use crate::watch::{SlotWatchers, WatchFlag};
@@ -91,51 +92,12 @@ impl Entry {
     }
 }
 
-/// Longest key kept inside its table entry rather than in an allocation of its own: 22 bytes
-/// fill the 24 a boxed slice would take anyway, and hold most keys applications use.
-const KEY_INLINE_MAX: usize = 22;
-
-/// A key's bytes, inline when short.
-#[derive(Debug)]
-enum KeyBytes {
-    Inline {
-        len: u8,
-        bytes: [u8; KEY_INLINE_MAX],
-    },
-    Heap(Box<[u8]>),
-}
-
-impl KeyBytes {
-    fn new(key: &[u8]) -> KeyBytes {
-        if key.len() > KEY_INLINE_MAX {
-            return KeyBytes::Heap(Box::from(key));
-        }
-        let mut bytes = [0; KEY_INLINE_MAX];
-        bytes[..key.len()].copy_from_slice(key);
-        KeyBytes::Inline {
-            len: key.len() as u8,
-            bytes,
-        }
-    }
-}
-
-impl std::ops::Deref for KeyBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            KeyBytes::Heap(bytes) => bytes,
-        }
-    }
-}
-
 /// A key stored with its entry, in one allocation the table points to: the table's buckets
 /// stay 8 bytes, so its free room (a table is 44% to 87% full) costs little, and a lookup
 /// reaches the key's bytes with the same one indirection a boxed key would need.
 #[derive(Debug)]
 struct Stored {
-    key: KeyBytes,
+    key: SmallBytes,
     entry: Entry,
 }
 
@@ -317,7 +279,7 @@ impl SlotTable {
                 TableEntry::Vacant(vacant) => {
                     entry.access = touch.created();
                     vacant.insert(Box::new(Stored {
-                        key: KeyBytes::new(key),
+                        key: SmallBytes::new(key),
                         entry,
                     }));
                     counts.keys.add(1);

@@ -2,6 +2,7 @@
 //!
 //! - [`slot`]: CRC16 hash slots, exactly as Redis Cluster computes them.
 //! - [`keyspace`]: one database as 16384 slot tables, each behind its own lock.
+//! - `small_bytes`: short keys and set members kept inline, without an allocation.
 //! - [`value`]: stored values and their compact encodings.
 //! - [`types`]: the collection types (hash, list, set, sorted set).
 //! - [`command`]: the single command table (arity, flags, key positions, docs, handler).
@@ -43,6 +44,7 @@ pub mod notify;
 pub mod propagate;
 pub mod reply;
 pub mod slot;
+mod small_bytes;
 pub mod snapshot;
 pub mod types;
 pub mod usage;

@@ -22,6 +22,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::keyspace::hash_key;
+use crate::small_bytes::SmallBytes;
 use crate::types::encodings::Encodings;
 use crate::types::scan::ScanTable;
 use crate::value::{decimal_len, parse_i64};
@@ -93,7 +94,7 @@ enum Repr {
     Ints(IntSet),
     Packed(PackedSet),
     /// Boxed: hash tables are rare next to small sets, which stay 32 bytes instead of 48.
-    Table(Box<ScanTable<Box<[u8]>>>),
+    Table(Box<ScanTable<SmallBytes>>),
 }
 
 impl Default for SetValue {
@@ -264,7 +265,7 @@ impl SetValue {
     }
 
     /// The members in a new hash table with room for `extra` more.
-    fn to_table(&self, extra: usize) -> ScanTable<Box<[u8]>> {
+    fn to_table(&self, extra: usize) -> ScanTable<SmallBytes> {
         let mut table = ScanTable::with_capacity(self.len().saturating_add(extra));
         for member in self.iter() {
             member.with_text(|text| insert_into_table(&mut table, text));
@@ -402,7 +403,7 @@ fn listpack_has_room(len: usize, member_len: usize, limits: &Encodings) -> bool 
 /// Draws random members of a big `table` until `count` distinct ones are found (the caller
 /// asks for at most a third of it, so few draws repeat).
 fn draw_distinct<'a, R: Rng + ?Sized>(
-    table: &'a ScanTable<Box<[u8]>>,
+    table: &'a ScanTable<SmallBytes>,
     count: usize,
     rng: &mut R,
 ) -> Vec<Member<'a>> {
@@ -420,16 +421,16 @@ fn draw_distinct<'a, R: Rng + ?Sized>(
     chosen
 }
 
-fn table_contains(table: &ScanTable<Box<[u8]>>, member: &[u8]) -> bool {
+fn table_contains(table: &ScanTable<SmallBytes>, member: &[u8]) -> bool {
     table.find(hash_key(member), |m| **m == *member).is_some()
 }
 
 /// Adds `member` to `table`; false if it was already there.
-fn insert_into_table(table: &mut ScanTable<Box<[u8]>>, member: &[u8]) -> bool {
+fn insert_into_table(table: &mut ScanTable<SmallBytes>, member: &[u8]) -> bool {
     match table.entry(hash_key(member), |m| **m == *member, |m| hash_key(m)) {
         TableEntry::Occupied(_) => false,
         TableEntry::Vacant(slot) => {
-            slot.insert(Box::from(member));
+            slot.insert(SmallBytes::new(member));
             true
         }
     }
@@ -441,7 +442,7 @@ pub struct Iter<'a>(IterRepr<'a>);
 enum IterRepr<'a> {
     Ints(std::slice::Iter<'a, i64>),
     Packed(PackedIter<'a>),
-    Table(Box<dyn Iterator<Item = &'a Box<[u8]>> + 'a>),
+    Table(Box<dyn Iterator<Item = &'a SmallBytes> + 'a>),
 }
 
 impl std::fmt::Debug for Iter<'_> {
