@@ -141,7 +141,7 @@ impl Sentinel {
             let addr = m.current_addr();
             text.push_str(&format!(
                 "master{index}:name={},status={status},address={}:{},slaves={},sentinels={}\r\n",
-                m.name,
+                m.settings.name,
                 addr.host,
                 addr.port,
                 m.replicas.len(),
@@ -173,23 +173,28 @@ impl Sentinel {
         if m.failover.as_ref().is_some_and(|f| f.forced) {
             flags.push("force_failover");
         }
-        let mut fields = common_fields(&m.name, &m.addr, m.reported.run_id.as_deref(), &flags);
+        let mut fields = common_fields(
+            &m.settings.name,
+            &m.settings.addr,
+            m.reported.run_id.as_deref(),
+            &flags,
+        );
         if let Some(f) = &m.failover {
             fields.push(("failover-state".into(), Reply::bulk(f.state.name())));
         }
         health_fields(&mut fields, &m.health, m.odown_since, now_ms);
         fields.push((
             "down-after-milliseconds".into(),
-            Reply::bulk(m.down_after_ms),
+            Reply::bulk(m.settings.down_after_ms),
         ));
         reported_fields(&mut fields, &m.reported, now_ms);
         let mut push = |name: &str, value: u64| fields.push((name.into(), Reply::bulk(value)));
-        push("config-epoch", m.config_epoch);
+        push("config-epoch", m.settings.config_epoch);
         push("num-slaves", m.replicas.len() as u64);
         push("num-other-sentinels", m.sentinels.len() as u64);
-        push("quorum", m.quorum);
-        push("failover-timeout", m.failover_timeout_ms);
-        push("parallel-syncs", m.parallel_syncs);
+        push("quorum", m.settings.quorum);
+        push("failover-timeout", m.settings.failover_timeout_ms);
+        push("parallel-syncs", m.settings.parallel_syncs);
         Reply::Map(fields)
     }
 
@@ -216,7 +221,7 @@ impl Sentinel {
         health_fields(&mut fields, &r.health, None, now_ms);
         fields.push((
             "down-after-milliseconds".into(),
-            Reply::bulk(m.down_after_ms),
+            Reply::bulk(m.settings.down_after_ms),
         ));
         reported_fields(&mut fields, &r.reported, now_ms);
         let (host, port) = r
@@ -259,8 +264,8 @@ impl Sentinel {
         let Some(name) = self
             .masters
             .values()
-            .find(|m| m.addr == addr)
-            .map(|m| m.name.clone())
+            .find(|m| m.settings.addr == addr)
+            .map(|m| m.settings.name.clone())
         else {
             return Reply::Array(vec![Reply::Integer(0), Reply::bulk("*"), Reply::Integer(0)]);
         };
@@ -288,15 +293,7 @@ impl Sentinel {
             let Some(m) = self.masters.get(name) else {
                 continue;
             };
-            let mut config = MasterConfig::new(&m.name, m.addr.clone(), m.quorum);
-            config.down_after_ms = m.down_after_ms;
-            config.failover_timeout_ms = m.failover_timeout_ms;
-            config.parallel_syncs = m.parallel_syncs;
-            config.auth_pass = m.auth_pass.clone();
-            config.auth_user = m.auth_user.clone();
-            config.config_epoch = m.config_epoch;
-            config.leader_epoch = m.leader_epoch;
-            config.kept_lines = m.kept_lines.clone();
+            let config = MasterConfig::from(m.settings.clone());
             let subject = master_subject(m);
             self.add_master(&config, now_ms);
             self.event("+reset-master", subject);
@@ -347,8 +344,8 @@ impl Sentinel {
         }
         let quorum = quorum.unsigned_abs();
         let mut config = MasterConfig::new(name, Addr::new(host, port), quorum);
-        config.down_after_ms = self.timing.default_down_after_ms;
-        config.failover_timeout_ms = self.timing.default_failover_timeout_ms;
+        config.settings.down_after_ms = self.timing.default_down_after_ms;
+        config.settings.failover_timeout_ms = self.timing.default_failover_timeout_ms;
         self.add_master(&config, now_ms);
         self.mark_dirty();
         let subject = self
@@ -405,15 +402,15 @@ impl Sentinel {
             return Err(NO_SUCH_MASTER.to_owned());
         };
         match option.to_ascii_lowercase().as_str() {
-            "down-after-milliseconds" => m.down_after_ms = positive()?,
-            "failover-timeout" => m.failover_timeout_ms = positive()?,
-            "parallel-syncs" => m.parallel_syncs = positive()?,
-            "quorum" => m.quorum = positive()?,
+            "down-after-milliseconds" => m.settings.down_after_ms = positive()?,
+            "failover-timeout" => m.settings.failover_timeout_ms = positive()?,
+            "parallel-syncs" => m.settings.parallel_syncs = positive()?,
+            "quorum" => m.settings.quorum = positive()?,
             "auth-pass" => {
-                m.auth_pass = (!value.is_empty()).then(|| value.to_owned());
+                m.settings.auth_pass = (!value.is_empty()).then(|| value.to_owned());
                 return Ok("******".to_owned());
             }
-            "auth-user" => m.auth_user = (!value.is_empty()).then(|| value.to_owned()),
+            "auth-user" => m.settings.auth_user = (!value.is_empty()).then(|| value.to_owned()),
             "notification-script" | "client-reconfig-script" if deny => {
                 return Err(
                     "ERR Reconfiguration of scripts path is denied for security reasons. \
@@ -422,13 +419,17 @@ impl Sentinel {
                         .to_owned(),
                 )
             }
-            // Kept for the file (see MasterConfig::kept_lines); slotkv runs no scripts.
+            // Kept for the file (see MasterSettings::kept_lines); slotkv runs no scripts.
             script @ ("notification-script" | "client-reconfig-script") => {
-                m.kept_lines
+                m.settings
+                    .kept_lines
                     .retain(|line| line.first().map(String::as_str) != Some(script));
                 if !value.is_empty() {
-                    m.kept_lines
-                        .push(vec![script.to_owned(), name.to_owned(), value.to_owned()]);
+                    m.settings.kept_lines.push(vec![
+                        script.to_owned(),
+                        name.to_owned(),
+                        value.to_owned(),
+                    ]);
                 }
             }
             _ => return Err(unknown()),
@@ -454,7 +455,7 @@ impl Sentinel {
         };
         let mut items = Vec::new();
         for m in chosen {
-            items.push(Reply::bulk(&m.name));
+            items.push(Reply::bulk(&m.settings.name));
             let mut entries = vec![entry(&m.reported)];
             entries.extend(m.replicas.values().map(|r| entry(&r.reported)));
             items.push(Reply::Array(entries));
@@ -649,7 +650,7 @@ fn peer_fields(m: &Master, p: &crate::state::Peer, now_ms: u64) -> Reply {
     health_fields(&mut fields, &p.health, None, now_ms);
     fields.push((
         "down-after-milliseconds".into(),
-        Reply::bulk(m.down_after_ms),
+        Reply::bulk(m.settings.down_after_ms),
     ));
     fields.push((
         "last-hello-message".into(),
@@ -670,7 +671,7 @@ fn ckquorum(m: &Master) -> Reply {
         .filter(|p| !p.health.is_sdown())
         .count() as u64;
     let voters = m.sentinels.len() as u64 + 1;
-    let no_quorum = usable < m.quorum;
+    let no_quorum = usable < m.settings.quorum;
     let no_auth = usable < voters / 2 + 1;
     if !no_quorum && !no_auth {
         return Reply::Simple(format!(

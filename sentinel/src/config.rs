@@ -18,9 +18,12 @@ pub const KNOWN_MAX: usize = 1024;
 const UNRECOGNIZED: &str = "Unrecognized sentinel configuration statement.";
 const NO_SUCH_MASTER: &str = "No such master with specified name.";
 
-/// One monitored master as configured.
+/// The persistent settings of one monitored master: what sentinel.conf sets for it, and
+/// what SENTINEL SET, votes and failovers change while the sentinel runs (`state::Master`
+/// holds one). The replicas and sentinels learned of are not settings: [`MasterConfig`]
+/// adds them for the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MasterConfig {
+pub struct MasterSettings {
     pub name: String,
     pub addr: Addr,
     pub quorum: u64,
@@ -30,10 +33,8 @@ pub struct MasterConfig {
     pub auth_pass: Option<String>,
     pub auth_user: Option<String>,
     pub config_epoch: u64,
+    /// The epoch of this sentinel's last vote (whom it voted for is not persisted).
     pub leader_epoch: u64,
-    pub known_replicas: Vec<Addr>,
-    /// `(address, run id)` of each known sentinel.
-    pub known_sentinels: Vec<(Addr, String)>,
     /// Lines kept as read and written back (`notification-script`, `client-reconfig-script`,
     /// `rename-command`, `master-reboot-down-after-period`): the words after `sentinel`.
     /// slotkv runs no scripts and renames no commands; the lines survive rewrites so a file
@@ -41,9 +42,10 @@ pub struct MasterConfig {
     pub kept_lines: Vec<Vec<String>>,
 }
 
-impl MasterConfig {
-    pub fn new(name: &str, addr: Addr, quorum: u64) -> MasterConfig {
-        MasterConfig {
+impl MasterSettings {
+    /// A master at `addr` with Redis's defaults for everything `sentinel monitor` leaves out.
+    pub fn new(name: &str, addr: Addr, quorum: u64) -> MasterSettings {
+        MasterSettings {
             name: name.to_owned(),
             addr,
             quorum,
@@ -54,9 +56,34 @@ impl MasterConfig {
             auth_user: None,
             config_epoch: 0,
             leader_epoch: 0,
+            kept_lines: Vec::new(),
+        }
+    }
+}
+
+/// One monitored master as sentinel.conf describes it: its settings and the replicas and
+/// sentinels known for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterConfig {
+    pub settings: MasterSettings,
+    pub known_replicas: Vec<Addr>,
+    /// `(address, run id)` of each known sentinel.
+    pub known_sentinels: Vec<(Addr, String)>,
+}
+
+impl MasterConfig {
+    pub fn new(name: &str, addr: Addr, quorum: u64) -> MasterConfig {
+        MasterConfig::from(MasterSettings::new(name, addr, quorum))
+    }
+}
+
+/// A master with these settings and no known replicas or sentinels.
+impl From<MasterSettings> for MasterConfig {
+    fn from(settings: MasterSettings) -> MasterConfig {
+        MasterConfig {
+            settings,
             known_replicas: Vec::new(),
             known_sentinels: Vec::new(),
-            kept_lines: Vec::new(),
         }
     }
 }
@@ -123,7 +150,7 @@ impl SentinelConfig {
             return Err("Quorum must be 1 or greater.".to_owned());
         }
         let addr = Addr::parse(host, port).ok_or("Invalid port")?;
-        if self.masters.iter().any(|m| m.name == name) {
+        if self.masters.iter().any(|m| m.settings.name == name) {
             return Err("Duplicated master name.".to_owned());
         }
         if self.masters.len() >= MASTERS_MAX {
@@ -142,18 +169,18 @@ impl SentinelConfig {
         let master = self
             .masters
             .iter_mut()
-            .find(|m| m.name == name)
+            .find(|m| m.settings.name == name)
             .ok_or(NO_SUCH_MASTER)?;
         match (directive, args) {
             ("down-after-milliseconds", [ms]) => {
-                master.down_after_ms = parse_positive(ms)?;
+                master.settings.down_after_ms = parse_positive(ms)?;
             }
-            ("failover-timeout", [ms]) => master.failover_timeout_ms = parse_positive(ms)?,
-            ("parallel-syncs", [n]) => master.parallel_syncs = parse_positive(n)?,
-            ("auth-pass", [pass]) => master.auth_pass = Some((*pass).to_owned()),
-            ("auth-user", [user]) => master.auth_user = Some((*user).to_owned()),
-            ("config-epoch", [epoch]) => master.config_epoch = parse_u64(epoch)?,
-            ("leader-epoch", [epoch]) => master.leader_epoch = parse_u64(epoch)?,
+            ("failover-timeout", [ms]) => master.settings.failover_timeout_ms = parse_positive(ms)?,
+            ("parallel-syncs", [n]) => master.settings.parallel_syncs = parse_positive(n)?,
+            ("auth-pass", [pass]) => master.settings.auth_pass = Some((*pass).to_owned()),
+            ("auth-user", [user]) => master.settings.auth_user = Some((*user).to_owned()),
+            ("config-epoch", [epoch]) => master.settings.config_epoch = parse_u64(epoch)?,
+            ("leader-epoch", [epoch]) => master.settings.leader_epoch = parse_u64(epoch)?,
             ("known-replica" | "known-slave", [host, port]) => {
                 let addr = Addr::parse(host, port).ok_or("Invalid port")?;
                 if master.known_replicas.len() < KNOWN_MAX && !master.known_replicas.contains(&addr)
@@ -173,12 +200,12 @@ impl SentinelConfig {
             ("notification-script" | "client-reconfig-script", [_])
             | ("rename-command", [_, _])
             | ("master-reboot-down-after-period", [_]) => {
-                if master.kept_lines.len() >= KNOWN_MAX {
+                if master.settings.kept_lines.len() >= KNOWN_MAX {
                     return Err(format!("more than {KNOWN_MAX} kept lines"));
                 }
                 let mut line = vec![directive.to_owned(), name.to_owned()];
                 line.extend(args.iter().map(|a| (*a).to_owned()));
-                master.kept_lines.push(line);
+                master.settings.kept_lines.push(line);
             }
             _ => return Err(UNRECOGNIZED.to_owned()),
         }
@@ -221,39 +248,46 @@ impl SentinelConfig {
 }
 
 fn render_master(m: &MasterConfig, lines: &mut Vec<String>) {
-    let name = quote(&m.name);
+    let settings = &m.settings;
+    let name = quote(&settings.name);
     lines.push(format!(
         "sentinel monitor {name} {} {} {}",
-        quote(&m.addr.host),
-        m.addr.port,
-        m.quorum
+        quote(&settings.addr.host),
+        settings.addr.port,
+        settings.quorum
     ));
-    if m.down_after_ms != DEFAULT_DOWN_AFTER_MS {
+    if settings.down_after_ms != DEFAULT_DOWN_AFTER_MS {
         lines.push(format!(
             "sentinel down-after-milliseconds {name} {}",
-            m.down_after_ms
+            settings.down_after_ms
         ));
     }
-    if m.failover_timeout_ms != DEFAULT_FAILOVER_TIMEOUT_MS {
+    if settings.failover_timeout_ms != DEFAULT_FAILOVER_TIMEOUT_MS {
         lines.push(format!(
             "sentinel failover-timeout {name} {}",
-            m.failover_timeout_ms
+            settings.failover_timeout_ms
         ));
     }
-    if m.parallel_syncs != DEFAULT_PARALLEL_SYNCS {
+    if settings.parallel_syncs != DEFAULT_PARALLEL_SYNCS {
         lines.push(format!(
             "sentinel parallel-syncs {name} {}",
-            m.parallel_syncs
+            settings.parallel_syncs
         ));
     }
-    if let Some(pass) = &m.auth_pass {
+    if let Some(pass) = &settings.auth_pass {
         lines.push(format!("sentinel auth-pass {name} {}", quote(pass)));
     }
-    if let Some(user) = &m.auth_user {
+    if let Some(user) = &settings.auth_user {
         lines.push(format!("sentinel auth-user {name} {}", quote(user)));
     }
-    lines.push(format!("sentinel config-epoch {name} {}", m.config_epoch));
-    lines.push(format!("sentinel leader-epoch {name} {}", m.leader_epoch));
+    lines.push(format!(
+        "sentinel config-epoch {name} {}",
+        settings.config_epoch
+    ));
+    lines.push(format!(
+        "sentinel leader-epoch {name} {}",
+        settings.leader_epoch
+    ));
     for addr in &m.known_replicas {
         lines.push(format!(
             "sentinel known-replica {name} {} {}",
@@ -269,7 +303,7 @@ fn render_master(m: &MasterConfig, lines: &mut Vec<String>) {
             quote(runid)
         ));
     }
-    for words in &m.kept_lines {
+    for words in &settings.kept_lines {
         let words: Vec<String> = words.iter().map(|w| quote(w)).collect();
         lines.push(format!("sentinel {}", words.join(" ")));
     }
@@ -388,7 +422,13 @@ mod tests {
             config.apply(&words(line)).expect(line);
         }
         let master = &config.masters[0];
-        assert_eq!((master.down_after_ms, master.parallel_syncs), (1000, 2));
+        assert_eq!(
+            (
+                master.settings.down_after_ms,
+                master.settings.parallel_syncs
+            ),
+            (1000, 2)
+        );
         assert_eq!(master.known_replicas, vec![Addr::new("127.0.0.1", 6380)]);
         let text = rewrite(
             "port 26379\nsentinel monitor old 1.2.3.4 5 1\n# keep me\n",

@@ -84,7 +84,10 @@ impl Sentinel {
             return;
         };
         if election != Election::Won && !f.forced {
-            let timeout = self.timing.election_timeout_ms.min(m.failover_timeout_ms);
+            let timeout = self
+                .timing
+                .election_timeout_ms
+                .min(m.settings.failover_timeout_ms);
             // A lost election (the votes still out cannot make us win) ends at once, so
             // the next attempt, in a new epoch, comes promptly.
             if election == Election::Lost || now_ms.saturating_sub(f.started_ms) > timeout {
@@ -156,7 +159,8 @@ impl Sentinel {
             .as_ref()
             .and_then(|addr| m.replicas.get(addr))
             .is_none_or(|r| r.health.is_sdown());
-        if promoted_down || now_ms.saturating_sub(f.state_since_ms) > m.failover_timeout_ms {
+        if promoted_down || now_ms.saturating_sub(f.state_since_ms) > m.settings.failover_timeout_ms
+        {
             let subject = master_subject(m);
             self.event("-failover-abort-slave-timeout", subject);
             self.abort_failover(now_ms, name);
@@ -201,7 +205,10 @@ impl Sentinel {
                 in_progress = in_progress.saturating_sub(1);
                 continue;
             }
-            if r.reconf != Reconf::None || in_progress >= m.parallel_syncs || r.health.is_sdown() {
+            if r.reconf != Reconf::None
+                || in_progress >= m.settings.parallel_syncs
+                || r.health.is_sdown()
+            {
                 continue;
             }
             r.reconf = Reconf::Sent;
@@ -216,7 +223,7 @@ impl Sentinel {
             .filter(|r| r.addr != promoted && r.reconf != Reconf::Done && !r.health.is_sdown())
             .map(|r| r.addr.clone())
             .collect();
-        let timed_out = now_ms.saturating_sub(f.state_since_ms) > m.failover_timeout_ms;
+        let timed_out = now_ms.saturating_sub(f.state_since_ms) > m.settings.failover_timeout_ms;
         let events: Vec<(&str, String)> = events
             .into_iter()
             .map(|(event, addr)| (event, replica_subject(m, &addr)))
@@ -239,7 +246,10 @@ impl Sentinel {
             return;
         };
         let subject = master_subject(m);
-        let epoch = m.failover.as_ref().map_or(m.config_epoch, |f| f.epoch);
+        let epoch = m
+            .failover
+            .as_ref()
+            .map_or(m.settings.config_epoch, |f| f.epoch);
         if let Some(late) = late {
             let texts: Vec<(Addr, String)> = late
                 .into_iter()
@@ -310,7 +320,7 @@ impl Sentinel {
             }
         }
         let voters = m.sentinels.len() as u64 + 1;
-        let needed = (voters / 2 + 1).max(m.quorum);
+        let needed = (voters / 2 + 1).max(m.settings.quorum);
         let favourite = best(&votes).map(|(runid, _)| runid);
         let candidate = favourite.unwrap_or_else(|| self.myid.clone());
         let (my_vote, my_vote_epoch) = self.vote(now_ms, name, epoch, &candidate);
@@ -391,7 +401,7 @@ pub(crate) fn select_replica(
         3 * info_period_ms
     };
     let down_since = m.health.sdown_since.unwrap_or(now_ms);
-    let max_link_down = now_ms.saturating_sub(down_since) + m.down_after_ms * 10;
+    let max_link_down = now_ms.saturating_sub(down_since) + m.settings.down_after_ms * 10;
     let usable = |r: &&Replica| {
         !r.health.is_sdown()
             && now_ms.saturating_sub(r.health.last_ok_ms) <= 5 * ping_period_ms

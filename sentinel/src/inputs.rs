@@ -44,7 +44,7 @@ impl Sentinel {
     ) -> Option<&mut Health> {
         let m = self.masters.get_mut(master)?;
         match kind {
-            PeerKind::Instance if &m.addr == addr => Some(&mut m.health),
+            PeerKind::Instance if &m.settings.addr == addr => Some(&mut m.health),
             PeerKind::Instance => m.replicas.get_mut(addr).map(|r| &mut r.health),
             PeerKind::Sentinel => m.peer_at_mut(addr).map(|p| &mut p.health),
         }
@@ -56,7 +56,7 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(master) else {
             return;
         };
-        if &m.addr == addr {
+        if &m.settings.addr == addr {
             update_reported(&mut m.reported, &report, text, now_ms);
             if report.role == Some(Role::Master) {
                 self.discover_replicas(now_ms, master, &report.replicas);
@@ -108,12 +108,12 @@ impl Sentinel {
         let Some(m) = self.masters.get(&hello.master_name) else {
             return;
         };
-        if m.config_epoch < hello.master_config_epoch && m.addr != hello.master {
-            let old = m.addr.clone();
+        if m.settings.config_epoch < hello.master_config_epoch && m.settings.addr != hello.master {
+            let old = m.settings.addr.clone();
             let subject = Subject::Sentinel {
                 runid: &hello.runid,
                 addr: &sender,
-                master: &m.name,
+                master: &m.settings.name,
                 master_addr: &old,
             }
             .describe();
@@ -139,7 +139,7 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(master) else {
             return;
         };
-        if m.addr != reply.about {
+        if m.settings.addr != reply.about {
             return;
         }
         let Some(peer) = m.peer_at_mut(from) else {
@@ -176,7 +176,7 @@ impl Sentinel {
                 .collect();
             for runid in duplicates {
                 m.sentinels.remove(&runid);
-                let master_addr = m.addr.clone();
+                let master_addr = m.settings.addr.clone();
                 let text = Subject::Sentinel {
                     runid: &runid,
                     addr: sender,
@@ -198,8 +198,8 @@ impl Sentinel {
             let text = Subject::Sentinel {
                 runid: &hello.runid,
                 addr: sender,
-                master: &m.name,
-                master_addr: &m.addr,
+                master: &m.settings.name,
+                master_addr: &m.settings.addr,
             }
             .describe();
             self.event("+sentinel", text);
@@ -213,7 +213,7 @@ impl Sentinel {
         };
         let mut added = Vec::new();
         for addr in found {
-            if addr == &m.addr || m.replicas.contains_key(addr) {
+            if addr == &m.settings.addr || m.replicas.contains_key(addr) {
                 continue;
             }
             if m.replicas.len() >= crate::config::KNOWN_MAX {
@@ -224,8 +224,8 @@ impl Sentinel {
             added.push(
                 Subject::Replica {
                     addr,
-                    master: &m.name,
-                    master_addr: &m.addr,
+                    master: &m.settings.name,
+                    master_addr: &m.settings.addr,
                 }
                 .describe(),
             );
@@ -254,7 +254,7 @@ impl Sentinel {
             && failover.state == FailoverState::WaitPromotion
             && replica.reported.role == Some(Role::Master)
         {
-            m.config_epoch = failover.epoch;
+            m.settings.config_epoch = failover.epoch;
             if let Some(f) = m.failover.as_mut() {
                 f.state = FailoverState::ReconfSlaves;
                 f.state_since_ms = now_ms;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::addr::Addr;
-use crate::config::{MasterConfig, SentinelConfig};
+use crate::config::{MasterConfig, MasterSettings, SentinelConfig};
 use crate::event::{Event, Subject};
 use crate::hello::Hello;
 use crate::rng::Rng;
@@ -183,7 +183,7 @@ impl Sentinel {
     pub fn master_view(&self, name: &str) -> Option<(u64, &Addr)> {
         self.masters
             .get(name)
-            .map(|m| (m.config_epoch, m.current_addr()))
+            .map(|m| (m.settings.config_epoch, m.current_addr()))
     }
 
     /// The epoch of the failover this sentinel leads for `name`, if one runs.
@@ -208,16 +208,16 @@ impl Sentinel {
         let mut links = Vec::new();
         for m in self.masters.values() {
             let instance = |addr: &Addr| LinkSpec {
-                master: m.name.clone(),
+                master: m.settings.name.clone(),
                 addr: addr.clone(),
                 kind: PeerKind::Instance,
-                auth_user: m.auth_user.clone(),
-                auth_pass: m.auth_pass.clone(),
+                auth_user: m.settings.auth_user.clone(),
+                auth_pass: m.settings.auth_pass.clone(),
             };
-            links.push(instance(&m.addr));
+            links.push(instance(&m.settings.addr));
             links.extend(m.replicas.keys().map(instance));
             links.extend(m.sentinels.values().map(|p| LinkSpec {
-                master: m.name.clone(),
+                master: m.settings.name.clone(),
                 addr: p.addr.clone(),
                 kind: PeerKind::Sentinel,
                 auth_user: self.global.sentinel_user.clone(),
@@ -238,17 +238,8 @@ impl Sentinel {
 
     pub(crate) fn add_master(&mut self, config: &MasterConfig, now_ms: u64) {
         let mut master = Master {
-            name: config.name.clone(),
-            addr: config.addr.clone(),
-            quorum: config.quorum,
-            down_after_ms: config.down_after_ms,
-            failover_timeout_ms: config.failover_timeout_ms,
-            parallel_syncs: config.parallel_syncs,
-            auth_pass: config.auth_pass.clone(),
-            auth_user: config.auth_user.clone(),
-            config_epoch: config.config_epoch,
+            settings: config.settings.clone(),
             leader: None,
-            leader_epoch: config.leader_epoch,
             health: Health::new(now_ms),
             reported: Reported::new(now_ms),
             replicas: BTreeMap::new(),
@@ -257,10 +248,9 @@ impl Sentinel {
             failover: None,
             hold_until_ms: 0,
             last_hello_ms: None,
-            kept_lines: config.kept_lines.clone(),
         };
         for addr in &config.known_replicas {
-            if addr != &master.addr {
+            if addr != &master.settings.addr {
                 master
                     .replicas
                     .insert(addr.clone(), Replica::new(addr.clone(), now_ms));
@@ -272,7 +262,7 @@ impl Sentinel {
                 master.sentinels.insert(runid.clone(), peer);
             }
         }
-        self.masters.insert(master.name.clone(), master);
+        self.masters.insert(master.settings.name.clone(), master);
     }
 
     pub(crate) fn event(&mut self, channel: &str, message: String) {
@@ -341,23 +331,17 @@ impl Sentinel {
 /// What sentinel.conf keeps of `m`: once our failover has promoted a replica, its address
 /// (the configuration of the new epoch), as Redis writes it.
 pub(crate) fn master_config(m: &Master) -> MasterConfig {
-    let addr = m.current_addr().clone();
+    let addr = m.current_addr();
     MasterConfig {
-        name: m.name.clone(),
-        addr: addr.clone(),
-        quorum: m.quorum,
-        down_after_ms: m.down_after_ms,
-        failover_timeout_ms: m.failover_timeout_ms,
-        parallel_syncs: m.parallel_syncs,
-        auth_pass: m.auth_pass.clone(),
-        auth_user: m.auth_user.clone(),
-        config_epoch: m.config_epoch,
-        leader_epoch: m.leader_epoch,
+        settings: MasterSettings {
+            addr: addr.clone(),
+            ..m.settings.clone()
+        },
         known_replicas: m
             .replicas
             .keys()
-            .filter(|r| **r != addr)
-            .chain((m.addr != addr).then_some(&m.addr))
+            .filter(|r| *r != addr)
+            .chain((&m.settings.addr != addr).then_some(&m.settings.addr))
             .cloned()
             .collect(),
         known_sentinels: m
@@ -365,7 +349,6 @@ pub(crate) fn master_config(m: &Master) -> MasterConfig {
             .values()
             .map(|p| (p.addr.clone(), p.runid.clone()))
             .collect(),
-        kept_lines: m.kept_lines.clone(),
     }
 }
 
@@ -373,8 +356,8 @@ pub(crate) fn master_config(m: &Master) -> MasterConfig {
 pub(crate) fn replica_subject(m: &Master, addr: &Addr) -> String {
     Subject::Replica {
         addr,
-        master: &m.name,
-        master_addr: &m.addr,
+        master: &m.settings.name,
+        master_addr: &m.settings.addr,
     }
     .describe()
 }
@@ -382,8 +365,8 @@ pub(crate) fn replica_subject(m: &Master, addr: &Addr) -> String {
 /// How events name master `m` (Redis's `%@`).
 pub(crate) fn master_subject(m: &Master) -> String {
     Subject::Master {
-        name: &m.name,
-        addr: &m.addr,
+        name: &m.settings.name,
+        addr: &m.settings.addr,
     }
     .describe()
 }

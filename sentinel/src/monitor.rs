@@ -19,10 +19,10 @@ impl Sentinel {
             return;
         };
         let mut events = Vec::new();
-        let down_after = m.down_after_ms;
+        let down_after = m.settings.down_after_ms;
         let master_subject = Subject::Master {
-            name: &m.name,
-            addr: &m.addr,
+            name: &m.settings.name,
+            addr: &m.settings.addr,
         }
         .describe();
         // A master that keeps saying it is a replica is as good as down (as in Redis).
@@ -39,8 +39,8 @@ impl Sentinel {
         for r in m.replicas.values_mut() {
             let subject = Subject::Replica {
                 addr: &r.addr,
-                master: &m.name,
-                master_addr: &m.addr,
+                master: &m.settings.name,
+                master_addr: &m.settings.addr,
             }
             .describe();
             update_sdown(
@@ -56,8 +56,8 @@ impl Sentinel {
             let subject = Subject::Sentinel {
                 runid: &p.runid,
                 addr: &p.addr,
-                master: &m.name,
-                master_addr: &m.addr,
+                master: &m.settings.name,
+                master_addr: &m.settings.addr,
             }
             .describe();
             update_sdown(
@@ -90,17 +90,17 @@ impl Sentinel {
                         .is_some_and(|at| now_ms.saturating_sub(at) <= 5 * ask_period)
             })
             .count() as u64;
-        let odown = m.is_sdown() && agreeing >= m.quorum;
+        let odown = m.is_sdown() && agreeing >= m.settings.quorum;
         let subject = Subject::Master {
-            name: &m.name,
-            addr: &m.addr,
+            name: &m.settings.name,
+            addr: &m.settings.addr,
         }
         .describe();
         match (odown, m.is_odown()) {
             (true, false) => {
                 m.odown_since = Some(now_ms);
                 m.hold_until_ms = m.hold_until_ms.max(now_ms + jitter);
-                let text = format!("{subject} #quorum {agreeing}/{}", m.quorum);
+                let text = format!("{subject} #quorum {agreeing}/{}", m.settings.quorum);
                 self.event("+odown", text);
             }
             (false, true) => {
@@ -148,7 +148,7 @@ impl Sentinel {
             p.last_ask_ms = Some(now_ms);
             asks.push(p.addr.clone());
         }
-        let master_addr = m.addr.clone();
+        let master_addr = m.settings.addr.clone();
         for to in asks {
             let request = Request::AskMasterDown {
                 master_addr: master_addr.clone(),
@@ -178,10 +178,13 @@ impl Sentinel {
         let fast = m.is_sdown() || m.is_odown() || m.failover.is_some();
         // At least two PINGs per down-after period (Redis sends one when down-after is at
         // most a second), so one lost PING or reply does not make an instance SDOWN.
-        let ping_period = timing.ping_period_ms.min(m.down_after_ms / 2).max(1);
+        let ping_period = timing
+            .ping_period_ms
+            .min(m.settings.down_after_ms / 2)
+            .max(1);
         if m.health.ping_due(now_ms, ping_period) {
             m.health.ping_sent(now_ms);
-            sends.push((m.addr.clone(), PeerKind::Instance, Request::Ping));
+            sends.push((m.settings.addr.clone(), PeerKind::Instance, Request::Ping));
         }
         if info_due(
             &m.reported,
@@ -193,7 +196,7 @@ impl Sentinel {
             },
         ) {
             m.reported.last_info_sent_ms = Some(now_ms);
-            sends.push((m.addr.clone(), PeerKind::Instance, Request::Info));
+            sends.push((m.settings.addr.clone(), PeerKind::Instance, Request::Info));
         }
         for r in m.replicas.values_mut() {
             if r.health.ping_due(now_ms, ping_period) {
@@ -228,12 +231,12 @@ impl Sentinel {
                 port,
                 runid: myid,
                 current_epoch: epoch,
-                master_name: m.name.clone(),
+                master_name: m.settings.name.clone(),
                 master: m.current_addr().clone(),
-                master_config_epoch: m.config_epoch,
+                master_config_epoch: m.settings.config_epoch,
             };
             sends.push((
-                m.addr.clone(),
+                m.settings.addr.clone(),
                 PeerKind::Instance,
                 Request::Hello(hello.clone()),
             ));
@@ -278,7 +281,7 @@ impl Sentinel {
                     "+convert-to-slave"
                 }
                 Some(Role::Replica)
-                    if r.master.as_ref() != Some(&m.addr)
+                    if r.master.as_ref() != Some(&m.settings.addr)
                         && now_ms.saturating_sub(r.master_since_ms) > wait_ms =>
                 {
                     "+fix-slave-config"
@@ -290,7 +293,7 @@ impl Sentinel {
             r.reported.role_since_ms = now_ms;
             fixes.push((event, r.addr.clone()));
         }
-        let master_addr = m.addr.clone();
+        let master_addr = m.settings.addr.clone();
         for (event, addr) in fixes {
             let text = Subject::Replica {
                 addr: &addr,
@@ -315,8 +318,8 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
-        let old = std::mem::replace(&mut m.addr, new_addr.clone());
-        m.config_epoch = config_epoch;
+        let old = std::mem::replace(&mut m.settings.addr, new_addr.clone());
+        m.settings.config_epoch = config_epoch;
         let mut replicas: Vec<Addr> = m
             .replicas
             .keys()
@@ -372,19 +375,21 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(name) else {
             return (None, 0);
         };
-        if m.leader_epoch < epoch && current <= epoch {
+        if m.settings.leader_epoch < epoch && current <= epoch {
             m.leader = Some(runid.to_owned());
-            m.leader_epoch = current;
+            m.settings.leader_epoch = current;
             if runid != myid {
                 // Leave the elected sentinel its time to fail over before trying ourselves.
-                m.hold_until_ms = m.hold_until_ms.max(now_ms + m.failover_timeout_ms + jitter);
+                m.hold_until_ms = m
+                    .hold_until_ms
+                    .max(now_ms + m.settings.failover_timeout_ms + jitter);
             }
             self.mark_dirty();
             self.event("+vote-for-leader", format!("{runid} {current}"));
         }
         self.masters
             .get(name)
-            .map_or((None, 0), |m| (m.leader.clone(), m.leader_epoch))
+            .map_or((None, 0), |m| (m.leader.clone(), m.settings.leader_epoch))
     }
 }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::addr::Addr;
+use crate::config::MasterSettings;
 use crate::info::Role;
 
 /// Reachability of one instance, from PINGs and their replies.
@@ -208,18 +209,10 @@ pub struct Failover {
 /// One monitored master and everything known around it.
 #[derive(Debug, Clone)]
 pub struct Master {
-    pub name: String,
-    pub addr: Addr,
-    pub quorum: u64,
-    pub down_after_ms: u64,
-    pub failover_timeout_ms: u64,
-    pub parallel_syncs: u64,
-    pub auth_pass: Option<String>,
-    pub auth_user: Option<String>,
-    pub config_epoch: u64,
-    /// This sentinel's vote: whom, and in which epoch.
+    /// Its persistent settings (`machine::master_config` makes the file's view of them).
+    pub settings: MasterSettings,
+    /// Whom this sentinel voted for (in the epoch `settings.leader_epoch`).
     pub leader: Option<String>,
-    pub leader_epoch: u64,
     pub health: Health,
     pub reported: Reported,
     pub replicas: BTreeMap<Addr, Replica>,
@@ -230,8 +223,6 @@ pub struct Master {
     /// abort, or while the first ODOWN jitter runs).
     pub hold_until_ms: u64,
     pub last_hello_ms: Option<u64>,
-    /// sentinel.conf lines kept as they were (see `MasterConfig::kept_lines`).
-    pub kept_lines: Vec<Vec<String>>,
 }
 
 impl Master {
@@ -252,7 +243,7 @@ impl Master {
                 promoted: Some(promoted),
                 ..
             }) => promoted,
-            _ => &self.addr,
+            _ => &self.settings.addr,
         }
     }
 

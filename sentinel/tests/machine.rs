@@ -23,8 +23,8 @@ fn peer(n: u16) -> Addr {
 /// A sentinel watching `primary()` with `replicas` known replicas and the two peers.
 fn sentinel(quorum: u64, replicas: u16, peers: bool) -> Sentinel {
     let mut master = MasterConfig::new(MASTER, primary(), quorum);
-    master.down_after_ms = 1000;
-    master.failover_timeout_ms = 5000;
+    master.settings.down_after_ms = 1000;
+    master.settings.failover_timeout_ms = 5000;
     master.known_replicas = (0..replicas).map(replica).collect();
     if peers {
         master.known_sentinels = vec![(peer(1), PEER_A.into()), (peer(2), PEER_B.into())];
@@ -353,7 +353,10 @@ fn a_failover_runs_through_redis_states_and_switches_the_master() {
     );
     let config = s.config();
     let master = &config.masters[0];
-    assert_eq!((master.addr.clone(), master.config_epoch), (replica(1), 1));
+    assert_eq!(
+        (master.settings.addr.clone(), master.settings.config_epoch),
+        (replica(1), 1)
+    );
     assert!(
         master.known_replicas.contains(&primary()),
         "the old master is remembered as a replica"

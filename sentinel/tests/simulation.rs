@@ -170,8 +170,8 @@ impl World {
             })
             .collect();
         let mut master = MasterConfig::new(MASTER, servers[0].addr.clone(), quorum);
-        master.down_after_ms = 1000;
-        master.failover_timeout_ms = 5000;
+        master.settings.down_after_ms = 1000;
+        master.settings.failover_timeout_ms = 5000;
         let config = SentinelConfig {
             masters: vec![master],
             ..SentinelConfig::default()

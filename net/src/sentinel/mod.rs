@@ -278,8 +278,8 @@ mod tests {
             load(&strings(&[&file, "--sentinel", "--port", "26391"])).expect("load");
         assert_eq!(settings.port, 26391, "options come after the file");
         assert_eq!(read_path, path);
-        assert_eq!(config.masters[0].quorum, 2);
-        assert_eq!(config.masters[0].down_after_ms, 1000);
+        assert_eq!(config.masters[0].settings.quorum, 2);
+        assert_eq!(config.masters[0].settings.down_after_ms, 1000);
         std::fs::write(&path, "sentinel monitor m 127.0.0.1 6379 2\n").expect("write");
         let (settings, _, _) = load(&strings(&[&file])).expect("load");
         assert_eq!(settings.port, DEFAULT_PORT);
