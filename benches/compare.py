@@ -7,7 +7,7 @@ alternation, several rounds, and prints per test the median requests/s of each, 
 slotkv/redis and the median p99 latency of each. Both servers are stopped (by PID) at the end.
 
     benches/compare.py [--rounds 3] [--requests 1000000] [--clients 50] [--pipelines 1,16]
-                       [--tests set,get]
+                       [--tests set,get] [--io-threads N]
 
 `--tests` takes redis-benchmark's test names: for the data types, for example
 `--tests lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100`.
@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--pipelines", default="1,16")
     parser.add_argument("--tests", default="set,get")
+    parser.add_argument("--io-threads", type=int, default=0,
+                        help="slotkv's io-threads (default: the server's own default)")
     args = parser.parse_args()
     ensure_redis()
     binary = slotkv_binary()
@@ -109,9 +111,10 @@ def main():
     slot_port, redis_port = free_port(), free_port()
     servers = []
     try:
+        threads = ["--io-threads", str(args.io_threads)] if args.io_threads else []
         servers.append(start("slotkv", [binary, "--port", str(slot_port), "--bind", "127.0.0.1",
                                         "--save", "", "--appendonly", "no", "--loglevel", "warning",
-                                        "--dir", workdir], slot_port, workdir))
+                                        "--dir", workdir] + threads, slot_port, workdir))
         servers.append(start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                        "--save", "", "--appendonly", "no", "--loglevel", "warning",
                                        "--dir", workdir], redis_port, workdir))
