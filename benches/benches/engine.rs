@@ -158,7 +158,9 @@ fn bench_set(c: &mut Criterion) {
     for _ in 0..1_000_000 {
         sadd(&engine);
     }
-    c.bench_function("set/sadd-1M", |b| b.iter(|| std::hint::black_box(sadd(&engine))));
+    c.bench_function("set/sadd-1M", |b| {
+        b.iter(|| std::hint::black_box(sadd(&engine)))
+    });
 }
 
 criterion_group!(benches, bench_engine, bench_zset, bench_set);

@@ -337,6 +337,22 @@ pub struct ClientRegistry {
     /// The largest output peak of clients gone since INFO last looked, so a client closed
     /// for its output still shows in `client_recent_max_output_buffer`.
     departed_output_peak: AtomicUsize,
+    /// TLS handshakes in progress: connections not registered yet that hold a socket, counted
+    /// against `maxclients` as Redis counts a connection from its accept.
+    handshakes: AtomicUsize,
+}
+
+/// A TLS handshake counted against `maxclients` until it ends (then the connection registers
+/// as a client, or goes).
+#[derive(Debug)]
+pub struct Handshake<'a> {
+    registry: &'a ClientRegistry,
+}
+
+impl Drop for Handshake<'_> {
+    fn drop(&mut self) {
+        self.registry.handshakes.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Removes the client from the registry when its connection ends, however it ends.
@@ -366,7 +382,8 @@ impl ClientRegistry {
         max_clients: u64,
     ) -> Option<Registration<'_>> {
         let mut clients = self.clients.lock();
-        if clients.len() as u64 >= max_clients {
+        let pending = self.handshakes.load(Ordering::Relaxed);
+        if (clients.len() + pending) as u64 >= max_clients {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -376,6 +393,18 @@ impl ClientRegistry {
             registry: self,
             info,
         })
+    }
+
+    /// Counts a TLS handshake against `max_clients`; `None` when clients and handshakes
+    /// already fill it. The connection registers once the [`Handshake`] is dropped.
+    pub fn start_handshake(&self, max_clients: u64) -> Option<Handshake<'_>> {
+        let clients = self.clients.lock();
+        let pending = self.handshakes.load(Ordering::Relaxed);
+        if (clients.len() + pending) as u64 >= max_clients {
+            return None;
+        }
+        self.handshakes.fetch_add(1, Ordering::Relaxed);
+        Some(Handshake { registry: self })
     }
 
     /// Number of connected clients.

@@ -117,7 +117,16 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 pub async fn serve_tls(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let local = stream.local_addr().unwrap_or(peer);
     let socket = stream.as_fd().try_clone_to_owned().ok();
-    match shared.tls.accept(stream).await {
+    let max_clients = shared.config.read().maxclients;
+    let Some(handshake) = shared.clients.start_handshake(max_clients) else {
+        // No room even for the handshake: closed at once, as Redis closes a connection past
+        // maxclients (the error line could not be read before a handshake anyway).
+        shared.stats.connections_rejected.add(1);
+        return;
+    };
+    let accepted = shared.tls.accept(stream).await;
+    drop(handshake);
+    match accepted {
         Ok(tls) => {
             serve_stream(
                 shared,

@@ -638,3 +638,52 @@ fn a_sentinel_monitors_a_primary_and_its_replica_over_tls() {
         .contains(&primary_tls.to_string()));
     drop(primary);
 }
+
+#[test]
+fn handshakes_in_progress_count_against_maxclients() {
+    let pki = Pki::new("ca");
+    let server_cert = pki.issue("server");
+    let tls_port = free_port();
+    let mut options = tls_options(&pki, &server_cert, tls_port, "no");
+    options.extend(["--maxclients", "3"].map(str::to_owned));
+    let server = start(&options);
+    let mut admin = server.raw();
+    // The start-up probe's connection may still be leaving.
+    common::wait_until(
+        "the admin to be the only client",
+        Duration::from_secs(5),
+        || {
+            admin
+                .cmd("INFO clients")
+                .contains("connected_clients:1\r\n")
+        },
+    );
+    // Three connections that never start a handshake: two fill maxclients beside the admin,
+    // whichever of them the server takes first; the last one is closed at once.
+    let mut stalled: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", tls_port)).unwrap())
+        .collect();
+    let mut closed = 0;
+    for stream in &mut stalled {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        if matches!(stream.read(&mut [0u8; 1]), Ok(0)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 1, "one connection past maxclients is closed");
+    let stats = admin.cmd("INFO stats");
+    assert!(stats.contains("rejected_connections:1\r\n"), "{stats}");
+    // Once the stalled ones go, a real TLS client gets in.
+    drop(stalled);
+    common::wait_until(
+        "the stalled handshakes to end",
+        Duration::from_secs(5),
+        || {
+            TlsClient::connect(tls_port, client_config(&pki, None))
+                .map(|mut c| c.cmd("PING") == "+PONG")
+                .unwrap_or(false)
+        },
+    );
+}
