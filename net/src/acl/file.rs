@@ -42,11 +42,16 @@ pub fn parse_lines(text: &[u8], place: &str, defaults: Defaults) -> Result<UserS
         if line.is_empty() {
             continue;
         }
-        let words: Vec<Bytes> = line
-            .split(u8::is_ascii_whitespace)
-            .filter(|word| !word.is_empty())
-            .map(Bytes::copy_from_slice)
-            .collect();
+        // Words split as Redis splits them (quotes and escapes, so a password may hold
+        // spaces), like a configuration line.
+        let Some(words) = crate::config::split_config_line(line) else {
+            errors.push_str(&format!(
+                "{place}:{}: unbalanced quotes in acl line. ",
+                index + 1
+            ));
+            continue;
+        };
+        let words: Vec<Bytes> = words.into_iter().map(Bytes::from).collect();
         if let Err(reason) = parse_line(&words, &mut users, defaults) {
             errors.push_str(&format!("{place}:{}: {reason}. ", index + 1));
         }

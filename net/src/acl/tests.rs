@@ -324,6 +324,21 @@ fn acl_files_parse_with_every_error_placed() {
 }
 
 #[test]
+fn acl_file_lines_take_quoted_words() {
+    let users = parse_lines(
+        b"user alice on \">two words\" ~* +@all\nuser bob on \"(~k* +get)\" >x\n",
+        "f.acl",
+        NO,
+    )
+    .expect("valid");
+    assert!(users["alice"].accepts(b"two words"));
+    assert!(!users["alice"].accepts(b"two"));
+    assert!(users["bob"].accepts(b"x"));
+    let error = parse_lines(b"user a on\nuser b on \">open\n", "f.acl", NO).expect_err("bad");
+    assert_eq!(error, "f.acl:2: unbalanced quotes in acl line. ");
+}
+
+#[test]
 fn requirepass_and_user_directives_build_the_user_set() {
     let mut settings = Settings {
         requirepass: Some("pw".into()),
