@@ -335,7 +335,7 @@ impl Default for AofSettings {
 /// guidance for its I/O threads has it, a core is left to the kernel's network stack, the
 /// background work (fsync, snapshots, expiry) and clients on the same host. On two cores with
 /// the client beside the server, a second thread mostly adds hand-offs and lock waits:
-/// benches/compare.py ran the data-type commands 10-40% faster with one, GET/SET over a million
+/// benches/compare.py ran most data-type commands 8-40% faster with one, GET/SET over a million
 /// keys about 7% slower.
 pub fn default_io_threads() -> usize {
     std::thread::available_parallelism()
