@@ -172,6 +172,9 @@ class ClusterChecks:
     def add_nodes_and_rebalance(self):
         primary = self.start_node()
         cluster_cli("add-node", primary.addr, self.nodes[0].addr)
+        # redis-cli's next add-node checks that every node, the new one included, has the
+        # same view of the slots: the new node learns them from each primary's first ping.
+        wait_for("agreement after add-node", self.agreed)
         replica = self.start_node()
         cluster_cli("add-node", replica.addr, self.nodes[0].addr, "--cluster-slave",
                     "--cluster-master-id", primary.myid())
