@@ -11,28 +11,11 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, RawClient, TestServer};
 
-/// A directory removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("slotkv-exposure-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `text` to `name` in `dir`; the file's path.
+fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 fn read(path: &Path) -> String {
@@ -41,12 +24,12 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn config_rewrite_keeps_the_file_and_writes_changes() {
-    let dir = TempDir::new("rewrite");
-    let conf = dir.write(
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_file(&dir,
         "node.conf",
         "# my settings\nmaxmemory 100mb\n\n# saves\nsave 900 1\nsave 300 10\nrename-command FLUSHDB wipe\n",
     );
-    let dir_text = dir.0.to_str().unwrap();
+    let dir_text = dir.path().to_str().unwrap();
     let server = TestServer::start(&[conf.to_str().unwrap(), "--dir", dir_text]);
     let mut client = server.raw();
     assert_eq!(client.cmd("CONFIG SET maxmemory 2gb"), "+OK");
@@ -112,10 +95,10 @@ fn config_rewrite_errors_are_redis_words() {
         server.raw().cmd("CONFIG REWRITE"),
         "-ERR The server is running without a config file"
     );
-    let dir = TempDir::new("rewrite-error");
-    let conf = dir.write("node.conf", "maxmemory 1mb\n");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_file(&dir, "node.conf", "maxmemory 1mb\n");
     let server = TestServer::start(&[conf.to_str().unwrap()]);
-    std::fs::remove_dir_all(&dir.0).unwrap();
+    std::fs::remove_dir_all(dir.path()).unwrap();
     assert_eq!(
         server.raw().cmd("CONFIG REWRITE"),
         "-ERR Rewriting config file: No such file or directory"
@@ -126,12 +109,17 @@ fn config_rewrite_errors_are_redis_words() {
 #[test]
 fn sentinel_promotion_transaction_rewrites_replicaof() {
     let primary = TestServer::start(&[]);
-    let dir = TempDir::new("promote");
-    let conf = dir.write(
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_file(
+        &dir,
         "replica.conf",
         &format!("# replica\nreplicaof 127.0.0.1 {}\n", primary.port),
     );
-    let replica = TestServer::start(&[conf.to_str().unwrap(), "--dir", dir.0.to_str().unwrap()]);
+    let replica = TestServer::start(&[
+        conf.to_str().unwrap(),
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
     let mut client = replica.raw();
     client
         .send(b"MULTI\r\nSLAVEOF NO ONE\r\nCONFIG REWRITE\r\nCLIENT KILL TYPE normal\r\nEXEC\r\n");
@@ -185,8 +173,8 @@ fn debug_follows_enable_debug_command() {
 
 #[test]
 fn protected_configs_follow_enable_protected_configs() {
-    let dir = TempDir::new("protected");
-    let set_dir = format!("CONFIG SET dir {}", dir.0.display());
+    let dir = tempfile::tempdir().unwrap();
+    let set_dir = format!("CONFIG SET dir {}", dir.path().display());
     let server = TestServer::start(&[]);
     assert_eq!(
         server.raw().cmd(&set_dir),
@@ -200,8 +188,9 @@ fn protected_configs_follow_enable_protected_configs() {
 
 #[test]
 fn rename_command_renames_and_removes() {
-    let dir = TempDir::new("rename");
-    let conf = dir.write(
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_file(
+        &dir,
         "node.conf",
         "rename-command SET put\nrename-command KEYS \"\"\nrename-command CONFIG cfg\n",
     );
@@ -222,7 +211,7 @@ fn rename_command_renames_and_removes() {
     assert!(client.reply().starts_with("-ERR unknown command"));
     assert!(client.reply().starts_with("-EXECABORT"));
 
-    let bad = dir.write("bad.conf", "rename-command nosuch x\n");
+    let bad = write_file(&dir, "bad.conf", "rename-command nosuch x\n");
     let output = Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
         .arg(&bad)
         .output()
