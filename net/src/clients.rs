@@ -382,8 +382,7 @@ impl ClientRegistry {
         max_clients: u64,
     ) -> Option<Registration<'_>> {
         let mut clients = self.clients.lock();
-        let pending = self.handshakes.load(Ordering::Relaxed);
-        if (clients.len() + pending) as u64 >= max_clients {
+        if !self.has_room(&clients, max_clients) {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -399,12 +398,18 @@ impl ClientRegistry {
     /// already fill it. The connection registers once the [`Handshake`] is dropped.
     pub fn start_handshake(&self, max_clients: u64) -> Option<Handshake<'_>> {
         let clients = self.clients.lock();
-        let pending = self.handshakes.load(Ordering::Relaxed);
-        if (clients.len() + pending) as u64 >= max_clients {
+        if !self.has_room(&clients, max_clients) {
             return None;
         }
         self.handshakes.fetch_add(1, Ordering::Relaxed);
         Some(Handshake { registry: self })
+    }
+
+    /// Whether one more connection fits under `max_clients`: registered clients and TLS
+    /// handshakes in progress both count (`clients` is the locked table).
+    fn has_room(&self, clients: &BTreeMap<u64, Arc<ClientInfo>>, max_clients: u64) -> bool {
+        let pending = self.handshakes.load(Ordering::Relaxed);
+        ((clients.len() + pending) as u64) < max_clients
     }
 
     /// Number of connected clients.

@@ -92,6 +92,26 @@ fn tls_options(pki: &Pki, server: &Issued, tls_port: u16, auth: &str) -> Vec<Str
     .to_vec()
 }
 
+/// The options of a replica of the primary whose TLS port is `primary_tls`, linking over
+/// TLS with `identity` and trusting `trusted`'s CA.
+fn tls_replica_options(trusted: &Pki, identity: &Issued, primary_tls: u16) -> Vec<String> {
+    [
+        "--tls-replication",
+        "yes",
+        "--tls-cert-file",
+        &path(&identity.cert),
+        "--tls-key-file",
+        &path(&identity.key),
+        "--tls-ca-cert-file",
+        &trusted.ca(),
+        "--replicaof",
+        "127.0.0.1",
+        &primary_tls.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 fn start(options: &[String]) -> TestServer {
     let refs: Vec<&str> = options.iter().map(String::as_str).collect();
     TestServer::start(&refs)
@@ -422,22 +442,7 @@ fn a_replica_follows_its_primary_over_tls() {
     let primary = start(&tls_options(&pki, &primary_cert, primary_tls, "yes"));
     let mut p = primary.raw();
     assert_eq!(p.cmd("SET before-sync 1"), "+OK");
-    let replica_options: Vec<String> = [
-        "--tls-replication",
-        "yes",
-        "--tls-cert-file",
-        &path(&replica_cert.cert),
-        "--tls-key-file",
-        &path(&replica_cert.key),
-        "--tls-ca-cert-file",
-        &pki.ca(),
-        "--replicaof",
-        "127.0.0.1",
-        &primary_tls.to_string(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    let replica = start(&replica_options);
+    let replica = start(&tls_replica_options(&pki, &replica_cert, primary_tls));
     let mut r = replica.raw();
     let deadline = Instant::now() + Duration::from_secs(20);
     while info_field(&mut r, "master_link_status").as_deref() != Some("up") {
@@ -465,22 +470,7 @@ fn a_replica_with_the_wrong_ca_never_links() {
     let replica_cert = other.issue("replica");
     let primary_tls = free_port();
     let _primary = start(&tls_options(&pki, &primary_cert, primary_tls, "yes"));
-    let replica = start(
-        &[
-            "--tls-replication",
-            "yes",
-            "--tls-cert-file",
-            &path(&replica_cert.cert),
-            "--tls-key-file",
-            &path(&replica_cert.key),
-            "--tls-ca-cert-file",
-            &other.ca(),
-            "--replicaof",
-            "127.0.0.1",
-            &primary_tls.to_string(),
-        ]
-        .map(str::to_owned),
-    );
+    let replica = start(&tls_replica_options(&other, &replica_cert, primary_tls));
     let mut r = replica.raw();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
