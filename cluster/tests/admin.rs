@@ -393,3 +393,34 @@ fn the_local_address_of_bus_links_teaches_this_node_its_ip() {
     solo.learn_my_ip("10.0.0.7");
     assert_eq!(mine(&solo), "10.0.0.7");
 }
+
+#[test]
+fn forget_of_a_node_a_peer_already_forgot_answers_ok() {
+    let mut nodes = vec![node(0), node(1), node(2)];
+    nodes[0].meet(NOW, "127.0.0.2", 7000, None).unwrap();
+    nodes[0].meet(NOW, "127.0.0.3", 7000, None).unwrap();
+    nodes[1].meet(NOW, "127.0.0.3", 7000, None).unwrap();
+    pump(&mut nodes, NOW);
+    assert!(nodes[1].node(&id(b'c')).is_some());
+    let gone = "c".repeat(40);
+    nodes[0].forget(NOW, &gone).unwrap();
+    // a's pings carry the ban until b has it.
+    for step in 1..=50 {
+        let now = NOW + step * 100;
+        nodes[0].tick(now);
+        pump(&mut nodes, now);
+        if nodes[1].node(&id(b'c')).is_none() {
+            break;
+        }
+    }
+    // Node b heard of the FORGET from a; redis-cli's own FORGET to b still succeeds.
+    assert!(nodes[1].node(&id(b'c')).is_none());
+    nodes[1].forget(NOW + 200, &gone).unwrap();
+    assert_eq!(
+        nodes[1]
+            .forget(NOW + 200, &"d".repeat(40))
+            .unwrap_err()
+            .to_string(),
+        format!("ERR Unknown node {}", "d".repeat(40))
+    );
+}
