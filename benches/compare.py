@@ -7,10 +7,14 @@ alternation, several rounds, and prints per test the median requests/s of each, 
 slotkv/redis and the median p99 latency of each. Both servers are stopped (by PID) at the end.
 
     benches/compare.py [--rounds 3] [--requests 1000000] [--clients 50] [--pipelines 1,16]
-                       [--tests set,get] [--io-threads N]
+                       [--tests set,get] [--io-threads N] [--huge-pages]
 
 `--tests` takes redis-benchmark's test names: for the data types, for example
-`--tests lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100`.
+`--tests lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100,zrange_100`. redis-benchmark has no ZRANGE
+test, so `zrange_100` is ours: it fills a sorted set of up to 100,000 members (untimed), then
+times `ZRANGE bench:zset 0 99 WITHSCORES`, the top-100 read of a leaderboard.
+
+`--huge-pages` starts slotkv with `_RJEM_MALLOC_CONF=thp:always` (see README, "Huge pages").
 
 Installs redis-server and redis-tools with apt-get when they are missing.
 """
@@ -58,8 +62,8 @@ def wait_ready(port, proc):
     raise RuntimeError(f"server on {port} did not start")
 
 
-def start(name, command, port, workdir):
-    proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(name, command, port, workdir, env=None):
+    proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wait_ready(port, proc)
     return {"name": name, "port": port, "proc": proc}
 
@@ -75,16 +79,43 @@ def stop(server):
             proc.wait()
 
 
-def benchmark(port, args):
+# Tests redis-benchmark lacks: name -> (untimed fill command, timed command), run as custom commands.
+CUSTOM_TESTS = {
+    "zrange_100": (["ZADD", "bench:zset", "__rand_int__", "member:__rand_int__"],
+                   ["ZRANGE", "bench:zset", "0", "99", "WITHSCORES"]),
+}
+CUSTOM_FILL_RANGE = 100_000
+
+
+def run_benchmark(port, args, options, requests, key_range):
     command = [
-        "redis-benchmark", "-p", str(port), "-t", args.tests, "-c", str(args.clients),
-        "-n", str(args.requests), "-r", str(args.requests), "-P", str(args.pipeline), "--csv",
-    ]
+        "redis-benchmark", "-p", str(port), "-c", str(args.clients), "-n", str(requests),
+        "-r", str(key_range), "-P", str(args.pipeline), "--csv",
+    ] + options
     out = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=True).stdout
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+def benchmark(port, args):
+    tests = args.tests.split(",")
+    builtin = [t for t in tests if t not in CUSTOM_TESTS]
     rows = {}
-    for row in csv.DictReader(io.StringIO(out)):
-        rows[row["test"]] = (float(row["rps"]), float(row["p99_latency_ms"]))
+    if builtin:
+        for row in run_benchmark(port, args, ["-t", ",".join(builtin)], args.requests, args.requests):
+            rows[row["test"]] = (float(row["rps"]), float(row["p99_latency_ms"]))
+    for name in (t for t in tests if t in CUSTOM_TESTS):
+        fill, timed = CUSTOM_TESTS[name]
+        run_benchmark(port, args, fill, CUSTOM_FILL_RANGE, CUSTOM_FILL_RANGE)
+        for row in run_benchmark(port, args, timed, args.requests, args.requests):
+            rows[name.upper()] = (float(row["rps"]), float(row["p99_latency_ms"]))
     return rows
+
+
+def slotkv_env(huge_pages):
+    env = dict(os.environ)
+    if huge_pages:
+        env["_RJEM_MALLOC_CONF"] = "thp:always,metadata_thp:auto"
+    return env
 
 
 def slotkv_binary():
@@ -104,6 +135,8 @@ def main():
     parser.add_argument("--tests", default="set,get")
     parser.add_argument("--io-threads", type=int, default=0,
                         help="slotkv's io-threads (default: the server's own default)")
+    parser.add_argument("--huge-pages", action="store_true",
+                        help="back slotkv's heap with transparent huge pages (jemalloc thp:always)")
     args = parser.parse_args()
     ensure_redis()
     binary = slotkv_binary()
@@ -114,7 +147,8 @@ def main():
         threads = ["--io-threads", str(args.io_threads)] if args.io_threads else []
         servers.append(start("slotkv", [binary, "--port", str(slot_port), "--bind", "127.0.0.1",
                                         "--save", "", "--appendonly", "no", "--loglevel", "warning",
-                                        "--dir", workdir] + threads, slot_port, workdir))
+                                        "--dir", workdir] + threads, slot_port, workdir,
+                             slotkv_env(args.huge_pages)))
         servers.append(start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                        "--save", "", "--appendonly", "no", "--loglevel", "warning",
                                        "--dir", workdir], redis_port, workdir))
