@@ -15,55 +15,167 @@ const HUMAN_DECIMALS_MAX: u32 = 17;
 /// Largest scale an exact decimal may carry before rounding (bounds the work and the size).
 const SCALE_MAX: u32 = 60;
 
+/// Room for any reply text of a double: at most a sign, 17 significant digits and 7 zeros of
+/// padding, or a point, or an exponent (`e-308`).
+const DOUBLE_TEXT_MAX: usize = 32;
+/// Integral doubles below this print as their integer (every such integer is exact).
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+/// An integer with this many trailing zeros switches to the exponent form (`1e+8`).
+const PLAIN_TRAILING_ZEROS_LIMIT: u64 = 100_000_000;
+
 /// A double as Redis 7.2 writes it in replies.
 pub fn format_double(value: f64) -> String {
-    if value.is_nan() {
-        return "nan".to_owned();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    if value == 0.0 {
-        return if value.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    let scientific = format!("{:e}", value.abs());
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i64 = exponent.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if value < 0.0 { "-" } else { "" };
-    format!("{sign}{}", place_digits(&digits, exponent))
+    DoubleText::new(value).as_str().to_owned()
 }
 
-/// Lays out `digits` (d.ddd × 10^exponent) as fpconv's `emit_digits` does.
-fn place_digits(digits: &str, exponent: i64) -> String {
-    let count = digits.len() as i64;
-    // The value is digits × 10^shift.
-    let shift = exponent - (count - 1);
-    let magnitude = exponent.abs();
-    if shift >= 0 && magnitude < count + 7 {
-        return format!("{digits}{}", "0".repeat(shift as usize));
-    }
-    if shift < 0 && (shift > -7 || magnitude < 4) {
-        return if exponent >= 0 {
-            let (whole, fraction) = digits.split_at(exponent as usize + 1);
-            format!("{whole}.{fraction}")
+/// A double's reply text, built on the stack: a reply with many scores allocates nothing
+/// for them. Integral scores (the common case) skip the shortest-digits search.
+#[derive(Debug, Clone, Copy)]
+pub struct DoubleText {
+    bytes: [u8; DOUBLE_TEXT_MAX],
+    len: usize,
+}
+
+impl DoubleText {
+    /// The text of `value` as Redis 7.2 writes it in replies.
+    pub fn new(value: f64) -> DoubleText {
+        let mut text = DoubleText::empty();
+        if value.is_nan() {
+            text.push(b"nan");
+            return text;
+        }
+        if value.is_sign_negative() {
+            text.push(b"-");
+        }
+        let magnitude = value.abs();
+        if magnitude.is_infinite() {
+            text.push(b"inf");
+        } else if magnitude == 0.0 {
+            text.push(b"0");
+        } else if let Some(integer) = plain_integer(magnitude) {
+            text.push_decimal(integer);
         } else {
-            format!("0.{}{digits}", "0".repeat((-exponent - 1) as usize))
-        };
+            text.push_shortest(magnitude);
+        }
+        text
     }
-    let (first, rest) = digits.split_at(1);
-    let mut out = first.to_owned();
-    if !rest.is_empty() {
-        out.push('.');
-        out.push_str(rest);
+
+    /// The text (always ASCII).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("nan")
     }
-    let _ = write!(
-        out,
-        "e{}{}",
-        if exponent < 0 { '-' } else { '+' },
-        magnitude
-    );
-    out
+
+    /// The text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn empty() -> DoubleText {
+        DoubleText {
+            bytes: [0; DOUBLE_TEXT_MAX],
+            len: 0,
+        }
+    }
+
+    /// Appends what fits; every text this type builds fits (see [`DOUBLE_TEXT_MAX`]).
+    fn push(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(DOUBLE_TEXT_MAX - self.len);
+        debug_assert_eq!(take, bytes.len(), "double text overflow");
+        self.bytes[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+        self.len += take;
+    }
+
+    fn push_zeros(&mut self, count: usize) {
+        for _ in 0..count {
+            self.push(b"0");
+        }
+    }
+
+    fn push_decimal(&mut self, mut value: u64) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (value % 10) as u8;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        self.push(&digits[start..]);
+    }
+
+    /// The shortest digits that read back to `magnitude` (finite, non-zero), laid out as
+    /// fpconv's `emit_digits` does.
+    fn push_shortest(&mut self, magnitude: f64) {
+        let mut scientific = DoubleText::empty();
+        if write!(scientific, "{magnitude:e}").is_err() {
+            self.push(b"nan");
+            return;
+        }
+        let (mantissa, exponent) = scientific
+            .as_str()
+            .split_once('e')
+            .unwrap_or((scientific.as_str(), "0"));
+        let exponent: i64 = exponent.parse().unwrap_or(0);
+        let mut digits = DoubleText::empty();
+        for digit in mantissa.bytes().filter(u8::is_ascii_digit) {
+            digits.push(&[digit]);
+        }
+        self.place_digits(&digits.bytes[..digits.len], exponent);
+    }
+
+    /// Lays out `digits` (d.ddd × 10^exponent) as fpconv's `emit_digits` does.
+    fn place_digits(&mut self, digits: &[u8], exponent: i64) {
+        let count = digits.len() as i64;
+        // The value is digits × 10^shift.
+        let shift = exponent - (count - 1);
+        let magnitude = exponent.abs();
+        if shift >= 0 && magnitude < count + 7 {
+            self.push(digits);
+            self.push_zeros(shift as usize);
+        } else if shift < 0 && (shift > -7 || magnitude < 4) {
+            if exponent >= 0 {
+                let (whole, fraction) = digits.split_at(exponent as usize + 1);
+                self.push(whole);
+                self.push(b".");
+                self.push(fraction);
+            } else {
+                self.push(b"0.");
+                self.push_zeros((-exponent - 1) as usize);
+                self.push(digits);
+            }
+        } else {
+            let (first, rest) = digits.split_at(1.min(digits.len()));
+            self.push(first);
+            if !rest.is_empty() {
+                self.push(b".");
+                self.push(rest);
+            }
+            self.push(if exponent < 0 { b"e-" } else { b"e+" });
+            self.push_decimal(magnitude.unsigned_abs());
+        }
+    }
+}
+
+impl std::fmt::Write for DoubleText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if text.len() > DOUBLE_TEXT_MAX - self.len {
+            return Err(std::fmt::Error);
+        }
+        self.push(text.as_bytes());
+        Ok(())
+    }
+}
+
+/// `magnitude` as an integer when it is one, exact, and prints without an exponent (fewer
+/// than eight trailing zeros): then its shortest digits are the integer's own.
+fn plain_integer(magnitude: f64) -> Option<u64> {
+    if magnitude >= EXACT_INTEGER_LIMIT {
+        return None;
+    }
+    let integer = magnitude as u64;
+    (integer as f64 == magnitude && integer % PLAIN_TRAILING_ZEROS_LIMIT != 0).then_some(integer)
 }
 
 /// An exact decimal: `digits / 10^scale`.
@@ -202,6 +314,13 @@ mod tests {
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
         assert_eq!(format_double(f64::NAN), "nan");
         assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(format_double(123456789.0), "123456789");
+        assert_eq!(format_double(-4503599627370497.0), "-4503599627370497");
+        assert_eq!(format_double(1e8), "1e+8");
+        assert_eq!(format_double(-3e15), "-3e+15");
+        assert_eq!(format_double(12e8), "1.2e+9");
+        assert_eq!(format_double(9007199254740992.0), "9007199254740992");
+        assert_eq!(format_double(f64::MIN_POSITIVE), "2.2250738585072014e-308");
         for value in [
             0.1 + 0.2,
             1e-7,
@@ -215,6 +334,32 @@ mod tests {
                 Some(value),
                 "{value}"
             );
+        }
+    }
+
+    /// The text through the shortest-digits search, bypassing the integer shortcut.
+    fn shortest_text(value: f64) -> String {
+        let mut text = DoubleText::empty();
+        if value < 0.0 {
+            text.push(b"-");
+        }
+        text.push_shortest(value.abs());
+        text.as_str().to_owned()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_finite_double_reads_back(bits in proptest::num::u64::ANY) {
+            let value = f64::from_bits(bits);
+            proptest::prop_assume!(value.is_finite());
+            proptest::prop_assert_eq!(format_double(value).parse::<f64>().ok(), Some(value));
+        }
+
+        #[test]
+        fn the_integer_shortcut_writes_what_the_search_writes(integer in -(1i64 << 53)..(1i64 << 53)) {
+            let value = integer as f64;
+            proptest::prop_assume!(value != 0.0);
+            proptest::prop_assert_eq!(format_double(value), shortest_text(value));
         }
     }
 

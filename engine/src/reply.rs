@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use crate::error::CommandError;
-/// Doubles in replies are written by [`crate::float::format_double`].
-pub use crate::float::format_double;
+/// Doubles in replies are written by [`crate::float::DoubleText`].
+pub use crate::float::{format_double, DoubleText};
 
 /// A command's reply. RESP3-only shapes (maps, sets, doubles, booleans) degrade to their RESP2
 /// equivalents when encoded for a RESP2 client, as Redis does.
@@ -38,8 +38,9 @@ pub enum Reply {
     Double(f64),
     /// A boolean (RESP3 `#`); the integer 1 or 0 in RESP2.
     Bool(bool),
-    /// Verbatim text with its three-letter format (RESP3 `=`); a bulk string in RESP2.
-    Verbatim(&'static str, Bytes),
+    /// Plain verbatim text (RESP3 `=` with the format `txt`, all Redis's replies use); a bulk
+    /// string in RESP2.
+    Verbatim(Bytes),
     /// Out-of-band data such as a pub/sub message (RESP3 `>`); an array in RESP2.
     Push(Vec<Reply>),
 }

@@ -9,7 +9,7 @@
 //! hand into a stack buffer: replies are the server's hot path and need no allocation.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use slotkv_engine::reply::{format_double, Reply};
+use slotkv_engine::reply::{DoubleText, Reply};
 
 /// The protocol version a client speaks (`HELLO 2` / `HELLO 3`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -39,8 +39,8 @@ pub fn encode_reply(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
         Reply::Double(value) => put_double(out, *value, proto),
         Reply::Bool(value) if resp3 => out.put_slice(if *value { b"#t\r\n" } else { b"#f\r\n" }),
         Reply::Bool(value) => out.put_slice(if *value { b":1\r\n" } else { b":0\r\n" }),
-        Reply::Verbatim(format, text) if resp3 => put_verbatim(out, format, text),
-        Reply::Verbatim(_, text) => put_bulk(out, text),
+        Reply::Verbatim(text) if resp3 => put_verbatim(out, text),
+        Reply::Verbatim(text) => put_bulk(out, text),
         Reply::Push(items) => put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
     }
 }
@@ -110,20 +110,20 @@ fn put_pairs(out: &mut BytesMut, pairs: &[(Reply, Reply)], proto: Protocol) {
 
 /// RESP3 `,<text>` (`inf`, `-inf` and `nan` included), or the same text as a RESP2 bulk.
 fn put_double(out: &mut BytesMut, value: f64, proto: Protocol) {
-    let text = format_double(value);
+    let text = DoubleText::new(value);
     match proto {
         Protocol::Resp3 => put_line(out, b',', text.as_bytes()),
         Protocol::Resp2 => put_bulk(out, text.as_bytes()),
     }
 }
 
-/// RESP3 `=<len>\r\n<fmt>:<text>\r\n`, the length covering the format and its colon.
-fn put_verbatim(out: &mut BytesMut, format: &str, text: &[u8]) {
-    let len = format.len() + 1 + text.len();
+/// RESP3 `=<len>\r\ntxt:<text>\r\n`, the length covering the format and its colon.
+fn put_verbatim(out: &mut BytesMut, text: &[u8]) {
+    const FORMAT: &[u8] = b"txt:";
+    let len = FORMAT.len() + text.len();
     out.reserve(len + 16);
     put_length_line(out, b'=', len);
-    out.put_slice(format.as_bytes());
-    out.put_u8(b':');
+    out.put_slice(FORMAT);
     out.put_slice(text);
     out.put_slice(b"\r\n");
 }
@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn verbatim_text_is_a_bulk_string_in_resp2() {
         assert_encodes(
-            Reply::Verbatim("txt", Bytes::from_static(b"Some string")),
+            Reply::Verbatim(Bytes::from_static(b"Some string")),
             b"$11\r\nSome string\r\n",
             b"=15\r\ntxt:Some string\r\n",
         );
