@@ -4,8 +4,9 @@
 //! - **listpack** (small lists): one `Pack`, a single buffer of packed entries. A list of a
 //!   few short strings costs one allocation and about two bytes per element beyond its data.
 //! - **quicklist** (large lists): a `VecDeque` of packs ("nodes") within the
-//!   `list-max-listpack-size` limit ([`ListPackLimit`]: 8 KiB each by default). Pushes and pops touch only the first or last node, so
-//!   they cost O(1) (a move of at most one node's bytes); an index walks the node counts from
+//!   `list-max-listpack-size` limit ([`ListPackLimit`]: 8 KiB each by default). Pushes and
+//!   pops touch only the first or last node, and a pack keeps spare room at both ends, so
+//!   they cost O(1) amortized and move no entry; an index walks the node counts from
 //!   the nearer end and then one node, so LINDEX and LSET are O(n / node) + O(node), never
 //!   worse than O(n). Per element the overhead stays about two bytes, plus one `Pack` header
 //!   per node, where a `VecDeque<Box<[u8]>>` would spend 16 bytes of pointer and an
@@ -30,6 +31,10 @@ use crate::types::encodings::ListPackLimit;
 
 /// Most spare room a growing pack reserves.
 const SPARE_BYTES_MAX: usize = 8 * 1024;
+
+/// Largest growth made on a pack's front side: its front room, with the spare added, stays
+/// within the 32 bits [`Pack`] counts it in.
+const FRONT_GROW_MAX: usize = u32::MAX as usize - SPARE_BYTES_MAX;
 
 /// Bytes Redis counts for a listpack's header and terminator; counted here too, so that lists
 /// convert at about the sizes at which Redis converts them.
@@ -136,10 +141,16 @@ fn entry_before(bytes: &[u8], end: usize) -> (Range<usize>, &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Pack: one buffer of entries (a listpack, or one quicklist node)
 
-/// Packed entries in one buffer.
+/// Packed entries in one buffer: `bytes[head..]`. The `head` bytes before them are spare room
+/// for the front, as the capacity past the end is for the back: an edit moves only the bytes
+/// between it and the nearer end, so pushes and pops at either end (LPUSH, LPOP, RPUSH, RPOP)
+/// move no entry.
 #[derive(Debug, Clone, Default)]
 struct Pack {
     bytes: Vec<u8>,
+    /// Spare bytes before the first entry; 32 bits keep a list value at 32 bytes (an edit
+    /// whose front room would not fit moves the back side instead).
+    head: u32,
     /// Number of entries (a pack holds at most 8 KiB of two-byte-or-larger entries, or one).
     count: u32,
 }
@@ -153,10 +164,29 @@ impl Pack {
         self.count == 0
     }
 
+    /// The entries' bytes.
+    fn data(&self) -> &[u8] {
+        &self.bytes[self.head()..]
+    }
+
+    fn data_len(&self) -> usize {
+        self.bytes.len() - self.head()
+    }
+
+    fn head(&self) -> usize {
+        self.head as usize
+    }
+
+    /// Sets the front room; callers check that it fits (see [`Pack::head`]).
+    fn set_head(&mut self, head: usize) {
+        debug_assert!(u32::try_from(head).is_ok(), "front room past 32 bits");
+        self.head = head as u32;
+    }
+
     /// Size as the conversion thresholds count it (with `PACK_OVERHEAD_BYTES`, as Redis
     /// counts its listpack header).
     fn size(&self) -> usize {
-        self.bytes.len() + PACK_OVERHEAD_BYTES
+        self.data_len() + PACK_OVERHEAD_BYTES
     }
 
     /// Whether `extra_bytes` more bytes in `extra_entries` more entries keep the pack within
@@ -170,9 +200,9 @@ impl Pack {
 
     fn iter(&self) -> PackIter<'_> {
         PackIter {
-            bytes: &self.bytes,
+            bytes: self.data(),
             front: 0,
-            back: self.bytes.len(),
+            back: self.data_len(),
             remaining: self.len(),
         }
     }
@@ -180,68 +210,111 @@ impl Pack {
     /// Entries from index `index` on.
     fn iter_from(&self, index: usize) -> PackIter<'_> {
         PackIter {
-            bytes: &self.bytes,
+            bytes: self.data(),
             front: self.offset_of(index),
-            back: self.bytes.len(),
+            back: self.data_len(),
             remaining: self.len().saturating_sub(index),
         }
     }
 
-    /// Byte offset where entry `index` starts (`index >= len` gives the end), walking from the
-    /// nearer end.
+    /// Byte offset in [`Pack::data`] where entry `index` starts (`index >= len` gives the
+    /// end), walking from the nearer end.
     fn offset_of(&self, index: usize) -> usize {
+        let data = self.data();
         if index >= self.len() {
-            return self.bytes.len();
+            return data.len();
         }
         if index <= self.len() / 2 {
-            (0..index).fold(0, |start, _| entry_at(&self.bytes, start).0.end)
+            (0..index).fold(0, |start, _| entry_at(data, start).0.end)
         } else {
             let from_end = self.len() - index;
-            (0..from_end).fold(self.bytes.len(), |end, _| {
-                entry_before(&self.bytes, end).0.start
-            })
+            (0..from_end).fold(data.len(), |end, _| entry_before(data, end).0.start)
         }
     }
 
     fn get(&self, index: usize) -> &[u8] {
-        entry_at(&self.bytes, self.offset_of(index)).1
+        entry_at(self.data(), self.offset_of(index)).1
     }
 
-    /// Makes room for `additional` bytes, with bounded spare room (see [`GROWTH_DIVISOR`]).
+    /// Spare room a growing pack reserves at the end it grows (see [`GROWTH_DIVISOR`]).
+    fn growth_spare(&self) -> usize {
+        (self.data_len() / GROWTH_DIVISOR).clamp(GROWTH_MIN_BYTES, SPARE_BYTES_MAX)
+    }
+
+    /// Makes room for `additional` bytes at the back.
     fn reserve(&mut self, additional: usize) {
         if self.bytes.capacity() - self.bytes.len() < additional {
-            let spare =
-                (self.bytes.len() / GROWTH_DIVISOR).clamp(GROWTH_MIN_BYTES, SPARE_BYTES_MAX);
+            let spare = self.growth_spare();
             self.bytes.reserve_exact(additional.saturating_add(spare));
         }
     }
 
+    /// Makes room for `additional` bytes at the front, moving the entries once.
+    fn reserve_front(&mut self, additional: usize) {
+        if self.head() >= additional {
+            return;
+        }
+        let head = additional + self.growth_spare();
+        let back_spare = self.bytes.capacity() - self.bytes.len();
+        let mut bytes = Vec::with_capacity(head + self.data_len() + back_spare);
+        bytes.resize(head, 0);
+        bytes.extend_from_slice(self.data());
+        self.bytes = bytes;
+        self.set_head(head);
+    }
+
     /// Gives back memory once most of the allocation is unused.
     fn release_spare(&mut self) {
-        let len = self.bytes.len();
+        let len = self.data_len();
         if len < self.bytes.capacity() / 4 {
+            self.bytes.drain(..self.head());
+            self.head = 0;
             self.bytes.shrink_to(len + len / GROWTH_DIVISOR);
         }
     }
 
-    /// Replaces the bytes of `region` by `new_len` bytes (left for the caller to fill) and
-    /// returns their range.
+    /// Replaces the bytes of `region` (in [`Pack::data`]) by `new_len` bytes (left for the
+    /// caller to fill) and returns their range, moving the bytes on the shorter side.
     fn resize_region(&mut self, region: Range<usize>, new_len: usize) -> Range<usize> {
-        let total = self.bytes.len();
         let old_len = region.len();
+        let front_side = region.start < self.data_len() - region.end;
         if new_len > old_len {
             let grow = new_len - old_len;
-            self.reserve(grow);
-            self.bytes.resize(total + grow, 0);
-            self.bytes.copy_within(region.end..total, region.end + grow);
+            if front_side && grow <= FRONT_GROW_MAX {
+                self.reserve_front(grow);
+                let start = self.head();
+                self.bytes
+                    .copy_within(start..start + region.start, start - grow);
+                self.set_head(start - grow);
+            } else {
+                self.reserve(grow);
+                let total = self.bytes.len();
+                let end = self.head() + region.end;
+                self.bytes.resize(total + grow, 0);
+                self.bytes.copy_within(end..total, end + grow);
+            }
         } else if new_len < old_len {
             let shrink = old_len - new_len;
-            self.bytes
-                .copy_within(region.end..total, region.end - shrink);
-            self.bytes.truncate(total - shrink);
+            let start = self.head();
+            if front_side && u32::try_from(start + shrink).is_ok() {
+                self.bytes
+                    .copy_within(start..start + region.start, start + shrink);
+                self.set_head(start + shrink);
+            } else {
+                let total = self.bytes.len();
+                let end = start + region.end;
+                self.bytes.copy_within(end..total, end - shrink);
+                self.bytes.truncate(total - shrink);
+            }
             self.release_spare();
         }
         region.start..region.start + new_len
+    }
+
+    /// The bytes of `region` (in [`Pack::data`]), to write an entry into.
+    fn region_mut(&mut self, region: Range<usize>) -> &mut [u8] {
+        let head = self.head();
+        &mut self.bytes[head + region.start..head + region.end]
     }
 
     /// Inserts `element` before entry `index` (`index == len` appends).
@@ -252,12 +325,12 @@ impl Pack {
 
     fn insert_at_offset(&mut self, at: usize, element: &[u8]) {
         let region = self.resize_region(at..at, entry_len(element.len()));
-        write_entry(&mut self.bytes[region], element);
+        write_entry(self.region_mut(region), element);
         self.count += 1;
     }
 
     fn push_back(&mut self, element: &[u8]) {
-        self.insert_at_offset(self.bytes.len(), element);
+        self.insert_at_offset(self.data_len(), element);
     }
 
     fn push_front(&mut self, element: &[u8]) {
@@ -266,15 +339,15 @@ impl Pack {
 
     /// Replaces element `index` by `element`.
     fn replace(&mut self, index: usize, element: &[u8]) {
-        let (old, _) = entry_at(&self.bytes, self.offset_of(index));
+        let (old, _) = entry_at(self.data(), self.offset_of(index));
         let region = self.resize_region(old, entry_len(element.len()));
-        write_entry(&mut self.bytes[region], element);
+        write_entry(self.region_mut(region), element);
     }
 
     /// Removes `n` entries from index `index` on.
     fn remove_range(&mut self, index: usize, n: usize) {
         let start = self.offset_of(index);
-        let end = (0..n).fold(start, |pos, _| entry_at(&self.bytes, pos).0.end);
+        let end = (0..n).fold(start, |pos, _| entry_at(self.data(), pos).0.end);
         self.resize_region(start..end, 0);
         self.count -= n as u32;
     }
@@ -297,9 +370,10 @@ impl Pack {
 
     /// Splits off the entries from `index` on into a new pack.
     fn split_off(&mut self, index: usize) -> Pack {
-        let at = self.offset_of(index);
+        let at = self.head() + self.offset_of(index);
         let tail = Pack {
             bytes: self.bytes.split_off(at),
+            head: 0,
             count: (self.len() - index) as u32,
         };
         self.count = index as u32;
@@ -309,8 +383,8 @@ impl Pack {
 
     /// Appends every entry of `other`.
     fn append(&mut self, other: &Pack) {
-        self.reserve(other.bytes.len());
-        self.bytes.extend_from_slice(&other.bytes);
+        self.reserve(other.data_len());
+        self.bytes.extend_from_slice(other.data());
         self.count += other.count;
     }
 
@@ -332,8 +406,11 @@ impl Pack {
         doomed.len()
     }
 
-    /// Closes the gaps left by removing the ascending, disjoint byte ranges `doomed`.
+    /// Closes the gaps left by removing the ascending, disjoint byte ranges `doomed` (in
+    /// [`Pack::data`]).
     fn compact_without(&mut self, doomed: &[Range<usize>]) {
+        self.bytes.drain(..self.head());
+        self.head = 0;
         let mut write = 0;
         let mut read = 0;
         for range in doomed {
@@ -606,7 +683,7 @@ impl Quicklist {
             // removals next to full nodes never copy a node back and forth.
             (Some(a), Some(b)) => self
                 .limit
-                .fits_half(a.size() + b.bytes.len(), a.len() + b.len()),
+                .fits_half(a.size() + b.data_len(), a.len() + b.len()),
             _ => false,
         }
     }
@@ -981,7 +1058,7 @@ mod tests {
         let backward: Vec<&[u8]> = pack.iter().rev().map(|(_, e)| e).collect();
         assert_eq!(backward, [&b"bc"[..], &long, b"a", b""]);
         // 300 needs two LEB128 bytes at each end.
-        assert_eq!(pack.bytes.len(), 2 + 3 + 304 + 4);
+        assert_eq!(pack.data_len(), 2 + 3 + 304 + 4);
         assert_eq!(pack.get(2), &long[..]);
         assert_eq!(pack.offset_of(3), 2 + 3 + 304);
     }
