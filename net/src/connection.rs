@@ -9,6 +9,7 @@
 //! A blocking command (BLPOP, ...) waits here, on its wake-ups, its timeout, CLIENT KILL and
 //! the socket; published messages for a subscriber are written here between requests.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
@@ -32,13 +33,13 @@ use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 use crate::server::Shared;
 use crate::transaction::{self, TransactionState};
 
-/// Bytes reserved in the read buffer before each read.
+/// Bytes reserved in the read buffer before each read, and in the reply buffer for a batch's
+/// first reply. Both buffers are released once a batch is answered, so an idle connection
+/// holds neither.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// The reply buffer is written out as soon as it holds this much, so a long pipeline of large
 /// replies never accumulates unbounded memory before the first write.
 const REPLY_FLUSH_BYTES: usize = 256 * 1024;
-/// Buffers grown past this are released after use instead of kept for the next request.
-const BUFFER_KEEP_BYTES: usize = 1024 * 1024;
 
 /// What a command asks of the connection beyond its reply.
 #[derive(Debug)]
@@ -47,8 +48,9 @@ pub enum Outcome {
     Reply(Reply),
     /// Send several replies and carry on ((un)subscribe confirms each name).
     Many(Vec<Reply>),
-    /// Wait for data, then reply (BLPOP and the other blocking commands).
-    Block(BlockRequest),
+    /// Wait for data, then reply (BLPOP and the other blocking commands). The rare, large
+    /// requests are boxed, so the common outcome, a reply, moves as a small value.
+    Block(Box<BlockRequest>),
     /// Send the reply, then close (QUIT).
     Close(Reply),
     /// Wait, then reply +OK (DEBUG SLEEP).
@@ -56,14 +58,14 @@ pub enum Outcome {
     /// Stop the server; this connection closes without a reply (SHUTDOWN).
     Shutdown,
     /// PSYNC / SYNC: the connection becomes a replica's (see [`crate::replication::primary`]).
-    Replicate(crate::replication::primary::SyncRequest),
+    Replicate(Box<crate::replication::primary::SyncRequest>),
     /// WAIT: reply with the count of replicas that acknowledged, after up to `timeout`.
     Wait {
         wanted: usize,
         timeout: Option<Duration>,
     },
     /// MIGRATE: move keys to another server, then reply (see [`crate::migrate`]).
-    Migrate(crate::migrate::MigrateRequest),
+    Migrate(Box<crate::migrate::MigrateRequest>),
 }
 
 /// The per-connection state commands may change.
@@ -91,9 +93,23 @@ pub struct ClientState {
 /// What a connection reads and writes: a plain TCP socket or a TLS session over one. The
 /// connection code is generic over it, so each kind is compiled on its own and the plain path
 /// pays nothing for TLS.
-pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Waits until a read may find bytes, so that an idle connection waits without a read
+    /// buffer. A stream that may hold bytes of its own (TLS) says so at once.
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+}
 
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientStream for T {}
+impl ClientStream for TcpStream {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        TcpStream::readable(self)
+    }
+}
+
+impl ClientStream for tokio_rustls::server::TlsStream<TcpStream> {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
 
 /// Serves one accepted plain TCP connection until it closes.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -175,9 +191,9 @@ async fn serve_stream<S: ClientStream>(shared: Arc<Shared>, mut stream: S, accep
     let mut connection = Connection {
         shared: shared.clone(),
         stream,
-        read_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        read_buffer: BytesMut::new(),
         decoder: RequestDecoder::default(),
-        reply_buffer: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        reply_buffer: BytesMut::new(),
         limits: CachedLimits::load(&shared),
         state: ClientState {
             session: Session::new(),
@@ -328,6 +344,9 @@ impl<S: ClientStream> Connection<S> {
     async fn run(&mut self) -> std::io::Result<()> {
         loop {
             let next = self.process_buffered().await?;
+            if !self.reply_buffer.is_empty() {
+                tokio::task::yield_now().await;
+            }
             self.flush().await?;
             if next == Next::Close {
                 return Ok(());
@@ -355,16 +374,15 @@ impl<S: ClientStream> Connection<S> {
             .as_ref()
             .is_some_and(SubscriberState::is_subscribed);
         let timeout_secs = if subscribed { 0 } else { limits.timeout_secs };
-        if self.read_buffer.capacity() > BUFFER_KEEP_BYTES && self.read_buffer.is_empty() {
-            self.read_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        if self.read_buffer.is_empty() {
+            self.read_buffer = BytesMut::new();
         }
-        self.read_buffer.reserve(READ_CHUNK_BYTES);
         if self.state.info.is_killed() {
             return Ok(false);
         }
         let bytes_read = if timeout_secs == 0 && self.state.pubsub.is_none() {
             // The common case: nothing to wait for but the socket.
-            self.stream.read_buf(&mut self.read_buffer).await?
+            read_some(&mut self.stream, &mut self.read_buffer).await?
         } else {
             match self.read_or_message(timeout_secs).await? {
                 Wake::Read(bytes_read) => bytes_read,
@@ -385,7 +403,7 @@ impl<S: ClientStream> Connection<S> {
 
     /// Waits for bytes, a published message or the idle timeout (0 = none).
     async fn read_or_message(&mut self, timeout_secs: u64) -> std::io::Result<Wake> {
-        let read = self.stream.read_buf(&mut self.read_buffer);
+        let read = read_some(&mut self.stream, &mut self.read_buffer);
         let idle_limit = async {
             match timeout_secs {
                 0 => std::future::pending().await,
@@ -579,8 +597,14 @@ impl<S: ClientStream> Connection<S> {
             }
             let (outcome, name) = self.dispatch(&args);
             last_command = name.or(last_command);
-            if self.apply(outcome).await? == Next::Close {
-                break Next::Close;
+            match outcome {
+                // The common case, without building the future of `apply`.
+                Outcome::Reply(reply) => self.push_reply(&reply),
+                other => {
+                    if self.apply(other).await? == Next::Close {
+                        break Next::Close;
+                    }
+                }
             }
             if self.reply_buffer.len() >= REPLY_FLUSH_BYTES {
                 self.flush_or_go_on().await?;
@@ -728,7 +752,7 @@ impl<S: ClientStream> Connection<S> {
                 }
                 Ok(Next::Continue)
             }
-            Outcome::Block(request) => match self.block(request).await? {
+            Outcome::Block(request) => match self.block(*request).await? {
                 Some(reply) => {
                     self.push_reply(&reply);
                     Ok(Next::Continue)
@@ -752,7 +776,7 @@ impl<S: ClientStream> Connection<S> {
                     &mut self.stream,
                     &mut self.read_buffer,
                     &self.state,
-                    request,
+                    *request,
                 )
                 .await?;
                 Ok(Next::Close)
@@ -770,7 +794,7 @@ impl<S: ClientStream> Connection<S> {
                 let info = self.state.info.clone();
                 let shared = self.shared.clone();
                 let reply = tokio::select! {
-                    reply = crate::migrate::run(&shared, &mut self.state.session, request) => reply,
+                    reply = crate::migrate::run(&shared, &mut self.state.session, *request) => reply,
                     () = info.killed() => return Ok(Next::Close),
                 };
                 self.push_reply(&reply);
@@ -782,6 +806,9 @@ impl<S: ClientStream> Connection<S> {
     fn push_reply(&mut self, reply: &Reply) {
         if reply.is_error() {
             self.shared.stats.error_replies.add(1);
+        }
+        if self.reply_buffer.capacity() == 0 {
+            self.reply_buffer.reserve(READ_CHUNK_BYTES);
         }
         encode_reply(reply, self.state.protocol, &mut self.reply_buffer);
     }
@@ -802,11 +829,7 @@ impl<S: ClientStream> Connection<S> {
             .stats
             .net_output_bytes
             .add(self.reply_buffer.len() as i64);
-        if self.reply_buffer.capacity() > BUFFER_KEEP_BYTES {
-            self.reply_buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
-        } else {
-            self.reply_buffer.clear();
-        }
+        self.reply_buffer = BytesMut::new();
         self.state
             .info
             .output_buffer_bytes
@@ -901,6 +924,19 @@ impl<S: ClientStream> Connection<S> {
         }
         Ok(())
     }
+}
+
+/// Reads what the stream has into `buffer`, allocating its room only once bytes are there (an
+/// empty buffer has none, see [`READ_CHUNK_BYTES`]).
+async fn read_some<S: ClientStream>(
+    stream: &mut S,
+    buffer: &mut BytesMut,
+) -> std::io::Result<usize> {
+    if buffer.capacity() == 0 {
+        stream.readable().await?;
+    }
+    buffer.reserve(READ_CHUNK_BYTES);
+    stream.read_buf(buffer).await
 }
 
 /// How long pending output may stay at or above the soft limit: the soft seconds, and never

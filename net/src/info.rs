@@ -30,7 +30,7 @@ const SECTIONS: [(&str, &str); 9] = [
 pub fn reply(shared: &Shared, client: &ClientState, args: &[Bytes]) -> Reply {
     let text = render(shared, &requested_sections(args));
     match client.protocol {
-        Protocol::Resp3 => Reply::Verbatim("txt", Bytes::from(text)),
+        Protocol::Resp3 => Reply::Verbatim(Bytes::from(text)),
         Protocol::Resp2 => Reply::Bulk(Bytes::from(text)),
     }
 }

@@ -53,7 +53,7 @@ pub fn run(
         name if name.starts_with("pubsub|") => pubsub::pubsub_command(&shared.pubsub, args),
         name if blocking::is_blocking(name) => {
             return match BlockRequest::parse(name, args) {
-                Ok(request) => Outcome::Block(request),
+                Ok(request) => Outcome::Block(Box::new(request)),
                 Err(error) => Outcome::Reply(error.into()),
             }
         }
@@ -66,7 +66,8 @@ pub fn run(
         "shutdown" => return shutdown(shared, args),
         "replconf" => return crate::replication::commands::replconf(client, args),
         "psync" | "sync" => {
-            return Outcome::Replicate(crate::replication::primary::SyncRequest::parse(args))
+            let request = crate::replication::primary::SyncRequest::parse(args);
+            return Outcome::Replicate(Box::new(request));
         }
         "wait" => return crate::replication::commands::wait(shared, client, args),
         "replicaof" | "slaveof" => crate::replication::commands::replicaof(shared, args),
@@ -80,7 +81,7 @@ pub fn run(
         }
         "migrate" => {
             return match crate::migrate::MigrateRequest::parse(args, shared.cluster.is_some()) {
-                Ok(request) => Outcome::Migrate(request),
+                Ok(request) => Outcome::Migrate(Box::new(request)),
                 Err(error) => Outcome::Reply(error.into()),
             }
         }
@@ -91,14 +92,10 @@ pub fn run(
         "bgrewriteaof" => Ok(shared.aof.bgrewriteaof(&shared.engine)),
         "info" => Ok(crate::info::reply(shared, client, &args[1..])),
         "memory|stats" => Ok(crate::memory::stats(&shared.engine)),
-        "memory|doctor" => Ok(Reply::Verbatim(
-            "txt",
-            Bytes::from(crate::memory::doctor(&shared.engine)),
-        )),
-        "memory|malloc-stats" => Ok(Reply::Verbatim(
-            "txt",
-            Bytes::from(crate::memory::malloc_stats()),
-        )),
+        "memory|doctor" => Ok(Reply::Verbatim(Bytes::from(crate::memory::doctor(
+            &shared.engine,
+        )))),
+        "memory|malloc-stats" => Ok(Reply::Verbatim(Bytes::from(crate::memory::malloc_stats()))),
         // jemalloc returns dirty pages to the system on its own decay schedule.
         "memory|purge" => Ok(Reply::Ok),
         "memory|help" => Ok(help(MEMORY_HELP)),
@@ -109,10 +106,7 @@ pub fn run(
         "client|setname" => set_client_name(client, &args[2]).map(|()| Reply::Ok),
         "client|getname" => Ok(client.info.name().map_or(Reply::Nil, Reply::text)),
         "client|list" => client_list(shared, args),
-        "client|info" => Ok(Reply::Verbatim(
-            "txt",
-            Bytes::from(client.info.describe() + "\n"),
-        )),
+        "client|info" => Ok(Reply::Verbatim(Bytes::from(client.info.describe() + "\n"))),
         "client|kill" => client_kill(shared, client, args),
         "client|help" => Ok(help(CLIENT_HELP)),
         "config|get" => Ok(shared.config.get(&args[2..])),
@@ -265,7 +259,7 @@ fn client_list(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {
         }
     }
     let text: String = clients.iter().map(|c| c.describe() + "\n").collect();
-    Ok(Reply::Verbatim("txt", Bytes::from(text)))
+    Ok(Reply::Verbatim(Bytes::from(text)))
 }
 
 fn client_unblock(shared: &Shared, args: &[Bytes]) -> Result<Reply, CommandError> {

@@ -26,7 +26,7 @@ pub fn admin(call: Call<'_>) -> Result<Reply, CommandError> {
     };
     let args = &call.args[2..];
     let has_keys = call.shared.engine.key_count(0) > 0;
-    let text = |s: String| Reply::Verbatim("txt", Bytes::from(s));
+    let text = |s: String| Reply::Verbatim(Bytes::from(s));
     Ok(match call.name {
         "cluster|info" => {
             let mut info = node.read(|m| m.info_text());
