@@ -27,6 +27,15 @@ impl SmallBytes {
     }
 }
 
+/// Heap bytes a string of `len` bytes takes as [`SmallBytes`]: none when inline.
+pub(crate) fn heap_len(len: usize) -> usize {
+    if len > INLINE_MAX {
+        len
+    } else {
+        0
+    }
+}
+
 impl std::ops::Deref for SmallBytes {
     type Target = [u8];
 
@@ -54,6 +63,7 @@ mod tests {
                 len <= INLINE_MAX
             );
             assert_eq!(&*small.clone(), &text[..]);
+            assert_eq!(heap_len(len), if len <= INLINE_MAX { 0 } else { len });
         }
     }
 }

@@ -4,6 +4,7 @@
 //! cost stays bounded whatever their size.
 
 use crate::keyspace::{Entry, STORED_ENTRY_BYTES};
+use crate::small_bytes::{heap_len, SmallBytes};
 use crate::value::{StrValue, Value};
 
 /// Elements sampled by default (MEMORY USAGE without SAMPLES).
@@ -14,6 +15,9 @@ pub const DEFAULT_SAMPLES: usize = 5;
 const COMPACT_ELEMENT_OVERHEAD: u64 = 2;
 /// Bookkeeping per element of a table or tree encoding: a table slot with its pointers.
 const TABLE_ELEMENT_OVERHEAD: u64 = 40;
+/// Bytes per member of a hashtable-encoded set: its inline slot (see [`SmallBytes`]) and
+/// control byte, at the table's highest load (7/8).
+const SET_TABLE_SLOT_BYTES: u64 = (std::mem::size_of::<SmallBytes>() as u64 + 1) * 8 / 7;
 
 /// Bytes an allocation of `size` bytes takes: rounded up to the size classes jemalloc uses
 /// (8, 16, 32, 48, ... 128, then four classes per doubling).
@@ -32,8 +36,9 @@ pub fn allocation_bytes(size: u64) -> u64 {
 /// Estimated bytes `key` and its entry take, sampling at most `samples` elements of a
 /// collection (0 means all of them).
 pub fn entry_bytes(key: &[u8], entry: &Entry, samples: usize) -> u64 {
+    // The stored entry holds a short key inline.
     STORED_ENTRY_BYTES
-        + allocation_bytes(key.len() as u64)
+        + allocation_bytes(heap_len(key.len()) as u64)
         + value_heap_bytes(&entry.value, samples)
 }
 
@@ -52,9 +57,16 @@ pub fn value_heap_bytes(value: &Value, samples: usize) -> u64 {
             sampled_total(h.len(), sizes, samples, per_element * 2)
         }
         Value::List(l) => sampled_total(l.len(), l.iter().map(<[u8]>::len), samples, per_element),
-        Value::Set(s) => {
+        Value::Set(s) if compact => {
             let sizes = s.iter().map(|m| m.text_len());
             sampled_total(s.len(), sizes, samples, per_element)
+        }
+        Value::Set(s) => {
+            // Members of the table up to 22 bytes sit in their slot, longer ones on the heap.
+            let sizes = s
+                .iter()
+                .map(|m| allocation_bytes(heap_len(m.text_len()) as u64) as usize);
+            sampled_total(s.len(), sizes, samples, SET_TABLE_SLOT_BYTES)
         }
         Value::SortedSet(z) => {
             // A member and its score (8 bytes).
@@ -92,8 +104,9 @@ fn sampled_total(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::encodings::ListPackLimit;
+    use crate::types::encodings::{Encodings, ListPackLimit};
     use crate::types::list::{End, ListValue};
+    use crate::types::set::SetValue;
 
     #[test]
     fn allocations_round_up_to_size_classes() {
@@ -124,5 +137,25 @@ mod tests {
         }
         let bytes = value_heap_bytes(&Value::List(list), 5);
         assert!((100_000..200_000).contains(&bytes), "{bytes}");
+    }
+
+    #[test]
+    fn table_sets_count_short_members_in_their_slot_and_long_ones_on_the_heap() {
+        let set_of = |member_len: usize| {
+            let mut set = SetValue::default();
+            for i in 0..1000u32 {
+                let mut member = format!("m{i:05}").into_bytes();
+                member.resize(member_len, b'x');
+                set.insert(&member, &Encodings::default());
+            }
+            assert_eq!(Value::Set(set.clone()).encoding(), "hashtable");
+            value_heap_bytes(&Value::Set(set), 0)
+        };
+        assert_eq!(set_of(10), 1000 * SET_TABLE_SLOT_BYTES);
+        assert_eq!(set_of(100), 1000 * (SET_TABLE_SLOT_BYTES + 112));
+        // Keys up to 22 bytes are inline in the stored entry too.
+        let entry = Entry::new(Value::Str(StrValue::from_bytes(b"v")));
+        assert_eq!(entry_bytes(&[b'k'; 22], &entry, 0), entry_bytes(b"k", &entry, 0));
+        assert!(entry_bytes(&[b'k'; 23], &entry, 0) > entry_bytes(b"k", &entry, 0));
     }
 }
