@@ -155,7 +155,10 @@ mod tests {
         assert_eq!(set_of(100), 1000 * (SET_TABLE_SLOT_BYTES + 112));
         // Keys up to 22 bytes are inline in the stored entry too.
         let entry = Entry::new(Value::Str(StrValue::from_bytes(b"v")));
-        assert_eq!(entry_bytes(&[b'k'; 22], &entry, 0), entry_bytes(b"k", &entry, 0));
+        assert_eq!(
+            entry_bytes(&[b'k'; 22], &entry, 0),
+            entry_bytes(b"k", &entry, 0)
+        );
         assert!(entry_bytes(&[b'k'; 23], &entry, 0) > entry_bytes(b"k", &entry, 0));
     }
 }

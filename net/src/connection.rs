@@ -37,6 +37,9 @@ use crate::transaction::{self, TransactionState};
 /// first reply. Both buffers are released once a batch is answered, so an idle connection
 /// holds neither.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// A batch's replies shorter than this are written after the other ready connections have
+/// run (see [`Connection::run`]).
+const YIELD_BEFORE_WRITE_BYTES_MAX: usize = 2 * 1024;
 /// The reply buffer is written out as soon as it holds this much, so a long pipeline of large
 /// replies never accumulates unbounded memory before the first write.
 const REPLY_FLUSH_BYTES: usize = 256 * 1024;
@@ -344,7 +347,10 @@ impl<S: ClientStream> Connection<S> {
     async fn run(&mut self) -> std::io::Result<()> {
         loop {
             let next = self.process_buffered().await?;
-            if !self.reply_buffer.is_empty() {
+            if (1..YIELD_BEFORE_WRITE_BYTES_MAX).contains(&self.reply_buffer.len()) {
+                // Small replies wait for those of the other ready clients, so a client
+                // gets them in fewer wake-ups; large ones go at once, so the client starts
+                // reading them while this thread serves the others.
                 tokio::task::yield_now().await;
             }
             self.flush().await?;
