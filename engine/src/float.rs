@@ -10,6 +10,8 @@
 
 use std::fmt::Write as _;
 
+use crate::value::{format_i64, I64_TEXT_LEN_MAX};
+
 /// Most decimals INCRBYFLOAT keeps, as Redis's `%.17Lf`.
 const HUMAN_DECIMALS_MAX: u32 = 17;
 /// Largest scale an exact decimal may carry before rounding (bounds the work and the size).
@@ -21,7 +23,7 @@ const DOUBLE_TEXT_MAX: usize = 32;
 /// Integral doubles below this print as their integer (every such integer is exact).
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
 /// An integer with this many trailing zeros switches to the exponent form (`1e+8`).
-const PLAIN_TRAILING_ZEROS_LIMIT: u64 = 100_000_000;
+const PLAIN_TRAILING_ZEROS_LIMIT: i64 = 100_000_000;
 
 /// A double as Redis 7.2 writes it in replies.
 pub fn format_double(value: f64) -> String {
@@ -91,18 +93,9 @@ impl DoubleText {
         }
     }
 
-    fn push_decimal(&mut self, mut value: u64) {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (value % 10) as u8;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        self.push(&digits[start..]);
+    fn push_decimal(&mut self, value: i64) {
+        let mut buffer = [0; I64_TEXT_LEN_MAX];
+        self.push(format_i64(value, &mut buffer));
     }
 
     /// The shortest digits that read back to `magnitude` (finite, non-zero), laid out as
@@ -153,7 +146,7 @@ impl DoubleText {
                 self.push(rest);
             }
             self.push(if exponent < 0 { b"e-" } else { b"e+" });
-            self.push_decimal(magnitude.unsigned_abs());
+            self.push_decimal(magnitude);
         }
     }
 }
@@ -170,11 +163,11 @@ impl std::fmt::Write for DoubleText {
 
 /// `magnitude` as an integer when it is one, exact, and prints without an exponent (fewer
 /// than eight trailing zeros): then its shortest digits are the integer's own.
-fn plain_integer(magnitude: f64) -> Option<u64> {
+fn plain_integer(magnitude: f64) -> Option<i64> {
     if magnitude >= EXACT_INTEGER_LIMIT {
         return None;
     }
-    let integer = magnitude as u64;
+    let integer = magnitude as i64;
     (integer as f64 == magnitude && integer % PLAIN_TRAILING_ZEROS_LIMIT != 0).then_some(integer)
 }
 
