@@ -22,7 +22,8 @@ const SCALE_MAX: u32 = 60;
 const DOUBLE_TEXT_MAX: usize = 32;
 /// Integral doubles below this print as their integer (every such integer is exact).
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
-/// An integer with this many trailing zeros switches to the exponent form (`1e+8`).
+/// An integer divisible by this (eight trailing zeros or more) prints in the exponent form
+/// (`1e+8`).
 const PLAIN_TRAILING_ZEROS_LIMIT: i64 = 100_000_000;
 
 /// A double as Redis 7.2 writes it in replies.
