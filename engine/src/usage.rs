@@ -36,10 +36,13 @@ pub fn allocation_bytes(size: u64) -> u64 {
 /// Estimated bytes `key` and its entry take, sampling at most `samples` elements of a
 /// collection (0 means all of them).
 pub fn entry_bytes(key: &[u8], entry: &Entry, samples: usize) -> u64 {
-    // The stored entry holds a short key inline.
-    STORED_ENTRY_BYTES
-        + allocation_bytes(heap_len(key.len()) as u64)
-        + value_heap_bytes(&entry.value, samples)
+    STORED_ENTRY_BYTES + small_bytes_heap(key.len()) + value_heap_bytes(&entry.value, samples)
+}
+
+/// Heap bytes of a string of `len` bytes kept as [`SmallBytes`] (keys, members of a table
+/// set): none up to 22 bytes, which sit inline in their slot.
+fn small_bytes_heap(len: usize) -> u64 {
+    allocation_bytes(heap_len(len) as u64)
 }
 
 /// Estimated heap bytes of a value beyond its inline part.
@@ -62,10 +65,7 @@ pub fn value_heap_bytes(value: &Value, samples: usize) -> u64 {
             sampled_total(s.len(), sizes, samples, per_element)
         }
         Value::Set(s) => {
-            // Members of the table up to 22 bytes sit in their slot, longer ones on the heap.
-            let sizes = s
-                .iter()
-                .map(|m| allocation_bytes(heap_len(m.text_len()) as u64) as usize);
+            let sizes = s.iter().map(|m| small_bytes_heap(m.text_len()) as usize);
             sampled_total(s.len(), sizes, samples, SET_TABLE_SLOT_BYTES)
         }
         Value::SortedSet(z) => {
