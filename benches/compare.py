@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side load test: slotkv-server against Debian's redis-server on the same machine.
 
-Builds slotkv-server in release mode, starts both servers on free loopback ports (redis-server
-with persistence off, as slotkv has none yet), then runs redis-benchmark against each in
+Builds slotkv-server in release mode, starts both servers on free loopback ports (both with
+persistence off: no snapshots, no AOF), then runs redis-benchmark against each in
 alternation, several rounds, and prints per test the median requests/s of each, the ratio
 slotkv/redis and the median p99 latency of each. Both servers are stopped (by PID) at the end.
 

@@ -4,7 +4,9 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use slotkv_engine::Reply;
-use slotkv_net::resp::{encode_reply, encode_request, parse_request, ParseLimits, Protocol};
+use slotkv_net::resp::{
+    encode_reply, encode_request, parse_request, ParseLimits, Protocol, RequestDecoder,
+};
 
 fn pipeline(commands: usize) -> BytesMut {
     let mut out = BytesMut::new();
@@ -25,10 +27,13 @@ fn bench_parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("resp");
     group.throughput(Throughput::Elements(1000));
     group.bench_function("parse/set-pipeline-1000", |b| {
+        // As a connection parses: one decoder, one argument vector reused.
+        let mut decoder = RequestDecoder::default();
+        let mut args = Vec::new();
         b.iter(|| {
             let mut buf = input.clone();
             let mut parsed = 0;
-            while let Ok(Some(args)) = parse_request(&mut buf, &limits) {
+            while let Ok(true) = decoder.decode_into(&mut buf, &limits, &mut args) {
                 parsed += args.len();
             }
             assert_eq!(parsed, 3000);

@@ -496,6 +496,11 @@ const DANGEROUS: &[&str] = &[
     "sync",
 ];
 
+/// The top-level command a connection resolved last: a pipeline that repeats one command
+/// looks it up in the table once.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LastCommand(Option<&'static CommandSpec>);
+
 /// All commands, indexed by lower-case name.
 #[derive(Debug)]
 pub struct CommandTable {
@@ -559,12 +564,26 @@ impl CommandTable {
     /// Resolves a full argument vector to the command or subcommand that runs it, checking
     /// arity, as Redis does before calling anything.
     pub fn resolve(&self, args: &[Bytes]) -> Result<&'static CommandSpec, CommandError> {
+        self.resolve_after(args, &mut LastCommand::default())
+    }
+
+    /// Like [`CommandTable::resolve`], without the table lookup when the command is the one
+    /// `last` resolved; `last` then remembers this one.
+    pub fn resolve_after(
+        &self,
+        args: &[Bytes],
+        last: &mut LastCommand,
+    ) -> Result<&'static CommandSpec, CommandError> {
         let name = args
             .first()
             .ok_or_else(|| CommandError::err("empty command"))?;
-        let spec = self
-            .lookup(name)
-            .ok_or_else(|| CommandError::unknown_command(name, &args[1..]))?;
+        let spec = match last.0 {
+            Some(spec) if name.eq_ignore_ascii_case(spec.name.as_bytes()) => spec,
+            _ => self
+                .lookup(name)
+                .ok_or_else(|| CommandError::unknown_command(name, &args[1..]))?,
+        };
+        last.0 = Some(spec);
         if spec.subcommands.is_empty() {
             return check_arity(spec, args.len());
         }
@@ -686,6 +705,28 @@ mod tests {
     static SORT: CommandSpec = CommandSpec::new("sort", -2, Handler::Server)
         .keys(KeyRange::FIRST)
         .movable_keys(MovableKeys::Sort { store: true });
+
+    #[test]
+    fn resolving_after_the_last_command_agrees_with_the_table() {
+        let table = CommandTable::global();
+        let mut last = LastCommand::default();
+        for line in [
+            "GET k",
+            "get k",
+            "GeT k",
+            "SET k v",
+            "set k",
+            "CONFIG GET maxmemory",
+            "CONFIG NOSUCH",
+            "NOSUCH a b",
+            "GET k",
+        ] {
+            let args = words(line);
+            let expected = table.resolve(&args).map(|spec| spec.name);
+            let found = table.resolve_after(&args, &mut last).map(|spec| spec.name);
+            assert_eq!(found, expected, "{line}");
+        }
+    }
 
     #[test]
     fn counted_keys_come_before_the_destination() {

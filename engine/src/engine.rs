@@ -90,6 +90,9 @@ pub struct Session {
     /// Whether this session applies a primary's replication stream: its commands see keys
     /// whose deadline passed as live, since only the primary's DEL removes them.
     pub(crate) primary_link: bool,
+    /// The time this session's commands run at while pinned (Unix ms): see
+    /// [`Session::pin_time`].
+    pub(crate) pinned_now_ms: Option<u64>,
 }
 
 impl Session {
@@ -102,14 +105,27 @@ impl Session {
     /// [`Engine::set_follower`]).
     pub fn primary_link() -> Session {
         Session {
-            db: 0,
             primary_link: true,
+            ..Session::default()
         }
     }
 
     /// The selected database.
     pub fn db(&self) -> usize {
         self.db
+    }
+
+    /// Runs this session's next commands at `now_ms` (from the engine's clock) instead of
+    /// reading the clock for each: for a server running a batch of pipelined requests, all
+    /// of which had arrived by `now_ms`, so each still runs at a time between its sending
+    /// and its reply. The caller re-pins or unpins it often enough that the time stays close.
+    pub fn pin_time(&mut self, now_ms: u64) {
+        self.pinned_now_ms = Some(now_ms);
+    }
+
+    /// Goes back to reading the clock for each command.
+    pub fn unpin_time(&mut self) {
+        self.pinned_now_ms = None;
     }
 }
 

@@ -29,7 +29,9 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     pub(crate) fn new(engine: &'a Inner, session: &'a mut Session) -> Ctx<'a> {
         let gate = engine.gate.enter();
-        let now_ms = engine.clock.now_ms();
+        let now_ms = session
+            .pinned_now_ms
+            .unwrap_or_else(|| engine.clock.now_ms());
         Ctx {
             engine,
             session,

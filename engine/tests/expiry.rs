@@ -251,3 +251,20 @@ fn incompatible_expire_options_are_refused() {
     );
     assert_eq!(db.run_words(&["TTL", "k"]), int(-1));
 }
+
+#[test]
+fn a_pinned_session_runs_at_its_pinned_time_until_unpinned() {
+    let db = db();
+    assert_eq!(db.run_words(&["SET", "k", "v", "PX", "100"]), Reply::Ok);
+    let mut session = Session::new();
+    session.pin_time(NOW_MS + 50);
+    db.advance(200);
+    assert_eq!(db.run_in(&mut session, &["GET", "k"]), bulk("v"));
+    assert_eq!(db.run_in(&mut session, &["PTTL", "k"]), int(50));
+    // A relative deadline set while pinned counts from the pinned time.
+    assert_eq!(db.run_in(&mut session, &["PEXPIRE", "k", "1000"]), int(1));
+    session.unpin_time();
+    assert_eq!(db.run_in(&mut session, &["PTTL", "k"]), int(850));
+    db.advance(850);
+    assert_eq!(db.run_in(&mut session, &["GET", "k"]), Reply::Nil);
+}

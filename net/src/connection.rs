@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use slotkv_engine::command::{CommandSpec, CommandTable, Flags, Handler};
+use slotkv_engine::command::{CommandSpec, CommandTable, Flags, Handler, LastCommand};
 use slotkv_engine::engine::Exclusive;
 use slotkv_engine::watch::WatchSet;
 use slotkv_engine::{Reply, Session};
@@ -43,6 +43,10 @@ const YIELD_BEFORE_WRITE_BYTES_MAX: usize = 2 * 1024;
 /// The reply buffer is written out as soon as it holds this much, so a long pipeline of large
 /// replies never accumulates unbounded memory before the first write.
 const REPLY_FLUSH_BYTES: usize = 256 * 1024;
+
+/// Pipelined commands run at one reading of the clock, as many as this: the clock costs
+/// as much as a small command's parsing, and all of them had arrived when it was read.
+const PINNED_TIME_COMMANDS_MAX: u32 = 32;
 
 /// What a command asks of the connection beyond its reply.
 #[derive(Debug)]
@@ -196,6 +200,7 @@ async fn serve_stream<S: ClientStream>(shared: Arc<Shared>, mut stream: S, accep
         stream,
         read_buffer: BytesMut::new(),
         decoder: RequestDecoder::default(),
+        resolved_last: LastCommand::default(),
         reply_buffer: BytesMut::new(),
         limits: CachedLimits::load(&shared),
         state: ClientState {
@@ -231,6 +236,8 @@ struct Connection<S> {
     /// Remembers how far a partial request was validated, so a large request arriving in many
     /// reads is scanned once.
     decoder: RequestDecoder,
+    /// Spares the command-table lookup in a pipeline that repeats one command.
+    resolved_last: LastCommand,
     reply_buffer: BytesMut,
     limits: CachedLimits,
     state: ClientState,
@@ -579,13 +586,20 @@ impl<S: ClientStream> Connection<S> {
     async fn process_buffered(&mut self) -> std::io::Result<Next> {
         let mut commands = 0i64;
         let mut last_command = None;
+        // One vector for the batch's requests, each decoded into it in turn.
+        let mut args = Vec::new();
+        // How many more commands run at the time last pinned; 0 reads the clock again.
+        let mut pinned_left = 0;
         let next = loop {
             // Looked at per request: an AUTH lifts the limits for the very next one.
             let limits = self.parse_limits();
-            let args = match self.decoder.decode(&mut self.read_buffer, &limits) {
-                Ok(Some(args)) if args.is_empty() => continue,
-                Ok(Some(args)) => args,
-                Ok(None) => break Next::Continue,
+            match self
+                .decoder
+                .decode_into(&mut self.read_buffer, &limits, &mut args)
+            {
+                Ok(true) if args.is_empty() => continue,
+                Ok(true) => {}
+                Ok(false) => break Next::Continue,
                 Err(error) => {
                     self.push_reply(&Reply::Error(format!("ERR {error}")));
                     break Next::Close;
@@ -601,12 +615,21 @@ impl<S: ClientStream> Connection<S> {
                     () = info.killed() => break Next::Close,
                 }
             }
+            if pinned_left == 0 {
+                let now_ms = self.shared.engine.clock().now_ms();
+                self.state.session.pin_time(now_ms);
+                pinned_left = PINNED_TIME_COMMANDS_MAX;
+            }
+            pinned_left -= 1;
             let (outcome, name) = self.dispatch(&args);
             last_command = name.or(last_command);
             match outcome {
                 // The common case, without building the future of `apply`.
                 Outcome::Reply(reply) => self.push_reply(&reply),
                 other => {
+                    // It may wait (a blocking pop, WAIT, DEBUG SLEEP): the clock moves on.
+                    self.state.session.unpin_time();
+                    pinned_left = 0;
                     if self.apply(other).await? == Next::Close {
                         break Next::Close;
                     }
@@ -614,8 +637,10 @@ impl<S: ClientStream> Connection<S> {
             }
             if self.reply_buffer.len() >= REPLY_FLUSH_BYTES {
                 self.flush_or_go_on().await?;
+                pinned_left = 0;
             }
         };
+        self.state.session.unpin_time();
         if commands > 0 {
             self.shared.stats.commands_processed.add(commands);
             self.state.info.touch(last_command.unwrap_or("NULL"));
@@ -671,7 +696,7 @@ impl<S: ClientStream> Connection<S> {
             }
         };
         let args = renamed.as_deref().unwrap_or(args);
-        let spec = match CommandTable::global().resolve(args) {
+        let spec = match CommandTable::global().resolve_after(args, &mut self.resolved_last) {
             Ok(spec) => spec,
             Err(error) => {
                 self.state.transaction.flag_error();
