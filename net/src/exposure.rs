@@ -182,9 +182,17 @@ impl CommandNames {
 
     /// The request as the command table knows it: the first word replaced by the command's
     /// own name when it was renamed; Redis's unknown-command error for a name that is gone.
+    #[inline]
     pub fn translate(&self, args: &[Bytes]) -> Result<Option<Vec<Bytes>>, CommandError> {
-        // The hot path: with nothing renamed, no lowercasing and no lookup.
-        let (false, Some(first)) = (self.is_identity(), args.first()) else {
+        // The hot path, inlined in the caller: with nothing renamed, no call at all.
+        if self.is_identity() {
+            return Ok(None);
+        }
+        self.translate_renamed(args)
+    }
+
+    fn translate_renamed(&self, args: &[Bytes]) -> Result<Option<Vec<Bytes>>, CommandError> {
+        let Some(first) = args.first() else {
             return Ok(None);
         };
         match self.lookup(first) {
