@@ -6,6 +6,7 @@
 //! always streamed in the order they were applied. A `SELECT` record is inserted whenever the
 //! database changes, as Redis does in its replication stream.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -48,9 +49,12 @@ pub fn resp_array_len(args: &[Bytes]) -> u64 {
 
 /// Encodes `args` as a RESP array of bulk strings, appending to `out`.
 pub fn encode_resp_array(args: &[Bytes], out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    use std::io::Write;
+    out.reserve(usize::try_from(resp_array_len(args)).unwrap_or(0));
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "*{}\r\n", args.len());
     for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        let _ = write!(out, "${}\r\n", arg.len());
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
@@ -58,6 +62,21 @@ pub fn encode_resp_array(args: &[Bytes], out: &mut Vec<u8>) {
 
 fn decimal_digits(n: u64) -> u64 {
     u64::from(n.checked_ilog10().unwrap_or(0)) + 1
+}
+
+thread_local! {
+    /// Offset just past the last record delivered on this thread since the last
+    /// [`take_emitted_end`] (0: none).
+    static EMITTED_END: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The stream offset just past the last record this thread delivered since the previous call,
+/// if it delivered any. A command runs on one thread from start to end, so a server that calls
+/// this right after running a client's command learns how far the stream must reach for that
+/// client's writes to be in it (Redis's per-client offset that WAIT waits for).
+pub fn take_emitted_end() -> Option<u64> {
+    let end = EMITTED_END.replace(0);
+    (end > 0).then_some(end)
 }
 
 /// Where the stream stands with respect to an EXEC being run.
@@ -186,6 +205,7 @@ impl Propagator {
         let end = record.end_offset();
         assert!(end > state.next_offset, "stream offset must grow");
         state.next_offset = end;
+        EMITTED_END.set(end);
     }
 }
 
@@ -252,6 +272,26 @@ mod tests {
             sink.commands(),
             ["SELECT 2", "MULTI", "SET a 1", "DEL b", "EXEC"]
         );
+    }
+
+    #[test]
+    fn a_thread_learns_where_its_own_last_record_ends_once() {
+        let propagator = Arc::new(Propagator::default());
+        propagator.subscribe(Arc::new(RecordingSink::default()));
+        let _ = take_emitted_end();
+        propagator.emit(0, &args(&["SET", "a", "1"]));
+        let mine = propagator.offset();
+        let other = Arc::clone(&propagator);
+        std::thread::spawn(move || other.emit(0, &args(&["SET", "b", "2"])))
+            .join()
+            .unwrap();
+        assert!(propagator.offset() > mine);
+        assert_eq!(take_emitted_end(), Some(mine));
+        assert_eq!(take_emitted_end(), None);
+        propagator.begin_transaction();
+        propagator.emit(0, &args(&["DEL", "a"]));
+        propagator.end_transaction();
+        assert_eq!(take_emitted_end(), Some(propagator.offset()), "EXEC counts");
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct ClientState {
     pub cluster: crate::cluster::ClusterClient,
     /// The connection came in on the TLS port (redirections then name TLS ports).
     pub tls: bool,
+    /// The propagation stream's offset just past this client's last write (0: none yet):
+    /// what its WAIT waits for the replicas to acknowledge.
+    pub write_offset: u64,
 }
 
 /// What a connection reads and writes: a plain TCP socket or a TLS session over one. The
@@ -215,6 +218,7 @@ async fn serve_stream<S: ClientStream>(shared: Arc<Shared>, mut stream: S, accep
             replica_hello: Default::default(),
             cluster: Default::default(),
             tls,
+            write_offset: 0,
         },
     };
     if let Err(error) = connection.run().await {
@@ -630,7 +634,10 @@ impl<S: ClientStream> Connection<S> {
                     // It may wait (a blocking pop, WAIT, DEBUG SLEEP): the clock moves on.
                     self.state.session.unpin_time();
                     pinned_left = 0;
-                    if self.apply(other).await? == Next::Close {
+                    let next = self.apply(other).await?;
+                    // A blocked pop that was served wrote after dispatch.
+                    self.note_emitted();
+                    if next == Next::Close {
                         break Next::Close;
                     }
                 }
@@ -681,9 +688,17 @@ impl<S: ClientStream> Connection<S> {
     /// Resolves and runs one command; returns what to do and the command's name.
     fn dispatch(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
         let (outcome, name) = self.dispatch_checked(args);
+        self.note_emitted();
         let in_transaction = self.state.transaction.multi.is_some();
         self.state.cluster.after_command(name, in_transaction);
         (outcome, name)
+    }
+
+    /// Remembers where the stream ends after what this client's command wrote, if it wrote.
+    fn note_emitted(&mut self) {
+        if let Some(end) = slotkv_engine::propagate::take_emitted_end() {
+            self.state.write_offset = end;
+        }
     }
 
     fn dispatch_checked(&mut self, args: &[Bytes]) -> (Outcome, Option<&'static str>) {
@@ -814,7 +829,11 @@ impl<S: ClientStream> Connection<S> {
             }
             Outcome::Wait { wanted, timeout } => {
                 self.flush().await?;
-                let count = self.shared.replication.wait(wanted, timeout).await;
+                let count = self
+                    .shared
+                    .replication
+                    .wait(self.state.write_offset, wanted, timeout)
+                    .await;
                 self.push_reply(&Reply::Integer(count as i64));
                 Ok(Next::Continue)
             }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use common::{RedisServer, TestServer};
+use common::{RawClient, RedisServer, TestServer};
 use redis::{Connection, Value};
 
 const DATABASES: i64 = 4;
@@ -28,6 +28,19 @@ fn info_field(conn: &mut Connection, name: &str) -> Option<String> {
     let info: String = redis::cmd("INFO").arg("replication").query(conn).ok()?;
     info.lines()
         .find_map(|line| line.strip_prefix(&format!("{name}:")).map(str::to_owned))
+}
+
+/// A replica played by the test on a raw connection: it announces `port`, asks for a full
+/// sync and reads the RDB; from then on it acknowledges only what the test sends.
+fn hand_driven_replica(primary: &TestServer, port: u16) -> RawClient {
+    let mut replica = primary.raw();
+    replica.send(format!("REPLCONF listening-port {port}\r\n").as_bytes());
+    assert_eq!(replica.reply(), "+OK\r\n");
+    replica.send(b"PSYNC ? -1\r\n");
+    assert!(replica.line().starts_with("+FULLRESYNC "));
+    let header = replica.line();
+    replica.exact(header.trim_end().trim_start_matches('$').parse().unwrap());
+    replica
 }
 
 /// Waits up to 20 s for `done`.
@@ -263,6 +276,37 @@ fn wait_counts_acknowledging_replicas() {
         .contains("WAIT cannot be used with replica instances"));
 }
 
+#[test]
+fn wait_waits_for_the_clients_own_last_write_only() {
+    let primary = TestServer::start(&[]);
+    let (mut writer, mut other) = (primary.client(), primary.client());
+    let mut replica = hand_driven_replica(&primary, 4243);
+    set(&mut writer, "mine", "1");
+    let after_mine = info_field(&mut writer, "master_repl_offset").unwrap();
+    set(&mut other, "theirs", "2");
+    replica.send(
+        format!(
+            "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{after_mine}\r\n",
+            after_mine.len()
+        )
+        .as_bytes(),
+    );
+    let started = Instant::now();
+    let mine: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(&mut writer)
+        .unwrap();
+    assert_eq!(mine, 1, "the acknowledged offset covers the writer's SET");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let theirs: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(200)
+        .query(&mut other)
+        .unwrap();
+    assert_eq!(theirs, 0, "the later SET is not acknowledged");
+}
+
 /// Kills the connection of the replica(s) of `primary` (their PSYNC connection).
 fn cut_replica_links(primary: &mut Connection) {
     let list: String = redis::cmd("CLIENT").arg("LIST").query(primary).unwrap();
@@ -401,14 +445,7 @@ fn a_replica_that_stops_acknowledging_is_dropped_after_repl_timeout() {
     set(&mut p, "k", "v");
     wait_caught_up(&mut p, &mut r);
     // A replica that syncs and then never sends REPLCONF ACK.
-    let mut silent = primary.raw();
-    silent.send(b"REPLCONF listening-port 4242\r\n");
-    assert_eq!(silent.reply(), "+OK\r\n");
-    silent.send(b"PSYNC ? -1\r\n");
-    assert!(silent.line().starts_with("+FULLRESYNC "));
-    let header = silent.line();
-    let len: usize = header.trim_end().trim_start_matches('$').parse().unwrap();
-    silent.exact(len);
+    let mut silent = hand_driven_replica(&primary, 4242);
     let synced = Instant::now();
     wait_until("both replicas listed", || {
         info_field(&mut p, "connected_slaves").as_deref() == Some("2")
@@ -600,11 +637,7 @@ fn failover_waits_pauses_writes_and_aborts_or_times_out() {
     let primary = TestServer::start(&[]);
     let mut p = primary.client();
     // A replica that never acknowledges, so the failover cannot complete.
-    let mut silent = primary.raw();
-    silent.send(b"REPLCONF listening-port 4242\r\n");
-    assert_eq!(silent.reply(), "+OK\r\n");
-    silent.send(b"PSYNC ? -1\r\n");
-    assert!(silent.line().starts_with("+FULLRESYNC "));
+    let _silent = hand_driven_replica(&primary, 4242);
     wait_until("the replica online", || {
         info_field(&mut p, "slave0").is_some_and(|s| s.contains("state=online"))
     });

@@ -217,7 +217,7 @@ impl Replication {
     }
 
     /// Appends an applied unit of the primary's stream to this node's backlog.
-    fn append_applied(&self, raw: Bytes) {
+    fn append_applied(&self, raw: &[u8]) {
         let mut state = self.state.lock();
         if state.feed == Feed::Link {
             state.append(raw);
@@ -495,6 +495,8 @@ async fn stream_from_primary(
     let mut ack_timer = tokio::time::interval(ACK_PERIOD);
     // Bytes already in the buffer (after the RDB) came from the primary too.
     repl.note_read(link.buffer.len());
+    // Each command's bytes as the backlog keeps them (one buffer, reused).
+    let mut raw = Vec::new();
     loop {
         let mut applied = Applied::default();
         while let Some(args) = decoder
@@ -504,21 +506,21 @@ async fn stream_from_primary(
             if args.is_empty() {
                 continue;
             }
-            let mut raw = Vec::new();
+            raw.clear();
             encode_resp_array(&args, &mut raw);
             let is = |word: &[u8]| args[0].eq_ignore_ascii_case(word);
             if is(b"MULTI") && transaction.is_none() {
-                transaction = Some((Vec::new(), raw));
+                transaction = Some((Vec::new(), raw.clone()));
             } else if let Some((queued, bytes)) = transaction.as_mut() {
                 bytes.extend_from_slice(&raw);
                 if is(b"EXEC") {
                     let (queued, bytes) = transaction.take().unwrap_or_default();
-                    apply_unit(shared, &mut session, &queued, true, bytes, &mut applied);
+                    apply_unit(shared, &mut session, &queued, true, &bytes, &mut applied);
                 } else {
                     queued.push(args);
                 }
             } else {
-                apply_unit(shared, &mut session, &[args], false, raw, &mut applied);
+                apply_unit(shared, &mut session, &[args], false, &raw, &mut applied);
             }
         }
         if !repl.is_current(generation) {
@@ -563,7 +565,7 @@ fn apply_unit(
     session: &mut Session,
     commands: &[Vec<Bytes>],
     transaction: bool,
-    raw: Vec<u8>,
+    raw: &[u8],
     applied: &mut Applied,
 ) {
     let repl = &shared.replication;
@@ -576,7 +578,7 @@ fn apply_unit(
     } else if let Some(args) = commands.first() {
         apply_command(shared, session, args, None, applied);
     }
-    repl.append_applied(Bytes::from(raw));
+    repl.append_applied(raw);
 }
 
 fn apply_command(

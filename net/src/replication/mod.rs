@@ -118,15 +118,26 @@ pub(crate) struct State {
     /// stream without a new SELECT, so the next link session starts there (Redis keeps it in
     /// its cached primary client); a full sync's stream starts with one.
     link_db: usize,
+    /// Scratch space for encoding a propagated command (kept to spare an allocation each).
+    encoded: Vec<u8>,
 }
 
 impl State {
     /// Appends stream bytes to the backlog and every replica's queue.
-    fn append(&mut self, bytes: Bytes) {
-        self.backlog.append(&bytes);
+    fn append(&mut self, bytes: &[u8]) {
+        self.backlog.append(bytes);
         for replica in &self.replicas {
-            replica.push(bytes.clone());
+            replica.push(bytes);
         }
+    }
+
+    /// Appends a command, encoded in the buffer kept for it.
+    fn append_command(&mut self, args: &[Bytes]) {
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        encode_resp_array(args, &mut encoded);
+        self.append(&encoded);
+        self.encoded = encoded;
     }
 }
 
@@ -138,8 +149,6 @@ struct PropagationFeed {
 
 impl PropagationSink for PropagationFeed {
     fn on_record(&self, record: &Record<'_>) {
-        let mut encoded = Vec::with_capacity(64);
-        encode_resp_array(record.args, &mut encoded);
         let mut state = self.state.lock();
         if state.feed != Feed::Propagation {
             return;
@@ -147,7 +156,7 @@ impl PropagationSink for PropagationFeed {
         if state.delta.is_none() {
             state.delta = Some(i128::from(state.backlog.end()) - i128::from(record.offset));
         }
-        state.append(Bytes::from(encoded));
+        state.append_command(record.args);
     }
 }
 
@@ -194,6 +203,7 @@ impl Replication {
             primary: None,
             generation: 0,
             link_db: 0,
+            encoded: Vec::new(),
         };
         Replication {
             engine,
@@ -289,6 +299,20 @@ impl Replication {
         self.state.lock().backlog.end()
     }
 
+    /// The replication offset where the propagation stream's `stream_offset` falls, at most
+    /// `master_repl_offset`. The gap between the two only grows (PINGs and GETACKs enter the
+    /// replication stream alone), so a past write maps to its own offset or a little later.
+    pub(crate) fn replication_offset_of(&self, stream_offset: u64) -> u64 {
+        let state = self.state.lock();
+        let end = state.backlog.end();
+        match state.delta {
+            Some(delta) => {
+                u64::try_from(i128::from(stream_offset) + delta).map_or(0, |offset| offset.min(end))
+            }
+            None => end,
+        }
+    }
+
     /// Applies a CONFIG SET of `repl-backlog-size`.
     pub fn resize_backlog(&self, settings: &ReplSettings) {
         self.state.lock().backlog.resize(backlog_capacity(settings));
@@ -353,7 +377,7 @@ impl Replication {
         if let Some(delta) = state.delta.as_mut() {
             *delta += encoded.len() as i128;
         }
-        state.append(Bytes::from(encoded));
+        state.append(&encoded);
     }
 
     /// PUBLISH / SPUBLISH on a primary: Redis (outside cluster mode) sends them to its

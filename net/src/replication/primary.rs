@@ -8,12 +8,11 @@
 //! snapshot to the socket (disk-less), with Redis's EOF marker when the replica announced
 //! `capa eof`, else as one bulk of known length.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotkv_engine::Snapshot;
 use slotkv_persistence::rdb::WriterOptions;
@@ -53,8 +52,9 @@ struct OutputLimits {
 
 #[derive(Debug)]
 struct OutQueue {
-    chunks: VecDeque<Bytes>,
-    bytes: usize,
+    /// Stream bytes not yet taken by the replica's connection, in one buffer: a write of
+    /// many small records then costs the connection one system call.
+    pending: BytesMut,
     /// Offset of the first queued byte (1-based, as PSYNC's).
     start: u64,
     soft_since: Option<Instant>,
@@ -65,28 +65,18 @@ struct OutQueue {
 impl OutQueue {
     /// Drops queued bytes so the queue starts at offset `from`.
     fn skip_to(&mut self, from: u64) {
-        let mut skip = usize::try_from(from.saturating_sub(self.start)).unwrap_or(usize::MAX);
-        while skip > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            let taken = skip.min(front.len());
-            let _ = front.split_to(taken);
-            self.bytes -= taken;
-            skip -= taken;
-            if front.is_empty() {
-                self.chunks.pop_front();
-            }
-        }
+        let skip = usize::try_from(from.saturating_sub(self.start)).unwrap_or(usize::MAX);
+        self.pending.advance(skip.min(self.pending.len()));
         self.start = from;
     }
 
     fn over_limits(&mut self) -> bool {
         let limits = self.limits;
-        if limits.hard_bytes > 0 && self.bytes > limits.hard_bytes {
+        let bytes = self.pending.len();
+        if limits.hard_bytes > 0 && bytes > limits.hard_bytes {
             return true;
         }
-        if limits.soft_bytes > 0 && self.bytes > limits.soft_bytes {
+        if limits.soft_bytes > 0 && bytes > limits.soft_bytes {
             let since = *self.soft_since.get_or_insert_with(Instant::now);
             return since.elapsed() >= Duration::from_secs(limits.soft_secs);
         }
@@ -126,8 +116,7 @@ impl ReplicaOut {
             ip,
             port,
             queue: Mutex::new(OutQueue {
-                chunks: VecDeque::new(),
-                bytes: 0,
+                pending: BytesMut::new(),
                 start,
                 soft_since: None,
                 overflowed: false,
@@ -142,17 +131,15 @@ impl ReplicaOut {
     }
 
     /// Queues stream bytes for this replica; past its output limits it is marked for closing.
-    pub(super) fn push(&self, bytes: Bytes) {
+    pub(super) fn push(&self, bytes: &[u8]) {
         let mut queue = self.queue.lock();
         if queue.overflowed {
             return;
         }
-        queue.bytes += bytes.len();
-        queue.chunks.push_back(bytes);
+        queue.pending.extend_from_slice(bytes);
         if queue.over_limits() {
             queue.overflowed = true;
-            queue.chunks.clear();
-            queue.bytes = 0;
+            queue.pending = BytesMut::new();
         }
         drop(queue);
         self.wake.notify_one();
@@ -181,10 +168,11 @@ impl ReplicaOut {
 
     /// Bytes waiting to be sent.
     pub fn queued_bytes(&self) -> usize {
-        self.queue.lock().bytes
+        self.queue.lock().pending.len()
     }
 
-    fn take(&self) -> Result<Vec<Bytes>, ServeEnd> {
+    /// Everything queued, as one buffer (empty when nothing is).
+    fn take(&self) -> Result<Bytes, ServeEnd> {
         if self.closed.load(Ordering::Acquire) {
             return Err(ServeEnd::Closed);
         }
@@ -192,9 +180,8 @@ impl ReplicaOut {
         if queue.overflowed {
             return Err(ServeEnd::Overflow);
         }
-        queue.bytes = 0;
-        let taken: Vec<Bytes> = queue.chunks.drain(..).collect();
-        queue.start += taken.iter().map(|c| c.len() as u64).sum::<u64>();
+        let taken = queue.pending.split().freeze();
+        queue.start += taken.len() as u64;
         Ok(taken)
     }
 }
@@ -281,7 +268,7 @@ impl Replication {
                 let from = request.offset as u64;
                 let tail = state.backlog.tail_from(from).unwrap_or_default();
                 let out = Arc::new(ReplicaOut::new(client_id, ip, port, from, settings));
-                out.push(Bytes::from(tail));
+                out.push(&tail);
                 state.replicas.push(Arc::clone(&out));
                 let replid = state.replid.clone();
                 return (out, Start::Partial { replid });
@@ -327,10 +314,11 @@ impl Replication {
         }
     }
 
-    /// WAIT: how many replicas acknowledged the stream up to now, waiting up to `timeout`
-    /// (None: forever) for `wanted` of them.
-    pub async fn wait(&self, wanted: usize, timeout: Option<Duration>) -> usize {
-        let target = self.offset();
+    /// WAIT: how many replicas acknowledged the stream up to the client's last write (which
+    /// ends at `write_offset` of the propagation stream), waiting up to `timeout` (None:
+    /// forever) for `wanted` of them.
+    pub async fn wait(&self, write_offset: u64, wanted: usize, timeout: Option<Duration>) -> usize {
+        let target = self.replication_offset_of(write_offset);
         let acked = || {
             self.state
                 .lock()
@@ -546,11 +534,10 @@ async fn stream_to_replica<S: AsyncRead + AsyncWrite + Unpin>(
     let limits = ParseLimits::default();
     loop {
         match out.take() {
-            Ok(chunks) => {
-                for chunk in chunks {
-                    stream.write_all(&chunk).await?;
-                    shared.stats.net_output_bytes.add(chunk.len() as i64);
-                }
+            Ok(taken) if taken.is_empty() => {}
+            Ok(taken) => {
+                stream.write_all(&taken).await?;
+                shared.stats.net_output_bytes.add(taken.len() as i64);
                 // A TLS session may hold the last record back until flushed.
                 stream.flush().await?;
             }
