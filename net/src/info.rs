@@ -87,7 +87,8 @@ pub fn render(shared: &Shared, sections: &[(&str, &str)]) -> String {
     out
 }
 
-type Fields = Vec<(&'static str, String)>;
+/// A section's `(field, value)` lines.
+pub(crate) type Fields = Vec<(&'static str, String)>;
 
 fn server(shared: &Shared) -> Fields {
     let settings = shared.config.read();
@@ -257,7 +258,8 @@ fn denied(counter: &std::sync::atomic::AtomicU64) -> String {
         .to_string()
 }
 
-fn cpu() -> Fields {
+/// The CPU section (a sentinel's INFO shows it too).
+pub(crate) fn cpu() -> Fields {
     let (sys, user) = memory::cpu_seconds();
     vec![
         ("used_cpu_sys", format!("{sys:.6}")),

@@ -541,3 +541,242 @@ fn authentication_on_both_sides() {
     );
     assert!(text.starts_with("requirepass guard\n"), "{text}");
 }
+
+/// `INFO`'s lines as a map, and its section titles in order.
+fn parse_info(text: &str) -> (HashMap<String, String>, Vec<String>) {
+    let mut fields = HashMap::new();
+    let mut titles = Vec::new();
+    for line in text.lines() {
+        if let Some(title) = line.strip_prefix("# ") {
+            titles.push(title.to_owned());
+        } else if let Some((name, value)) = line.split_once(':') {
+            fields.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    (fields, titles)
+}
+
+fn info(
+    client: &mut redis::Connection,
+    sections: &[&str],
+) -> (HashMap<String, String>, Vec<String>) {
+    let text: String = redis::cmd("INFO")
+        .arg(sections)
+        .query(client)
+        .expect("INFO");
+    parse_info(&text)
+}
+
+#[test]
+fn info_shows_redis_sentinel_sections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = sentinel_conf(dir.path(), 0, 1).display().to_string();
+    let sentinel = TestServer::start(&[&conf, "--sentinel"]);
+    let mut client = sentinel.client();
+    let all = ["Server", "Clients", "Stats", "CPU", "Sentinel"].map(str::to_owned);
+    for asked in [&[][..], &["default"], &["all"], &["EVERYTHING"]] {
+        let (_, titles) = info(&mut client, asked);
+        assert_eq!(titles, all, "INFO {asked:?}");
+    }
+    let (fields, _) = info(&mut client, &[]);
+    for (name, value) in [
+        ("redis_mode", "sentinel".to_owned()),
+        ("tcp_port", sentinel.port.to_string()),
+        ("process_id", sentinel.pid().to_string()),
+        ("config_file", conf.clone()),
+        ("arch_bits", usize::BITS.to_string()),
+        ("maxclients", "10000".to_owned()),
+        ("blocked_clients", "0".to_owned()),
+        ("rejected_connections", "0".to_owned()),
+        ("sentinel_masters", "1".to_owned()),
+        ("sentinel_simulate_failure_flags", "0".to_owned()),
+    ] {
+        assert_eq!(fields.get(name), Some(&value), "{name}");
+    }
+    for name in [
+        "redis_version",
+        "os",
+        "run_id",
+        "uptime_in_seconds",
+        "uptime_in_days",
+        "executable",
+        "connected_clients",
+        "total_connections_received",
+        "total_commands_processed",
+        "used_cpu_sys",
+        "used_cpu_user",
+        "used_cpu_sys_children",
+        "used_cpu_user_children",
+    ] {
+        assert!(fields.contains_key(name), "{name} is missing");
+    }
+    let (cpu, titles) = info(&mut client, &["Cpu"]);
+    assert_eq!(titles, ["CPU"]);
+    assert!(cpu.contains_key("used_cpu_user"));
+    let (_, titles) = info(&mut client, &["clients", "server"]);
+    assert_eq!(titles, ["Server", "Clients"], "in INFO's own order");
+    let empty: String = redis::cmd("INFO")
+        .arg("keyspace")
+        .query(&mut client)
+        .expect("INFO keyspace");
+    assert_eq!(empty, "", "not a sentinel section");
+
+    // Counters: commands, and subscriptions of a client until it leaves.
+    let (before, _) = info(&mut client, &["stats"]);
+    let (after, _) = info(&mut client, &["stats"]);
+    let processed = |f: &HashMap<String, String>| -> u64 {
+        f["total_commands_processed"].parse().expect("number")
+    };
+    assert_eq!(
+        processed(&after),
+        processed(&before) + 1,
+        "an INFO counts once done"
+    );
+    let mut subscriber = sentinel.raw();
+    subscriber.cmd("SUBSCRIBE +sdown +odown");
+    subscriber.reply();
+    subscriber.cmd("PSUBSCRIBE *");
+    let (stats, _) = info(&mut client, &["stats"]);
+    assert_eq!(stats["pubsub_channels"], "2");
+    assert_eq!(stats["pubsub_patterns"], "1");
+    drop(subscriber);
+    wait_for("the subscriber is gone", Duration::from_secs(5), || {
+        let (stats, _) = info(&mut client, &["stats"]);
+        stats["pubsub_channels"] == "0" && stats["pubsub_patterns"] == "0"
+    });
+
+    let ok: String = redis::cmd("SENTINEL")
+        .arg("SIMULATE-FAILURE")
+        .arg("crash-after-election")
+        .arg("crash-after-promotion")
+        .query(&mut client)
+        .expect("SIMULATE-FAILURE");
+    assert_eq!(ok, "OK");
+    let (fields, _) = info(&mut client, &["sentinel"]);
+    assert_eq!(fields["sentinel_simulate_failure_flags"], "3");
+    let unknown = redis::cmd("SENTINEL")
+        .arg("SIMULATE-FAILURE")
+        .arg("crash-now")
+        .query::<Value>(&mut client)
+        .expect_err("unknown flag");
+    assert!(
+        unknown
+            .to_string()
+            .contains("Unknown failure simulation specified"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn maxclients_refuses_clients_beyond_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = sentinel_conf(dir.path(), 0, 1).display().to_string();
+    let sentinel = TestServer::start(&[&conf, "--sentinel", "--maxclients", "2"]);
+    let mut first = sentinel.raw();
+    // The start-up probe's connection may still be closing.
+    wait_for("one client connected", Duration::from_secs(5), || {
+        first
+            .cmd("INFO clients")
+            .contains("connected_clients:1\r\n")
+    });
+    assert!(first.cmd("INFO clients").contains("maxclients:2\r\n"));
+    let mut second = sentinel.raw();
+    assert_eq!(second.cmd("PING"), "+PONG");
+    let mut third = sentinel.raw();
+    assert_eq!(third.line(), "-ERR max number of clients reached\r\n");
+    assert!(third.is_closed());
+    let stats = first.cmd("INFO stats");
+    assert!(stats.contains("rejected_connections:1\r\n"), "{stats}");
+    // A client that leaves gives its place back.
+    drop(second);
+    wait_for("the second client is gone", Duration::from_secs(5), || {
+        first
+            .cmd("INFO clients")
+            .contains("connected_clients:1\r\n")
+    });
+    let mut fourth = sentinel.raw();
+    assert_eq!(fourth.cmd("PING"), "+PONG");
+}
+
+/// A sentinel alone (quorum 1) watching a fresh primary, logging to a file in `dir`;
+/// returns the sentinel, its conf path and its log path.
+fn lone_sentinel(
+    dir: &std::path::Path,
+    primary_port: u16,
+) -> (TestServer, std::path::PathBuf, std::path::PathBuf) {
+    let conf = dir.join("sentinel.conf");
+    let log = dir.join("sentinel.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "sentinel monitor {MASTER} 127.0.0.1 {primary_port} 1\n\
+             sentinel down-after-milliseconds {MASTER} 1000\n\
+             sentinel failover-timeout {MASTER} 10000\n"
+        ),
+    )
+    .expect("write sentinel.conf");
+    let conf_text = conf.display().to_string();
+    let log_text = log.display().to_string();
+    let sentinel = TestServer::start(&[&conf_text, "--sentinel", "--logfile", &log_text]);
+    (sentinel, conf, log)
+}
+
+fn simulate_failure(sentinel: &TestServer, flag: &str) {
+    let ok: String = redis::cmd("SENTINEL")
+        .arg("SIMULATE-FAILURE")
+        .arg(flag)
+        .query(&mut sentinel.client())
+        .expect("SIMULATE-FAILURE");
+    assert_eq!(ok, "OK");
+}
+
+/// Waits for the sentinel to exit as SIMULATE-FAILURE makes it: status 99, Redis's line in
+/// the log.
+fn assert_simulated_crash(sentinel: &mut TestServer, log: &std::path::Path) {
+    let status = sentinel
+        .wait_exit(Duration::from_secs(30))
+        .expect("the sentinel exits");
+    assert_eq!(status.code(), Some(99));
+    let text = std::fs::read_to_string(log).expect("read the log");
+    assert!(
+        text.contains("Sentinel CRASH because of SENTINEL simulate-failure"),
+        "{text}"
+    );
+}
+
+#[test]
+fn crash_after_election_exits_with_status_99() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let primary = TestServer::start(&[]);
+    let (mut sentinel, conf, log) = lone_sentinel(dir.path(), primary.port);
+    simulate_failure(&sentinel, "crash-after-election");
+    drop(primary);
+    assert_simulated_crash(&mut sentinel, &log);
+    let text = std::fs::read_to_string(&conf).expect("read sentinel.conf");
+    assert!(
+        text.contains("sentinel current-epoch 1"),
+        "the epoch of the election was saved: {text}"
+    );
+}
+
+#[test]
+fn crash_after_promotion_exits_once_the_replica_is_promoted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let primary = TestServer::start(&[]);
+    let primary_text = primary.port.to_string();
+    let replica = TestServer::start(&["--replicaof", "127.0.0.1", &primary_text]);
+    let (mut sentinel, _, log) = lone_sentinel(dir.path(), primary.port);
+    wait_for("the replica is discovered", Duration::from_secs(30), || {
+        master_fields(&sentinel)
+            .get("num-slaves")
+            .map(String::as_str)
+            == Some("1")
+    });
+    simulate_failure(&sentinel, "crash-after-promotion");
+    drop(primary);
+    assert_simulated_crash(&mut sentinel, &log);
+    assert!(
+        matches!(role(replica.port).as_deref(), Some([Value::BulkString(kind), ..]) if kind == b"master"),
+        "the replica was promoted before the crash"
+    );
+}

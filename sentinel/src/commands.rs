@@ -3,7 +3,7 @@
 
 use crate::addr::Addr;
 use crate::config::MasterConfig;
-use crate::machine::{master_subject, Sentinel};
+use crate::machine::{master_subject, Sentinel, CRASH_AFTER_ELECTION, CRASH_AFTER_PROMOTION};
 use crate::reply::Reply;
 use crate::state::{Master, Reconf};
 
@@ -83,6 +83,7 @@ impl Sentinel {
             ("debug", []) => self.debug_info(),
             ("debug", options) => self.debug_set(options),
             ("pending-scripts", []) => Reply::Array(Vec::new()),
+            ("simulate-failure", flags) if !flags.is_empty() => self.simulate_failure(flags),
             (
                 "masters"
                 | "master"
@@ -100,7 +101,8 @@ impl Sentinel {
                 | "remove"
                 | "set"
                 | "config"
-                | "pending-scripts",
+                | "pending-scripts"
+                | "simulate-failure",
                 _,
             ) => arity(&format!("sentinel|{sub}")),
             _ => Reply::error(format!(
@@ -109,6 +111,27 @@ impl Sentinel {
             )),
         };
         reply
+    }
+
+    /// `SENTINEL SIMULATE-FAILURE flag...`: the flags given replace the previous ones (an
+    /// unknown one ends the list with an error, keeping those before it, as Redis does);
+    /// `HELP` lists the flags.
+    fn simulate_failure(&mut self, flags: &[String]) -> Reply {
+        self.simulate_failure = 0;
+        for flag in flags {
+            match flag.to_ascii_lowercase().as_str() {
+                "crash-after-election" => self.simulate_failure |= CRASH_AFTER_ELECTION,
+                "crash-after-promotion" => self.simulate_failure |= CRASH_AFTER_PROMOTION,
+                "help" => {
+                    return Reply::Array(vec![
+                        Reply::bulk("crash-after-election"),
+                        Reply::bulk("crash-after-promotion"),
+                    ])
+                }
+                _ => return Reply::error("ERR Unknown failure simulation specified"),
+            }
+        }
+        Reply::Ok
     }
 
     /// ROLE: `sentinel` and the names of the monitored masters.
@@ -124,11 +147,12 @@ impl Sentinel {
         let mut text = format!(
             "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\n\
              sentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\n\
-             sentinel_simulate_failure_flags:0\r\n",
+             sentinel_simulate_failure_flags:{}\r\n",
             self.masters.len(),
             u8::from(self.in_tilt()),
             self.tilt_since_ms
                 .map_or(-1, |since| i64::try_from(now_ms.saturating_sub(since) / 1000).unwrap_or(-1)),
+            self.simulate_failure,
         );
         for (index, m) in self.masters.values().enumerate() {
             let status = if m.is_odown() {
@@ -730,6 +754,8 @@ fn help() -> Reply {
         "    Start monitoring a new master with the specified name, ip, port and quorum.",
         "MYID",
         "    Return the ID of the Sentinel instance.",
+        "PENDING-SCRIPTS",
+        "    Get pending scripts information.",
         "REMOVE <master-name>",
         "    Remove master from Sentinel's monitor list.",
         "REPLICAS <master-name>",
@@ -740,8 +766,10 @@ fn help() -> Reply {
         "    Show a list of Sentinel instances for this master and their state.",
         "SET <master-name> <option> <value> [<option> <value> ...]",
         "    Set configuration parameters for certain masters.",
+        "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
+        "    Simulate a Sentinel crash.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     Reply::Array(
         lines

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::addr::Addr;
 use crate::info::Role;
-use crate::machine::{master_subject, replica_subject, PeerKind, Request, Sentinel};
+use crate::machine::{
+    master_subject, replica_subject, PeerKind, Request, Sentinel, CRASH_AFTER_ELECTION,
+};
 use crate::state::{Failover, FailoverState, Master, Reconf, Replica};
 
 /// How often a command the failover waits on (REPLICAOF NO ONE) is sent again, in case the
@@ -99,6 +101,9 @@ impl Sentinel {
         }
         let subject = master_subject(m);
         self.event("+elected-leader", subject.clone());
+        if self.simulated_crash(CRASH_AFTER_ELECTION) {
+            return;
+        }
         self.event("+failover-state-select-slave", subject);
         self.set_state(now_ms, name, FailoverState::SelectSlave);
         self.select_slave(now_ms, name);

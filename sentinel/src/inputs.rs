@@ -7,6 +7,7 @@ use crate::hello::Hello;
 use crate::info::{InfoReport, Role};
 use crate::machine::{
     master_subject, replica_subject, MasterDownReply, Output, PeerKind, Sentinel,
+    CRASH_AFTER_PROMOTION,
 };
 use crate::state::{FailoverState, Health, Peer, Reconf, Replica, Reported};
 
@@ -265,6 +266,9 @@ impl Sentinel {
             let master_text = master_subject(m);
             self.mark_dirty();
             self.event("+promoted-slave", replica_text);
+            if self.simulated_crash(CRASH_AFTER_PROMOTION) {
+                return;
+            }
             self.event("+failover-state-reconf-slaves", master_text);
             self.failover_step(now_ms, name);
             return;

@@ -2,7 +2,8 @@
 //!
 //! - [`Sentinel`]: one sentinel. Inputs are the time and what arrived (PING and INFO replies,
 //!   hello messages, IS-MASTER-DOWN-BY-ADDR answers, client commands); [`Sentinel::drain`]
-//!   gives the outputs (commands to send, events to publish, a config rewrite).
+//!   gives the outputs (commands to send, events to publish, a config rewrite, the crash
+//!   SENTINEL SIMULATE-FAILURE asks for).
 //! - `inputs`: what each reply, hello and closed link changes.
 //! - `monitor`: the periodic judgement: SDOWN, ODOWN, asking peers, votes, the requests due.
 //! - `state`: what is known per master: replicas, other sentinels, health, the failover.

@@ -103,7 +103,16 @@ pub enum Output {
     Publish(Event),
     /// The persisted state changed: rewrite sentinel.conf.
     RewriteConfig,
+    /// `SENTINEL SIMULATE-FAILURE` reached its point: exit at once, as a crash would (Redis
+    /// exits with status 99), after the config rewrite this step asked for.
+    Crash,
 }
+
+/// `SENTINEL SIMULATE-FAILURE crash-after-election`: crash on winning a failover election.
+pub(crate) const CRASH_AFTER_ELECTION: u8 = 1;
+/// `SENTINEL SIMULATE-FAILURE crash-after-promotion`: crash once the chosen replica reports
+/// itself promoted.
+pub(crate) const CRASH_AFTER_PROMOTION: u8 = 2;
 
 /// One link the driver should keep open.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,6 +141,8 @@ pub struct Sentinel {
     /// Since when TILT mode holds (silences collected while the process did not run must
     /// not count as instances failing).
     pub(crate) tilt_since_ms: Option<u64>,
+    /// The `CRASH_AFTER_*` bits set by SENTINEL SIMULATE-FAILURE.
+    pub(crate) simulate_failure: u8,
 }
 
 impl Sentinel {
@@ -151,6 +162,7 @@ impl Sentinel {
             out: Vec::new(),
             last_tick_ms: None,
             tilt_since_ms: None,
+            simulate_failure: 0,
             global: SentinelConfig {
                 masters: Vec::new(),
                 ..config.clone()
@@ -267,6 +279,15 @@ impl Sentinel {
 
     pub(crate) fn event(&mut self, channel: &str, message: String) {
         self.out.push(Output::Publish(Event::new(channel, message)));
+    }
+
+    /// Asks the driver to crash when SIMULATE-FAILURE set `flag`; returns whether it did.
+    pub(crate) fn simulated_crash(&mut self, flag: u8) -> bool {
+        let crash = self.simulate_failure & flag != 0;
+        if crash {
+            self.out.push(Output::Crash);
+        }
+        crash
     }
 
     pub(crate) fn mark_dirty(&mut self) {

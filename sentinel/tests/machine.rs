@@ -42,6 +42,7 @@ struct Step {
     events: Vec<String>,
     sends: Vec<(Addr, Request)>,
     rewrite: bool,
+    crash: bool,
 }
 
 fn drain(s: &mut Sentinel) -> Step {
@@ -49,12 +50,14 @@ fn drain(s: &mut Sentinel) -> Step {
         events: Vec::new(),
         sends: Vec::new(),
         rewrite: false,
+        crash: false,
     };
     for output in s.drain() {
         match output {
             Output::Publish(e) => step.events.push(format!("{} {}", e.channel, e.message)),
             Output::Send(out) => step.sends.push((out.to, out.request)),
             Output::RewriteConfig => step.rewrite = true,
+            Output::Crash => step.crash = true,
         }
     }
     step
@@ -247,8 +250,16 @@ fn one_vote_per_epoch() {
 
 /// Brings the master to ODOWN with both peers voting for us; returns the time reached.
 fn elect_ourselves(s: &mut Sentinel, offsets: &[(u16, u64, u64)]) -> (u64, Vec<String>) {
+    let (now, mut events) = start_failover(s, offsets);
+    votes_for_us(s, now);
+    events.extend(drain(s).events);
+    (now, events)
+}
+
+/// Brings the master to ODOWN until our failover starts; returns the time reached and the
+/// events so far.
+fn start_failover(s: &mut Sentinel, offsets: &[(u16, u64, u64)]) -> (u64, Vec<String>) {
     let mut events = run_until(s, 0, 1100, offsets);
-    let myid = s.myid().to_owned();
     let mut now = 1100;
     while s.failover_epoch(MASTER).is_none() {
         now += 100;
@@ -264,18 +275,21 @@ fn elect_ourselves(s: &mut Sentinel, offsets: &[(u16, u64, u64)]) -> (u64, Vec<S
         events.extend(run_until(s, now, now, offsets));
         assert!(now < 5000, "no failover started: {events:?}");
     }
+    (now, events)
+}
+
+/// Both peers answer that they voted for us in our failover's epoch.
+fn votes_for_us(s: &mut Sentinel, now: u64) {
     let epoch = s.failover_epoch(MASTER).unwrap_or(0);
     for p in [peer(1), peer(2)] {
         let reply = MasterDownReply {
             about: primary(),
             down: true,
-            leader: myid.clone(),
+            leader: s.myid().to_owned(),
             leader_epoch: epoch,
         };
         s.on_master_down_reply(now, MASTER, &p, &reply);
     }
-    events.extend(drain(s).events);
-    (now, events)
 }
 
 #[test]
@@ -678,4 +692,143 @@ fn a_promoted_replica_that_fails_ends_the_failover_at_once() {
         "{events:?}"
     );
     assert_eq!(s.failover_epoch(MASTER), None);
+}
+
+#[test]
+fn simulate_failure_sets_the_flags_as_redis() {
+    let mut s = sentinel(2, 0, false);
+    let mut run = |words: &[&str]| {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        let reply = s.sentinel_command(0, &words);
+        (reply, s.info_section(0))
+    };
+    let flags = |info: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix("sentinel_simulate_failure_flags:"))
+            .map(str::to_owned)
+    };
+    let (reply, info) = run(&["simulate-failure"]);
+    assert_eq!(
+        reply,
+        Reply::error("ERR wrong number of arguments for 'sentinel|simulate-failure' command")
+    );
+    assert_eq!(flags(&info).as_deref(), Some("0"));
+    let (reply, info) = run(&["SIMULATE-FAILURE", "crash-after-election"]);
+    assert_eq!(reply, Reply::Ok);
+    assert_eq!(flags(&info).as_deref(), Some("1"));
+    let (reply, info) = run(&[
+        "simulate-failure",
+        "CRASH-AFTER-ELECTION",
+        "Crash-After-Promotion",
+    ]);
+    assert_eq!(reply, Reply::Ok, "flags combine in one call");
+    assert_eq!(flags(&info).as_deref(), Some("3"));
+    let (reply, info) = run(&["simulate-failure", "crash-after-promotion"]);
+    assert_eq!(reply, Reply::Ok);
+    assert_eq!(
+        flags(&info).as_deref(),
+        Some("2"),
+        "a call replaces the flags"
+    );
+    let (reply, _) = run(&["simulate-failure", "help"]);
+    assert_eq!(
+        reply,
+        Reply::Array(vec![
+            Reply::bulk("crash-after-election"),
+            Reply::bulk("crash-after-promotion"),
+        ])
+    );
+    let (reply, info) = run(&["simulate-failure", "crash-after-election", "bogus"]);
+    assert_eq!(
+        reply,
+        Reply::error("ERR Unknown failure simulation specified")
+    );
+    assert_eq!(
+        flags(&info).as_deref(),
+        Some("1"),
+        "the flags before the unknown one stay, as in Redis"
+    );
+    let (reply, _) = run(&["help"]);
+    let Reply::Array(lines) = reply else {
+        panic!("HELP is an array");
+    };
+    assert!(lines.contains(&Reply::Simple(
+        "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]".into()
+    )));
+}
+
+#[test]
+fn crash_after_election_right_after_winning() {
+    let mut s = sentinel(2, 2, true);
+    let offsets = [(0, 100, 100), (1, 200, 100)];
+    s.sentinel_command(
+        0,
+        &["simulate-failure".into(), "crash-after-election".into()],
+    );
+    let (now, events) = start_failover(&mut s, &offsets);
+    assert!(
+        !has(&events, "+elected-leader master mymaster 10.0.0.1 6379"),
+        "{events:?}"
+    );
+    votes_for_us(&mut s, now);
+    let step = drain(&mut s);
+    assert!(step.crash, "{:?}", step.events);
+    assert_eq!(
+        step.events.last().map(String::as_str),
+        Some("+elected-leader master mymaster 10.0.0.1 6379"),
+        "nothing happens after the election"
+    );
+    assert!(!step
+        .sends
+        .iter()
+        .any(|(_, request)| matches!(request, Request::ReplicaOf(_))));
+
+    // SENTINEL FAILOVER is elected at once: the crash comes with it.
+    let mut s = sentinel(2, 2, false);
+    run_until(&mut s, 0, 500, &offsets);
+    s.sentinel_command(
+        600,
+        &["simulate-failure".into(), "crash-after-election".into()],
+    );
+    s.sentinel_command(600, &["failover".into(), MASTER.into()]);
+    let step = drain(&mut s);
+    assert!(step.crash, "{:?}", step.events);
+    assert!(!has(
+        &step.events,
+        "+failover-state-select-slave master mymaster 10.0.0.1 6379"
+    ));
+}
+
+#[test]
+fn crash_after_promotion_once_the_replica_reports_it() {
+    let mut s = sentinel(2, 2, true);
+    let offsets = [(0, 100, 100), (1, 200, 100)];
+    s.sentinel_command(
+        0,
+        &["simulate-failure".into(), "crash-after-promotion".into()],
+    );
+    let (now, _) = start_failover(&mut s, &offsets);
+    votes_for_us(&mut s, now);
+    let step = drain(&mut s);
+    assert!(!step.crash, "not at the election");
+    assert!(step.sends.contains(&(replica(1), Request::ReplicaOf(None))));
+    s.tick(now + 10);
+    assert!(!drain(&mut s).crash, "not while the promotion is awaited");
+    s.on_info(
+        now + 50,
+        MASTER,
+        &replica(1),
+        "role:master\r\nmaster_repl_offset:200\r\n",
+    );
+    let step = drain(&mut s);
+    assert!(step.crash);
+    assert!(
+        step.rewrite,
+        "the new configuration epoch is persisted first"
+    );
+    assert_eq!(
+        step.events,
+        ["+promoted-slave slave 10.0.0.2:6380 10.0.0.2 6380 @ mymaster 10.0.0.1 6379"]
+    );
+    assert!(step.sends.is_empty(), "no replica is repointed");
 }

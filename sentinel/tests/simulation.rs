@@ -591,6 +591,7 @@ impl World {
         };
         let outputs = machine.drain();
         let incarnation = self.sentinels[index].incarnation;
+        let mut crash = false;
         for output in outputs {
             match output {
                 Output::Send(out) => self.post(Payload::Request {
@@ -615,7 +616,11 @@ impl World {
                         self.sentinels[index].persisted = machine.config();
                     }
                 }
+                Output::Crash => crash = true,
             }
+        }
+        if crash {
+            self.crash_sentinel(index);
         }
         Ok(())
     }

@@ -1,9 +1,11 @@
 //! The driver's shared state: the state machine behind one lock, the clock it reads, the
-//! outbound links it commands, the event channel clients subscribe to, and sentinel.conf.
+//! outbound links it commands, the event channel clients subscribe to, sentinel.conf, and
+//! the client counters INFO shows (with the `maxclients` limit).
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +17,8 @@ use super::link;
 
 /// Events buffered per subscriber before a slow one misses some.
 const EVENT_QUEUE: usize = 4096;
+/// The exit status of a crash asked for by SENTINEL SIMULATE-FAILURE, as in Redis.
+const SIMULATED_CRASH_STATUS: i32 = 99;
 
 /// What the machine's lock guards.
 #[derive(Debug)]
@@ -39,15 +43,94 @@ pub struct Shared {
     pub tls: crate::tls::TlsState,
     /// `tls-replication`: links to monitored servers and other sentinels speak TLS.
     pub tls_links: bool,
+    /// The client port INFO shows (`tcp_port`).
+    pub port: u16,
+    /// Most clients connected at once (`maxclients`).
+    pub maxclients: u64,
+    /// INFO's client and command counters.
+    pub stats: Stats,
+    /// Subscribers per channel and per pattern.
+    pub pubsub: Mutex<PubsubCounts>,
+}
+
+/// Counters for INFO's Clients and Stats sections.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Clients connected now.
+    pub connected: AtomicU64,
+    pub connections_received: AtomicU64,
+    /// Connections refused for `maxclients`.
+    pub connections_rejected: AtomicU64,
+    pub commands_processed: AtomicU64,
+}
+
+/// How many clients subscribe to each channel and to each pattern (INFO's pubsub_channels
+/// and pubsub_patterns count the names with at least one).
+#[derive(Debug, Default)]
+pub struct PubsubCounts {
+    channels: HashMap<String, usize>,
+    patterns: HashMap<String, usize>,
+}
+
+impl PubsubCounts {
+    fn names(&mut self, pattern: bool) -> &mut HashMap<String, usize> {
+        if pattern {
+            &mut self.patterns
+        } else {
+            &mut self.channels
+        }
+    }
+
+    /// One more client subscribes to `name`.
+    pub fn add(&mut self, pattern: bool, name: &str) {
+        *self.names(pattern).entry(name.to_owned()).or_default() += 1;
+    }
+
+    /// One client fewer subscribes to `name`.
+    pub fn remove(&mut self, pattern: bool, name: &str) {
+        let names = self.names(pattern);
+        if let Some(count) = names.get_mut(name) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                names.remove(name);
+            }
+        }
+    }
+
+    /// (channels, patterns) with at least one subscriber.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.channels.len(), self.patterns.len())
+    }
+}
+
+/// A connected client's place under `maxclients`, given back when dropped (however the
+/// client's task ends).
+#[derive(Debug)]
+pub struct ClientSlot {
+    shared: Arc<Shared>,
+}
+
+impl ClientSlot {
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.shared.stats.connected.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
-    /// `tls` is the TLS context and whether outbound links use it (`tls-replication`).
+    /// `settings` gives `requirepass`, `maxclients` and `tls-replication`; `tls` is the TLS
+    /// context; `port` the client port.
     pub fn new(
         machine: Sentinel,
         config_path: PathBuf,
-        requirepass: Option<String>,
-        tls: (crate::tls::TlsContext, bool),
+        settings: &crate::config::Settings,
+        tls: crate::tls::TlsContext,
+        port: u16,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             core: Mutex::new(Core {
@@ -56,20 +139,35 @@ impl Shared {
             }),
             started: Instant::now(),
             config_path,
-            requirepass,
+            requirepass: settings.requirepass.clone(),
             events: broadcast::channel(EVENT_QUEUE).0,
             shutdown: tokio::sync::watch::channel(false).0,
-            client_ids: std::sync::atomic::AtomicU64::new(0),
-            tls: crate::tls::TlsState::new(tls.0),
-            tls_links: tls.1,
+            client_ids: AtomicU64::new(0),
+            tls: crate::tls::TlsState::new(tls),
+            tls_links: settings.tls.replication,
+            port,
+            maxclients: settings.maxclients,
+            stats: Stats::default(),
+            pubsub: Mutex::new(PubsubCounts::default()),
         })
+    }
+
+    /// A place for a new client, or `None` when `maxclients` are connected already.
+    pub fn admit(self: &Arc<Self>) -> Option<ClientSlot> {
+        self.stats
+            .connected
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.maxclients).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ClientSlot {
+                shared: self.clone(),
+            })
     }
 
     /// A new client's id.
     pub fn next_client_id(&self) -> u64 {
-        self.client_ids
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1
+        self.client_ids.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Milliseconds since start: the machine's clock (monotonic).
@@ -89,6 +187,7 @@ impl Shared {
 
     fn carry_out(self: &Arc<Self>, core: &mut Core, outputs: Vec<Output>) {
         let mut rewrite = false;
+        let mut crash = false;
         self.reconcile_links(core);
         for output in outputs {
             match output {
@@ -105,6 +204,7 @@ impl Shared {
                     let _ = self.events.send((event.channel, event.message));
                 }
                 Output::RewriteConfig => rewrite = true,
+                Output::Crash => crash = true,
             }
         }
         self.reconcile_links(core);
@@ -112,6 +212,10 @@ impl Shared {
             if let Err(error) = self.rewrite_config(&core.machine) {
                 tracing::warn!("Failed to save Sentinel new configuration on disk: {error}");
             }
+        }
+        if crash {
+            tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
+            std::process::exit(SIMULATED_CRASH_STATUS);
         }
     }
 

@@ -5,9 +5,12 @@
 //! - `core`: the machine behind a lock, its clock, links, events and sentinel.conf rewrites.
 //! - `link`: outbound links to monitored servers (commands, hello subscription) and to the
 //!   other sentinels.
-//! - `server`: the client side: SENTINEL, ROLE, INFO, AUTH, SUBSCRIBE to events.
+//! - `server`: the client side: SENTINEL, ROLE, INFO, AUTH, SUBSCRIBE to events, under
+//!   `maxclients`.
+//! - `info`: INFO's sections on a sentinel.
 
 mod core;
+mod info;
 mod link;
 mod server;
 
@@ -195,12 +198,8 @@ async fn serve(settings: Settings, config: SentinelConfig, path: PathBuf) -> Res
                 u64::try_from(d.as_nanos() & u128::from(u64::MAX)).unwrap_or(0)
             });
     let machine = Sentinel::new(config, port, seed, 0);
-    let shared = core::Shared::new(
-        machine,
-        path,
-        settings.requirepass.clone(),
-        (tls, settings.tls.replication),
-    );
+    let client_port = bound(&listeners).unwrap_or(settings.port);
+    let shared = core::Shared::new(machine, path, &settings, tls, client_port);
     shared.with(|core, _| {
         tracing::warn!("Sentinel ID is {}", core.machine.myid());
     });

@@ -2,6 +2,7 @@
 //! and SUBSCRIBE/PSUBSCRIBE to the events, as Redis Sentinel answers them.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -13,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
-use super::core::Shared;
+use super::core::{ClientSlot, Shared};
 use crate::resp::{encode_reply, ParseLimits, Protocol, RequestDecoder};
 
 /// Largest unparsed input a client may leave buffered.
@@ -42,6 +43,8 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
 
 /// One client's state.
 struct Client {
+    /// Its place under `maxclients`.
+    slot: ClientSlot,
     id: u64,
     protocol: Protocol,
     authenticated: bool,
@@ -53,6 +56,19 @@ struct Client {
 impl Client {
     fn subscriptions(&self) -> i64 {
         i64::try_from(self.channels.len() + self.patterns.len()).unwrap_or(i64::MAX)
+    }
+}
+
+impl Drop for Client {
+    /// A client gone no longer counts as a subscriber.
+    fn drop(&mut self) {
+        let mut pubsub = self.slot.shared().pubsub.lock();
+        for channel in &self.channels {
+            pubsub.remove(false, channel);
+        }
+        for pattern in &self.patterns {
+            pubsub.remove(true, pattern);
+        }
     }
 }
 
@@ -69,8 +85,22 @@ async fn send<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8]) -> std::io::Res
     stream.flush().await
 }
 
+/// Serves one client, or refuses it when `maxclients` are connected already.
 async fn client<S: AsyncRead + AsyncWrite + Unpin>(shared: Arc<Shared>, mut stream: S) {
+    let Some(slot) = shared.admit() else {
+        shared
+            .stats
+            .connections_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = send(&mut stream, b"-ERR max number of clients reached\r\n").await;
+        return;
+    };
+    shared
+        .stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
     let mut state = Client {
+        slot,
         id: shared.next_client_id(),
         protocol: Protocol::Resp2,
         authenticated: shared.requirepass.is_none(),
@@ -176,16 +206,29 @@ fn execute(shared: &Arc<Shared>, state: &mut Client, args: &[Bytes], out: &mut B
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ))
     } else {
+        // Counted once run, as Redis counts (INFO does not count itself).
+        let count = || {
+            shared
+                .stats
+                .commands_processed
+                .fetch_add(1, Ordering::Relaxed)
+        };
         match name.as_str() {
             "quit" => {
+                count();
                 encode_reply(&Reply::Ok, state.protocol, out);
                 return true;
             }
             "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => {
                 subscribe(shared, state, &name, rest, out);
+                count();
                 return false;
             }
-            _ => command(shared, state, first, rest),
+            _ => {
+                let reply = command(shared, state, first, rest);
+                count();
+                reply
+            }
         }
     };
     encode_reply(&reply, state.protocol, out);
@@ -222,7 +265,7 @@ fn command(shared: &Arc<Shared>, state: &mut Client, typed: &str, args: &[String
             to_reply(reply)
         }
         ("role", []) => to_reply(shared.with(|core, _| core.machine.role())),
-        ("info", [] | [_]) => info(shared, args.first().map(String::as_str)),
+        ("info", _) => super::info::reply(shared, args),
         ("publish", [channel, message]) => {
             if channel != HELLO_CHANNEL {
                 return Reply::Error(
@@ -242,7 +285,7 @@ fn command(shared: &Arc<Shared>, state: &mut Client, typed: &str, args: &[String
             let _ = shared.shutdown.send(true);
             Reply::Ok
         }
-        ("ping" | "auth" | "role" | "info" | "publish", _) => Reply::Error(format!(
+        ("ping" | "auth" | "role" | "publish", _) => Reply::Error(format!(
             "ERR wrong number of arguments for '{name}' command"
         )),
         _ => {
@@ -304,32 +347,6 @@ fn hello(shared: &Arc<Shared>, state: &mut Client, args: &[String]) -> Reply {
     ])
 }
 
-fn info(shared: &Arc<Shared>, section: Option<&str>) -> Reply {
-    let section = section.map(str::to_ascii_lowercase);
-    let all = matches!(
-        section.as_deref(),
-        None | Some("all" | "default" | "everything")
-    );
-    let mut text = String::new();
-    if all || section.as_deref() == Some("server") {
-        text.push_str(&format!(
-            "# Server\r\nredis_version:{}\r\nredis_mode:sentinel\r\nprocess_id:{}\r\nrun_id:{}\r\n\
-             uptime_in_seconds:{}\r\n",
-            crate::REDIS_VERSION,
-            std::process::id(),
-            shared.with(|core, _| core.machine.myid().to_owned()),
-            shared.now_ms() / 1000
-        ));
-    }
-    if all || section.as_deref() == Some("sentinel") {
-        if !text.is_empty() {
-            text.push_str("\r\n");
-        }
-        text.push_str(&shared.with(|core, now| core.machine.info_section(now)));
-    }
-    Reply::Bulk(Bytes::from(text))
-}
-
 fn subscribe(
     shared: &Arc<Shared>,
     state: &mut Client,
@@ -362,10 +379,18 @@ fn subscribe(
         } else {
             &mut state.channels
         };
-        if adding {
-            set.insert(target.clone());
+        let changed = if adding {
+            set.insert(target.clone())
         } else {
-            set.remove(target);
+            set.remove(target)
+        };
+        if changed {
+            let mut pubsub = shared.pubsub.lock();
+            if adding {
+                pubsub.add(patterns, target);
+            } else {
+                pubsub.remove(patterns, target);
+            }
         }
         let count = state.subscriptions();
         let reply = Reply::Push(vec![
