@@ -695,9 +695,11 @@ impl<S: ClientStream> Connection<S> {
     }
 
     /// Remembers where the stream ends after what this client's command wrote, if it wrote.
+    /// Read after an await, the thread's note may be older (another task's, such as the
+    /// expiry cycle's): the larger offset is kept, so the note never goes back.
     fn note_emitted(&mut self) {
         if let Some(end) = slotkv_engine::propagate::take_emitted_end() {
-            self.state.write_offset = end;
+            self.state.write_offset = self.state.write_offset.max(end);
         }
     }
 
