@@ -136,13 +136,19 @@ impl ReplicaOut {
         if queue.overflowed {
             return;
         }
+        // The connection takes the whole queue at once: only the push that finds it empty
+        // needs to wake it (a wake-up before it waits is kept for its wait).
+        let was_empty = queue.pending.is_empty();
         queue.pending.extend_from_slice(bytes);
-        if queue.over_limits() {
+        let overflowed = queue.over_limits();
+        if overflowed {
             queue.overflowed = true;
             queue.pending = BytesMut::new();
         }
         drop(queue);
-        self.wake.notify_one();
+        if was_empty || overflowed {
+            self.wake.notify_one();
+        }
     }
 
     /// Asks its connection to close.
