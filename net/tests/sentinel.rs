@@ -721,6 +721,24 @@ fn lone_sentinel(
     (sentinel, conf, log)
 }
 
+/// A primary with one replica, and a [`lone_sentinel`] that has discovered the replica;
+/// returns the primary, the replica, the sentinel and its log path.
+fn lone_sentinel_with_replica(
+    dir: &std::path::Path,
+) -> (TestServer, TestServer, TestServer, std::path::PathBuf) {
+    let primary = TestServer::start(&[]);
+    let primary_text = primary.port.to_string();
+    let replica = TestServer::start(&["--replicaof", "127.0.0.1", &primary_text]);
+    let (sentinel, _, log) = lone_sentinel(dir, primary.port);
+    wait_for("the replica is discovered", Duration::from_secs(30), || {
+        master_fields(&sentinel)
+            .get("num-slaves")
+            .map(String::as_str)
+            == Some("1")
+    });
+    (primary, replica, sentinel, log)
+}
+
 fn simulate_failure(sentinel: &TestServer, flag: &str) {
     let ok: String = redis::cmd("SENTINEL")
         .arg("SIMULATE-FAILURE")
@@ -762,16 +780,7 @@ fn crash_after_election_exits_with_status_99() {
 #[test]
 fn crash_after_promotion_exits_once_the_replica_is_promoted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let primary = TestServer::start(&[]);
-    let primary_text = primary.port.to_string();
-    let replica = TestServer::start(&["--replicaof", "127.0.0.1", &primary_text]);
-    let (mut sentinel, _, log) = lone_sentinel(dir.path(), primary.port);
-    wait_for("the replica is discovered", Duration::from_secs(30), || {
-        master_fields(&sentinel)
-            .get("num-slaves")
-            .map(String::as_str)
-            == Some("1")
-    });
+    let (primary, replica, mut sentinel, log) = lone_sentinel_with_replica(dir.path());
     simulate_failure(&sentinel, "crash-after-promotion");
     drop(primary);
     assert_simulated_crash(&mut sentinel, &log);
@@ -779,4 +788,35 @@ fn crash_after_promotion_exits_once_the_replica_is_promoted() {
         matches!(role(replica.port).as_deref(), Some([Value::BulkString(kind), ..]) if kind == b"master"),
         "the replica was promoted before the crash"
     );
+}
+
+#[test]
+fn a_forced_failover_replies_before_the_crash_after_election() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_primary, _replica, mut sentinel, log) = lone_sentinel_with_replica(dir.path());
+    simulate_failure(&sentinel, "crash-after-election");
+    let mut client = sentinel.client();
+    let mut reply = None;
+    // The replica is good to promote once the sentinel has its INFO with the link up.
+    wait_for(
+        "SENTINEL FAILOVER accepted",
+        Duration::from_secs(30),
+        || {
+            let answer = redis::cmd("SENTINEL")
+                .arg("FAILOVER")
+                .arg(MASTER)
+                .query::<String>(&mut client);
+            match answer {
+                Ok(ok) => reply = Some(ok),
+                Err(error) => assert!(error.to_string().contains("NOGOODSLAVE"), "{error}"),
+            }
+            reply.is_some()
+        },
+    );
+    assert_eq!(
+        reply.as_deref(),
+        Some("OK"),
+        "the +OK comes before the crash"
+    );
+    assert_simulated_crash(&mut sentinel, &log);
 }

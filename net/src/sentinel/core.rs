@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -51,6 +51,8 @@ pub struct Shared {
     pub stats: Stats,
     /// Subscribers per channel and per pattern.
     pub pubsub: Mutex<PubsubCounts>,
+    /// SENTINEL SIMULATE-FAILURE's moment came: exit at the next chance.
+    crash_due: AtomicBool,
 }
 
 /// Counters for INFO's Clients and Stats sections.
@@ -149,6 +151,7 @@ impl Shared {
             maxclients: settings.maxclients,
             stats: Stats::default(),
             pubsub: Mutex::new(PubsubCounts::default()),
+            crash_due: AtomicBool::new(false),
         })
     }
 
@@ -214,6 +217,16 @@ impl Shared {
             }
         }
         if crash {
+            self.crash_due.store(true, Ordering::Release);
+        }
+    }
+
+    /// Exits as a crash would once SENTINEL SIMULATE-FAILURE's moment came. Called by the
+    /// timer after each tick and by a client after its replies went out, so the client whose
+    /// SENTINEL FAILOVER won the election still reads its +OK first, as from Redis (whose
+    /// election comes on the next timer event).
+    pub fn exit_if_crash_due(&self) {
+        if self.crash_due.load(Ordering::Acquire) {
             tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
             std::process::exit(SIMULATED_CRASH_STATUS);
         }
@@ -273,7 +286,11 @@ impl Shared {
         let mut shutdown = self.shutdown.subscribe();
         loop {
             tokio::select! {
-                _ = interval.tick() => self.with(|core, now| core.machine.tick(now)),
+                _ = interval.tick() => {
+                    self.exit_if_crash_due();
+                    self.with(|core, now| core.machine.tick(now));
+                    self.exit_if_crash_due();
+                }
                 _ = shutdown.changed() => return,
             }
         }

@@ -160,6 +160,7 @@ async fn client<S: AsyncRead + AsyncWrite + Unpin>(shared: Arc<Shared>, mut stre
         if !out.is_empty() && send(&mut stream, &out).await.is_err() {
             return;
         }
+        shared.exit_if_crash_due();
     }
 }
 
