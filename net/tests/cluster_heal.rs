@@ -1,8 +1,9 @@
 //! Cluster mode end to end with six real servers on loopback: formed with the CLUSTER commands
 //! `redis-cli --cluster create` sends, used through redirects by the `redis` crate's cluster
 //! client, then healed without a command typed: a killed primary's replica takes over, the old
-//! primary comes back (on another port, as a restarted pod does) and rejoins as a replica, and
-//! every node learns its new address from its ID.
+//! primary comes back (on another port, as a restarted pod does) and rejoins as a replica,
+//! every node learns its new address from its ID, and a spare replica moves to a primary that
+//! lost its own (replica migration).
 
 mod common;
 
@@ -77,6 +78,12 @@ fn start_in(dir: &tempfile::TempDir) -> TestServer {
 /// Three primaries with a third of the slots each, then a replica for each, as
 /// `redis-cli --cluster create --cluster-replicas 1` does it.
 fn form_cluster() -> Vec<Node> {
+    form_cluster_with([0, 1, 2])
+}
+
+/// Nodes 0 to 2 become primaries with a third of the slots each; nodes 3 to 5 replicate
+/// the primaries `primary_of` names.
+fn form_cluster_with(primary_of: [usize; 3]) -> Vec<Node> {
     let nodes: Vec<Node> = (0..6).map(|_| Node::start()).collect();
     let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
     for (node, (start, end)) in nodes.iter().zip(ranges) {
@@ -106,8 +113,8 @@ fn form_cluster() -> Vec<Node> {
             })
         },
     );
-    for (replica, primary) in nodes[3..].iter().zip(&nodes[..3]) {
-        let replicate = replica.cmd(&format!("CLUSTER REPLICATE {}", primary.id()));
+    for (replica, primary) in nodes[3..].iter().zip(primary_of) {
+        let replicate = replica.cmd(&format!("CLUSTER REPLICATE {}", nodes[primary].id()));
         assert_eq!(replicate, "+OK");
     }
     wait_until(
@@ -406,4 +413,44 @@ fn the_same_shard_fails_over_again_and_again() {
         );
         nodes.push(back);
     }
+}
+
+#[test]
+fn a_spare_replica_moves_to_a_primary_left_without_one() {
+    // Node 0 has two replicas (3 and 4), node 2 one (5), node 1 none.
+    let mut nodes = form_cluster_with([0, 0, 2]);
+    let (well_served_id, orphan_id) = (nodes[0].id(), nodes[2].id());
+    drop(nodes.remove(5));
+    // Past cluster-migration-barrier (1), one of node 0's replicas moves to node 2, which had
+    // a replica and lost it; node 1, which never had one, gets none.
+    let follows = |node: &Node, primary_id: &str| {
+        node.cmd("CLUSTER NODES")
+            .lines()
+            .any(|l| l.contains("myself") && l.contains(primary_id))
+    };
+    wait_until("a replica to migrate", Duration::from_secs(30), || {
+        nodes[3..].iter().any(|n| follows(n, &orphan_id))
+    });
+    let stayed = nodes[3..]
+        .iter()
+        .filter(|n| follows(n, &well_served_id))
+        .count();
+    assert_eq!(stayed, 1, "node 0 keeps one replica");
+    let migrated = nodes[3..]
+        .iter()
+        .find(|n| follows(n, &orphan_id))
+        .expect("the migrated replica");
+    // It replicates its new primary's data: key a (slot 15495) is node 2's.
+    assert_eq!(owner_of(&nodes, 15495), 2);
+    let mut client = cluster_client(&nodes);
+    let _: () = client.set("a", "after-migration").expect("SET a");
+    wait_until(
+        "the migrated replica to have a",
+        Duration::from_secs(15),
+        || {
+            let mut raw = migrated.server.raw();
+            raw.cmd("READONLY");
+            raw.cmd("GET a").contains("after-migration")
+        },
+    );
 }
