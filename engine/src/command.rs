@@ -117,20 +117,20 @@ impl Group {
 
     /// The ACL category the group maps to; server and cluster commands take theirs from
     /// their flags only (`admin` gives `@admin`), so DBSIZE or INFO are not `@admin`.
-    pub fn acl_category(self) -> Option<&'static str> {
+    pub fn acl_category(self) -> Option<&'static [&'static str]> {
         Some(match self {
-            Group::Generic => "@keyspace",
-            Group::String => "@string",
-            Group::Hash => "@hash",
-            Group::List => "@list",
-            Group::Set => "@set",
-            Group::SortedSet => "@sortedset",
-            Group::Bitmap => "@bitmap",
-            Group::HyperLogLog => "@hyperloglog",
-            Group::Transactions => "@transaction",
-            Group::PubSub => "@pubsub",
+            Group::Generic => &["@keyspace"],
+            Group::String => &["@string"],
+            Group::Hash => &["@hash"],
+            Group::List => &["@list"],
+            Group::Set => &["@set"],
+            Group::SortedSet => &["@sortedset"],
+            Group::Bitmap => &["@bitmap"],
+            Group::HyperLogLog => &["@hyperloglog"],
+            Group::Transactions => &["@transaction"],
+            Group::PubSub => &["@pubsub"],
             Group::Server | Group::Cluster => return None,
-            Group::Connection => "@connection",
+            Group::Connection => &["@connection"],
         })
     }
 }
@@ -440,8 +440,16 @@ impl CommandSpec {
         })
     }
 
-    /// ACL categories, derived from flags and group.
+    /// Redis 7's ACL categories (COMMAND INFO, ACL CAT): `@write`/`@read`, `@admin`,
+    /// `@dangerous`, `@blocking` and `@fast`/`@slow` from the flags, the data category from
+    /// the group, with Redis's exceptions. A command with subcommands is `@slow` (and COMMAND
+    /// `@connection`): its subcommands carry the categories.
     pub fn acl_categories(&self) -> Vec<&'static str> {
+        if !self.subcommands.is_empty() {
+            let mut categories = self.category_exception().unwrap_or(&[]).to_vec();
+            categories.push("@slow");
+            return categories;
+        }
         let mut categories = Vec::new();
         if self.flags.contains(Flags::WRITE) {
             categories.push("@write");
@@ -449,8 +457,12 @@ impl CommandSpec {
         if self.flags.contains(Flags::READONLY) {
             categories.push("@read");
         }
-        categories.extend(self.group.acl_category());
-        if self.flags.contains(Flags::ADMIN) {
+        categories.extend_from_slice(
+            self.category_exception()
+                .or(self.group.acl_category())
+                .unwrap_or(&[]),
+        );
+        if self.flags.contains(Flags::ADMIN) || ADMIN_UNFLAGGED.contains(&self.name) {
             categories.push("@admin");
         }
         if self.flags.contains(Flags::ADMIN) || DANGEROUS.contains(&self.name) {
@@ -466,32 +478,46 @@ impl CommandSpec {
         });
         categories
     }
+
+    /// The data categories Redis 7 gives a command in place of its group's.
+    fn category_exception(&self) -> Option<&'static [&'static str]> {
+        Some(match self.name {
+            "sort" | "sort_ro" => &["@set", "@sortedset", "@list"],
+            "dbsize" | "flushall" | "flushdb" | "swapdb" | "restore-asking" => &["@keyspace"],
+            "wait" | "asking" | "readonly" | "readwrite" | "command" => &["@connection"],
+            name if name.starts_with("command|") => &["@connection"],
+            "pubsub|help" => &[],
+            _ => return None,
+        })
+    }
 }
+
+/// Commands Redis 7 puts in `@admin` without the `admin` flag.
+const ADMIN_UNFLAGGED: &[&str] = &["lastsave", "role"];
 
 /// Commands Redis 7 puts in `@dangerous` although they are not all `admin` (ACL CAT dangerous),
 /// as far as slotkv has them; admin commands and subcommands are dangerous anyway.
 const DANGEROUS: &[&str] = &[
-    "acl",
     "bgrewriteaof",
     "bgsave",
-    "client",
-    "cluster",
-    "config",
     "debug",
     "flushall",
     "flushdb",
     "info",
     "keys",
     "lastsave",
+    "migrate",
     "psync",
     "replconf",
     "replicaof",
     "restore",
+    "restore-asking",
     "role",
     "save",
     "shutdown",
     "slaveof",
     "sort",
+    "sort_ro",
     "swapdb",
     "sync",
 ];

@@ -4,7 +4,8 @@
 Usage: run.py path/to/slotkv-server
 
 Starts the server on a free loopback port, drives it with redis-cli, redis-py (RESP2 and RESP3)
-and a short redis-benchmark run, and kills the server (by PID) at the end. Then exchanges RDB
+and a short redis-benchmark run, and kills the server (by PID) at the end; compares the ACL
+categories of every command with a running redis-server's. Then exchanges RDB
 files, DUMP payloads and AOF directories with redis-server (persist_checks.py), runs a cluster
 of slotkv servers through redis-cli --cluster and redis-py (cluster_checks.py), and runs
 sentinel failovers in every mix of slotkv and Redis sentinels and servers (sentinel_checks.py),
@@ -257,6 +258,41 @@ def wait_caught_up(primary, replica):
     raise AssertionError("the replica did not catch up")
 
 
+def command_table(port):
+    """{command or subcommand: (sorted ACL categories, sorted flags)} from COMMAND, unparsed."""
+    client = redis.Redis(port=port)
+    for name in [k for k in client.response_callbacks if k.upper().startswith("COMMAND")]:
+        client.response_callbacks.pop(name)
+    table = {}
+
+    def add(entry):
+        text = [part.decode() for part in entry[6]], [part.decode() for part in entry[2]]
+        table[entry[0].decode()] = tuple(sorted(part) for part in text)
+        for sub in entry[9]:
+            add(sub)
+
+    for entry in client.execute_command("COMMAND"):
+        add(entry)
+    return table
+
+
+def check_same_acl_categories(binary):
+    """Every command both servers have is in the same ACL categories (COMMAND, ACL CAT)."""
+    ours, theirs = Server(binary), Server(REDIS_SERVER, "--appendonly", "no")
+    try:
+        mine, reference = command_table(ours.port), command_table(theirs.port)
+        shared = set(mine) & set(reference)
+        assert len(shared) > 200, len(shared)
+        for name in sorted(shared):
+            assert mine[name][0] == reference[name][0], f"{name}: {mine[name][0]} != {reference[name][0]}"
+        for category in cli(theirs.port, "ACL", "CAT").split():
+            listed = [set(cli(server.port, "ACL", "CAT", category).split()) & shared for server in (ours, theirs)]
+            assert listed[0] == listed[1], f"@{category}: {sorted(listed[0] ^ listed[1])}"
+    finally:
+        ours.stop()
+        theirs.stop()
+
+
 def check_replication(binary, primary_binary, replica_binary):
     """A replica (of either implementation) of a primary reaches identical contents."""
     import tempfile
@@ -300,6 +336,7 @@ def main():
         checks += [
             ("redis-server replica of slotkv", lambda: check_replication(binary, binary, REDIS_SERVER)),
             ("slotkv replica of redis-server", lambda: check_replication(binary, REDIS_SERVER, binary)),
+            ("ACL categories as redis-server's", lambda: check_same_acl_categories(binary)),
         ]
     else:
         print(f"note: {REDIS_SERVER} is missing; replication interop skipped")

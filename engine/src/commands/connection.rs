@@ -10,6 +10,8 @@ const ADMIN: Flags = Flags::ADMIN
     .and(Flags::LOADING)
     .and(Flags::STALE);
 const CONNECTION: Flags = Flags::NOSCRIPT.and(Flags::LOADING).and(Flags::STALE);
+/// COMMAND and LASTSAVE: like [`CONNECTION`], but Redis lets scripts call them.
+const INTROSPECTION: Flags = Flags::LOADING.and(Flags::STALE);
 
 /// A row of a command the server answers (no keys): for every family the server handles.
 pub(crate) const fn server(
@@ -251,7 +253,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "command|count",
         2,
-        CONNECTION,
+        INTROSPECTION,
         Group::Server,
         "2.8.13",
         "Returns a count of commands.",
@@ -259,7 +261,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "command|info",
         -2,
-        CONNECTION,
+        INTROSPECTION,
         Group::Server,
         "2.8.13",
         "Returns information about one, multiple or all commands.",
@@ -267,7 +269,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "command|docs",
         -2,
-        CONNECTION,
+        INTROSPECTION,
         Group::Server,
         "7.0.0",
         "Returns documentary information about one, multiple or all commands.",
@@ -275,7 +277,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "command|getkeys",
         -3,
-        CONNECTION,
+        INTROSPECTION,
         Group::Server,
         "2.8.13",
         "Extracts the key names from an arbitrary command.",
@@ -283,7 +285,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "command|list",
         -2,
-        CONNECTION,
+        INTROSPECTION,
         Group::Server,
         "7.0.0",
         "Returns a list of command names.",
@@ -547,7 +549,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     server(
         "command",
         -1,
-        CONNECTION,
+        INTROSPECTION,
         Group::Server,
         "2.8.13",
         "Returns detailed information about all commands.",
@@ -564,7 +566,10 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     server(
         "hello",
         -1,
-        CONNECTION.and(Flags::FAST).and(Flags::NO_AUTH),
+        CONNECTION
+            .and(Flags::FAST)
+            .and(Flags::NO_AUTH)
+            .and(Flags::ALLOW_BUSY),
         Group::Connection,
         "6.0.0",
         "Handshakes with the Redis server.",
@@ -572,7 +577,10 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     server(
         "auth",
         -2,
-        CONNECTION.and(Flags::FAST).and(Flags::NO_AUTH),
+        CONNECTION
+            .and(Flags::FAST)
+            .and(Flags::NO_AUTH)
+            .and(Flags::ALLOW_BUSY),
         Group::Connection,
         "1.0.0",
         "Authenticates the connection.",
@@ -580,7 +588,10 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     server(
         "quit",
         -1,
-        CONNECTION.and(Flags::FAST).and(Flags::NO_AUTH),
+        CONNECTION
+            .and(Flags::FAST)
+            .and(Flags::NO_AUTH)
+            .and(Flags::ALLOW_BUSY),
         Group::Connection,
         "1.0.0",
         "Closes the connection.",
@@ -588,7 +599,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     server(
         "shutdown",
         -1,
-        ADMIN.and(Flags::NO_MULTI),
+        ADMIN.and(Flags::NO_MULTI).and(Flags::ALLOW_BUSY),
         Group::Server,
         "1.0.0",
         "Synchronously saves the database(s) to disk and shuts down the Redis server.",
@@ -612,7 +623,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     server(
         "lastsave",
         1,
-        CONNECTION.and(Flags::FAST),
+        INTROSPECTION.and(Flags::FAST),
         Group::Server,
         "1.0.0",
         "Returns the Unix timestamp of the last successful save to disk.",

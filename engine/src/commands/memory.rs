@@ -55,7 +55,7 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     server(
         "memory|help",
         2,
-        Flags::NONE,
+        Flags::LOADING.and(Flags::STALE),
         Group::Server,
         "4.0.0",
         "Returns helpful text about the different subcommands.",

@@ -148,7 +148,7 @@ static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
             "Lists the replica nodes of a master node.",
         ),
     CommandSpec::new("cluster|reset", -2, Handler::Server)
-        .flags(Flags::ADMIN.and(Flags::STALE))
+        .flags(Flags::ADMIN.and(Flags::STALE).and(Flags::NOSCRIPT))
         .doc(Group::Cluster, "3.0.0", "Resets a node."),
     CommandSpec::new("cluster|saveconfig", 2, Handler::Server)
         .flags(Flags::ADMIN.and(Flags::STALE))
@@ -199,7 +199,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
             "Returns the server's liveliness response.",
         ),
     CommandSpec::new("echo", 2, Handler::Engine(echo))
-        .flags(Flags::FAST)
+        .flags(Flags::FAST.and(Flags::LOADING).and(Flags::STALE))
         .doc(Group::Connection, "1.0.0", "Returns the given string."),
     CommandSpec::new("select", 2, Handler::Engine(select))
         .flags(Flags::LOADING.and(Flags::STALE).and(Flags::FAST))
@@ -629,6 +629,6 @@ mod tests {
         assert_eq!(flags("swapdb"), (3, vec!["write", "fast"]));
         assert_eq!(flags("dbsize"), (1, vec!["readonly", "fast"]));
         assert_eq!(flags("time"), (1, vec!["loading", "stale", "fast"]));
-        assert_eq!(flags("echo"), (2, vec!["fast"]));
+        assert_eq!(flags("echo"), (2, vec!["loading", "stale", "fast"]));
     }
 }
