@@ -700,6 +700,14 @@ pub fn parse_i64_arg(arg: &[u8]) -> Result<i64, CommandError> {
     crate::value::parse_i64(arg).ok_or(CommandError::NotInteger)
 }
 
+/// A pop count (LPOP, SPOP, ZPOPMIN, ... `count`): a non-negative integer, with Redis's one
+/// error for a negative number and for anything that is no integer.
+pub fn parse_pop_count(arg: &[u8]) -> Result<usize, CommandError> {
+    crate::value::parse_i64(arg)
+        .and_then(|count| usize::try_from(count).ok())
+        .ok_or_else(|| CommandError::err("value is out of range, must be positive"))
+}
+
 /// Whether `arg` equals the ASCII keyword `word`, ignoring case.
 pub fn is_keyword(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())

@@ -40,6 +40,7 @@ pub mod float;
 pub mod gate;
 pub mod glob;
 pub mod keyspace;
+mod long_double;
 pub mod notify;
 pub mod propagate;
 pub mod reply;

@@ -112,11 +112,11 @@ impl Clone for StrValue {
 }
 
 impl PartialEq for StrValue {
-    /// Equal contents, whatever the encoding of text.
+    /// Equal contents, whatever the encoding (an integer equals its decimal text).
     fn eq(&self, other: &StrValue) -> bool {
         match (self, other) {
             (StrValue::Int(a), StrValue::Int(b)) => a == b,
-            (StrValue::Int(_), _) | (_, StrValue::Int(_)) => false,
+            (StrValue::Int(n), text) | (text, StrValue::Int(n)) => text.as_i64() == Some(*n),
             _ => self.text() == other.text(),
         }
     }
@@ -125,17 +125,24 @@ impl PartialEq for StrValue {
 impl Eq for StrValue {}
 
 impl StrValue {
-    /// The compact form of `data`: an integer when `data` is an integer's canonical text.
+    /// The compact form of `data`: an integer when `data` is an integer's canonical text (as
+    /// Redis encodes what SET, MSET, APPEND to a new key, ... store).
     pub fn from_bytes(data: &[u8]) -> StrValue {
         match parse_i64(data) {
             Some(n) => StrValue::Int(n),
-            None => match InlineText::new(data) {
-                Some(inline) => StrValue::Inline(inline),
-                None if data.len() <= EMBSTR_LEN_MAX => {
-                    StrValue::Embedded(Bytes::copy_from_slice(data))
-                }
-                None => StrValue::Raw(Bytes::copy_from_slice(data)),
-            },
+            None => StrValue::from_text(data),
+        }
+    }
+
+    /// `data` as text even when it reads as an integer (`embstr` up to 44 bytes, else `raw`),
+    /// as Redis stores a number it formatted itself (INCRBYFLOAT's result).
+    pub fn from_text(data: &[u8]) -> StrValue {
+        match InlineText::new(data) {
+            Some(inline) => StrValue::Inline(inline),
+            None if data.len() <= EMBSTR_LEN_MAX => {
+                StrValue::Embedded(Bytes::copy_from_slice(data))
+            }
+            None => StrValue::Raw(Bytes::copy_from_slice(data)),
         }
     }
 
@@ -148,13 +155,10 @@ impl StrValue {
         }
     }
 
-    /// The compact form of bytes built or changed in place (APPEND, SETRANGE, SETBIT, ...):
-    /// `raw` unless they are an integer's text; they are not copied.
+    /// Bytes built or changed in place (APPEND, SETRANGE, SETBIT, BITOP, ...): `raw`, even
+    /// when they read as an integer, as in Redis; they are not copied.
     pub fn from_vec(data: Vec<u8>) -> StrValue {
-        match parse_i64(&data) {
-            Some(n) => StrValue::Int(n),
-            None => StrValue::Raw(Bytes::from(data)),
-        }
+        StrValue::Raw(Bytes::from(data))
     }
 
     /// The value's bytes (an integer is rendered in decimal). Short strings are copied: a copy
@@ -308,14 +312,76 @@ pub fn parse_f64(data: &[u8]) -> Option<f64> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ if lower.contains("inf") || lower.contains("nan") => return None,
+        _ if lower.contains("0x") => parse_hex_f64(&lower)?,
         _ => text.parse::<f64>().ok()?,
     };
     (!value.is_nan()).then_some(value)
 }
 
+/// C's hexadecimal floating-point text, which `strtod` and `strtold` (so Redis) read too: an
+/// optional sign, `0x`, hex digits with an optional point, an optional binary exponent
+/// (`0x1.8p1` is 3). `text` is in lower case.
+fn parse_hex_f64(text: &str) -> Option<f64> {
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let digits = unsigned.strip_prefix("0x")?;
+    let (mantissa_text, exponent) = match digits.split_once('p') {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().ok()?),
+        None => (digits, 0),
+    };
+    let (whole, fraction) = mantissa_text.split_once('.').unwrap_or((mantissa_text, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    // Up to 15 hex digits are kept exactly; later ones only scale (or are dropped if after
+    // the point), far below a double's precision.
+    let mut mantissa: u64 = 0;
+    let mut scale = i64::from(exponent);
+    for (index, digit) in whole.chars().chain(fraction.chars()).enumerate() {
+        let digit = u64::from(digit.to_digit(16)?);
+        let in_fraction = index >= whole.len();
+        if mantissa >> 56 == 0 {
+            mantissa = mantissa * 16 + digit;
+            scale -= if in_fraction { 4 } else { 0 };
+        } else if !in_fraction {
+            scale += 4;
+        }
+    }
+    let scale = i32::try_from(scale.clamp(-2200, 2200)).ok()?;
+    // Two steps, so a large mantissa with a very negative scale does not underflow early.
+    let value = mantissa as f64 * 2f64.powi(scale / 2) * 2f64.powi(scale - scale / 2);
+    Some(if negative { -value } else { value })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hexadecimal_floats_read_as_c_reads_them() {
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"-0X1.8p1"), Some(-3.0));
+        assert_eq!(parse_f64(b"0x.8"), Some(0.5));
+        assert_eq!(parse_f64(b"+0x1P-2"), Some(0.25));
+        assert_eq!(
+            parse_f64(b"0xffffffffffffffffff"),
+            Some(4722366482869645213696.0)
+        );
+        for bad in [
+            &b"0x"[..],
+            b"0x1p",
+            b"0xg",
+            b"0x1.2.3",
+            b"1x10",
+            b"0x1p2.5",
+            b" 0x1",
+        ] {
+            assert_eq!(parse_f64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn short_strings_live_inline_without_growing_the_value() {

@@ -532,7 +532,10 @@ fn zpopmin_and_zpopmax() {
         db.run("ZPOPMIN z -1"),
         err("ERR value is out of range, must be positive")
     );
-    assert_eq!(db.run("ZPOPMIN z x"), err(NOT_INTEGER));
+    assert_eq!(
+        db.run("ZPOPMIN z x"),
+        err("ERR value is out of range, must be positive")
+    );
     assert_eq!(db.run("ZPOPMIN z 1 2"), err(SYNTAX));
     assert_eq!(db.run("ZPOPMIN z 10"), pairs(&[("b", 2.0)]));
     assert!(!db.exists("z"));

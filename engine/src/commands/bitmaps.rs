@@ -192,13 +192,17 @@ fn parse_bit_value(arg: &[u8]) -> Result<bool, CommandError> {
 }
 
 /// Sets bit `offset` of `value` to `on`, growing it to `len_needed` bytes if shorter. Returns
-/// the previous bit and whether the string changed; an unchanged string is left untouched.
+/// the previous bit and whether the string changed. An unchanged string keeps its bytes but
+/// becomes `raw`, as Redis makes every string SETBIT touches.
 fn write_bit(value: &mut StrValue, offset: u64, on: bool, len_needed: usize) -> (bool, bool) {
     let (previous, grows) = {
         let text = text_of(value);
         (bit_at(&text, offset), text.len() < len_needed)
     };
     if previous == on && !grows {
+        if !matches!(value, StrValue::Raw(_)) {
+            *value = StrValue::from_vec(text_of(value).into_owned());
+        }
         return (previous, false);
     }
     let mut data = take_buffer(value, len_needed);

@@ -316,26 +316,24 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
     let key = parser.next_bytes()?;
     let field = parser.next_bytes()?;
     let increment_text = parser.next_bytes()?;
-    let increment = parse_float(increment_text).ok_or(CommandError::NotFloat)?;
+    parse_float(increment_text).ok_or(CommandError::NotFloat)?;
     parser.finish()?;
-    if !increment.is_finite() {
+    // Redis reads the increment as a long double: `1e400` is finite, `inf` is not.
+    if !crate::float::is_finite_long_double(increment_text) {
         return Err(CommandError::err("value is NaN or Infinity"));
     }
     let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let text = change_or_create(&mut locks, key, |hash| {
-        let (current, current_text) = match hash.get(field) {
-            Some(text) => (
-                parse_float(text).ok_or_else(|| CommandError::err("hash value is not a float"))?,
-                text.to_vec(),
-            ),
-            None => (0.0, b"0".to_vec()),
+        let current_text = match hash.get(field) {
+            Some(text) => {
+                parse_float(text).ok_or_else(|| CommandError::err("hash value is not a float"))?;
+                text.to_vec()
+            }
+            None => b"0".to_vec(),
         };
-        let result = current + increment;
-        if !result.is_finite() {
-            return Err(CommandError::NanOrInfinity);
-        }
-        let text = crate::float::add_human(&current_text, increment_text, result);
+        let text = crate::float::add_human(&current_text, increment_text)
+            .ok_or(CommandError::NanOrInfinity)?;
         hash.insert(field, text.as_bytes(), &limits);
         Ok(text)
     })?;

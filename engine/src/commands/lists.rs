@@ -30,7 +30,8 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::command::{
-    is_keyword, parse_i64_arg, Args, CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys,
+    is_keyword, parse_i64_arg, parse_pop_count, Args, CommandSpec, Flags, Group, Handler, KeyRange,
+    MovableKeys,
 };
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
@@ -461,13 +462,6 @@ fn pop_command(ctx: &Ctx<'_>, args: &[Bytes], end: End, name: &str) -> Result<Re
         Some(_) => bulk_array(popped),
         None => Reply::bulk_or_nil(popped.into_iter().next()),
     })
-}
-
-/// LPOP/RPOP's count: a non-negative integer, with Redis's one error for anything else.
-fn parse_pop_count(arg: &[u8]) -> Result<usize, CommandError> {
-    parse_i64(arg)
-        .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| CommandError::err("value is out of range, must be positive"))
 }
 
 // ---------------------------------------------------------------------------------------------

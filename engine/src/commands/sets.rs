@@ -18,7 +18,9 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use crate::command::{is_keyword, Args, CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys};
+use crate::command::{
+    is_keyword, parse_pop_count, Args, CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys,
+};
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
 use crate::glob::glob_match;
@@ -312,13 +314,6 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         }
         _ => Err(CommandError::Syntax),
     }
-}
-
-/// SPOP's count: a non-negative integer (Redis words both failures the same way).
-fn parse_pop_count(arg: &[u8]) -> Result<usize, CommandError> {
-    parse_i64(arg)
-        .and_then(|count| usize::try_from(count).ok())
-        .ok_or_else(|| CommandError::err("value is out of range, must be positive"))
 }
 
 fn pop_one(ctx: &Ctx<'_>, key: &[u8]) -> Result<Reply, CommandError> {

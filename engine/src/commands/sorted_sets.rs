@@ -25,7 +25,8 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::command::{
-    is_keyword, parse_i64_arg, Args, CommandSpec, Flags, Group, Handler, KeyRange, MovableKeys,
+    is_keyword, parse_i64_arg, parse_pop_count, Args, CommandSpec, Flags, Group, Handler, KeyRange,
+    MovableKeys,
 };
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
@@ -962,7 +963,10 @@ fn pop_command(ctx: &Ctx<'_>, args: &[Bytes], end: PopEnd) -> Result<Reply, Comm
     }
     let mut parser = Args::new(args);
     let key = parser.next_bytes()?;
-    let count = parser.next_opt().map(parse_positive).transpose()?;
+    let count = parser
+        .next_opt()
+        .map(|arg| parse_pop_count(arg))
+        .transpose()?;
     let mut locks = ctx.lock_key(key);
     let popped = pop_members(&mut locks, key, end, count.unwrap_or(1))?.unwrap_or_default();
     Ok(match count {
@@ -974,12 +978,6 @@ fn pop_command(ctx: &Ctx<'_>, args: &[Bytes], end: PopEnd) -> Result<Reply, Comm
                 .collect(),
         ),
     })
-}
-
-/// A count that must not be negative, with Redis's error.
-fn parse_positive(arg: &Bytes) -> Result<usize, CommandError> {
-    let count = parse_i64_arg(arg)?;
-    usize::try_from(count).map_err(|_| CommandError::err("value is out of range, must be positive"))
 }
 
 fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
@@ -999,7 +997,7 @@ fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         word if is_keyword(word, "MAX") => PopEnd::Max,
         _ => return Err(CommandError::Syntax),
     };
-    let count = parse_pop_count(&args[end_index + 1..])?;
+    let count = parse_zmpop_count(&args[end_index + 1..])?;
     let key_refs: Vec<&[u8]> = keys.iter().map(|key| &key[..]).collect();
     let mut locks = ctx.lock_keys(&key_refs);
     Ok(match pop_first(&mut locks, keys, end, count)? {
@@ -1020,7 +1018,7 @@ fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
 
 /// ZMPOP's options: `[COUNT count]` (1 when absent), read word by word as Redis does, so a bad
 /// count is reported before anything that follows it.
-fn parse_pop_count(words: &[Bytes]) -> Result<usize, CommandError> {
+fn parse_zmpop_count(words: &[Bytes]) -> Result<usize, CommandError> {
     let mut count = None;
     let mut words = words.iter();
     while let Some(word) = words.next() {

@@ -171,15 +171,11 @@ fn stored_integer(value: &StrValue) -> Result<i64, CommandError> {
     value.as_i64().ok_or(CommandError::NotInteger)
 }
 
-/// The number a stored string holds, for INCRBYFLOAT.
-fn stored_float(value: &StrValue) -> Result<f64, CommandError> {
+/// Whether a stored string holds a number, for INCRBYFLOAT.
+fn check_stored_float(value: &StrValue) -> Result<(), CommandError> {
     match (value, value.text()) {
-        // Exact up to 2^53 in magnitude; beyond, the sum may differ from Redis's in its last
-        // digits (Redis adds in long double, exact for every i64).
-        (StrValue::Int(n), _) => Ok(*n as f64),
-        (_, Some(text)) if text.len() <= FLOAT_TEXT_LEN_MAX => {
-            parse_f64(text).ok_or(CommandError::NotFloat)
-        }
+        (StrValue::Int(_), _) => Ok(()),
+        (_, Some(text)) if text.len() <= FLOAT_TEXT_LEN_MAX && parse_f64(text).is_some() => Ok(()),
         _ => Err(CommandError::NotFloat),
     }
 }
@@ -510,38 +506,33 @@ pub(crate) fn incr_by(ctx: &Ctx<'_>, key: &[u8], delta: i64) -> Result<i64, Comm
     Ok(result)
 }
 
-/// INCRBYFLOAT: adds `increment` to the number at `key` (absent counts as 0), keeping its
-/// deadline; the result text is the exact decimal sum rounded to 17 decimals, as Redis's long
-/// double arithmetic prints it (see [`crate::float::add_human`]).
+/// INCRBYFLOAT: adds the number `increment_text` to the number at `key` (absent counts as 0),
+/// keeping its deadline; the sum is Redis's `long double` one, printed as Redis prints it (see
+/// [`crate::float::add_human`]).
 ///
-/// `increment` arrives unchecked because Redis reports a wrong type or a bad stored value
-/// before a bad increment argument; `increment_text` is how the client wrote it.
+/// Whether the increment reads as a number arrives as `increment`, unchecked, because Redis
+/// reports a wrong type or a bad stored value before a bad increment argument.
 pub(crate) fn incr_by_float(
     ctx: &Ctx<'_>,
     key: &[u8],
-    increment: Result<f64, CommandError>,
+    increment: Result<(), CommandError>,
     increment_text: &[u8],
 ) -> Result<String, CommandError> {
     let mut locks = ctx.lock_key(key);
-    let (current, current_text, expire_at_ms) = match locks.get(key) {
+    let (current_text, expire_at_ms) = match locks.get(key) {
         Some(entry) => {
             let stored = string_of(entry)?;
-            (
-                stored_float(stored)?,
-                stored.to_bytes(),
-                entry.expire_at_ms(),
-            )
+            check_stored_float(stored)?;
+            (stored.to_bytes(), entry.expire_at_ms())
         }
-        None => (0.0, Bytes::from_static(b"0"), None),
+        None => (Bytes::from_static(b"0"), None),
     };
-    let result = current + increment?;
-    if !result.is_finite() {
-        return Err(CommandError::NanOrInfinity);
-    }
-    let text = crate::float::add_human(&current_text, increment_text, result);
+    increment?;
+    let text = crate::float::add_human(&current_text, increment_text)
+        .ok_or(CommandError::NanOrInfinity)?;
     locks.insert(
         key,
-        string_entry(StrValue::from_bytes(text.as_bytes()), expire_at_ms),
+        string_entry(StrValue::from_text(text.as_bytes()), expire_at_ms),
     );
     locks.propagate(|| record(b"SET", &[key, text.as_bytes(), b"KEEPTTL"]));
     locks.notify(Events::STRING, "incrbyfloat", key);
@@ -878,7 +869,9 @@ fn key_and_integer(args: &[Bytes]) -> Result<(&Bytes, i64), CommandError> {
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (key, increment_text) = key_and_value(args)?;
-    let increment = parse_f64(increment_text).ok_or(CommandError::NotFloat);
+    let increment = parse_f64(increment_text)
+        .map(drop)
+        .ok_or(CommandError::NotFloat);
     let text = incr_by_float(ctx, key, increment, increment_text)?;
     Ok(Reply::text(text))
 }
