@@ -5,7 +5,8 @@ Usage: run.py path/to/slotkv-server
 
 Starts the server on a free loopback port, drives it with redis-cli, redis-py (RESP2 and RESP3)
 and a short redis-benchmark run, and kills the server (by PID) at the end; compares the ACL
-categories of every command with a running redis-server's. Then exchanges RDB
+categories of every command, and the replies to a seeded stream of random commands
+(differential.py), with a running redis-server's. Then exchanges RDB
 files, DUMP payloads and AOF directories with redis-server (persist_checks.py), runs a cluster
 of slotkv servers through redis-cli --cluster and redis-py (cluster_checks.py), and runs
 sentinel failovers in every mix of slotkv and Redis sentinels and servers (sentinel_checks.py),
@@ -22,6 +23,7 @@ import time
 import redis
 
 import cluster_checks
+import differential
 import persist_checks
 import sentinel_checks
 import tls_checks
@@ -337,6 +339,8 @@ def main():
             ("redis-server replica of slotkv", lambda: check_replication(binary, binary, REDIS_SERVER)),
             ("slotkv replica of redis-server", lambda: check_replication(binary, REDIS_SERVER, binary)),
             ("ACL categories as redis-server's", lambda: check_same_acl_categories(binary)),
+            ("the same replies as redis-server to 20,000 random commands",
+             lambda: differential.check(binary)),
         ]
     else:
         print(f"note: {REDIS_SERVER} is missing; replication interop skipped")
