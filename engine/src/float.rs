@@ -172,6 +172,16 @@ pub fn is_finite_long_double(text: &[u8]) -> bool {
     LongDouble::parse(text).is_some()
 }
 
+/// Whether `text` is a number as Redis's `string2ld` reads one (INCRBYFLOAT's operands): a
+/// finite `long double`, or an infinity (whose sum is then refused).
+pub fn reads_as_long_double(text: &[u8]) -> bool {
+    let infinity = matches!(
+        text.to_ascii_lowercase().as_slice(),
+        b"inf" | b"+inf" | b"-inf" | b"infinity" | b"+infinity" | b"-infinity"
+    );
+    infinity || is_finite_long_double(text)
+}
+
 /// INCRBYFLOAT's result text for `current + increment`, both as the client wrote them (and
 /// already read as numbers): their sum in `long double`, printed as Redis prints it (see
 /// [`crate::long_double`]). `None` when the sum is not finite (an operand is infinite, or it

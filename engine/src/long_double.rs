@@ -18,8 +18,8 @@ const EXPONENT_LIMIT: i64 = 16384;
 const SMALLEST_EXPONENT: i64 = -16445;
 /// Decimal exponents past this overflow (or, negative, underflow) whatever the digits.
 const DECIMAL_EXPONENT_LIMIT: i64 = 6000;
-/// Longest text read, as Redis's `MAX_LONG_DOUBLE_CHARS`.
-const TEXT_LEN_MAX: usize = 5 * 1024;
+/// Longest text read: Redis's `string2ld` refuses `MAX_LONG_DOUBLE_CHARS` (5 KiB) or more.
+const TEXT_LEN_MAX: usize = 5 * 1024 - 1;
 /// Decimals printed, as `%.17Lf`.
 const DECIMALS: usize = 17;
 

@@ -318,6 +318,32 @@ pub fn parse_f64(data: &[u8]) -> Option<f64> {
     (!value.is_nan()).then_some(value)
 }
 
+/// Parses a double as Redis's `string2d` (scores, weights) accepts it: as [`parse_f64`], and
+/// a number out of a double's range refused (`1e400` overflows, `1e-400` underflows to zero),
+/// as `strtod` reports them. Range bounds (ZRANGEBYSCORE) take [`parse_f64`], as Redis's do.
+pub fn parse_f64_in_range(data: &[u8]) -> Option<f64> {
+    let value = parse_f64(data)?;
+    let text = std::str::from_utf8(data).ok()?.to_ascii_lowercase();
+    let overflow = value.is_infinite() && !text.contains("inf");
+    let underflow = value == 0.0 && names_nonzero(&text);
+    (!overflow && !underflow).then_some(value)
+}
+
+/// Whether the digits of a number's text (before its exponent) are not all zeros. `text` is
+/// in lower case.
+fn names_nonzero(text: &str) -> bool {
+    match text.split_once("0x") {
+        Some((_, hex)) => hex
+            .split('p')
+            .next()
+            .is_some_and(|digits| digits.chars().any(|c| c.is_ascii_hexdigit() && c != '0')),
+        None => text
+            .split('e')
+            .next()
+            .is_some_and(|digits| digits.chars().any(|c| matches!(c, '1'..='9'))),
+    }
+}
+
 /// C's hexadecimal floating-point text, which `strtod` and `strtold` (so Redis) read too: an
 /// optional sign, `0x`, hex digits with an optional point, an optional binary exponent
 /// (`0x1.8p1` is 3). `text` is in lower case.
@@ -359,6 +385,27 @@ fn parse_hex_f64(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scores_out_of_a_doubles_range_are_refused() {
+        assert_eq!(parse_f64_in_range(b"1e400"), None);
+        assert_eq!(parse_f64_in_range(b"-1e400"), None);
+        assert_eq!(parse_f64_in_range(b"1e-400"), None);
+        assert_eq!(parse_f64_in_range(b"0x1p-2000"), None);
+        assert_eq!(parse_f64_in_range(b"inf"), Some(f64::INFINITY));
+        assert_eq!(parse_f64_in_range(b"0e-400"), Some(0.0));
+        assert_eq!(parse_f64_in_range(b"0x0p5"), Some(0.0));
+        assert_eq!(
+            parse_f64_in_range(b"1e-310"),
+            Some(1e-310),
+            "a subnormal is kept"
+        );
+        assert_eq!(
+            parse_f64(b"1e400"),
+            Some(f64::INFINITY),
+            "a range bound may overflow"
+        );
+    }
 
     #[test]
     fn hexadecimal_floats_read_as_c_reads_them() {

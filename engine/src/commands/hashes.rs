@@ -30,7 +30,7 @@ use crate::notify::Events;
 use crate::reply::Reply;
 use crate::types::hash::{FieldValue, HashValue};
 use crate::types::scan::{parse_cursor, parse_scan_args};
-use crate::value::{parse_f64, parse_i64, Value};
+use crate::value::{parse_i64, Value};
 
 const READ_FAST: Flags = Flags::READONLY.and(Flags::FAST);
 const WRITE_OOM_FAST: Flags = Flags::WRITE.and(Flags::DENYOOM).and(Flags::FAST);
@@ -86,9 +86,6 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command("hscan", -3, hscan, Flags::READONLY, "2.8.0",
         "Iterates over fields and values of a hash."),
 ];
-
-/// Longest text read as a float, as Redis's `string2ld` (whose buffer is 5 KiB).
-const FLOAT_TEXT_LEN_MAX: usize = 5 * 1024 - 1;
 
 /// Reply bytes HRANDFIELD counts for each element beyond its data (the reply's own bookkeeping
 /// here, its RESP framing on the wire), to bound a reply before building it.
@@ -316,7 +313,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
     let key = parser.next_bytes()?;
     let field = parser.next_bytes()?;
     let increment_text = parser.next_bytes()?;
-    parse_float(increment_text).ok_or(CommandError::NotFloat)?;
+    if !crate::float::reads_as_long_double(increment_text) {
+        return Err(CommandError::NotFloat);
+    }
     parser.finish()?;
     // Redis reads the increment as a long double: `1e400` is finite, `inf` is not.
     if !crate::float::is_finite_long_double(increment_text) {
@@ -327,7 +326,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
     let text = change_or_create(&mut locks, key, |hash| {
         let current_text = match hash.get(field) {
             Some(text) => {
-                parse_float(text).ok_or_else(|| CommandError::err("hash value is not a float"))?;
+                if !crate::float::reads_as_long_double(text) {
+                    return Err(CommandError::err("hash value is not a float"));
+                }
                 text.to_vec()
             }
             None => b"0".to_vec(),
@@ -341,14 +342,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
     // The result, not the increment: replicas and AOF replays need not redo float arithmetic.
     locks.propagate(|| record(b"HSET", key, [&field[..], text.as_bytes()]));
     Ok(Reply::text(text))
-}
-
-/// A float as Redis's `string2ld` reads one (a bounded length, no spaces, no NaN).
-fn parse_float(text: &[u8]) -> Option<f64> {
-    if text.len() > FLOAT_TEXT_LEN_MAX {
-        return None;
-    }
-    parse_f64(text)
 }
 
 // ---------------------------------------------------------------------------------------------

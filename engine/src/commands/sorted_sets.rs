@@ -40,7 +40,7 @@ use crate::types::set::SetValue;
 use crate::types::zset::{
     compare_entries, AddOutcome, AddRule, LexRange, PopEnd, ScoreRange, SortedSetValue,
 };
-use crate::value::{parse_f64, parse_i64, Value};
+use crate::value::{parse_f64_in_range, parse_i64, Value};
 
 const READ: Flags = Flags::READONLY;
 const READ_FAST: Flags = Flags::READONLY.and(Flags::FAST);
@@ -237,7 +237,7 @@ fn owned_entries_reply(entries: Vec<(Bytes, f64)>, with_scores: bool) -> Reply {
 
 /// A score argument.
 fn parse_score(arg: &[u8]) -> Result<f64, CommandError> {
-    parse_f64(arg).ok_or(CommandError::NotFloat)
+    parse_f64_in_range(arg).ok_or(CommandError::NotFloat)
 }
 
 fn bad_score_range() -> CommandError {
@@ -1203,7 +1203,7 @@ fn parse_combine_options(
         let remaining = words.len() - index;
         if scored && remaining > inputs && is_keyword(word, "WEIGHTS") {
             for (weight, arg) in options.weights.iter_mut().zip(&words[index + 1..]) {
-                *weight = parse_f64(arg)
+                *weight = parse_f64_in_range(arg)
                     .ok_or_else(|| CommandError::err("weight value is not a float"))?;
             }
             index += 1 + inputs;

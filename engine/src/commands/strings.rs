@@ -25,7 +25,7 @@ use crate::exec::{Ctx, Locks};
 use crate::keyspace::Entry;
 use crate::notify::Events;
 use crate::reply::Reply;
-use crate::value::{parse_f64, StrValue, Value};
+use crate::value::{StrValue, Value};
 
 const READ_FAST: Flags = Flags::READONLY.and(Flags::FAST);
 const WRITE_OOM: Flags = Flags::WRITE.and(Flags::DENYOOM);
@@ -103,9 +103,6 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 /// this much slack (the policy of Redis's sds strings).
 const GROWTH_SLACK_MAX: usize = 1 << 20;
 
-/// Longest text INCRBYFLOAT reads as a number, as Redis's `string2ld` (longer is not a float).
-const FLOAT_TEXT_LEN_MAX: usize = 5120;
-
 /// Most cells of the table LCS fills: `(len(a) + 1) * (len(b) + 1)`. Each cell is 4 bytes, so
 /// this bounds LCS's transient memory to 256 MiB and its work to 64M steps (a fraction of a
 /// second); Redis's only bound is proto-max-bulk-len bytes (512 MiB by default), also applied.
@@ -175,7 +172,7 @@ fn stored_integer(value: &StrValue) -> Result<i64, CommandError> {
 fn check_stored_float(value: &StrValue) -> Result<(), CommandError> {
     match (value, value.text()) {
         (StrValue::Int(_), _) => Ok(()),
-        (_, Some(text)) if text.len() <= FLOAT_TEXT_LEN_MAX && parse_f64(text).is_some() => Ok(()),
+        (_, Some(text)) if crate::float::reads_as_long_double(text) => Ok(()),
         _ => Err(CommandError::NotFloat),
     }
 }
@@ -869,9 +866,11 @@ fn key_and_integer(args: &[Bytes]) -> Result<(&Bytes, i64), CommandError> {
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (key, increment_text) = key_and_value(args)?;
-    let increment = parse_f64(increment_text)
-        .map(drop)
-        .ok_or(CommandError::NotFloat);
+    let increment = if crate::float::reads_as_long_double(increment_text) {
+        Ok(())
+    } else {
+        Err(CommandError::NotFloat)
+    };
     let text = incr_by_float(ctx, key, increment, increment_text)?;
     Ok(Reply::text(text))
 }
