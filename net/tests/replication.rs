@@ -307,6 +307,35 @@ fn wait_waits_for_the_clients_own_last_write_only() {
     assert_eq!(theirs, 0, "the later SET is not acknowledged");
 }
 
+#[test]
+fn a_replica_cut_from_its_primary_serves_stale_data_only_if_told_to() {
+    // The primary's port has no server: the link stays down.
+    let gone = common::free_port().to_string();
+    let strict = TestServer::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &gone,
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let mut s = strict.client();
+    let masterdown = "Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    for command in [redis::cmd("GET").arg("k"), &mut redis::cmd("PING")] {
+        let error = error_of(&mut s, command);
+        assert!(error.contains(masterdown), "{error}");
+    }
+    assert_eq!(
+        info_field(&mut s, "master_link_status").as_deref(),
+        Some("down"),
+        "INFO still answers"
+    );
+    let lenient = TestServer::start(&["--replicaof", "127.0.0.1", &gone]);
+    let mut l = lenient.client();
+    assert_eq!(get(&mut l, "k"), None, "the default serves what it has");
+    let pong: String = redis::cmd("PING").query(&mut l).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
 /// Kills the connection of the replica(s) of `primary` (their PSYNC connection).
 fn cut_replica_links(primary: &mut Connection) {
     let list: String = redis::cmd("CLIENT").arg("LIST").query(primary).unwrap();

@@ -191,8 +191,10 @@ static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
+    // Not `stale`: a replica cut from its primary under `replica-serve-stale-data no` answers
+    // MASTERDOWN, as Redis's does (sentinels count that as alive).
     CommandSpec::new("ping", -1, Handler::Engine(ping))
-        .flags(Flags::FAST.and(Flags::STALE))
+        .flags(Flags::FAST)
         .doc(
             Group::Connection,
             "1.0.0",
