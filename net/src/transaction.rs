@@ -198,18 +198,20 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
     let replies = multi
         .queued
         .into_iter()
-        .map(|(spec, args)| {
+        // A command's replies, one each but for (UN)SUBSCRIBE's one per channel, as Redis
+        // writes them into EXEC's reply.
+        .flat_map(|(spec, args)| {
             // The user's rules may have changed since the command was queued.
             if !state.user.is_unrestricted() {
                 if let Err(denied) =
                     crate::acl::command::gate(shared, state, spec, &args, Context::Multi)
                 {
-                    return denied;
+                    return vec![denied];
                 }
             }
-            match run_command(shared, state, spec, &args, Some(&exclusive)) {
+            let reply = match run_command(shared, state, spec, &args, Some(&exclusive)) {
                 Outcome::Reply(reply) | Outcome::Close(reply) => reply,
-                Outcome::Many(replies) => Reply::Array(replies),
+                Outcome::Many(replies) => return replies,
                 // Inside a transaction a blocking command does not wait: one try, as Redis does.
                 Outcome::Block(request) => {
                     let tried =
@@ -243,7 +245,8 @@ fn run_queue(shared: &Shared, state: &mut ClientState, multi: MultiState) -> Rep
                 | Outcome::Migrate(_) => {
                     Reply::Error("ERR Command not allowed inside a transaction".into())
                 }
-            }
+            };
+            vec![reply]
         })
         .collect();
     state.in_exec = false;

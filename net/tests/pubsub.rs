@@ -102,6 +102,35 @@ fn resp2_subscribers_may_only_subscribe_ping_and_quit() {
 }
 
 #[test]
+fn subscribe_inside_multi_subscribes_at_exec_as_in_redis() {
+    let server = TestServer::start(&[]);
+    let mut subscriber = server.raw();
+    subscriber.send(b"MULTI\r\nSUBSCRIBE c\r\nSET k 1\r\nEXEC\r\n");
+    assert_eq!(subscriber.reply(), "+OK\r\n");
+    assert_eq!(subscriber.reply(), "+QUEUED\r\n");
+    assert_eq!(subscriber.reply(), "+QUEUED\r\n");
+    // The bytes redis-server 7.0 sends for the same transaction.
+    assert_eq!(
+        subscriber.reply(),
+        "*2\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n+OK\r\n"
+    );
+    // Subscribed from then on.
+    subscriber.send(b"PING\r\n");
+    assert_eq!(subscriber.reply(), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    let mut publisher = server.client();
+    let receivers: i64 = cmd("PUBLISH")
+        .arg("c")
+        .arg("hi")
+        .query(&mut publisher)
+        .unwrap();
+    assert_eq!(receivers, 1);
+    assert_eq!(
+        subscriber.reply(),
+        "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n"
+    );
+}
+
+#[test]
 fn resp3_subscribers_get_push_messages_and_keep_every_command() {
     let server = TestServer::start(&[]);
     let mut subscriber = server.raw();

@@ -300,9 +300,9 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Flags of the subscribe family. Redis lets them into MULTI, where their several replies would
-/// break EXEC's reply count; slotkv refuses them there.
-const SUBSCRIBE: Flags = Flags::PUBSUB.and(CONNECTION).and(Flags::NO_MULTI);
+/// Flags of the subscribe family. Redis lets them into MULTI; EXEC's reply then holds one
+/// element per channel (slotkv counts them all in its length, where Redis counts commands).
+const SUBSCRIBE: Flags = Flags::PUBSUB.and(CONNECTION);
 /// Flags of PUBLISH and SPUBLISH.
 const PUBLISH: Flags = Flags::PUBSUB
     .and(Flags::LOADING)
