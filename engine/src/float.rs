@@ -167,27 +167,40 @@ fn plain_integer(magnitude: f64) -> Option<i64> {
     (integer as f64 == magnitude && integer % PLAIN_TRAILING_ZEROS_LIMIT != 0).then_some(integer)
 }
 
-/// Whether `text` reads as a finite `long double` (`1e400` does, `inf` does not).
-pub fn is_finite_long_double(text: &[u8]) -> bool {
-    LongDouble::parse(text).is_some()
+/// An INCRBYFLOAT operand as Redis's `string2ld` reads one: a finite `long double` (`1e400`
+/// is one), or an infinity, which no sum may produce. Read once, added by [`add_human`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongDoubleOperand(Option<LongDouble>);
+
+impl LongDoubleOperand {
+    /// Zero, what an absent key or field counts as.
+    pub fn zero() -> LongDoubleOperand {
+        LongDoubleOperand(Some(LongDouble::ZERO))
+    }
+
+    /// `text` read as `strtold` reads it; `None` when Redis refuses it as a float.
+    pub fn read(text: &[u8]) -> Option<LongDoubleOperand> {
+        let infinity = matches!(
+            text.to_ascii_lowercase().as_slice(),
+            b"inf" | b"+inf" | b"-inf" | b"infinity" | b"+infinity" | b"-infinity"
+        );
+        if infinity {
+            return Some(LongDoubleOperand(None));
+        }
+        LongDouble::parse(text).map(|value| LongDoubleOperand(Some(value)))
+    }
+
+    /// Whether it is finite.
+    pub fn is_finite(&self) -> bool {
+        self.0.is_some()
+    }
 }
 
-/// Whether `text` is a number as Redis's `string2ld` reads one (INCRBYFLOAT's operands): a
-/// finite `long double`, or an infinity (whose sum is then refused).
-pub fn reads_as_long_double(text: &[u8]) -> bool {
-    let infinity = matches!(
-        text.to_ascii_lowercase().as_slice(),
-        b"inf" | b"+inf" | b"-inf" | b"infinity" | b"+infinity" | b"-infinity"
-    );
-    infinity || is_finite_long_double(text)
-}
-
-/// INCRBYFLOAT's result text for `current + increment`, both as the client wrote them (and
-/// already read as numbers): their sum in `long double`, printed as Redis prints it (see
-/// [`crate::long_double`]). `None` when the sum is not finite (an operand is infinite, or it
-/// overflows even `long double`).
-pub fn add_human(current: &[u8], increment: &[u8]) -> Option<String> {
-    let sum = LongDouble::parse(current)?.add(&LongDouble::parse(increment)?)?;
+/// INCRBYFLOAT's result text for `current + increment`: their sum in `long double`, printed
+/// as Redis prints it (see [`crate::long_double`]). `None` when the sum is not finite (an
+/// operand is infinite, or it overflows even `long double`).
+pub fn add_human(current: &LongDoubleOperand, increment: &LongDoubleOperand) -> Option<String> {
+    let sum = current.0.as_ref()?.add(increment.0.as_ref()?)?;
     Some(sum.to_human())
 }
 
@@ -262,7 +275,8 @@ mod tests {
 
     #[test]
     fn float_increments_add_as_redis_long_doubles_print() {
-        let add = |a: &str, b: &str| add_human(a.as_bytes(), b.as_bytes());
+        let read = |text: &str| LongDoubleOperand::read(text.as_bytes()).expect("a number");
+        let add = |a: &str, b: &str| add_human(&read(a), &read(b));
         assert_eq!(add("0.1", "0.2").as_deref(), Some("0.3"));
         assert_eq!(add("10.50", "0.1").as_deref(), Some("10.6"));
         assert_eq!(add("5.0e3", "2.0e2").as_deref(), Some("5200"));
@@ -279,5 +293,7 @@ mod tests {
         );
         assert_eq!(add("inf", "1"), None);
         assert_eq!(add("1e4932", "1e4932"), None);
+        assert!(!read("-Infinity").is_finite());
+        assert_eq!(LongDoubleOperand::read(b"nan"), None);
     }
 }

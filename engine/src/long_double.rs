@@ -33,7 +33,7 @@ pub struct LongDouble {
 }
 
 impl LongDouble {
-    const ZERO: LongDouble = LongDouble {
+    pub(crate) const ZERO: LongDouble = LongDouble {
         negative: false,
         significand: 0,
         exponent: 0,

@@ -323,6 +323,10 @@ pub fn parse_f64(data: &[u8]) -> Option<f64> {
 /// as `strtod` reports them. Range bounds (ZRANGEBYSCORE) take [`parse_f64`], as Redis's do.
 pub fn parse_f64_in_range(data: &[u8]) -> Option<f64> {
     let value = parse_f64(data)?;
+    if value.is_finite() && value != 0.0 {
+        // The common case: nothing overflowed or underflowed.
+        return Some(value);
+    }
     let text = std::str::from_utf8(data).ok()?.to_ascii_lowercase();
     let overflow = value.is_infinite() && !text.contains("inf");
     let underflow = value == 0.0 && names_nonzero(&text);

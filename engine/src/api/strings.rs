@@ -130,9 +130,12 @@ impl Engine {
     /// returns the new value, stored as Redis's INCRBYFLOAT text (at most 17 decimals).
     pub fn incr_by_float(&self, key: &[u8], delta: f64) -> Result<f64, CommandError> {
         let delta_text = delta.to_string();
-        // A NaN or infinite delta reads as no finite number: the sum is refused.
+        // An infinite delta makes the sum infinite, and a NaN one reads as no number: both
+        // are refused as INCRBYFLOAT refuses a sum that is not finite.
+        let increment = crate::float::LongDoubleOperand::read(delta_text.as_bytes())
+            .ok_or(CommandError::NanOrInfinity);
         let text = self.with_ctx(&mut Session::new(), |ctx| {
-            strings::incr_by_float(ctx, key, Ok(()), delta_text.as_bytes())
+            strings::incr_by_float(ctx, key, increment)
         })?;
         // The text is a finite decimal written by this engine, so it always reads back.
         Ok(text.parse().unwrap_or(f64::NAN))

@@ -24,6 +24,7 @@ use crate::command::{
 };
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
+use crate::float::LongDoubleOperand;
 use crate::glob::glob_match;
 use crate::keyspace::Entry;
 use crate::notify::Events;
@@ -313,28 +314,22 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError
     let key = parser.next_bytes()?;
     let field = parser.next_bytes()?;
     let increment_text = parser.next_bytes()?;
-    if !crate::float::reads_as_long_double(increment_text) {
-        return Err(CommandError::NotFloat);
-    }
+    let increment = LongDoubleOperand::read(increment_text).ok_or(CommandError::NotFloat)?;
     parser.finish()?;
     // Redis reads the increment as a long double: `1e400` is finite, `inf` is not.
-    if !crate::float::is_finite_long_double(increment_text) {
+    if !increment.is_finite() {
         return Err(CommandError::err("value is NaN or Infinity"));
     }
     let limits = ctx.encodings();
     let mut locks = ctx.lock_key(key);
     let text = change_or_create(&mut locks, key, |hash| {
-        let current_text = match hash.get(field) {
-            Some(text) => {
-                if !crate::float::reads_as_long_double(text) {
-                    return Err(CommandError::err("hash value is not a float"));
-                }
-                text.to_vec()
-            }
-            None => b"0".to_vec(),
+        let current = match hash.get(field) {
+            Some(text) => LongDoubleOperand::read(text)
+                .ok_or_else(|| CommandError::err("hash value is not a float"))?,
+            None => LongDoubleOperand::zero(),
         };
-        let text = crate::float::add_human(&current_text, increment_text)
-            .ok_or(CommandError::NanOrInfinity)?;
+        let text =
+            crate::float::add_human(&current, &increment).ok_or(CommandError::NanOrInfinity)?;
         hash.insert(field, text.as_bytes(), &limits);
         Ok(text)
     })?;

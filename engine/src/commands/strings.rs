@@ -22,6 +22,7 @@ use crate::command::{
 };
 use crate::error::CommandError;
 use crate::exec::{Ctx, Locks};
+use crate::float::LongDoubleOperand;
 use crate::keyspace::Entry;
 use crate::notify::Events;
 use crate::reply::Reply;
@@ -168,13 +169,10 @@ fn stored_integer(value: &StrValue) -> Result<i64, CommandError> {
     value.as_i64().ok_or(CommandError::NotInteger)
 }
 
-/// Whether a stored string holds a number, for INCRBYFLOAT.
-fn check_stored_float(value: &StrValue) -> Result<(), CommandError> {
-    match (value, value.text()) {
-        (StrValue::Int(_), _) => Ok(()),
-        (_, Some(text)) if crate::float::reads_as_long_double(text) => Ok(()),
-        _ => Err(CommandError::NotFloat),
-    }
+/// The number a stored string holds, for INCRBYFLOAT.
+fn stored_float(value: &StrValue) -> Result<LongDoubleOperand, CommandError> {
+    let text = value.to_bytes();
+    LongDoubleOperand::read(&text).ok_or(CommandError::NotFloat)
 }
 
 /// The single key of a one-key command.
@@ -503,30 +501,23 @@ pub(crate) fn incr_by(ctx: &Ctx<'_>, key: &[u8], delta: i64) -> Result<i64, Comm
     Ok(result)
 }
 
-/// INCRBYFLOAT: adds the number `increment_text` to the number at `key` (absent counts as 0),
-/// keeping its deadline; the sum is Redis's `long double` one, printed as Redis prints it (see
+/// INCRBYFLOAT: adds `increment` to the number at `key` (absent counts as 0), keeping its
+/// deadline; the sum is Redis's `long double` one, printed as Redis prints it (see
 /// [`crate::float::add_human`]).
 ///
-/// Whether the increment reads as a number arrives as `increment`, unchecked, because Redis
-/// reports a wrong type or a bad stored value before a bad increment argument.
+/// `increment` arrives unchecked because Redis reports a wrong type or a bad stored value
+/// before a bad increment argument.
 pub(crate) fn incr_by_float(
     ctx: &Ctx<'_>,
     key: &[u8],
-    increment: Result<(), CommandError>,
-    increment_text: &[u8],
+    increment: Result<LongDoubleOperand, CommandError>,
 ) -> Result<String, CommandError> {
     let mut locks = ctx.lock_key(key);
-    let (current_text, expire_at_ms) = match locks.get(key) {
-        Some(entry) => {
-            let stored = string_of(entry)?;
-            check_stored_float(stored)?;
-            (stored.to_bytes(), entry.expire_at_ms())
-        }
-        None => (Bytes::from_static(b"0"), None),
+    let (current, expire_at_ms) = match locks.get(key) {
+        Some(entry) => (stored_float(string_of(entry)?)?, entry.expire_at_ms()),
+        None => (LongDoubleOperand::zero(), None),
     };
-    increment?;
-    let text = crate::float::add_human(&current_text, increment_text)
-        .ok_or(CommandError::NanOrInfinity)?;
+    let text = crate::float::add_human(&current, &increment?).ok_or(CommandError::NanOrInfinity)?;
     locks.insert(
         key,
         string_entry(StrValue::from_text(text.as_bytes()), expire_at_ms),
@@ -866,12 +857,8 @@ fn key_and_integer(args: &[Bytes]) -> Result<(&Bytes, i64), CommandError> {
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let (key, increment_text) = key_and_value(args)?;
-    let increment = if crate::float::reads_as_long_double(increment_text) {
-        Ok(())
-    } else {
-        Err(CommandError::NotFloat)
-    };
-    let text = incr_by_float(ctx, key, increment, increment_text)?;
+    let increment = LongDoubleOperand::read(increment_text).ok_or(CommandError::NotFloat);
+    let text = incr_by_float(ctx, key, increment)?;
     Ok(Reply::text(text))
 }
 
