@@ -757,14 +757,17 @@ fn simulate_failure_sets_the_flags_as_redis() {
     )));
 }
 
+/// SENTINEL SIMULATE-FAILURE `flag` at `now`.
+fn simulate_failure(s: &mut Sentinel, now: u64, flag: &str) {
+    let words = ["simulate-failure".to_owned(), flag.to_owned()];
+    assert_eq!(s.sentinel_command(now, &words), Reply::Ok);
+}
+
 #[test]
 fn crash_after_election_right_after_winning() {
     let mut s = sentinel(2, 2, true);
     let offsets = [(0, 100, 100), (1, 200, 100)];
-    s.sentinel_command(
-        0,
-        &["simulate-failure".into(), "crash-after-election".into()],
-    );
+    simulate_failure(&mut s, 0, "crash-after-election");
     let (now, events) = start_failover(&mut s, &offsets);
     assert!(
         !has(&events, "+elected-leader master mymaster 10.0.0.1 6379"),
@@ -786,10 +789,7 @@ fn crash_after_election_right_after_winning() {
     // SENTINEL FAILOVER is elected at once: the crash comes with it.
     let mut s = sentinel(2, 2, false);
     run_until(&mut s, 0, 500, &offsets);
-    s.sentinel_command(
-        600,
-        &["simulate-failure".into(), "crash-after-election".into()],
-    );
+    simulate_failure(&mut s, 600, "crash-after-election");
     s.sentinel_command(600, &["failover".into(), MASTER.into()]);
     let step = drain(&mut s);
     assert!(step.crash, "{:?}", step.events);
@@ -803,10 +803,7 @@ fn crash_after_election_right_after_winning() {
 fn crash_after_promotion_once_the_replica_reports_it() {
     let mut s = sentinel(2, 2, true);
     let offsets = [(0, 100, 100), (1, 200, 100)];
-    s.sentinel_command(
-        0,
-        &["simulate-failure".into(), "crash-after-promotion".into()],
-    );
+    simulate_failure(&mut s, 0, "crash-after-promotion");
     let (now, _) = start_failover(&mut s, &offsets);
     votes_for_us(&mut s, now);
     let step = drain(&mut s);

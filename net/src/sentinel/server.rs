@@ -207,33 +207,43 @@ fn execute(shared: &Arc<Shared>, state: &mut Client, args: &[Bytes], out: &mut B
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ))
     } else {
+        let quit = run_allowed(shared, state, &name, first, rest, out);
         // Counted once run, as Redis counts (INFO does not count itself).
-        let count = || {
-            shared
-                .stats
-                .commands_processed
-                .fetch_add(1, Ordering::Relaxed)
-        };
-        match name.as_str() {
-            "quit" => {
-                count();
-                encode_reply(&Reply::Ok, state.protocol, out);
-                return true;
-            }
-            "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => {
-                subscribe(shared, state, &name, rest, out);
-                count();
-                return false;
-            }
-            _ => {
-                let reply = command(shared, state, first, rest);
-                count();
-                reply
-            }
-        }
+        shared
+            .stats
+            .commands_processed
+            .fetch_add(1, Ordering::Relaxed);
+        return quit;
     };
     encode_reply(&reply, state.protocol, out);
     false
+}
+
+/// Runs a command the client may run (`name` in lower case, `typed` as sent); returns whether
+/// the connection should close after the reply.
+fn run_allowed(
+    shared: &Arc<Shared>,
+    state: &mut Client,
+    name: &str,
+    typed: &str,
+    rest: &[String],
+    out: &mut BytesMut,
+) -> bool {
+    match name {
+        "quit" => {
+            encode_reply(&Reply::Ok, state.protocol, out);
+            true
+        }
+        "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => {
+            subscribe(shared, state, name, rest, out);
+            false
+        }
+        _ => {
+            let reply = command(shared, state, typed, rest);
+            encode_reply(&reply, state.protocol, out);
+            false
+        }
+    }
 }
 
 /// `typed` is the command name as the client sent it (for error texts).
