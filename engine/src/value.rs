@@ -307,13 +307,11 @@ pub fn parse_f64(data: &[u8]) -> Option<f64> {
         return None;
     }
     let text = std::str::from_utf8(data).ok()?;
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ if lower.contains("inf") || lower.contains("nan") => return None,
-        _ if lower.contains("0x") => parse_hex_f64(&lower)?,
-        _ => text.parse::<f64>().ok()?,
+    // Rust reads what `strtod` reads (signs, exponents, `inf` and `infinity` in any case) but
+    // C's hexadecimal form, tried only when the decimal reading fails.
+    let value = match text.parse::<f64>() {
+        Ok(value) => value,
+        Err(_) => parse_hex_f64(&text.to_ascii_lowercase())?,
     };
     (!value.is_nan()).then_some(value)
 }
