@@ -176,7 +176,10 @@ class ClusterChecks:
         # same view of the slots: the new node learns them from each primary's first ping.
         wait_for("agreement after add-node", self.agreed)
         replica = self.start_node()
-        cluster_cli("add-node", replica.addr, self.nodes[0].addr, "--cluster-slave",
+        # Entering through its primary: redis-cli's CLUSTER REPLICATE follows the MEET at once,
+        # and a node entering elsewhere may not have heard of the new primary yet (gossip
+        # names a few random nodes per message, in Redis as here).
+        cluster_cli("add-node", replica.addr, primary.addr, "--cluster-slave",
                     "--cluster-master-id", primary.myid())
         wait_for("the new nodes to join", lambda: all(
             len(n.nodes_lines()) == 8 for n in self.nodes))
