@@ -33,6 +33,8 @@ SCORES = ["0", "1", "-1", "2.5", "-3.75", "1e2", "inf", "-inf", "+inf", "nan", "
           "1e400", "-1e400", "1e-400", "(1e400", "0x10", "1e-310"]
 LEX = ["-", "+", "[a", "(b", "[c", "(e", "a", "[", "(", "[zz"]
 INDEXES = ["0", "1", "-1", "2", "-2", "5", "-100", "100", "x"]
+# Unix times for EXPIREAT: the past, two in the year 2100, and not a number.
+EXPIRY_DEADLINES = ["1", "4102444800", "4102448400", "soon"]
 
 # Replies compared as sorted lists: Redis does not define their order.
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS", "KEYS"}
@@ -153,7 +155,11 @@ def generic_command(rng, key):
         ["DEL", key], ["DEL", key, other], ["EXISTS", key, other], ["TYPE", key], ["RENAME", key, other],
         ["RENAMENX", key, other], ["COPY", key, other], ["COPY", key, other, "REPLACE"],
         ["OBJECT", "ENCODING", key], ["DBSIZE"], ["PERSIST", key], ["EXPIRE", key, "1000"],
-        ["EXPIRE", key, "1000", pick(rng, ["NX", "XX", "GT", "LT"])], ["PFADD", key, *members(rng)],
+        ["EXPIRE", key, "1000", pick(rng, ["NX", "XX"])],
+        # GT and LT compare deadlines to the millisecond: relative ones set a moment apart race
+        # the clock, so these use fixed deadlines (a past one deletes the key).
+        ["EXPIREAT", key, pick(rng, EXPIRY_DEADLINES), pick(rng, ["NX", "XX", "GT", "LT"])],
+        ["PFADD", key, *members(rng)],
         ["PFCOUNT", key], ["KEYS", "k*"],
     ])
 
