@@ -15,12 +15,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use slotkv_engine::command::{is_keyword, parse_i64_arg};
+use slotkv_engine::commands::{lists, sorted_sets};
 use slotkv_engine::{CommandError, Reply};
 
 use crate::clients::ClientInfo;
 
-/// Longest timeout accepted, so `deadline = now + timeout` cannot overflow (about 31 years).
-const TIMEOUT_SECS_MAX: f64 = 1e9;
+/// Longest wait: longer timeouts wait this long, so `deadline = now + timeout` cannot
+/// overflow (about 31 years, as good as forever).
+const WAIT_SECS_MAX: f64 = 1e9;
+/// Largest timeout accepted: its milliseconds must fit an i64, as in Redis.
+const TIMEOUT_SECS_LIMIT: f64 = i64::MAX as f64 / 1000.0;
 
 /// How a successful attempt's reply becomes the blocking command's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +104,10 @@ impl BlockRequest {
                 })
             }
             "blmove" | "brpoplpush" => {
+                if name == "blmove" && !args[3..5].iter().all(|end| is_list_end(end)) {
+                    // Redis reads the ends before the timeout.
+                    return Err(CommandError::Syntax);
+                }
                 let timeout = parse_timeout(&args[args.len() - 1])?;
                 let mut attempt_args = args[..args.len() - 1].to_vec();
                 attempt_args[0] = word(if name == "blmove" {
@@ -125,6 +133,18 @@ impl BlockRequest {
 
     /// BLMPOP / BZMPOP: `timeout numkeys key... rest`, tried as `LMPOP|ZMPOP numkeys key... rest`.
     fn parse_multi_pop(name: &str, args: &[Bytes]) -> Result<BlockRequest, CommandError> {
+        let mut attempt_args = vec![Bytes::from_static(if name == "blmpop" {
+            b"LMPOP"
+        } else {
+            b"ZMPOP"
+        })];
+        attempt_args.extend_from_slice(&args[2..]);
+        // Redis reads the other arguments before the timeout.
+        if name == "blmpop" {
+            lists::check_lmpop_args(&attempt_args)?;
+        } else {
+            sorted_sets::check_zmpop_args(&attempt_args)?;
+        }
         let timeout = parse_timeout(&args[1])?;
         let numkeys = parse_i64_arg(&args[2])?;
         let keys = usize::try_from(numkeys)
@@ -133,12 +153,6 @@ impl BlockRequest {
             .and_then(|n| args.get(3..3 + n))
             .map(<[Bytes]>::to_vec)
             .unwrap_or_default();
-        let mut attempt_args = vec![Bytes::from_static(if name == "blmpop" {
-            b"LMPOP"
-        } else {
-            b"ZMPOP"
-        })];
-        attempt_args.extend_from_slice(&args[2..]);
         let key = keys.first().cloned().unwrap_or_default();
         Ok(BlockRequest {
             command: args.to_vec(),
@@ -186,12 +200,20 @@ impl BlockRequest {
 /// A timeout argument: seconds, fractions allowed, 0 = forever.
 fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CommandError> {
     let seconds = slotkv_engine::value::parse_f64(arg)
-        .filter(|s| s.is_finite() && *s <= TIMEOUT_SECS_MAX)
+        .filter(|s| !s.is_nan())
         .ok_or_else(|| CommandError::err("timeout is not a float or out of range"))?;
     if seconds < 0.0 {
         return Err(CommandError::err("timeout is negative"));
     }
-    Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
+    if seconds > TIMEOUT_SECS_LIMIT {
+        return Err(CommandError::err("timeout is out of range"));
+    }
+    Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds.min(WAIT_SECS_MAX))))
+}
+
+/// Whether `arg` is LEFT or RIGHT.
+fn is_list_end(arg: &[u8]) -> bool {
+    is_keyword(arg, "left") || is_keyword(arg, "right")
 }
 
 /// When a wait must end at the latest.
@@ -295,8 +317,23 @@ mod tests {
             Err(CommandError::err("timeout is not a float or out of range"))
         );
         assert_eq!(
-            parse_timeout(b"inf"),
+            parse_timeout(b"nan"),
             Err(CommandError::err("timeout is not a float or out of range"))
+        );
+        for out_of_range in ["inf", "1e400", "1e16"] {
+            assert_eq!(
+                parse_timeout(out_of_range.as_bytes()),
+                Err(CommandError::err("timeout is out of range")),
+                "{out_of_range}"
+            );
+        }
+        assert_eq!(
+            parse_timeout(b"-inf"),
+            Err(CommandError::err("timeout is negative"))
+        );
+        assert_eq!(
+            parse_timeout(b"1e15"),
+            Ok(Some(Duration::from_secs_f64(WAIT_SECS_MAX)))
         );
     }
 

@@ -78,6 +78,31 @@ fn timeouts_are_fractional_and_zero_waits_forever() {
 }
 
 #[test]
+fn bad_arguments_are_reported_in_redis_order_and_huge_timeouts_refused() {
+    let server = TestServer::start(&[]);
+    let mut raw = server.raw();
+    // The ends and the multi-pop arguments are read before the timeout, as Redis reads them.
+    raw.send(b"BLMOVE a b LEFT UP -1\r\nBLMPOP -1 1 a LEFT COUNT 0\r\nBZMPOP x 2 a b\r\n");
+    assert_eq!(raw.line(), "-ERR syntax error\r\n");
+    assert_eq!(raw.line(), "-ERR count should be greater than 0\r\n");
+    assert_eq!(raw.line(), "-ERR syntax error\r\n");
+    raw.send(b"BLPOP a inf\r\nBRPOP a 1e16\r\nBZPOPMIN a -inf\r\nBLMPOP nan 1 a LEFT\r\n");
+    assert_eq!(raw.line(), "-ERR timeout is out of range\r\n");
+    assert_eq!(raw.line(), "-ERR timeout is out of range\r\n");
+    assert_eq!(raw.line(), "-ERR timeout is negative\r\n");
+    assert_eq!(
+        raw.line(),
+        "-ERR timeout is not a float or out of range\r\n"
+    );
+    // A timeout past what a deadline can hold still waits, and data ends the wait.
+    raw.send(b"BLPOP a 1e15\r\n");
+    let mut pusher = server.raw();
+    pusher.send(b"RPUSH a x\r\n");
+    assert_eq!(pusher.line(), ":1\r\n");
+    assert_eq!(raw.reply(), "*2\r\n$1\r\na\r\n$1\r\nx\r\n");
+}
+
+#[test]
 fn client_unblock_ends_the_wait_as_timeout_or_error() {
     let server = TestServer::start(&[]);
     let mut waiter = server.raw();

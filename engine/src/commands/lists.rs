@@ -821,6 +821,12 @@ impl<'a> MultiPop<'a> {
     }
 }
 
+/// Checks LMPOP's arguments (`args` starts with the command name) without running it: BLMPOP
+/// reads them before its timeout, as Redis does.
+pub fn check_lmpop_args(args: &[Bytes]) -> Result<(), CommandError> {
+    MultiPop::parse(args).map(|_| ())
+}
+
 fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
     let request = MultiPop::parse(args)?;
     let keys: Vec<&[u8]> = request.keys.iter().map(|key| &key[..]).collect();

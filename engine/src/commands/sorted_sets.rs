@@ -980,7 +980,8 @@ fn pop_command(ctx: &Ctx<'_>, args: &[Bytes], end: PopEnd) -> Result<Reply, Comm
     })
 }
 
-fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
+/// ZMPOP's arguments (`args` starts with the command name): the keys, the end, the count.
+fn parse_zmpop(args: &[Bytes]) -> Result<(&[Bytes], PopEnd, usize), CommandError> {
     let numkeys = args
         .get(1)
         .and_then(|arg| parse_i64(arg))
@@ -991,13 +992,23 @@ fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
         .and_then(|n| n.checked_add(2))
         .filter(|&index| index < args.len())
         .ok_or(CommandError::Syntax)?;
-    let keys = &args[2..end_index];
     let end = match &args[end_index] {
         word if is_keyword(word, "MIN") => PopEnd::Min,
         word if is_keyword(word, "MAX") => PopEnd::Max,
         _ => return Err(CommandError::Syntax),
     };
     let count = parse_zmpop_count(&args[end_index + 1..])?;
+    Ok((&args[2..end_index], end, count))
+}
+
+/// Checks ZMPOP's arguments (`args` starts with the command name) without running it: BZMPOP
+/// reads them before its timeout, as Redis does.
+pub fn check_zmpop_args(args: &[Bytes]) -> Result<(), CommandError> {
+    parse_zmpop(args).map(|_| ())
+}
+
+fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
+    let (keys, end, count) = parse_zmpop(args)?;
     let key_refs: Vec<&[u8]> = keys.iter().map(|key| &key[..]).collect();
     let mut locks = ctx.lock_keys(&key_refs);
     Ok(match pop_first(&mut locks, keys, end, count)? {
