@@ -39,7 +39,7 @@ use crate::reply::Reply;
 use crate::slot::{key_slot, SLOT_COUNT};
 use crate::types::list::{End, ListValue};
 use crate::types::set::Member;
-use crate::value::Value;
+use crate::value::{names_nonzero, parse_hex_f64, Value};
 
 /// SORT may STORE: it is a write, and its BY/GET patterns name keys the triple cannot describe.
 const SORT_FLAGS: Flags = Flags::WRITE.and(Flags::DENYOOM).and(Flags::MOVABLE_KEYS);
@@ -564,11 +564,14 @@ fn parse_score(text: &[u8]) -> Option<f64> {
         .position(|&b| !is_c_space(b))
         .unwrap_or(text.len());
     let number = text.get(start..).unwrap_or_default();
-    let value: f64 = std::str::from_utf8(number).ok()?.parse().ok()?;
+    let lower = std::str::from_utf8(number).ok()?.to_ascii_lowercase();
+    // Decimal first; C's hexadecimal form (`0x10`) only when that fails.
+    let value = match lower.parse::<f64>() {
+        Ok(value) => value,
+        Err(_) => parse_hex_f64(&lower)?,
+    };
     let overflow = value.is_infinite() && !names_infinity(number);
-    let mantissa = number.split(|b| b.eq_ignore_ascii_case(&b'e')).next()?;
-    let underflow = value.is_subnormal()
-        || (value == 0.0 && mantissa.iter().any(|b| (b'1'..=b'9').contains(b)));
+    let underflow = value.is_subnormal() || (value == 0.0 && names_nonzero(&lower));
     (!value.is_nan() && !overflow && !underflow).then_some(value)
 }
 
@@ -784,7 +787,11 @@ mod tests {
         assert_eq!(parse_score(b"1e400"), None);
         assert_eq!(parse_score(b"1e-400"), None);
         assert_eq!(parse_score(b"1e-310"), None);
-        assert_eq!(parse_score(b"0x10"), None);
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b" 0X1e"), Some(30.0));
+        assert_eq!(parse_score(b"-0x1p-1"), Some(-0.5));
+        assert_eq!(parse_score(b"0x"), None);
+        assert_eq!(parse_score(b"0x1p-1100"), None);
     }
 
     #[test]
