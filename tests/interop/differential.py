@@ -13,7 +13,7 @@ list and set encodings, the shortest text of a double), the check compares only 
 versions agree on; the comments at each exception say why, including three redis-server bugs
 it steps around (SORT's stale errno, BITFIELD's SAT at -2^63, inf timeouts).
 
-    differential.py path/to/slotkv-server [--commands 4000] [--seed 1]
+    differential.py path/to/slotkv-server [--commands 4000] [--seed 1] [--protocol 2|3]
 
 Both servers run without persistence on free loopback ports and are stopped by PID at the end.
 """
@@ -328,13 +328,13 @@ def run_one(client, command):
         return ("error", str(error))
 
 
-def compare(slotkv_port, redis_port, commands, seed):
+def compare(slotkv_port, redis_port, commands, seed, protocol):
     rng = random.Random(seed)
     # A timeout, so that a command blocking where Redis's does not fails the check.
-    ours = redis.Redis(port=slotkv_port, socket_timeout=10)
-    theirs = redis.Redis(port=redis_port, socket_timeout=10)
+    ours = redis.Redis(port=slotkv_port, socket_timeout=10, protocol=protocol)
+    theirs = redis.Redis(port=redis_port, socket_timeout=10, protocol=protocol)
     for client in (ours, theirs):
-        # Replies as the server sent them, without redis-py's per-command parsing.
+        # Replies as the protocol carries them, without redis-py's per-command parsing.
         client.response_callbacks.clear()
     differences = []
     for index in range(commands):
@@ -388,20 +388,26 @@ def compare_step(ours, theirs, step, index, differences):
     return same
 
 
-def check(binary, commands=20000, seed=1):
-    """The interop suite's entry: fails with the first differences listed."""
+def check(binary, commands=20000, seed=1, protocols=(2, 3)):
+    """The interop suite's entry: fails with the first differences listed. Each protocol gets
+    `commands` commands, from its own seed."""
     with tempfile.TemporaryDirectory() as workdir:
         ours = Process(binary, workdir, "--save", "", "--appendonly", "no")
         try:
             theirs = Process(REDIS_SERVER, workdir, "--save", "", "--appendonly", "no")
             try:
-                differences = compare(ours.port, theirs.port, commands, seed)
+                differences = [
+                    (f"RESP{protocol} #{index}", *difference)
+                    for protocol in protocols
+                    for index, *difference in compare(
+                        ours.port, theirs.port, commands, seed + protocol, protocol)
+                ]
             finally:
                 theirs.stop()
         finally:
             ours.stop()
     assert not differences, "\n".join(
-        f"#{index} {' '.join(command)}: slotkv {mine!r}, redis {reference!r}"
+        f"{index} {' '.join(command)}: slotkv {mine!r}, redis {reference!r}"
         for index, command, mine, reference in differences[:10]
     )
 
@@ -411,13 +417,16 @@ def main():
     parser.add_argument("binary")
     parser.add_argument("--commands", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--protocol", type=int, choices=(2, 3), action="append",
+                        help="RESP2 or RESP3 (both when not given)")
     args = parser.parse_args()
+    protocols = args.protocol or (2, 3)
     try:
-        check(args.binary, args.commands, args.seed)
+        check(args.binary, args.commands, args.seed, protocols)
     except AssertionError as failure:
         print(failure)
         sys.exit(1)
-    print(f"no difference in {args.commands} commands (seed {args.seed})")
+    print(f"no difference in {args.commands} commands per protocol (seed {args.seed})")
 
 
 if __name__ == "__main__":

@@ -339,7 +339,7 @@ def main():
             ("redis-server replica of slotkv", lambda: check_replication(binary, binary, REDIS_SERVER)),
             ("slotkv replica of redis-server", lambda: check_replication(binary, REDIS_SERVER, binary)),
             ("ACL categories as redis-server's", lambda: check_same_acl_categories(binary)),
-            ("the same replies as redis-server to 20,000 random commands",
+            ("the same replies as redis-server to 20,000 random commands in RESP2 and in RESP3",
              lambda: differential.check(binary)),
         ]
     else:
