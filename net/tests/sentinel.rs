@@ -820,3 +820,190 @@ fn a_forced_failover_replies_before_the_crash_after_election() {
     );
     assert_simulated_crash(&mut sentinel, &log);
 }
+
+/// `SENTINEL MONITOR name host port 1` on `sentinel`.
+fn monitor(sentinel: &TestServer, name: &str, host: &str, port: u16) -> redis::RedisResult<String> {
+    redis::cmd("SENTINEL")
+        .arg("MONITOR")
+        .arg(name)
+        .arg(host)
+        .arg(port)
+        .arg(1)
+        .query(&mut sentinel.client())
+}
+
+/// GET-MASTER-ADDR-BY-NAME `name` on `sentinel`.
+fn addr_of(sentinel: &TestServer, name: &str) -> (String, u16) {
+    redis::cmd("SENTINEL")
+        .arg("GET-MASTER-ADDR-BY-NAME")
+        .arg(name)
+        .query(&mut sentinel.client())
+        .expect("GET-MASTER-ADDR-BY-NAME")
+}
+
+/// A field of SENTINEL MASTER `name`.
+fn master_field(sentinel: &TestServer, name: &str, field: &str) -> Option<String> {
+    let fields: Vec<String> = redis::cmd("SENTINEL")
+        .arg("MASTER")
+        .arg(name)
+        .query(&mut sentinel.client())
+        .ok()?;
+    fields
+        .chunks(2)
+        .find(|pair| pair[0] == field)
+        .and_then(|pair| pair.get(1).cloned())
+}
+
+fn assert_refused(result: redis::RedisResult<String>) {
+    let error = result.expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("Invalid IP address or hostname specified"),
+        "{error}"
+    );
+}
+
+/// resolve-hostnames and announce-hostnames as Redis documents them ("IP addresses and DNS
+/// names"), with `localhost` (127.0.0.1 here): a name is refused under resolve-hostnames
+/// no; under yes it is resolved (one that does not resolve is refused) and shown as its
+/// address, or as the name under announce-hostnames yes, set at run time for the masters
+/// added afterwards, whose links look the name up.
+#[test]
+fn hostnames_are_resolved_and_announced_as_configured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let primary = TestServer::start(&[]);
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(&conf, "# no master yet\n").expect("write sentinel.conf");
+    let conf_text = conf.display().to_string();
+    let sentinel = TestServer::start(&[&conf_text, "--sentinel"]);
+
+    assert_refused(monitor(&sentinel, "m", "localhost", primary.port));
+    let set = |option: &str, value: &str| {
+        let ok: String = redis::cmd("SENTINEL")
+            .arg("CONFIG")
+            .arg("SET")
+            .arg(option)
+            .arg(value)
+            .query(&mut sentinel.client())
+            .expect("CONFIG SET");
+        assert_eq!(ok, "OK");
+    };
+    set("resolve-hostnames", "yes");
+    assert_refused(monitor(
+        &sentinel,
+        "m",
+        "no-such-host.invalid",
+        primary.port,
+    ));
+    assert_eq!(
+        monitor(&sentinel, "m", "localhost", primary.port).expect("MONITOR"),
+        "OK"
+    );
+    assert_eq!(addr_of(&sentinel, "m"), ("127.0.0.1".into(), primary.port));
+    assert_eq!(
+        master_field(&sentinel, "m", "ip").as_deref(),
+        Some("127.0.0.1")
+    );
+    let text = std::fs::read_to_string(&conf).expect("read sentinel.conf");
+    assert!(
+        text.contains(&format!("sentinel monitor m 127.0.0.1 {} 1", primary.port)),
+        "{text}"
+    );
+
+    set("announce-hostnames", "yes");
+    assert_refused(monitor(
+        &sentinel,
+        "n",
+        "no-such-host.invalid",
+        primary.port,
+    ));
+    assert_eq!(
+        monitor(&sentinel, "n", "localhost", primary.port).expect("MONITOR"),
+        "OK"
+    );
+    assert_eq!(addr_of(&sentinel, "n"), ("localhost".into(), primary.port));
+    assert_eq!(
+        master_field(&sentinel, "n", "ip").as_deref(),
+        Some("localhost")
+    );
+    assert_eq!(
+        addr_of(&sentinel, "m"),
+        ("127.0.0.1".into(), primary.port),
+        "an address kept before the change stays"
+    );
+    // The link to `localhost` resolves it: the primary's INFO (its run id) comes back.
+    wait_for(
+        "INFO through the named link",
+        Duration::from_secs(10),
+        || master_field(&sentinel, "n", "runid").is_some_and(|id| id.len() == 40),
+    );
+    let text = std::fs::read_to_string(&conf).expect("read sentinel.conf");
+    assert!(
+        text.contains(&format!("sentinel monitor n localhost {} 1", primary.port)),
+        "{text}"
+    );
+}
+
+/// A sentinel started on `conf` that is expected to refuse it: its exit status and stderr
+/// (killed by its PID if it keeps running).
+fn start_refused(conf: &std::path::Path) -> (Option<std::process::ExitStatus>, String) {
+    let port = common::free_port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotkv-server"))
+        .args([&conf.display().to_string(), "--sentinel", "--port", &port])
+        .args(["--bind", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn slotkv-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = None;
+    while status.is_none() && Instant::now() < deadline {
+        status = child.try_wait().ok().flatten();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Kills it only if it still runs (std knows an exited child and signals nothing).
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    (status, stderr)
+}
+
+/// The `sentinel monitor` lines of sentinel.conf: a name is resolved at start-up whatever
+/// the order of the lines, shown as configured, and refused as Redis refuses it (the
+/// sentinel does not start) when it does not resolve or resolve-hostnames is no.
+#[test]
+fn monitored_hostnames_in_sentinel_conf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("sentinel.conf");
+    let conf_text = conf.display().to_string();
+    for (announce, shown) in [("no", "127.0.0.1"), ("yes", "localhost")] {
+        std::fs::write(
+            &conf,
+            format!(
+                "sentinel monitor {MASTER} localhost 1 1\nsentinel resolve-hostnames yes\n\
+                 sentinel announce-hostnames {announce}\n"
+            ),
+        )
+        .expect("write sentinel.conf");
+        let sentinel = TestServer::start(&[&conf_text, "--sentinel"]);
+        assert_eq!(addr_of(&sentinel, MASTER), (shown.to_owned(), 1));
+    }
+    for text in [
+        format!("sentinel monitor {MASTER} localhost 1 1\n"),
+        format!(
+            "sentinel resolve-hostnames yes\nsentinel monitor {MASTER} no-such-host.invalid 1 1\n"
+        ),
+    ] {
+        std::fs::write(&conf, &text).expect("write sentinel.conf");
+        let (status, stderr) = start_refused(&conf);
+        assert!(status.is_some_and(|s| !s.success()), "{text}: {status:?}");
+        assert!(
+            stderr.contains("Can't resolve instance hostname."),
+            "{text}: {stderr}"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! The commands a sentinel answers: SENTINEL and its subcommands, ROLE and INFO's sentinel
 //! section, with Redis Sentinel's replies and error texts.
 
+use std::net::IpAddr;
+
 use crate::addr::Addr;
 use crate::config::MasterConfig;
 use crate::machine::{master_subject, Sentinel, CRASH_AFTER_ELECTION, CRASH_AFTER_PROMOTION};
@@ -10,8 +12,36 @@ use crate::state::{Master, Reconf};
 const NO_SUCH_MASTER: &str = "ERR No such master with that name";
 
 impl Sentinel {
-    /// `SENTINEL <subcommand> [args...]` (`args` without the leading SENTINEL).
+    /// `SENTINEL <subcommand> [args...]` (`args` without the leading SENTINEL), with no
+    /// hostname resolving (SENTINEL MONITOR then takes IP literals only).
     pub fn sentinel_command(&mut self, now_ms: u64, args: &[String]) -> Reply {
+        self.sentinel_command_resolving(now_ms, args, &|_| None)
+    }
+
+    /// The hostname a SENTINEL command (`args`) needs looked up: SENTINEL MONITOR's host
+    /// when it is one to resolve (see [`SentinelConfig::looks_up`]). The driver looks it up
+    /// before [`Sentinel::sentinel_command_resolving`], outside the machine's lock, so a
+    /// slow DNS answer holds neither the timer nor the links.
+    ///
+    /// [`SentinelConfig::looks_up`]: crate::config::SentinelConfig::looks_up
+    pub fn host_to_resolve<'a>(&self, args: &'a [String]) -> Option<&'a str> {
+        match args {
+            [sub, _, host, _, _] if sub.eq_ignore_ascii_case("monitor") => {
+                self.global.looks_up(host).then_some(host.as_str())
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Sentinel::sentinel_command`] where `resolve` gives the address a hostname resolves
+    /// to (`None`: it does not): the machine does no I/O, so the driver answers from its
+    /// lookup of [`Sentinel::host_to_resolve`] and a simulation from a table.
+    pub fn sentinel_command_resolving(
+        &mut self,
+        now_ms: u64,
+        args: &[String],
+        resolve: &dyn Fn(&str) -> Option<IpAddr>,
+    ) -> Reply {
         let Some((typed, rest)) = args.split_first() else {
             return arity("sentinel");
         };
@@ -61,7 +91,7 @@ impl Sentinel {
                 Reply::Ok
             }
             ("monitor", [name, host, port, quorum]) => {
-                self.monitor(now_ms, name, host, port, quorum)
+                self.monitor(now_ms, name, host, port, quorum, resolve)
             }
             ("remove", [name]) => match self.masters.remove(name.as_str()) {
                 Some(m) => {
@@ -344,7 +374,19 @@ impl Sentinel {
         Reply::Ok
     }
 
-    fn monitor(&mut self, now_ms: u64, name: &str, host: &str, port: &str, quorum: &str) -> Reply {
+    /// `SENTINEL MONITOR name host port quorum`, checked in Redis's order; a hostname is
+    /// taken as [`SentinelConfig::admit_host`] says.
+    ///
+    /// [`SentinelConfig::admit_host`]: crate::config::SentinelConfig::admit_host
+    fn monitor(
+        &mut self,
+        now_ms: u64,
+        name: &str,
+        host: &str,
+        port: &str,
+        quorum: &str,
+        resolve: &dyn Fn(&str) -> Option<IpAddr>,
+    ) -> Reply {
         let Ok(quorum) = quorum.parse::<i64>() else {
             return Reply::error("ERR Invalid quorum");
         };
@@ -354,9 +396,9 @@ impl Sentinel {
         if quorum <= 0 {
             return Reply::error("ERR Quorum must be 1 or greater.");
         }
-        if !self.global.resolve_hostnames && host.parse::<std::net::IpAddr>().is_err() {
+        let Some(host) = self.global.admit_host(host, resolve) else {
             return Reply::error("ERR Invalid IP address or hostname specified");
-        }
+        };
         let Some(port) = u16::try_from(port).ok().filter(|&p| p > 0) else {
             return Reply::error("ERR Invalid port number");
         };

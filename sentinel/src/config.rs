@@ -5,6 +5,8 @@
 //! splitter); [`rewrite`] keeps every other line of the file as it was and replaces the
 //! `sentinel` lines with the current state.
 
+use std::net::IpAddr;
+
 use crate::addr::Addr;
 
 /// Redis's defaults.
@@ -17,6 +19,7 @@ pub const KNOWN_MAX: usize = 1024;
 
 const UNRECOGNIZED: &str = "Unrecognized sentinel configuration statement.";
 const NO_SUCH_MASTER: &str = "No such master with specified name.";
+const UNRESOLVED: &str = "Can't resolve instance hostname.";
 
 /// The persistent settings of one monitored master: what sentinel.conf sets for it, and
 /// what SENTINEL SET, votes and failovers change while the sentinel runs (`state::Master`
@@ -142,6 +145,61 @@ impl SentinelConfig {
             (directive, [name, rest @ ..]) => self.apply_to_master(directive, name, rest),
             _ => Err(UNRECOGNIZED.to_owned()),
         }
+    }
+
+    /// Whether `host`, named as a master's address, is a hostname to look up: not an IP
+    /// literal, under resolve-hostnames yes (with `no` only IP literals are taken). An
+    /// empty word, or one with spaces, is no name at all.
+    pub fn looks_up(&self, host: &str) -> bool {
+        self.resolve_hostnames
+            && !host.is_empty()
+            && !host.contains(char::is_whitespace)
+            && host.parse::<IpAddr>().is_err()
+    }
+
+    /// The host to keep for a master named at `host` (SENTINEL MONITOR, a `sentinel monitor`
+    /// line), as Redis's "IP addresses and DNS names" describes: an IP literal as given; a
+    /// hostname only under resolve-hostnames yes and when `resolve` finds its address, then
+    /// kept as the hostname under announce-hostnames yes (links look it up again at each
+    /// connect, so a moved instance is found) and as that address otherwise, which is then
+    /// what replies, events, hellos and the rewritten file show. `None`: refused.
+    pub fn admit_host(
+        &self,
+        host: &str,
+        resolve: impl FnOnce(&str) -> Option<IpAddr>,
+    ) -> Option<String> {
+        if !self.looks_up(host) {
+            return host.parse::<IpAddr>().is_ok().then(|| host.to_owned());
+        }
+        let ip = resolve(host)?;
+        Some(if self.announce_hostnames {
+            host.to_owned()
+        } else {
+            ip.to_string()
+        })
+    }
+
+    /// Passes the address of every `sentinel monitor` line read through [`Self::admit_host`].
+    /// Called once the whole file is read, so the resolve-hostnames and announce-hostnames
+    /// lines count wherever they stand in it; a refused host fails as in Redis.
+    pub fn resolve_monitored_hosts(
+        &mut self,
+        resolve: impl Fn(&str) -> Option<IpAddr>,
+    ) -> Result<(), String> {
+        let mut masters = std::mem::take(&mut self.masters);
+        let result = masters.iter_mut().try_for_each(|m| {
+            let addr = &mut m.settings.addr;
+            let host = self.admit_host(&addr.host, &resolve).ok_or_else(|| {
+                format!(
+                    "sentinel monitor {} {} {}: {UNRESOLVED}",
+                    m.settings.name, addr.host, addr.port
+                )
+            })?;
+            addr.host = host;
+            Ok(())
+        });
+        self.masters = masters;
+        result
     }
 
     fn monitor(&mut self, name: &str, host: &str, port: &str, quorum: &str) -> Result<(), String> {
@@ -479,6 +537,66 @@ mod tests {
             lines.contains(&"sentinel known-replica m \"myp'b!ter\" 4".to_owned()),
             "{lines:?}"
         );
+    }
+
+    /// Knows `db.example` only.
+    fn dns(host: &str) -> Option<IpAddr> {
+        (host == "db.example").then(|| IpAddr::from([10, 0, 0, 9]))
+    }
+
+    fn read(lines: &[&str]) -> SentinelConfig {
+        let mut config = SentinelConfig::default();
+        for line in lines {
+            config.apply(&words(line)).expect(line);
+        }
+        config
+    }
+
+    #[test]
+    fn monitored_hostnames_resolve_once_the_file_is_read() {
+        // resolve-hostnames after the monitor line counts all the same.
+        let mut config = read(&["monitor m db.example 6379 1", "resolve-hostnames yes"]);
+        config.resolve_monitored_hosts(dns).expect("resolves");
+        assert_eq!(config.masters[0].settings.addr, Addr::new("10.0.0.9", 6379));
+        assert!(config
+            .render()
+            .contains(&"sentinel monitor m 10.0.0.9 6379 1".to_owned()));
+
+        let mut config = read(&[
+            "announce-hostnames yes",
+            "monitor m db.example 6379 1",
+            "resolve-hostnames yes",
+        ]);
+        config.resolve_monitored_hosts(dns).expect("resolves");
+        assert_eq!(
+            config.masters[0].settings.addr,
+            Addr::new("db.example", 6379),
+            "announce-hostnames yes keeps the name"
+        );
+
+        let mut config = read(&["monitor m 10.0.0.1 6379 1", "monitor n ::1 6380 1"]);
+        let before = config.clone();
+        config
+            .resolve_monitored_hosts(|host| panic!("{host} looked up"))
+            .expect("IP literals need no resolving");
+        assert_eq!(config, before);
+    }
+
+    #[test]
+    fn monitored_hostnames_that_do_not_resolve_are_refused_as_redis_does() {
+        let refused = "sentinel monitor m db.example 6379: Can't resolve instance hostname.";
+        let mut config = read(&["monitor m db.example 6379 1"]);
+        assert_eq!(
+            config.resolve_monitored_hosts(dns),
+            Err(refused.to_owned()),
+            "resolve-hostnames no takes IP literals only"
+        );
+        let mut config = read(&["resolve-hostnames yes", "monitor m db.example 6379 1"]);
+        assert_eq!(
+            config.resolve_monitored_hosts(|_| None),
+            Err(refused.to_owned())
+        );
+        assert_eq!(config.masters.len(), 1, "the configuration stays whole");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! One sentinel driven by hand: each behaviour of the state machine with the events and
 //! commands Redis Sentinel would produce, in order.
 
+use std::cell::Cell;
+use std::net::IpAddr;
+
 use slotkv_sentinel::config::{MasterConfig, SentinelConfig};
 use slotkv_sentinel::{Addr, MasterDownReply, Output, PeerKind, Reply, Request, Sentinel};
 
@@ -828,4 +831,215 @@ fn crash_after_promotion_once_the_replica_reports_it() {
         ["+promoted-slave slave 10.0.0.2:6380 10.0.0.2 6380 @ mymaster 10.0.0.1 6379"]
     );
     assert!(step.sends.is_empty(), "no replica is repointed");
+}
+
+/// The one name [`dns`] knows, and its address.
+const HOSTNAME: &str = "db.example";
+const HOSTNAME_IP: &str = "10.0.0.9";
+
+/// A resolver that knows [`HOSTNAME`] only, counting the look-ups asked of it.
+fn dns(lookups: &Cell<u32>) -> impl Fn(&str) -> Option<IpAddr> + '_ {
+    move |host| {
+        lookups.set(lookups.get() + 1);
+        (host == HOSTNAME).then(|| HOSTNAME_IP.parse().expect("an IP"))
+    }
+}
+
+fn words(list: &[&str]) -> Vec<String> {
+    list.iter().map(|w| (*w).to_owned()).collect()
+}
+
+/// A [`sentinel`] with resolve-hostnames and announce-hostnames set by SENTINEL CONFIG SET.
+fn sentinel_resolving(resolve: bool, announce: bool) -> Sentinel {
+    let mut s = sentinel(2, 0, false);
+    let yes_no = |on: bool| if on { "yes" } else { "no" };
+    for (option, on) in [
+        ("resolve-hostnames", resolve),
+        ("announce-hostnames", announce),
+    ] {
+        let reply = s.sentinel_command(0, &words(&["config", "set", option, yes_no(on)]));
+        assert_eq!(reply, Reply::Ok);
+    }
+    s.drain();
+    s
+}
+
+/// SENTINEL MONITOR `name` at `host`:6380 with quorum 1, names resolved by [`dns`].
+fn monitor(s: &mut Sentinel, name: &str, host: &str, lookups: &Cell<u32>) -> Reply {
+    let args = words(&["monitor", name, host, "6380", "1"]);
+    s.sentinel_command_resolving(0, &args, &dns(lookups))
+}
+
+/// What clients, events, the config file, the links and the hellos show as the address of
+/// master `name`.
+struct Shown {
+    addr_by_name: Reply,
+    master_ip: Option<Reply>,
+    events: Vec<String>,
+    rendered: Vec<String>,
+    linked: bool,
+    hello_master: Option<String>,
+}
+
+fn shown(s: &mut Sentinel, name: &str) -> Shown {
+    let events = drain(s).events;
+    let addr_by_name = s.sentinel_command(0, &words(&["get-master-addr-by-name", name]));
+    let master_ip = match s.sentinel_command(0, &words(&["master", name])) {
+        Reply::Map(fields) => fields
+            .into_iter()
+            .find_map(|(field, value)| (field == "ip").then_some(value)),
+        _ => None,
+    };
+    let rendered = s.config().render();
+    let linked = s
+        .links()
+        .iter()
+        .any(|link| link.master == name && link.addr == Addr::new(HOSTNAME_IP, 6380));
+    s.tick(100);
+    let hello_master = s.drain().into_iter().find_map(|output| match output {
+        Output::Send(out) => match out.request {
+            Request::Hello(hello) if hello.master_name == name => Some(hello.master.host),
+            _ => None,
+        },
+        _ => None,
+    });
+    Shown {
+        addr_by_name,
+        master_ip,
+        events,
+        rendered,
+        linked,
+        hello_master,
+    }
+}
+
+fn addr_reply(host: &str) -> Reply {
+    Reply::Array(vec![Reply::bulk(host), Reply::bulk(6380)])
+}
+
+#[test]
+fn the_driver_is_asked_to_look_up_hostnames_of_sentinel_monitor_only() {
+    let asked = |s: &Sentinel, list: &[&str]| s.host_to_resolve(&words(list)).map(str::to_owned);
+    let s = sentinel_resolving(true, false);
+    assert_eq!(
+        asked(&s, &["MONITOR", "m2", HOSTNAME, "6380", "1"]).as_deref(),
+        Some(HOSTNAME)
+    );
+    assert_eq!(asked(&s, &["monitor", "m2", "10.0.0.8", "6380", "1"]), None);
+    assert_eq!(asked(&s, &["monitor", "m2", "::1", "6380", "1"]), None);
+    assert_eq!(asked(&s, &["monitor", "m2", "", "6380", "1"]), None);
+    assert_eq!(asked(&s, &["monitor", "m2", HOSTNAME, "6380"]), None);
+    assert_eq!(asked(&s, &["master", HOSTNAME]), None);
+    let s = sentinel_resolving(false, true);
+    assert_eq!(asked(&s, &["monitor", "m2", HOSTNAME, "6380", "1"]), None);
+}
+
+#[test]
+fn hostnames_are_refused_without_resolve_hostnames() {
+    let lookups = Cell::new(0);
+    let mut s = sentinel_resolving(false, true);
+    assert_eq!(
+        monitor(&mut s, "m2", HOSTNAME, &lookups),
+        Reply::error("ERR Invalid IP address or hostname specified")
+    );
+    assert_eq!(lookups.get(), 0, "no DNS under resolve-hostnames no");
+    assert_eq!(s.master_addr("m2"), None);
+    assert!(drain(&mut s).events.is_empty());
+    assert_eq!(monitor(&mut s, "m2", "10.0.0.8", &lookups), Reply::Ok);
+    assert_eq!(s.master_addr("m2"), Some(&Addr::new("10.0.0.8", 6380)));
+    assert_eq!(lookups.get(), 0, "an IP literal is never looked up");
+}
+
+#[test]
+fn a_resolved_hostname_is_shown_as_its_address() {
+    let lookups = Cell::new(0);
+    let mut s = sentinel_resolving(true, false);
+    assert_eq!(monitor(&mut s, "m2", HOSTNAME, &lookups), Reply::Ok);
+    assert_eq!(lookups.get(), 1);
+    let shown = shown(&mut s, "m2");
+    assert_eq!(shown.addr_by_name, addr_reply(HOSTNAME_IP));
+    assert_eq!(shown.master_ip, Some(Reply::bulk(HOSTNAME_IP)));
+    assert_eq!(shown.events, ["+monitor master m2 10.0.0.9 6380 quorum 1"]);
+    assert!(
+        shown
+            .rendered
+            .contains(&"sentinel monitor m2 10.0.0.9 6380 1".to_owned()),
+        "{:?}",
+        shown.rendered
+    );
+    assert!(shown.linked, "the links go to the address");
+    assert_eq!(shown.hello_master.as_deref(), Some(HOSTNAME_IP));
+}
+
+#[test]
+fn announce_hostnames_keeps_the_hostname() {
+    let lookups = Cell::new(0);
+    let mut s = sentinel_resolving(true, true);
+    assert_eq!(monitor(&mut s, "m2", HOSTNAME, &lookups), Reply::Ok);
+    assert_eq!(
+        lookups.get(),
+        1,
+        "checked to resolve, even when kept as a name"
+    );
+    let shown = shown(&mut s, "m2");
+    assert_eq!(shown.addr_by_name, addr_reply(HOSTNAME));
+    assert_eq!(shown.master_ip, Some(Reply::bulk(HOSTNAME)));
+    assert_eq!(
+        shown.events,
+        ["+monitor master m2 db.example 6380 quorum 1"]
+    );
+    assert!(
+        shown
+            .rendered
+            .contains(&"sentinel monitor m2 db.example 6380 1".to_owned()),
+        "{:?}",
+        shown.rendered
+    );
+    assert!(
+        !shown.linked,
+        "the links name the host: the driver resolves it at each connect"
+    );
+    assert!(s
+        .links()
+        .iter()
+        .any(|link| link.master == "m2" && link.addr == Addr::new(HOSTNAME, 6380)));
+    assert_eq!(shown.hello_master.as_deref(), Some(HOSTNAME));
+}
+
+#[test]
+fn an_unresolvable_hostname_is_refused() {
+    let lookups = Cell::new(0);
+    for announce in [false, true] {
+        let mut s = sentinel_resolving(true, announce);
+        assert_eq!(
+            monitor(&mut s, "m2", "no-such-host.invalid", &lookups),
+            Reply::error("ERR Invalid IP address or hostname specified")
+        );
+        assert_eq!(s.master_addr("m2"), None);
+        let step = drain(&mut s);
+        assert!(step.events.is_empty() && !step.rewrite);
+        // Without a resolver (the plain entry point) no name resolves.
+        let plain = s.sentinel_command(0, &words(&["monitor", "m2", HOSTNAME, "6380", "1"]));
+        assert_eq!(
+            plain,
+            Reply::error("ERR Invalid IP address or hostname specified")
+        );
+    }
+    assert_eq!(lookups.get(), 2);
+}
+
+#[test]
+fn announce_hostnames_set_at_run_time_applies_to_masters_added_afterwards() {
+    let lookups = Cell::new(0);
+    let mut s = sentinel_resolving(true, false);
+    assert_eq!(monitor(&mut s, "before", HOSTNAME, &lookups), Reply::Ok);
+    let set = words(&["config", "set", "announce-hostnames", "yes"]);
+    assert_eq!(s.sentinel_command(0, &set), Reply::Ok);
+    assert_eq!(monitor(&mut s, "after", HOSTNAME, &lookups), Reply::Ok);
+    assert_eq!(
+        s.master_addr("before"),
+        Some(&Addr::new(HOSTNAME_IP, 6380)),
+        "an address kept stays as it was kept"
+    );
+    assert_eq!(s.master_addr("after"), Some(&Addr::new(HOSTNAME, 6380)));
 }

@@ -14,6 +14,7 @@ mod info;
 mod link;
 mod server;
 
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -103,7 +104,15 @@ fn load(args: &[String]) -> Result<(Settings, SentinelConfig, PathBuf), String> 
     for words in lines {
         apply_line(&mut settings, &mut config, &words)?;
     }
+    // Before the runtime starts: blocking on DNS here holds nothing else up.
+    config.resolve_monitored_hosts(lookup)?;
     Ok((settings, config, path))
+}
+
+/// The first address the system resolver gives for `host` (getaddrinfo's order, the one
+/// Redis takes), or `None` when it resolves to nothing. Blocks while the resolver works.
+fn lookup(host: &str) -> Option<IpAddr> {
+    (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
 }
 
 fn apply_line(

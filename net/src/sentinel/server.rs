@@ -271,10 +271,7 @@ fn command(shared: &Arc<Shared>, state: &mut Client, typed: &str, args: &[String
                 Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
             }
         },
-        ("sentinel", _) => {
-            let reply = shared.with(|core, now| core.machine.sentinel_command(now, args));
-            to_reply(reply)
-        }
+        ("sentinel", _) => to_reply(sentinel(shared, args)),
         ("role", []) => to_reply(shared.with(|core, _| core.machine.role())),
         ("info", _) => super::info::reply(shared, args),
         ("publish", [channel, message]) => {
@@ -303,6 +300,30 @@ fn command(shared: &Arc<Shared>, state: &mut Client, typed: &str, args: &[String
             let raw: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.clone())).collect();
             Reply::Error(CommandError::unknown_command(typed.as_bytes(), &raw).to_string())
         }
+    }
+}
+
+/// SENTINEL: a hostname SENTINEL MONITOR names is looked up first, outside the machine's
+/// lock (a slow DNS answer must hold neither the timer nor the links), then the machine
+/// decides with the answer.
+fn sentinel(shared: &Arc<Shared>, args: &[String]) -> slotkv_sentinel::Reply {
+    let host = shared.with(|core, _| core.machine.host_to_resolve(args).map(str::to_owned));
+    let found = host.as_deref().and_then(lookup_in_place);
+    let resolve = |name: &str| found.filter(|_| host.as_deref() == Some(name));
+    shared.with(|core, now| core.machine.sentinel_command_resolving(now, args, &resolve))
+}
+
+/// [`super::lookup`] from a worker of the sentinel's multi-thread runtime, which hands its
+/// other tasks to another worker meanwhile (elsewhere, where that cannot be done, the
+/// lookup simply blocks: `block_in_place` would panic).
+fn lookup_in_place(host: &str) -> Option<std::net::IpAddr> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(|| super::lookup(host))
+    } else {
+        super::lookup(host)
     }
 }
 
