@@ -235,6 +235,15 @@ fn stats(shared: &Shared) -> Fields {
         ("total_net_input_bytes", load(&server.net_input_bytes)),
         ("total_net_output_bytes", load(&server.net_output_bytes)),
         ("rejected_connections", load(&server.connections_rejected)),
+        ("sync_full", relaxed(&shared.replication.syncs.full)),
+        (
+            "sync_partial_ok",
+            relaxed(&shared.replication.syncs.partial_ok),
+        ),
+        (
+            "sync_partial_err",
+            relaxed(&shared.replication.syncs.partial_err),
+        ),
         ("expired_keys", engine.expired_keys.to_string()),
         ("evicted_keys", engine.evicted_keys.to_string()),
         ("keyspace_hits", engine.keyspace_hits.to_string()),
@@ -242,17 +251,17 @@ fn stats(shared: &Shared) -> Fields {
         ("pubsub_channels", shared.pubsub.channel_count().to_string()),
         ("pubsub_patterns", shared.pubsub.pattern_count().to_string()),
         ("total_error_replies", load(&server.error_replies)),
-        ("acl_access_denied_auth", denied(&shared.acl.denied.auth)),
-        ("acl_access_denied_cmd", denied(&shared.acl.denied.cmd)),
-        ("acl_access_denied_key", denied(&shared.acl.denied.key)),
+        ("acl_access_denied_auth", relaxed(&shared.acl.denied.auth)),
+        ("acl_access_denied_cmd", relaxed(&shared.acl.denied.cmd)),
+        ("acl_access_denied_key", relaxed(&shared.acl.denied.key)),
         (
             "acl_access_denied_channel",
-            denied(&shared.acl.denied.channel),
+            relaxed(&shared.acl.denied.channel),
         ),
     ]
 }
 
-fn denied(counter: &std::sync::atomic::AtomicU64) -> String {
+fn relaxed(counter: &std::sync::atomic::AtomicU64) -> String {
     counter
         .load(std::sync::atomic::Ordering::Relaxed)
         .to_string()

@@ -24,8 +24,9 @@ fn replica_of(primary_port: u16, extra: &[&str]) -> TestServer {
     TestServer::start(&args)
 }
 
+/// A field of INFO's default sections (replication, stats, ...).
 fn info_field(conn: &mut Connection, name: &str) -> Option<String> {
-    let info: String = redis::cmd("INFO").arg("replication").query(conn).ok()?;
+    let info: String = redis::cmd("INFO").query(conn).ok()?;
     info.lines()
         .find_map(|line| line.strip_prefix(&format!("{name}:")).map(str::to_owned))
 }
@@ -338,6 +339,18 @@ fn a_replica_cut_from_its_primary_serves_stale_data_only_if_told_to() {
 
 /// Kills the connection of the replica(s) of `primary` (their PSYNC connection).
 fn cut_replica_links(primary: &mut Connection) {
+    for id in replica_link_ids(primary) {
+        let _: Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(primary)
+            .unwrap();
+    }
+}
+
+/// The client ids of the replicas' links on `primary`.
+fn replica_link_ids(primary: &mut Connection) -> Vec<String> {
     let list: String = redis::cmd("CLIENT").arg("LIST").query(primary).unwrap();
     let ids: Vec<String> = list
         .lines()
@@ -350,14 +363,7 @@ fn cut_replica_links(primary: &mut Connection) {
         })
         .collect();
     assert!(!ids.is_empty(), "no replica connection in {list}");
-    for id in ids {
-        let _: Value = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("ID")
-            .arg(id)
-            .query(primary)
-            .unwrap();
-    }
+    ids
 }
 
 /// A key written on the replica itself: a full sync would flush it, a partial one keeps it.
@@ -386,6 +392,10 @@ fn a_cut_link_resumes_with_a_partial_resync() {
     assert_eq!(get(&mut r, "local-marker").as_deref(), Some("1"), "partial");
     let _: () = redis::cmd("DEL").arg("local-marker").query(&mut r).unwrap();
     assert_eq!(dataset(&mut r), dataset(&mut p));
+    // INFO stats counts the first sync as full, the second as a partial one.
+    let counts = ["sync_full", "sync_partial_ok"]
+        .map(|name| info_field(&mut p, name).unwrap_or_else(|| panic!("INFO has no {name}")));
+    assert_eq!(counts, ["1", "1"]);
 }
 
 /// The lines of CLIENT LIST TYPE `kind`.
@@ -735,16 +745,29 @@ fn an_overrun_backlog_forces_a_full_resync() {
     let mut r = replica.client();
     wait_caught_up(&mut p, &mut r);
     mark_replica(&mut r);
-    // Cut the link and write more than the backlog holds before the replica is back.
-    cut_replica_links(&mut p);
-    let big = "x".repeat(1000);
-    for i in 0..40 {
-        set(&mut p, &format!("big{i}"), &big);
+    // Cut the link and write more than the backlog holds in one transaction, so the replica
+    // (which reconnects at once) is back only after the backlog moved on.
+    let mut cut_and_write = redis::pipe();
+    cut_and_write.atomic();
+    for id in replica_link_ids(&mut p) {
+        cut_and_write
+            .cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .ignore();
     }
+    cut_and_write.set("big", "x".repeat(40 * 1024)).ignore();
+    let () = cut_and_write.query(&mut p).unwrap();
     wait_caught_up(&mut p, &mut r);
-    wait_until("the full resync", || get(&mut r, "big39").is_some());
+    wait_until("the full resync", || get(&mut r, "big").is_some());
     assert_eq!(get(&mut r, "local-marker"), None, "a full sync flushed it");
     assert_eq!(dataset(&mut r), dataset(&mut p));
+    // INFO stats: the first sync and this one were full; this one was asked as a partial one.
+    let counts = ["sync_full", "sync_partial_err"]
+        .map(|name| info_field(&mut p, name).unwrap_or_else(|| panic!("INFO has no {name}")));
+    assert_eq!(counts[0], "2");
+    assert!(counts[1] != "0", "{counts:?}");
 }
 
 #[test]

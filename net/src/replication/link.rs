@@ -24,7 +24,9 @@ use crate::tls::MaybeTls;
 
 /// Longest status line accepted from a primary during the handshake.
 const LINE_BYTES_MAX: usize = 64 * 1024;
-/// How long to wait before connecting again after the link dropped.
+/// How long to wait before connecting again after a failed attempt. A link that was
+/// streaming reconnects at once (at most once per pause), as Redis's does: waiting lets the
+/// backlog move past the replica's offset under load, turning a blip into a full sync.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// How often the replica acknowledges its offset unasked.
 const ACK_PERIOD: Duration = Duration::from_secs(1);
@@ -228,27 +230,48 @@ impl Replication {
 /// The link task: sessions with the primary until a REPLICAOF replaces it.
 async fn run(shared: Arc<Shared>, generation: u64, host: String, port: u16) {
     let repl = &shared.replication;
+    let mut last_quick_retry: Option<Instant> = None;
     loop {
         if !repl.is_current(generation) {
             return;
         }
         repl.set_link_state(generation, LinkState::Connecting);
         tracing::info!("Connecting to MASTER {host}:{port}");
-        match session(&shared, generation, &host, port).await {
+        let mut streamed = false;
+        match session(&shared, generation, &host, port, &mut streamed).await {
             Ok(()) | Err(LinkError::Replaced) => {}
             Err(error) => tracing::warn!("Link with MASTER {host}:{port} lost: {error}"),
         }
         repl.set_link_state(generation, LinkState::Connect);
-        tokio::time::sleep(RECONNECT_PAUSE).await;
+        let now = Instant::now();
+        match reconnect_pause(streamed, last_quick_retry, now) {
+            Some(pause) => tokio::time::sleep(pause).await,
+            None => last_quick_retry = Some(now),
+        }
     }
 }
 
-/// One connection to the primary: handshake, sync, stream.
+/// How long to wait before the next attempt: none after a link that was streaming (unless
+/// the last attempt without a pause was less than a pause ago: a primary that accepts and
+/// drops the link again and again is not hammered), [`RECONNECT_PAUSE`] otherwise.
+fn reconnect_pause(
+    streamed: bool,
+    last_quick_retry: Option<Instant>,
+    now: Instant,
+) -> Option<Duration> {
+    let quick = streamed
+        && last_quick_retry.is_none_or(|at| now.saturating_duration_since(at) >= RECONNECT_PAUSE);
+    (!quick).then_some(RECONNECT_PAUSE)
+}
+
+/// One connection to the primary: handshake, sync, stream (`streamed` is set once the
+/// stream flows).
 async fn session(
     shared: &Arc<Shared>,
     generation: u64,
     host: &str,
     port: u16,
+    streamed: &mut bool,
 ) -> Result<(), LinkError> {
     let repl = &shared.replication;
     let settings = shared.config.read().repl.clone();
@@ -355,6 +378,7 @@ async fn session(
         return Err(LinkError::Refused(reply));
     }
     repl.set_link_state(generation, LinkState::Connected);
+    *streamed = true;
     repl.update_refusals(&shared.config.read().repl);
     stream_from_primary(shared, generation, &mut link, &registration.info).await
 }
@@ -621,5 +645,28 @@ fn apply_command(
             _ => {}
         },
         Handler::Container => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_that_was_streaming_reconnects_at_once_but_not_twice_in_a_pause() {
+        let now = Instant::now();
+        assert_eq!(reconnect_pause(true, None, now), None);
+        let recent = now.checked_sub(Duration::from_millis(200)).unwrap_or(now);
+        assert_eq!(
+            reconnect_pause(true, Some(recent), now),
+            Some(RECONNECT_PAUSE)
+        );
+        let long_ago = now.checked_sub(RECONNECT_PAUSE * 2).unwrap_or(now);
+        assert_eq!(reconnect_pause(true, Some(long_ago), now), None);
+        assert_eq!(
+            reconnect_pause(false, None, now),
+            Some(RECONNECT_PAUSE),
+            "a failed attempt waits"
+        );
     }
 }

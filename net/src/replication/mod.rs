@@ -25,7 +25,7 @@ pub mod follower;
 pub mod link;
 pub mod primary;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -186,6 +186,19 @@ pub struct Replication {
     writes_paused: AtomicBool,
     /// Woken when writes resume.
     unpaused: tokio::sync::Notify,
+    /// INFO's sync_full, sync_partial_ok and sync_partial_err.
+    pub(crate) syncs: SyncCounts,
+}
+
+/// How replicas' syncs started, as INFO stats counts them.
+#[derive(Debug, Default)]
+pub(crate) struct SyncCounts {
+    /// Full syncs served.
+    pub full: AtomicU64,
+    /// Partial syncs accepted (+CONTINUE).
+    pub partial_ok: AtomicU64,
+    /// Partial syncs asked for (a known replication id) but refused.
+    pub partial_err: AtomicU64,
 }
 
 impl Replication {
@@ -217,6 +230,7 @@ impl Replication {
             failover: Mutex::new(failover::Failover::default()),
             writes_paused: AtomicBool::new(false),
             unpaused: tokio::sync::Notify::new(),
+            syncs: SyncCounts::default(),
         }
     }
 

@@ -277,9 +277,14 @@ impl Replication {
                 out.push(&tail);
                 state.replicas.push(Arc::clone(&out));
                 let replid = state.replid.clone();
+                self.syncs.partial_ok.fetch_add(1, Ordering::Relaxed);
                 return (out, Start::Partial { replid });
             }
         }
+        if !request.legacy && request.replid != "?" {
+            self.syncs.partial_err.fetch_add(1, Ordering::Relaxed);
+        }
+        self.syncs.full.fetch_add(1, Ordering::Relaxed);
         let is_primary = !self.is_replica();
         if is_primary {
             self.attach_propagation();
