@@ -2,6 +2,8 @@
 """Cluster mode side by side: slotkv-server vs redis-server, same machine, same run.
 
 Usage: benches/cluster.py [--runs 3] [--timeouts 1000,2000] [--keys 1000000] [--requests 1000000]
+       benches/cluster.py --only soak [--soak-minutes 10] [--soak-node-timeout 1000] [--burn 0]
+                          [--kill-replica-links SECONDS] [--soak-keys 1000000] [--verbose]
 
 Figures (each for slotkv and for Redis, with the ratio):
 1. Failover time: a 3-primary/3-replica cluster on loopback; a client writes one key of the
@@ -14,6 +16,15 @@ Figures (each for slotkv and for Redis, with the ratio):
 4. A big key: one hash of --fields fields MIGRATEd between primaries while two clients PING
    the source and the target back to back: the longest PING round trip is the longest stall
    other clients see (a stall past cluster-node-timeout would trigger a failover).
+5. Soak (only with --only soak): no false failover. A 3-primary/3-replica cluster with a short
+   cluster-node-timeout runs --soak-minutes under redis-benchmark --cluster load that keeps
+   every core busy (and --burn busy-looping processes, to starve the servers of CPU as a noisy
+   neighbour would; and, with --kill-replica-links, every replica's link cut that often, so
+   replicas take full syncs of a growing dataset under load); every --sample-period seconds each
+   node's CLUSTER NODES is read. Counted: how often a node saw another as possibly failing
+   (fail?), as failed (fail), and how many failovers happened (role changes, epoch changes); and
+   the longest PING round trip a client of any node saw. No node is killed: every count should
+   be 0.
 
 Servers run with persistence off in temporary directories and are stopped by PID.
 """
@@ -26,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -225,6 +237,94 @@ def figure_throughput(binaries, requests, workdir):
         print(f"{test}: slotkv {s:,.0f} rps, redis {r:,.0f} rps, ratio {s / r:.2f}")
 
 
+def soak_marks(cluster):
+    """Per node: (flags of every node as it sees them, its current epoch)."""
+    marks = []
+    for node in cluster.nodes:
+        out = subprocess.run(["redis-cli", "-p", str(node["port"]), "CLUSTER", "NODES"],
+                             capture_output=True, text=True, timeout=30).stdout
+        epoch = cluster.client(node).cluster("INFO").get("cluster_current_epoch")
+        marks.append(([line.split()[2] for line in out.splitlines()], epoch))
+    return marks
+
+
+def roles(cluster):
+    """Each node's role ("master" or "slave"), by port."""
+    return {n["port"]: cluster.client(n).info("replication")["role"] for n in cluster.nodes}
+
+
+def figure_soak(binaries, options, workdir):
+    kills = (f", every replica link cut every {options.kill_replica_links} s"
+             if options.kill_replica_links else "")
+    print(f"\n== soak: {options.soak_minutes} min of redis-benchmark --cluster -t set,get -P 16 -c 50 "
+          f"-r {options.soak_keys} "
+          f"load and {options.burn} busy-looping processes{kills}, cluster-node-timeout "
+          f"{options.soak_node_timeout}, CLUSTER NODES read every {options.sample_period} s "
+          "(no node is killed: every count should be 0)")
+    print(f"{'server':>8} {'samples':>8} {'fail?':>6} {'fail':>6} {'failovers':>9} {'epochs':>10} "
+          f"{'longest PING':>13}")
+    for kind, binary in binaries:
+        cluster = Cluster(kind, binary, 3, 1, options.soak_node_timeout, workdir)
+        try:
+            print(soak_line(kind, cluster, options), flush=True)
+        finally:
+            cluster.stop()
+
+
+def soak_line(kind, cluster, options):
+    """Runs one soak on `cluster`; its line of the table."""
+    roles_before = roles(cluster)
+    epochs_before = {epoch for _, epoch in soak_marks(cluster)}
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(options.burn)]
+    load = subprocess.Popen(["redis-benchmark", "--cluster", "-p", str(cluster.nodes[0]["port"]),
+                             "-t", "set,get", "-n", "1000000000", "-r", str(options.soak_keys), "-P", "16",
+                             "-c", "50", "--csv", "-l"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stop_pings, longest = threading.Event(), []
+    pingers = [threading.Thread(target=longest_stall, args=(n["port"], stop_pings, longest))
+               for n in cluster.nodes]
+    for pinger in pingers:
+        pinger.start()
+    samples = suspected = failed = 0
+    started = time.time()
+    deadline, next_cut = started + options.soak_minutes * 60, started
+    try:
+        while time.time() < deadline:
+            time.sleep(options.sample_period)
+            if options.kill_replica_links and time.time() >= next_cut:
+                cut_replica_links(cluster)
+                next_cut = time.time() + options.kill_replica_links
+            for flags, _ in soak_marks(cluster):
+                samples += 1
+                suspected += sum("fail?" in f for f in flags)
+                failed += sum("fail" in f.split(",") for f in flags)
+                if options.verbose and any("fail" in f for f in flags):
+                    print(f"{time.strftime('%H:%M:%S')} {kind}: {' '.join(flags)}", flush=True)
+    finally:
+        stop_pings.set()
+        for pinger in pingers:
+            pinger.join()
+        for process in (load, *burners):
+            os.kill(process.pid, signal.SIGTERM)
+            process.wait()
+    roles_after = roles(cluster)
+    failovers = sum(roles_before[port] != roles_after[port] for port in roles_before) // 2
+    epochs_after = {epoch for _, epoch in soak_marks(cluster)}
+    epochs = f"{max(epochs_before)}->{max(epochs_after)}"
+    return (f"{kind:>8} {samples:>8} {suspected:>6} {failed:>6} {failovers:>9} {epochs:>10} "
+            f"{max(longest):>12.2f}s")
+
+
+def cut_replica_links(cluster):
+    """CLIENT KILL TYPE replica on every primary: its replica reconnects, and under load its
+    backlog has moved on, so it takes a full sync."""
+    for node in cluster.nodes:
+        client = cluster.client(node)
+        if client.info("replication")["role"] == "master":
+            client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+
+
 def longest_stall(port, stop, result):
     """Pings `port` back to back until `stop` is set; records the longest round trip (s)."""
     client = redis.Redis(port=port, socket_timeout=60)
@@ -237,7 +337,6 @@ def longest_stall(port, stop, result):
 
 
 def figure_big_key(binaries, fields, workdir):
-    import threading
     print(f"\n== moving one hash of {fields} fields between two primaries (MIGRATE)")
     for kind, binary in binaries:
         cluster = Cluster(kind, binary, 3, 0, 15000, workdir)
@@ -288,7 +387,17 @@ def main():
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--fields", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["failover", "reshard", "throughput", "bigkey"])
+    parser.add_argument("--only", choices=["failover", "reshard", "throughput", "bigkey", "soak"])
+    parser.add_argument("--soak-minutes", type=float, default=10)
+    parser.add_argument("--soak-node-timeout", type=int, default=1000)
+    parser.add_argument("--sample-period", type=float, default=1.0)
+    parser.add_argument("--soak-keys", type=int, default=1_000_000,
+                        help="soak: redis-benchmark's key range (-r): how far the dataset grows")
+    parser.add_argument("--burn", type=int, default=0,
+                        help="soak: busy-looping processes competing for the cores")
+    parser.add_argument("--kill-replica-links", type=float, default=0, metavar="SECONDS",
+                        help="soak: cut every replica's link this often (a full sync follows)")
+    parser.add_argument("--verbose", action="store_true", help="soak: print every fail sighting")
     args = parser.parse_args()
     ensure_redis()
     binaries = [("slotkv", slotkv_binary()), ("redis", "redis-server")]
@@ -301,6 +410,8 @@ def main():
             figure_throughput(binaries, args.requests, workdir)
         if args.only in (None, "bigkey"):
             figure_big_key(binaries, args.fields, workdir)
+        if args.only == "soak":
+            figure_soak(binaries, args, workdir)
 
 
 if __name__ == "__main__":
