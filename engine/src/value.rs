@@ -333,7 +333,7 @@ pub fn parse_f64_in_range(data: &[u8]) -> Option<f64> {
 
 /// Whether the digits of a number's text (before its exponent) are not all zeros. `text` is
 /// in lower case.
-pub(crate) fn names_nonzero(text: &str) -> bool {
+fn names_nonzero(text: &str) -> bool {
     match text.split_once("0x") {
         Some((_, hex)) => hex
             .split('p')
@@ -349,7 +349,7 @@ pub(crate) fn names_nonzero(text: &str) -> bool {
 /// C's hexadecimal floating-point text, which `strtod` and `strtold` (so Redis) read too: an
 /// optional sign, `0x`, hex digits with an optional point, an optional binary exponent
 /// (`0x1.8p1` is 3). `text` is in lower case.
-pub(crate) fn parse_hex_f64(text: &str) -> Option<f64> {
+fn parse_hex_f64(text: &str) -> Option<f64> {
     let (negative, unsigned) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),

@@ -39,7 +39,7 @@ use crate::reply::Reply;
 use crate::slot::{key_slot, SLOT_COUNT};
 use crate::types::list::{End, ListValue};
 use crate::types::set::Member;
-use crate::value::{names_nonzero, parse_hex_f64, Value};
+use crate::value::{parse_f64_in_range, Value};
 
 /// SORT may STORE: it is a write, and its BY/GET patterns name keys the triple cannot describe.
 const SORT_FLAGS: Flags = Flags::WRITE.and(Flags::DENYOOM).and(Flags::MOVABLE_KEYS);
@@ -553,7 +553,9 @@ fn score_of(text: &[u8]) -> Result<f64, CommandError> {
 
 /// `text` as Redis reads a sort score: C's `strtod` must consume all of it (up to a NUL, where a
 /// C string ends), without overflow, underflow or NaN. Nothing at all reads as 0, as `strtod`
-/// then consumes nothing and stops at the end.
+/// then consumes nothing and stops at the end. Past the leading spaces `strtod` skips, this is
+/// [`parse_f64_in_range`], except that a subnormal is refused too (`strtod` reports it as an
+/// underflow).
 fn parse_score(text: &[u8]) -> Option<f64> {
     let text = text.split(|&b| b == 0).next().unwrap_or_default();
     if text.is_empty() {
@@ -563,30 +565,13 @@ fn parse_score(text: &[u8]) -> Option<f64> {
         .iter()
         .position(|&b| !is_c_space(b))
         .unwrap_or(text.len());
-    let number = text.get(start..).unwrap_or_default();
-    let lower = std::str::from_utf8(number).ok()?.to_ascii_lowercase();
-    // Decimal first; C's hexadecimal form (`0x10`) only when that fails.
-    let value = match lower.parse::<f64>() {
-        Ok(value) => value,
-        Err(_) => parse_hex_f64(&lower)?,
-    };
-    let overflow = value.is_infinite() && !names_infinity(number);
-    let underflow = value.is_subnormal() || (value == 0.0 && names_nonzero(&lower));
-    (!value.is_nan() && !overflow && !underflow).then_some(value)
+    let value = parse_f64_in_range(&text[start..])?;
+    (!value.is_subnormal()).then_some(value)
 }
 
 /// C's `isspace`: what `strtod` skips before a number (vertical tab included).
 fn is_c_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
-}
-
-/// Whether `number` spells an infinity (`inf`, `-Infinity`, ...) rather than overflowing.
-fn names_infinity(number: &[u8]) -> bool {
-    let unsigned = number
-        .strip_prefix(b"-")
-        .or_else(|| number.strip_prefix(b"+"));
-    let word = unsigned.unwrap_or(number);
-    word.eq_ignore_ascii_case(b"inf") || word.eq_ignore_ascii_case(b"infinity")
 }
 
 /// The value `pattern` finds for `element`: a string key's value, or a hash key's field.
