@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use slotkv_engine::command::{is_keyword, parse_i64_arg};
+use slotkv_engine::command::is_keyword;
 use slotkv_engine::commands::{lists, sorted_sets};
 use slotkv_engine::{CommandError, Reply};
 
@@ -140,19 +140,13 @@ impl BlockRequest {
         })];
         attempt_args.extend_from_slice(&args[2..]);
         // Redis reads the other arguments before the timeout.
-        if name == "blmpop" {
-            lists::check_lmpop_args(&attempt_args)?;
+        let keys = if name == "blmpop" {
+            lists::lmpop_keys(&attempt_args)?
         } else {
-            sorted_sets::check_zmpop_args(&attempt_args)?;
+            sorted_sets::zmpop_keys(&attempt_args)?
         }
+        .to_vec();
         let timeout = parse_timeout(&args[1])?;
-        let numkeys = parse_i64_arg(&args[2])?;
-        let keys = usize::try_from(numkeys)
-            .ok()
-            .filter(|&n| n > 0)
-            .and_then(|n| args.get(3..3 + n))
-            .map(<[Bytes]>::to_vec)
-            .unwrap_or_default();
         let key = keys.first().cloned().unwrap_or_default();
         Ok(BlockRequest {
             command: args.to_vec(),

@@ -821,10 +821,10 @@ impl<'a> MultiPop<'a> {
     }
 }
 
-/// Checks LMPOP's arguments (`args` starts with the command name) without running it: BLMPOP
-/// reads them before its timeout, as Redis does.
-pub fn check_lmpop_args(args: &[Bytes]) -> Result<(), CommandError> {
-    MultiPop::parse(args).map(|_| ())
+/// Checks LMPOP's arguments (`args` starts with the command name) without running it, and
+/// says its keys: BLMPOP reads them before its timeout, as Redis does.
+pub fn lmpop_keys(args: &[Bytes]) -> Result<&[Bytes], CommandError> {
+    MultiPop::parse(args).map(|request| request.keys)
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {

@@ -1001,10 +1001,10 @@ fn parse_zmpop(args: &[Bytes]) -> Result<(&[Bytes], PopEnd, usize), CommandError
     Ok((&args[2..end_index], end, count))
 }
 
-/// Checks ZMPOP's arguments (`args` starts with the command name) without running it: BZMPOP
-/// reads them before its timeout, as Redis does.
-pub fn check_zmpop_args(args: &[Bytes]) -> Result<(), CommandError> {
-    parse_zmpop(args).map(|_| ())
+/// Checks ZMPOP's arguments (`args` starts with the command name) without running it, and
+/// says its keys: BZMPOP reads them before its timeout, as Redis does.
+pub fn zmpop_keys(args: &[Bytes]) -> Result<&[Bytes], CommandError> {
+    parse_zmpop(args).map(|(keys, _, _)| keys)
 }
 
 fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, CommandError> {
